@@ -1,0 +1,15 @@
+"""Gunicorn settings: sync workers, about one per core (each holds its own index searcher)."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("OPAC_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("OPAC_WORKERS", max(2, multiprocessing.cpu_count())))
+worker_class = "sync"
+timeout = 60
+graceful_timeout = 30
+max_requests = 5000
+max_requests_jitter = 500
+accesslog = "-" if os.environ.get("OPAC_ACCESS_LOG") else None
+# Never preload: each worker must open its own index searcher after the fork.
+preload_app = False

@@ -1,0 +1,75 @@
+"""opac: a mobile-first library catalogue that installs as a progressive web app."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as config_module
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """The application factory: config, extensions, blueprints, commands."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+    )
+    config_module.load(app, test_config)
+
+    from .extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    if login_manager._user_callback is None:
+        login_manager.user_loader(lambda _user_id: None)
+
+    from . import i18n
+
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    i18n.init_app(app)
+
+    with app.app_context():
+        from .db import configure_engine
+
+        configure_engine(db.engine)
+
+    _register_models()
+    from .search import sync
+
+    sync.install()
+
+    from . import web
+
+    web.init_app(app)
+    from .catalog.views import bp as catalog_bp
+    from .search.views import api_bp as search_api_bp
+    from .search.views import bp as search_bp
+    from .api.openapi import bp as openapi_bp
+    from . import pwa
+
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(search_bp)
+    app.register_blueprint(search_api_bp)
+    app.register_blueprint(openapi_bp)
+    app.register_blueprint(pwa.bp)
+
+    from . import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _register_models() -> None:
+    """Import every model module so metadata (and Alembic) sees all tables."""
+    from .catalog import models as _catalog  # noqa: F401
+    from .search import models as _search  # noqa: F401

@@ -1,0 +1,1 @@
+"""The JSON API's shared pieces (OpenAPI document)."""

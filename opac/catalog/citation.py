@@ -1,0 +1,160 @@
+"""Citations (APA 7, MLA 9, Chicago 17 bibliography) and RIS / BibTeX exports of a record.
+
+Names in MARC are inverted (``Hirata, Andrea``); Indonesian data often has them as written
+(``Andrea Hirata``) or as one name (``Soekarno``): all three forms are handled.
+"""
+
+from __future__ import annotations
+
+import re
+
+from markupsafe import Markup, escape
+
+RIS_TYPES = {"book": "BOOK", "ebook": "EBOOK", "journal": "JFULL", "article": "JOUR", "thesis": "THES",
+             "audiovisual": "VIDEO", "audio": "SOUND", "music": "MUSIC", "map": "MAP", "software": "COMP",
+             "manuscript": "MANSCPT", "kit": "GEN", "other": "GEN"}
+BIBTEX_TYPES = {"thesis": "phdthesis", "journal": "periodical", "article": "article"}
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """(family, given) of a personal name.
+
+    >>> split_name("Hirata, Andrea"), split_name("Pramoedya Ananta Toer"), split_name("Soekarno")
+    (('Hirata', 'Andrea'), ('Toer', 'Pramoedya Ananta'), ('Soekarno', ''))
+    """
+    name = re.sub(r"\s+", " ", name or "").strip().rstrip(",.")
+    if "," in name:
+        family, given = name.split(",", 1)
+        return family.strip(), given.strip()
+    parts = name.split(" ")
+    if len(parts) == 1:
+        return parts[0], ""
+    return parts[-1], " ".join(parts[:-1])
+
+
+def _initials(given: str) -> str:
+    return " ".join(p[0] + "." for p in re.split(r"[\s-]+", given) if p and p[0].isalpha())
+
+
+def _persons(record) -> list[dict]:
+    return [a for a in record.authors or [] if a.get("role") in ("author", "contributor", None, "editor")] or []
+
+
+def _title(record) -> str:
+    return f"{record.title}: {record.subtitle}" if record.subtitle else record.title
+
+
+def _edition(record) -> str:
+    return (record.edition or "").strip().rstrip(".")
+
+
+def apa(record) -> Markup:
+    names = []
+    for a in _persons(record)[:20]:
+        if a.get("kind") == "organization":
+            names.append(a["name"])
+            continue
+        family, given = split_name(a["name"])
+        names.append(f"{family}, {_initials(given)}".rstrip(", ") if given else family)
+    if len(names) > 1:
+        authors = ", ".join(names[:-1]) + ", & " + names[-1]
+    else:
+        authors = names[0] if names else ""
+    year = f"({record.year})" if record.year else "(n.d.)"
+    ed = f" ({_edition(record)})" if _edition(record) else ""
+    pub = f" {record.publisher}." if record.publisher else ""
+    lead = f"{escape(authors)} {year}. " if authors else ""
+    title_first = "" if authors else f"{year}. "
+    return Markup(f"{lead}<i>{escape(_title(record))}</i>{escape(ed)}. {escape(title_first)}{escape(pub.strip())}".strip())
+
+
+def mla(record) -> Markup:
+    people = _persons(record)
+    if not people:
+        authors = ""
+    else:
+        family, given = split_name(people[0]["name"])
+        first = f"{family}, {given}" if given else family
+        if len(people) == 2:
+            f2, g2 = split_name(people[1]["name"])
+            authors = f"{first}, and {(g2 + ' ' + f2).strip()}"
+        elif len(people) > 2:
+            authors = f"{first}, et al"
+        else:
+            authors = first
+    parts = []
+    if _edition(record):
+        parts.append(_edition(record))
+    if record.publisher:
+        parts.append(record.publisher)
+    if record.year:
+        parts.append(str(record.year))
+    tail = ", ".join(parts)
+    lead = f"{escape(authors)}. " if authors else ""
+    return Markup(f"{lead}<i>{escape(_title(record))}</i>. {escape(tail)}{'.' if tail else ''}".strip())
+
+
+def chicago(record) -> Markup:
+    people = _persons(record)
+    names = []
+    for i, a in enumerate(people[:10]):
+        family, given = split_name(a["name"])
+        names.append((f"{family}, {given}" if i == 0 else f"{given} {family}").strip(", "))
+    if len(names) > 1:
+        authors = ", ".join(names[:-1]) + ", and " + names[-1]
+    else:
+        authors = names[0] if names else ""
+    ed = f" {_edition(record)}." if _edition(record) else ""
+    where = ": ".join(x for x in (record.place, record.publisher) if x)
+    imprint = ", ".join(x for x in (where, str(record.year) if record.year else "") if x)
+    lead = f"{escape(authors)}. " if authors else ""
+    return Markup(f"{lead}<i>{escape(_title(record))}</i>.{escape(ed)} {escape(imprint)}{'.' if imprint else ''}".strip())
+
+
+def ris(record, url: str | None = None) -> str:
+    lines = [f"TY  - {RIS_TYPES.get(record.material_type, 'GEN')}", f"TI  - {_title(record)}"]
+    for a in record.authors or []:
+        tag = "A2" if a.get("role") == "editor" else "AU"
+        lines.append(f"{tag}  - {a['name']}")
+    if record.year:
+        lines.append(f"PY  - {record.year}")
+    for tag, value in (("PB", record.publisher), ("CY", record.place), ("ET", record.edition),
+                       ("CN", record.call_number), ("AB", record.summary)):
+        if value:
+            lines.append(f"{tag}  - {value}")
+    for i in record.isbns or []:
+        lines.append(f"SN  - {i}")
+    for s in record.subjects or []:
+        lines.append(f"KW  - {s}")
+    for lang in record.languages or []:
+        lines.append(f"LA  - {lang}")
+    if url:
+        lines.append(f"UR  - {url}")
+    lines.append(f"ID  - {record.control_number}")
+    lines.append("ER  - ")
+    return "\r\n".join(line.replace("\n", " ") for line in lines) + "\r\n"
+
+
+def _bib_escape(s: str) -> str:
+    return re.sub(r"([{}\\%&$#_])", r"\\\1", s or "")
+
+
+def bibtex(record, url: str | None = None) -> str:
+    kind = BIBTEX_TYPES.get(record.material_type, "book")
+    first = split_name(record.authors[0]["name"])[0] if record.authors else "anon"
+    key = re.sub(r"[^A-Za-z0-9]", "", first.lower())[:20] + str(record.year or "") + re.sub(
+        r"[^a-z0-9]", "", (record.title.split() or ["x"])[0].lower())[:12]
+    fields = [("title", _title(record))]
+    people = [a["name"] for a in record.authors or [] if a.get("role") != "editor"]
+    editors = [a["name"] for a in record.authors or [] if a.get("role") == "editor"]
+    if people:
+        fields.append(("author", " and ".join(people)))
+    if editors:
+        fields.append(("editor", " and ".join(editors)))
+    for name, value in (("year", record.year), ("publisher", record.publisher), ("address", record.place),
+                        ("edition", record.edition), ("isbn", ", ".join(record.isbns or []) or None),
+                        ("url", url), ("note", f"Call number {record.call_number}" if record.call_number else None)):
+        if value:
+            fields.append((name, str(value)))
+    body = ",\n".join(f"  {k} = {{{_bib_escape(v)}}}" for k, v in fields)
+    return f"@{kind}{{{key or 'record'},\n{body}\n}}\n"

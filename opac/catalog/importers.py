@@ -1,0 +1,315 @@
+"""Turning input files into catalogue field dicts (no database access).
+
+Formats: MARC21 binary (UTF-8 or MARC-8, whatever the leader says), MARCXML (with or without
+``<collection>``), CSV and JSON lines with the columns documented in ``COLUMNS`` below.
+Each yields ``(number, fields | None, notes | reason)`` so one broken record never stops a batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+
+from .isbn import compact, normalize_isbn, normalize_issn
+from .marc import MarcProblem, fallback_control_number, language_code, marc_to_fields, read_marc, to_iso2709
+from .models import ITEM_STATUSES, MATERIAL_TYPES
+
+#: Documented CSV / JSON-lines columns (first name is canonical; the others are accepted aliases).
+#: Lists are JSON arrays in JSON lines and ``;``-separated in CSV.
+COLUMNS = {
+    "control_number": ("control_number", "id", "001", "biblio_id", "record_id"),
+    "title": ("title", "judul"),
+    "subtitle": ("subtitle",),
+    "responsibility": ("responsibility", "sor", "statement_of_responsibility"),
+    "authors": ("authors", "author", "pengarang"),
+    "subjects": ("subjects", "subject", "topik"),
+    "isbn": ("isbn", "isbns", "isbn_issn"),
+    "issn": ("issn", "issns"),
+    "publisher": ("publisher", "penerbit"),
+    "place": ("place", "publish_place", "kota_terbit"),
+    "year": ("year", "publish_year", "tahun"),
+    "edition": ("edition", "edisi"),
+    "languages": ("languages", "language", "language_id", "bahasa"),
+    "material_type": ("material_type", "type", "gmd"),
+    "call_number": ("call_number", "call_numbers", "classification"),
+    "summary": ("summary", "abstract", "abstrak"),
+    "physical": ("physical", "collation"),
+    "series": ("series", "series_title"),
+    "notes": ("notes", "note", "catatan"),
+    "links": ("links", "url", "urls"),
+    "items": ("items",),
+    "barcodes": ("barcodes", "barcode"),
+    "location": ("location", "item_location"),
+    "item_call_number": ("item_call_number",),
+    "collection": ("collection",),
+}
+
+GMD_TYPES = {
+    "text": "book", "teks": "book", "book": "book", "buku": "book", "monograph": "book",
+    "skripsi": "thesis", "tesis": "thesis", "thesis": "thesis", "disertasi": "thesis", "tugas akhir": "thesis",
+    "electronic resource": "ebook", "e-book": "ebook", "ebook": "ebook", "buku elektronik": "ebook",
+    "journal": "journal", "jurnal": "journal", "majalah": "journal", "serial": "journal", "magazine": "journal",
+    "cd": "audiovisual", "dvd": "audiovisual", "video": "audiovisual", "videorecording": "audiovisual",
+    "sound recording": "audio", "audio": "audio", "kaset": "audio", "map": "map", "peta": "map",
+    "cartographic material": "map", "music": "music", "software": "software", "kit": "kit",
+    "manuscript": "manuscript", "naskah": "manuscript",
+}
+
+_PLACEHOLDER = {"", "-", "--", "n/a", "na", "none", "null", "[s.n.]", "s.n.", "[s.l.]", "s.l.", "?"}
+
+
+def _get(obj: dict, key: str):
+    for name in COLUMNS[key]:
+        if name in obj and obj[name] not in (None, ""):
+            return obj[name]
+    return None
+
+
+def _text(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, list):
+        v = "; ".join(str(x) for x in v if x)
+    s = re.sub(r"\s+", " ", str(v)).strip()
+    return None if s.lower() in _PLACEHOLDER else s
+
+
+def _list(v, sep=";") -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        v = v.split(sep) if sep in v else [v]
+    out = []
+    for x in v:
+        t = _text(x)
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
+def _authors(v) -> list[dict]:
+    out = []
+    for entry in v if isinstance(v, list) else _list(v):
+        if isinstance(entry, dict):
+            name = _text(entry.get("name"))
+            role = _text(entry.get("role")) or "author"
+        else:
+            name, role = _text(entry), "author"
+            m = re.match(r"^(.*?)\s*\((editor|translator|illustrator|penyunting|penerjemah|ed\.|eds\.|trans\.)\)$",
+                         name or "", re.I)
+            if m:
+                name = m.group(1)
+                role = {"penyunting": "editor", "penerjemah": "translator", "ed.": "editor", "eds.": "editor",
+                        "trans.": "translator"}.get(m.group(2).lower(), m.group(2).lower())
+        if name and not any(a["name"] == name for a in out):
+            out.append({"name": name.rstrip(",. "), "role": role if out or role != "author" else "author",
+                        "kind": "person"})
+    return out
+
+
+def material_type_from(value) -> str | None:
+    v = (_text(value) or "").lower().strip("[]")
+    if v in MATERIAL_TYPES:
+        return v
+    return GMD_TYPES.get(v)
+
+
+def _call_number(v) -> str | None:
+    values = _list(v) if not isinstance(v, str) else [v]
+    best = None
+    for cn in values:
+        cn = _text(cn)
+        if not cn:
+            continue
+        scheme, sep, rest = cn.partition(":")
+        if sep and scheme in ("050", "082", "LCC", "DDC", "090", "084", "060"):
+            cn = rest.strip()
+            if scheme in ("082", "DDC", "090", "084"):
+                return cn[:128]
+        best = best or cn
+    return best[:128] if best else None
+
+
+def _links(v) -> list[dict]:
+    out = []
+    for x in v if isinstance(v, list) else _list(v):
+        if isinstance(x, dict):
+            url, label = x.get("url"), x.get("label")
+        else:
+            url, label = x, None
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            out.append({"url": url, "label": label})
+    return out
+
+
+def _items(obj: dict, notes: list[str]) -> list[dict]:
+    items = []
+    raw = obj.get("items")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = None
+    if isinstance(raw, list):
+        for it in raw:
+            if not isinstance(it, dict):
+                continue
+            barcode = _text(it.get("barcode"))
+            if not barcode:
+                notes.append("an item without a barcode was skipped")
+                continue
+            status = (_text(it.get("status")) or "available").lower().replace(" ", "_")
+            items.append({
+                "barcode": barcode[:64], "call_number": _text(it.get("call_number")),
+                "location": _text(it.get("location")), "collection": _text(it.get("collection")),
+                "copy_number": _text(it.get("copy_number")),
+                "status": status if status in ITEM_STATUSES else "available",
+            })
+    for barcode in _list(_get(obj, "barcodes")):
+        items.append({"barcode": barcode[:64], "call_number": _text(_get(obj, "item_call_number")),
+                      "location": _text(_get(obj, "location")), "collection": _text(_get(obj, "collection")),
+                      "copy_number": None, "status": "available"})
+    return items
+
+
+def row_to_fields(obj: dict) -> tuple[dict, list[str]]:
+    """Catalogue fields from one CSV row / JSON object (raises MarcProblem without a title)."""
+    notes: list[str] = []
+    title = _text(_get(obj, "title"))
+    if not title:
+        raise MarcProblem("record has no title")
+    isbns, bad = [], []
+    for raw in _list(_get(obj, "isbn")):
+        n = normalize_isbn(raw)
+        if n:
+            if n not in isbns:
+                isbns.append(n)
+        else:
+            c = compact(raw)
+            if c and c not in bad:
+                bad.append(c)
+                notes.append(f"invalid ISBN {raw!r} kept as typed")
+    issns = [i for i in (normalize_issn(x) for x in _list(_get(obj, "issn"))) if i]
+    year = None
+    y = _text(_get(obj, "year"))
+    if y:
+        m = re.search(r"(1[0-9]{3}|20[0-9]{2})", y)
+        if m:
+            year = int(m.group(1))
+        else:
+            notes.append(f"year {y!r} not understood")
+    languages = []
+    for lv in _list(_get(obj, "languages")):
+        code = language_code(lv)
+        if code and code not in languages:
+            languages.append(code)
+    mt = _get(obj, "material_type")
+    material_type = material_type_from(mt) or "book"
+    if mt and not material_type_from(mt):
+        notes.append(f"material type {mt!r} not known; 'book' used")
+    authors = _authors(_get(obj, "authors"))
+    control = _text(_get(obj, "control_number"))
+    if not control:
+        control = fallback_control_number(title, authors[0]["name"] if authors else None, year, isbns)
+        notes.append(f"no control number: {control} assigned")
+    fields = {
+        "control_number": control[:64],
+        "title": title,
+        "subtitle": _text(obj.get("subtitle")),
+        "responsibility": _text(_get(obj, "responsibility")),
+        "edition": _text(_get(obj, "edition")),
+        "publisher": _text(_get(obj, "publisher")),
+        "place": _text(_get(obj, "place")),
+        "year": year,
+        "material_type": material_type,
+        "call_number": _call_number(_get(obj, "call_number")),
+        "summary": _text(_get(obj, "summary")),
+        "physical": _text(_get(obj, "physical")),
+        "authors": authors,
+        "subjects": _list(_get(obj, "subjects")),
+        "languages": languages,
+        "isbns": isbns + bad,
+        "issns": issns,
+        "series": _list(_get(obj, "series")),
+        "notes": _list(_get(obj, "notes"), sep="\n"),
+        "links": _links(_get(obj, "links")),
+        "items": _items(obj, notes),
+    }
+    return fields, notes
+
+
+def detect_format(name: str, head: bytes) -> str:
+    """``marc``, ``xml``, ``csv`` or ``jsonl`` from the file name, else from the first bytes."""
+    lower = name.lower()
+    for ext, fmt in ((".xml", "xml"), (".marcxml", "xml"), (".csv", "csv"), (".jsonl", "jsonl"),
+                     (".ndjson", "jsonl"), (".json", "jsonl"), (".mrc", "marc"), (".marc", "marc"),
+                     (".dat", "marc"), (".iso", "marc"), (".iso2709", "marc")):
+        if lower.endswith(ext):
+            return fmt
+    h = head.lstrip(b"\xef\xbb\xbf \r\n\t")
+    if h.startswith(b"<"):
+        return "xml"
+    if h.startswith(b"{"):
+        return "jsonl"
+    if h[:5].isdigit():
+        return "marc"
+    return "csv"
+
+
+def read_records(data: bytes, fmt: str) -> Iterator[tuple[int, dict | None, list[str] | str, bytes | None]]:
+    """``(number, fields, notes, marc_bytes)`` for readable records, ``(number, None, reason, None)`` else."""
+    if fmt in ("marc", "xml"):
+        for n, rec, notes in read_marc(data):
+            if rec is None:
+                yield n, None, notes, None
+                continue
+            try:
+                fields, more = marc_to_fields(rec)
+                marc_bytes = to_iso2709(rec)
+            except MarcProblem as exc:
+                yield n, None, str(exc), None
+                continue
+            except Exception as exc:  # noqa: BLE001 - any mapping failure is this record's problem
+                yield n, None, f"could not be read ({type(exc).__name__}: {exc})"[:200], None
+                continue
+            yield n, fields, list(notes) + more, marc_bytes
+        return
+    if fmt == "jsonl":
+        text = data.decode("utf-8-sig", errors="replace")
+        stripped = text.lstrip()
+        if stripped.startswith("["):  # a JSON array is accepted too
+            try:
+                rows = json.loads(stripped)
+            except ValueError as exc:
+                yield 1, None, f"not valid JSON ({exc})", None
+                return
+            lines = [json.dumps(r) for r in rows]
+        else:
+            lines = text.splitlines()
+        n = 0
+        for line in lines:
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ValueError("not an object")
+                fields, notes = row_to_fields(obj)
+            except (ValueError, MarcProblem) as exc:
+                yield n, None, f"line is not a usable record ({exc})"[:200], None
+                continue
+            yield n, fields, notes, None
+        return
+    text = data.decode("utf-8-sig", errors="replace")
+    reader = csv.DictReader(io.StringIO(text))
+    for n, row in enumerate(reader, 1):
+        try:
+            fields, notes = row_to_fields({(k or "").strip().lower(): v for k, v in row.items()})
+        except MarcProblem as exc:
+            yield n, None, str(exc), None
+            continue
+        yield n, fields, notes, None

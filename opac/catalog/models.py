@@ -1,0 +1,132 @@
+"""Catalogue models: bibliographic records, their items (copies) and locations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+
+MATERIAL_TYPES = (
+    "book", "ebook", "journal", "article", "thesis", "audiovisual", "audio", "music", "map",
+    "software", "manuscript", "kit", "other",
+)
+
+ITEM_STATUSES = (
+    "available", "on_loan", "on_hold_shelf", "in_transit", "missing", "lost", "not_for_loan",
+)
+#: Statuses a patron can place a hold on / borrow from eventually.
+HOLDABLE_STATUSES = ("available", "on_loan", "on_hold_shelf", "in_transit")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Location(db.Model):
+    """A branch or shelving location where items live and holds can be picked up."""
+
+    __tablename__ = "location"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(Text)
+    is_pickup: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<Location {self.code}>"
+
+
+class Record(db.Model):
+    """A bibliographic record (one title/edition), kept with its source MARC."""
+
+    __tablename__ = "record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    control_number: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    subtitle: Mapped[str | None] = mapped_column(Text)
+    responsibility: Mapped[str | None] = mapped_column(Text)
+    edition: Mapped[str | None] = mapped_column(String(200))
+    publisher: Mapped[str | None] = mapped_column(Text)
+    place: Mapped[str | None] = mapped_column(String(200))
+    year: Mapped[int | None] = mapped_column(index=True)
+    material_type: Mapped[str] = mapped_column(String(20), default="book")
+    call_number: Mapped[str | None] = mapped_column(String(128))
+    summary: Mapped[str | None] = mapped_column(Text)
+    physical: Mapped[str | None] = mapped_column(String(300))
+    #: [{"name": "Toer, Pramoedya Ananta", "role": "author", "kind": "person"}]
+    authors: Mapped[list] = mapped_column(JSON, default=list)
+    subjects: Mapped[list] = mapped_column(JSON, default=list)
+    #: MARC language codes, e.g. ["ind", "eng"]
+    languages: Mapped[list] = mapped_column(JSON, default=list)
+    #: Normalised ISBN-13s; invalid ISBNs as typed (digits only) after them.
+    isbns: Mapped[list] = mapped_column(JSON, default=list)
+    issns: Mapped[list] = mapped_column(JSON, default=list)
+    series: Mapped[list] = mapped_column(JSON, default=list)
+    notes: Mapped[list] = mapped_column(JSON, default=list)
+    #: [{"url": ..., "label": ...}] from 856
+    links: Mapped[list] = mapped_column(JSON, default=list)
+    cover_url: Mapped[str | None] = mapped_column(Text)
+    #: ISO 2709 MARC21 (UTF-8) as imported or generated from CSV/JSON input.
+    marc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    source: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    items: Mapped[list[Item]] = relationship(
+        back_populates="record", cascade="all, delete-orphan", order_by="Item.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint(f"material_type IN {MATERIAL_TYPES!r}", name="material_type"),
+    )
+
+    @property
+    def author_names(self) -> list[str]:
+        return [a["name"] for a in self.authors or []]
+
+    @property
+    def main_author(self) -> str | None:
+        return self.authors[0]["name"] if self.authors else None
+
+    @property
+    def full_title(self) -> str:
+        return f"{self.title}: {self.subtitle}" if self.subtitle else self.title
+
+    def __repr__(self) -> str:
+        return f"<Record {self.control_number} {self.title[:30]!r}>"
+
+
+class Item(db.Model):
+    """A copy of a record with its barcode, shelf place and circulation status."""
+
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id", ondelete="CASCADE"), index=True)
+    barcode: Mapped[str] = mapped_column(String(64), unique=True)
+    call_number: Mapped[str | None] = mapped_column(String(128))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"), index=True)
+    collection: Mapped[str | None] = mapped_column(String(64))
+    copy_number: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), default="available")
+    public_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    record: Mapped[Record] = relationship(back_populates="items")
+    location: Mapped[Location | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {ITEM_STATUSES!r}", name="status"),
+        Index("ix_item_record_status", "record_id", "status"),
+    )
+
+    @property
+    def is_available(self) -> bool:
+        return self.status == "available"
+
+    def __repr__(self) -> str:
+        return f"<Item {self.barcode} {self.status}>"

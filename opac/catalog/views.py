@@ -1,0 +1,176 @@
+"""Public catalogue pages: home, record, citations and exports, cover placeholders."""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from markupsafe import escape
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..web import public_page
+from . import citation
+from .marc import to_marcxml
+from .models import Item, Record
+from .services import record_marc
+
+bp = Blueprint("catalog", __name__)
+
+STATUS_ORDER = {"available": 0, "on_hold_shelf": 1, "on_loan": 2, "in_transit": 3, "not_for_loan": 4,
+                "missing": 5, "lost": 6}
+
+
+def load_record(record_id: int) -> Record:
+    record = db.session.scalar(
+        select(Record).where(Record.id == record_id).options(selectinload(Record.items).joinedload(Item.location))
+    )
+    if record is None:
+        abort(404)
+    return record
+
+
+def due_dates_for(items) -> dict[int, object]:
+    """Due dates of the items on loan (filled in by the circulation package when present)."""
+    hook = current_app.extensions.get("opac_due_dates")
+    return hook(items) if hook else {}
+
+
+@bp.get("/")
+@public_page
+def home():
+    from ..search.services import SearchParams, SearchUnavailable, search
+
+    newest = []
+    try:
+        newest = search(SearchParams.build(q="", sort="newest", size=8, facets=False)).hits
+    except SearchUnavailable:
+        pass
+    return render_template("home.html", newest=newest)
+
+
+@bp.get("/record/<int:record_id>")
+@public_page
+def record(record_id: int):
+    from ..search.services import more_like_this
+
+    rec = load_record(record_id)
+    items = sorted(rec.items, key=lambda i: (STATUS_ORDER.get(i.status, 9), i.location.name if i.location else "",
+                                             i.barcode))
+    url = url_for("catalog.record", record_id=rec.id, _external=True)
+    return render_template(
+        "catalog/record.html", record=rec, items=items, due_dates=due_dates_for(items),
+        similar=more_like_this(rec), url=url, jsonld=_jsonld(rec, url),
+        citations={"APA": citation.apa(rec), "MLA": citation.mla(rec), "Chicago": citation.chicago(rec)},
+    )
+
+
+def _jsonld(rec: Record, url: str) -> dict:
+    kind = {"book": "Book", "ebook": "Book", "thesis": "Thesis", "journal": "Periodical", "article": "ScholarlyArticle",
+            "audiovisual": "Movie", "audio": "MusicRecording", "map": "Map", "music": "MusicComposition"}.get(
+        rec.material_type, "CreativeWork")
+    data = {"@context": "https://schema.org", "@type": kind, "@id": url, "url": url, "name": rec.full_title}
+    if rec.authors:
+        data["author"] = [{"@type": "Person" if a.get("kind", "person") == "person" else "Organization",
+                           "name": a["name"]} for a in rec.authors]
+    if rec.year:
+        data["datePublished"] = str(rec.year)
+    if rec.publisher:
+        data["publisher"] = {"@type": "Organization", "name": rec.publisher}
+    if rec.isbns:
+        data["isbn"] = rec.isbns[0]
+    if rec.languages:
+        data["inLanguage"] = rec.languages[0]
+    if rec.edition:
+        data["bookEdition"] = rec.edition
+    if rec.subjects:
+        data["about"] = rec.subjects[:10]
+    if rec.summary:
+        data["description"] = rec.summary[:500]
+    if kind == "Book":
+        data["bookFormat"] = "https://schema.org/EBook" if rec.material_type == "ebook" else "https://schema.org/Hardcover"
+    return data
+
+
+def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
+    resp = Response(body, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@bp.get("/record/<int:record_id>/cite.ris")
+def record_ris(record_id: int):
+    rec = load_record(record_id)
+    url = url_for("catalog.record", record_id=rec.id, _external=True)
+    return _download(citation.ris(rec, url), "application/x-research-info-systems", f"record-{rec.id}.ris")
+
+
+@bp.get("/record/<int:record_id>/cite.bib")
+def record_bibtex(record_id: int):
+    rec = load_record(record_id)
+    url = url_for("catalog.record", record_id=rec.id, _external=True)
+    return _download(citation.bibtex(rec, url), "application/x-bibtex", f"record-{rec.id}.bib")
+
+
+@bp.get("/record/<int:record_id>/marc.xml")
+def record_marcxml(record_id: int):
+    rec = load_record(record_id)
+    resp = Response(to_marcxml(record_marc(rec)), mimetype="application/marcxml+xml")
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+PALETTE = ("#0b5d4b", "#7a3e9d", "#9c4221", "#1f4e79", "#6b4f1d", "#2f6f3e", "#8a1c3b", "#3d4b5c")
+
+
+@bp.get("/cover/<int:record_id>.svg")
+def cover(record_id: int):
+    """A generated cover: title and author on a colour derived from the record."""
+    rec = db.session.get(Record, record_id) or abort(404)
+    digest = hashlib.sha1(f"{rec.title}|{rec.main_author}".encode()).digest()
+    colour = PALETTE[digest[0] % len(PALETTE)]
+    lines = textwrap.wrap(rec.title, 14)[:5]
+    author = (rec.main_author or "").split(",")[0][:22]
+    text = "".join(
+        f'<text x="16" y="{48 + i * 26}" font-size="20" font-weight="700">{escape(line)}</text>'
+        for i, line in enumerate(lines)
+    )
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="240" viewBox="0 0 160 240" role="img" '
+        f'aria-label="{escape(rec.title)}"><rect width="160" height="240" fill="{colour}"/>'
+        '<rect x="8" y="8" width="144" height="224" fill="none" stroke="#fff" stroke-opacity=".4"/>'
+        f'<g fill="#fff" font-family="sans-serif">{text}'
+        f'<text x="16" y="216" font-size="13" opacity=".9">{escape(author)}</text></g></svg>'
+    )
+    resp = Response(svg, mimetype="image/svg+xml")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    resp.set_etag(hashlib.sha1(svg.encode()).hexdigest())
+    return resp.make_conditional(request)
+
+
+@bp.get("/api/v1/records/<int:record_id>")
+@public_page
+def api_record(record_id: int):
+    from flask import jsonify
+
+    rec = db.session.scalar(
+        select(Record).where(Record.id == record_id).options(selectinload(Record.items).joinedload(Item.location))
+    )
+    if rec is None:
+        return jsonify(error="not_found", message="No such record."), 404
+    due = due_dates_for(rec.items)
+    return jsonify(
+        id=rec.id, control_number=rec.control_number, title=rec.title, subtitle=rec.subtitle,
+        responsibility=rec.responsibility, authors=rec.authors or [], subjects=rec.subjects or [], year=rec.year,
+        edition=rec.edition, publisher=rec.publisher, place=rec.place, material_type=rec.material_type,
+        languages=rec.languages or [], isbns=rec.isbns or [], issns=rec.issns or [], call_number=rec.call_number,
+        summary=rec.summary, series=rec.series or [], links=rec.links or [],
+        url=url_for("catalog.record", record_id=rec.id),
+        items=[{"barcode": i.barcode, "call_number": i.call_number or rec.call_number,
+                "location": i.location.code if i.location else None,
+                "location_name": i.location.name if i.location else None, "status": i.status,
+                "due_date": due[i.id].isoformat() if i.id in due else None} for i in rec.items],
+    )

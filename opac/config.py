@@ -1,0 +1,121 @@
+"""Configuration defaults, one line of docstring per key.
+
+Every key can be overridden by an environment variable named ``OPAC_<KEY>`` (values are read
+as JSON when they parse as JSON, else as plain strings), or by ``instance/config.py``.
+The three most used have short names: ``OPAC_DATABASE_URL``, ``OPAC_INDEX_DIR``, ``OPAC_SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Secret used to sign sessions and CSRF tokens (OPAC_SECRET_KEY); generated once per instance if unset.
+SECRET_KEY: str | None = None
+#: SQLAlchemy URL (OPAC_DATABASE_URL); default SQLite file instance/opac.sqlite.
+SQLALCHEMY_DATABASE_URI: str | None = None
+#: Directory of the Whoosh index (OPAC_INDEX_DIR); derived data, rebuilt by `flask --app opac reindex`.
+INDEX_DIR: str = str(PROJECT_ROOT / "index")
+#: Rebuild a missing, corrupt or old-schema index automatically at start-up (else say which command to run).
+INDEX_AUTO_REBUILD: bool = True
+#: Drain the index outbox right after each commit in the request that made the change.
+INDEX_SYNC_AFTER_COMMIT: bool = True
+#: Seconds between background checks of the outbox for changes left by a dead worker.
+INDEX_RECONCILE_SECONDS: float = 5.0
+#: Megabytes of decoded postings each worker keeps in memory for fast search.
+SEARCH_POSTINGS_CACHE_MB: int = 96
+#: Number of search results cached per worker (keyed to the index version).
+SEARCH_RESULT_CACHE_SIZE: int = 512
+#: Results per page on the search page and the API.
+SEARCH_PAGE_SIZE: int = 20
+#: At most this many terms are used when a prefix (``comp*``) is expanded.
+SEARCH_PREFIX_MAX_TERMS: int = 64
+#: Longest query accepted (characters); longer ones are cut with a message.
+SEARCH_MAX_QUERY_LENGTH: int = 512
+
+#: Default interface language; Indonesian first.
+BABEL_DEFAULT_LOCALE: str = "id"
+#: Languages the interface is translated into.
+LANGUAGES: tuple[str, ...] = ("id", "en")
+#: Time zone of the library (dates shown and due dates computed in it).
+BABEL_DEFAULT_TIMEZONE: str = "Asia/Jakarta"
+
+#: Name of the library, shown in the header, the manifest and e-mails.
+LIBRARY_NAME: str = "Perpustakaan Nusantara"
+#: Short name for the home-screen icon.
+LIBRARY_SHORT_NAME: str = "Pustaka"
+#: Theme colour of the app (manifest, browser bar).
+THEME_COLOR: str = "#0b5d4b"
+#: Background colour of the splash screen.
+BACKGROUND_COLOR: str = "#ffffff"
+
+#: Signed cookies only over HTTPS (set true in production behind TLS).
+SESSION_COOKIE_SECURE: bool = False
+#: Session cookies are not readable by scripts.
+SESSION_COOKIE_HTTPONLY: bool = True
+#: Cookies are not sent on cross-site POSTs.
+SESSION_COOKIE_SAMESITE: str = "Lax"
+#: CSRF tokens do not expire with time (they are bound to the session).
+WTF_CSRF_TIME_LIMIT: int | None = None
+#: Maximum upload size (MARC files through the staff page), bytes.
+MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024
+
+SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+
+def _parse(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load(app, test_config: dict | None = None) -> None:
+    """Fill ``app.config``: module defaults, instance/config.py, ``OPAC_*`` variables, test_config."""
+    for key, value in globals().items():
+        if key.isupper():
+            app.config.setdefault(key, value)
+    app.config.from_pyfile("config.py", silent=True)
+    aliases = {
+        "OPAC_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+        "OPAC_INDEX_DIR": "INDEX_DIR",
+        "OPAC_SECRET_KEY": "SECRET_KEY",
+    }
+    for name, value in os.environ.items():
+        if not name.startswith("OPAC_"):
+            continue
+        key = aliases.get(name, name[5:])
+        app.config[key] = value if key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "INDEX_DIR") else _parse(value)
+    if test_config:
+        app.config.update(test_config)
+
+    instance = Path(app.instance_path)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'opac.sqlite'}"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://") :]
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random secret kept in instance/secret_key so that all workers and restarts share it."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}")
+        tmp.write_text(secrets.token_hex(32))
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)  # atomic: the first worker wins, the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,63 @@
+"""Interface language: Indonesian by default, English on request, remembered in a cookie."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_babel import get_locale
+from flask_login import current_user
+
+LANG_COOKIE = "lang"
+
+
+def select_locale() -> str:
+    supported = current_app.config["LANGUAGES"]
+    forced = request.args.get("hl") if request else None
+    if forced in supported:
+        return forced
+    cookie = request.cookies.get(LANG_COOKIE) if request else None
+    if cookie in supported:
+        return cookie
+    try:
+        pref = getattr(current_user, "language", None) if current_user and current_user.is_authenticated else None
+    except Exception:  # noqa: BLE001 - no user loader outside requests
+        pref = None
+    if pref in supported:
+        return pref
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def _languages():
+        return {"ui_languages": app.config["LANGUAGES"], "ui_locale": str(get_locale() or "id")}
+
+    from flask_babel import format_date, format_datetime
+
+    @app.template_filter("format_date")
+    def _format_date(value, fmt="medium"):
+        return format_date(value, fmt) if value else ""
+
+    @app.template_filter("format_datetime")
+    def _format_datetime(value, fmt="medium"):
+        return format_datetime(value, fmt) if value else ""
+
+    @app.template_filter("language_name")
+    def _language_name(code):
+        from .search.vocabulary import LANGUAGE_LABELS
+
+        return str(LANGUAGE_LABELS.get(code, code))
+
+    @app.after_request
+    def _remember_language(resp):
+        """``?hl=en`` on any page switches the interface and is remembered in a cookie (client-side
+        preference only; no server state changes)."""
+        lang = request.args.get("hl")
+        if lang in app.config["LANGUAGES"] and request.cookies.get(LANG_COOKIE) != lang:
+            resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax",
+                            secure=app.config["SESSION_COOKIE_SECURE"], httponly=False)
+        resp.vary.add("Cookie")
+        return resp

@@ -1,0 +1,229 @@
+"""Text analysis shared by the index, the query parser, highlighting and the FAQ matcher.
+
+Words are lower-cased and accent-folded (``littéraire`` -> ``litteraire``); numbers and single
+characters are kept (``Jilid 2``, ``Kelas XII``). Each word is indexed as typed; when stemming
+changes it, its stem is indexed too at the same position, marked with a leading ``_``, so an exact
+word form scores above a stem-only match and prefix search and spelling only see real words.
+Indonesian records are stemmed with Sastrawi (``pembelajaran`` -> ``ajar``), others with the
+English Snowball stemmer; a query word is looked up under both stems.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from whoosh.analysis import Composable, Token, Tokenizer
+
+STEM_MARK = "_"
+
+# Words: runs of letters/digits; CJK ideographs and kana one per token (no spaces between words).
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+WORD_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+
+_SPECIAL_FOLD = str.maketrans(
+    {"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d",
+     "ð": "d", "þ": "th", "œ": "oe", "Œ": "oe", "ı": "i", "ʻ": "", "ʼ": ""}
+)
+
+
+@lru_cache(maxsize=200_000)
+def fold(word: str) -> str:
+    """Lower-case and strip accents from Latin letters only (Devanagari vowel signs are kept).
+
+    >>> fold("Littéraire"), fold("Ärzte"), fold("Straße")
+    ('litteraire', 'arzte', 'strasse')
+    """
+    word = word.lower().translate(_SPECIAL_FOLD)
+    if word.isascii():
+        return word
+    out = []
+    for ch in unicodedata.normalize("NFD", word):
+        if unicodedata.combining(ch) and out and out[-1] < "\u0250":
+            continue  # accent on a Latin letter
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text`` in order (no stemming, nothing dropped).
+
+    >>> words("Sains 3 untuk SMA/MA Kelas XII, Jilid 2")
+    ['sains', '3', 'untuk', 'sma', 'ma', 'kelas', 'xii', 'jilid', '2']
+    """
+    return [fold(m.group()) for m in WORD_RE.finditer(text or "")]
+
+
+def word_spans(text: str):
+    """(start, end, folded word) for each word, for highlighting."""
+    for m in WORD_RE.finditer(text or ""):
+        yield m.start(), m.end(), fold(m.group())
+
+
+@lru_cache(maxsize=1)
+def _sastrawi():
+    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+
+    return StemmerFactory().create_stemmer()
+
+
+@lru_cache(maxsize=1)
+def _english():
+    from whoosh.lang.snowball.english import EnglishStemmer
+
+    return EnglishStemmer().stem
+
+
+def _stemmable(word: str) -> bool:
+    return len(word) > 3 and word.isascii() and word.isalpha()
+
+
+@lru_cache(maxsize=300_000)
+def stem_id(word: str) -> str:
+    """Indonesian stem (Sastrawi, dictionary based); short or unchanged roots fall back to the word.
+
+    >>> stem_id("pembelajaran"), stem_id("perpustakaan"), stem_id("kebudayaan")
+    ('ajar', 'pustaka', 'budaya')
+    """
+    if not _stemmable(word):
+        return word
+    s = _sastrawi().stem(word)
+    return s if len(s) >= 3 and s.isalpha() else word
+
+
+@lru_cache(maxsize=300_000)
+def stem_en(word: str) -> str:
+    """English Snowball stem.
+
+    >>> stem_en("libraries"), stem_en("computers")
+    ('librari', 'comput')
+    """
+    if not _stemmable(word):
+        return word
+    return _english()(word)
+
+
+def index_stems(word: str, language: str | None) -> tuple[str, ...]:
+    """Stems indexed for a word of a record in ``language`` (MARC code); both when unknown."""
+    if language == "ind" or language == "may":
+        stems = (stem_id(word),)
+    elif language in ("eng", None, ""):
+        stems = (stem_en(word),) if language else (stem_id(word), stem_en(word))
+    else:
+        stems = (stem_en(word),) if language in ("fre", "ger", "spa", "dut", "ita", "por") else ()
+    return tuple(dict.fromkeys(s for s in stems if s != word))
+
+
+def query_variants(word: str) -> tuple[tuple[str, float], ...]:
+    """Index terms a query word may match, with a weight: the word itself first (1.0), then stems.
+
+    >>> query_variants("perpustakaan")
+    (('perpustakaan', 1.0), ('_pustaka', 0.8), ('pustaka', 0.8), ('_perpustakaan', 0.8))
+    >>> query_variants("pustaka")
+    (('pustaka', 1.0), ('_pustaka', 0.8))
+    """
+    out: dict[str, float] = {word: 1.0}
+    for s in (stem_id(word), stem_en(word)):
+        out.setdefault(STEM_MARK + s, 0.8)
+        if s != word:
+            out.setdefault(s, 0.8)
+    return tuple(out.items())
+
+
+class LibraryTokenizer(Tokenizer):
+    """Folded words with positions and character offsets, plus stems at the same position.
+
+    The record's language reaches the analyzer through a leading ``\\x02<code>\\x03`` marker
+    added by the document builder (Whoosh analyzers see only the text).
+    """
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        language = None
+        offset = 0
+        if value.startswith("\x02"):
+            end = value.find("\x03")
+            language = value[1:end] or None
+            offset = end + 1
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pos = start_pos
+        query = mode == "query"
+        for m in WORD_RE.finditer(value, offset):
+            w = fold(m.group())
+            t.text = w
+            t.boost = 1.0
+            t.stopped = False
+            if positions:
+                t.pos = pos
+            if chars:
+                t.startchar = start_char + m.start()
+                t.endchar = start_char + m.end()
+            yield t
+            if not query:
+                for s in index_stems(w, language):
+                    t.text = STEM_MARK + s
+                    yield t
+            pos += 1
+
+
+class _Analyzer(Composable):
+    def __init__(self):
+        self.tokenizer = LibraryTokenizer()
+
+    def __call__(self, value, **kwargs):
+        return self.tokenizer(value, **kwargs)
+
+    def __eq__(self, other):
+        return other is not None and self.__class__ is other.__class__
+
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, state):
+        self.tokenizer = LibraryTokenizer()
+
+
+class LibraryAnalyzer(_Analyzer):
+    """The analyzer of all free-text fields."""
+
+
+class ValuesTokenizer(Tokenizer):
+    """Exact values joined by ``\\x1f`` (facets, identifiers): one term per value, unchanged."""
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for i, v in enumerate(dict.fromkeys(x for x in value.split("\x1f") if x)):
+            t.text = v
+            t.boost = 1.0
+            if positions:
+                t.pos = start_pos + i
+            yield t
+
+
+class ValuesAnalyzer(_Analyzer):
+    def __init__(self):
+        self.tokenizer = ValuesTokenizer()
+
+    def __setstate__(self, state):
+        self.tokenizer = ValuesTokenizer()
+
+
+# Stop words: optional in queries (a query made only of them still requires them), never dropped
+# from the index, so "It", "To Kill a Mockingbird" and "Dan Brown" stay findable.
+STOP_WORDS = frozenset(
+    """a an and are as at be but by for from has have in into is it its of on or that the their
+    this to was were will with without about after over under between through
+    dan di ke dari yang untuk pada dengan dalam atau ini itu adalah oleh sebagai juga tidak akan
+    bagi tentang kepada secara para serta antara sampai hingga terhadap tanpa karena""".split()
+)
+
+
+def normalize_phrase(text: str) -> str:
+    """A title or call number reduced to its folded words, for exact comparisons.
+
+    >>> normalize_phrase("  Laskar   Pelangi: a novel ")
+    'laskar pelangi a novel'
+    """
+    return " ".join(words(text))

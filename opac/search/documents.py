@@ -1,0 +1,142 @@
+"""Index documents built from catalogue records: one small builder per field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from ..catalog.isbn import isbn_forms
+from .analysis import fold, normalize_phrase, words
+
+SEP = "\x1f"
+
+LEADING_ARTICLES = ("the ", "a ", "an ", "le ", "la ", "les ", "l'", "der ", "die ", "das ", "el ", "il ")
+
+#: Extra words indexed with each material type so "skripsi" or "ebook" find them.
+TYPE_WORDS = {
+    "book": "buku book", "ebook": "ebook e-book buku elektronik digital", "journal": "jurnal journal majalah serial",
+    "article": "artikel article", "thesis": "skripsi tesis disertasi thesis dissertation tugas akhir",
+    "audiovisual": "video dvd film audiovisual", "audio": "audio cd rekaman", "music": "musik music partitur",
+    "map": "peta map atlas", "software": "software perangkat lunak", "manuscript": "naskah manuscript",
+    "kit": "kit", "other": "",
+}
+
+
+def key64(text: str) -> int:
+    """First 8 bytes of a folded sort string as an unsigned 64-bit int (orders like the string)."""
+    b = text.encode("utf-8")[:8].ljust(8, b"\0")
+    return int.from_bytes(b, "big")
+
+
+def hash64(text: str) -> int:
+    """Signed 64-bit hash of a normalised phrase (exact-title detection); 0 stays 'none'."""
+    if not text:
+        return 0
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True) or 1
+
+
+def sort_title(title: str) -> str:
+    t = " ".join(words(title))
+    for art in LEADING_ARTICLES:
+        if t.startswith(art) and len(t) > len(art):
+            return t[len(art):]
+    return t
+
+
+def normalize_call_number(cn: str) -> str:
+    """Call numbers compared as typed, ignoring case, spacing and punctuation between parts.
+
+    >>> normalize_call_number(" 005.133 PYT  j"), normalize_call_number("<899.221 3 Tor b>")
+    ('005.133 pyt j', '899.221 3 tor b')
+    """
+    out = []
+    for part in (cn or "").replace("<", " ").replace(">", " ").split():
+        p = fold(part).strip(",;:")
+        if p:
+            out.append(p)
+    return " ".join(out)
+
+
+def availability(items) -> dict:
+    """Counts of a record's items by status, plus a summary: available / total."""
+    counts: dict[str, int] = {}
+    for it in items:
+        counts[it.status] = counts.get(it.status, 0) + 1
+    loanable = sum(v for k, v in counts.items() if k not in ("lost", "missing"))
+    return {"total": len(items), "available": counts.get("available", 0), "holdable": loanable, "by_status": counts}
+
+
+def _lang_marker(record) -> str:
+    langs = record.languages or []
+    return f"\x02{langs[0] if langs else ''}\x03"
+
+
+def build_document(record, items=None) -> dict:
+    """The index document of a record and its items (locations loaded)."""
+    items = list(record.items if items is None else items)
+    marker = _lang_marker(record)
+    authors = [a["name"] for a in record.authors or []]
+    subjects = list(record.subjects or [])
+    isbn_terms = []
+    for i in record.isbns or []:
+        isbn_terms.extend(isbn_forms(i) if len(i) == 13 else (i,))
+    for s in record.issns or []:
+        isbn_terms.extend((s, s.replace("-", "")))
+    call_numbers = [record.call_number] if record.call_number else []
+    call_numbers += [it.call_number for it in items if it.call_number]
+    call_norm = list(dict.fromkeys(normalize_call_number(c) for c in call_numbers if c))
+    title_text = record.title + (" " + record.subtitle if record.subtitle else "")
+    all_parts = [
+        title_text, record.responsibility or "", " ".join(authors), " ".join(subjects),
+        " ".join(record.series or []), record.publisher or "", record.place or "", record.edition or "",
+        record.summary or "", " ".join(record.notes or []), " ".join(isbn_terms), " ".join(call_numbers),
+        record.control_number, str(record.year or ""), TYPE_WORDS.get(record.material_type, ""),
+        " ".join(it.barcode for it in items),
+    ]
+    avail = availability(items)
+    locations = sorted({it.location.code for it in items if it.location is not None})
+    created = record.created_at or datetime(1970, 1, 1)
+    hit = {
+        "id": record.id,
+        "control_number": record.control_number,
+        "title": record.title,
+        "subtitle": record.subtitle,
+        "authors": authors,
+        "subjects": subjects[:6],
+        "year": record.year,
+        "material_type": record.material_type,
+        "languages": list(record.languages or []),
+        "isbns": [i for i in record.isbns or [] if len(i) == 13 and i.isdigit()],
+        "call_number": record.call_number or next((it.call_number for it in items if it.call_number), None),
+        "publisher": record.publisher,
+        "edition": record.edition,
+        "availability": {"total": avail["total"], "available": avail["available"]},
+        "locations": locations,
+        "cover_url": record.cover_url,
+    }
+    return {
+        "id": str(record.id),
+        "all": marker + "\n".join(p for p in all_parts if p),
+        "title": marker + title_text + ("\n" + "\n".join(record.series) if record.series else ""),
+        "author": marker + "\n".join(authors + ([record.responsibility] if record.responsibility else [])),
+        "subject": marker + "\n".join(subjects),
+        "publisher": marker + (record.publisher or ""),
+        "series": marker + "\n".join(record.series or []),
+        "isbn": SEP.join(t.lower() for t in isbn_terms),
+        "callnumber": SEP.join(call_norm),
+        "control": fold(record.control_number),
+        "f_type": record.material_type or "other",
+        "f_lang": SEP.join(record.languages or []),
+        "f_subject": SEP.join(dict.fromkeys(s.split(" -- ")[0].strip() for s in subjects if s.strip())),
+        "f_author": SEP.join(authors),
+        "f_loc": SEP.join(locations),
+        "f_avail": "1" if avail["available"] else "0",
+        "year": int(record.year or 0),
+        "added": int(created.timestamp() // 86400) if created.year > 1970 else 0,
+        "sort_title": key64(sort_title(record.title)),
+        "sort_author": key64(" ".join(words(authors[0])) if authors else "\uffff"),
+        "title_key": hash64(normalize_phrase(record.title)),
+        "full_title_key": hash64(normalize_phrase(title_text)),
+        "hit": json.dumps(hit, ensure_ascii=False, separators=(",", ":")),
+    }

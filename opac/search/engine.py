@@ -1,0 +1,435 @@
+"""Vectorised query execution over the Whoosh index.
+
+Whoosh stores the index (files, segments, lexicon, postings, columns) and does the writing;
+evaluating a query term by term through its pure-Python matchers is what makes plain Whoosh
+slow. Here each posting list is decoded once into numpy arrays (cached per immutable segment,
+bounded by size), and scoring (BM25 over several weighted fields), boolean logic, filters,
+facet counts and sorting run as array operations over all documents at once.
+
+Everything cached is keyed by Whoosh segment id, so a commit only costs loading what changed;
+a ``Snapshot`` is one index generation as seen by one worker.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import pickle
+import threading
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
+from whoosh.reading import TermNotFound
+from whoosh.util.numeric import byte_to_length
+
+from .schema import COLUMNS, FACET_FIELDS
+from .analysis import STEM_MARK
+
+_EMPTY_IDS = np.zeros(0, dtype=np.int32)
+_EMPTY_TF = np.zeros(0, dtype=np.float32)
+_BYTE_TO_LENGTH = np.array([byte_to_length(i) for i in range(256)], dtype=np.float32)
+
+K1 = 1.2
+B = 0.75
+
+
+class PostingsCache:
+    """Decoded posting lists keyed by (segment id, field, term), least recently used out."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self._lock:
+            v = self._data.get(key)
+            if v is not None:
+                self._data.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
+            return v
+
+    def put(self, key, value):
+        size = value[0].nbytes + value[1].nbytes + 100
+        with self._lock:
+            if key in self._data:
+                return
+            self._data[key] = value
+            self.bytes += size
+            while self.bytes > self.max_bytes and len(self._data) > 1:
+                _, old = self._data.popitem(last=False)
+                self.bytes -= old[0].nbytes + old[1].nbytes + 100
+
+
+def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """All (docnum, term frequency) of a term in one segment, as arrays (deleted docs included)."""
+    terms = segreader._terms
+    btext = term.encode("utf-8")
+    try:
+        ti = terms.term_info(field, btext)
+    except (KeyError, TermNotFound):
+        return _EMPTY_IDS, _EMPTY_TF
+    if ti.is_inlined():
+        ids, weights, _ = ti.inlined_postings()
+        return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32)
+    m = terms.matcher(field, btext, segreader.schema[field].format)
+    if not isinstance(m, W3LeafMatcher):  # another codec: slow but correct
+        ids, tfs = [], []
+        while m.is_active():
+            ids.append(m.id())
+            tfs.append(m.weight())
+            m.next()
+        return np.asarray(ids, dtype=np.int32), np.asarray(tfs, dtype=np.float32)
+    id_parts, tf_parts = [], []
+    postfile = m._postfile
+    while True:
+        n = m._blocklength
+        datalen = m._nextoffset - m._dataoffset
+        raw = postfile.get(m._dataoffset, datalen)
+        if m._compression:
+            raw = zlib.decompress(raw)
+        deltas, weights, _values = pickle.loads(raw)  # noqa: S301 - our own index files
+        id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
+        if weights is None:
+            tf_parts.append(np.ones(n, dtype=np.float32))
+        elif isinstance(weights, float):
+            tf_parts.append(np.full(n, weights, dtype=np.float32))
+        else:
+            tf_parts.append(np.asarray(weights, dtype=np.float32))
+        if m._lastblock:
+            break
+        m._goto(m._nextoffset)
+    return (np.concatenate(id_parts).astype(np.int32), np.concatenate(tf_parts))
+
+
+def _raw_column(segreader, name: str, dtype: str, n: int, default=0) -> np.ndarray:
+    perdoc = segreader._perdoc
+    filename = W3Codec.column_filename(segreader._segment, name)
+    if not segreader._storage.file_exists(filename):
+        return np.full(n, default, dtype=np.dtype(dtype).newbyteorder("="))
+    colfile, offset, length = perdoc._get_column_file(name)
+    try:
+        raw = colfile.get(offset, length) if length else b""
+    finally:
+        pass
+    arr = np.frombuffer(raw, dtype=dtype).astype(np.dtype(dtype).newbyteorder("="))
+    if len(arr) < n:
+        arr = np.concatenate([arr, np.full(n - len(arr), default, dtype=arr.dtype)])
+    return arr[:n]
+
+
+class Dictionary:
+    """Process-wide string <-> id table for facet values (append only)."""
+
+    def __init__(self):
+        self.values: list[str] = []
+        self.ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def id_of(self, value: str) -> int:
+        i = self.ids.get(value)
+        if i is None:
+            with self._lock:
+                i = self.ids.get(value)
+                if i is None:
+                    i = len(self.values)
+                    self.values.append(value)
+                    self.ids[value] = i
+        return i
+
+
+class SegmentData:
+    """Arrays derived from one immutable segment: lengths, columns, facets, lexicon."""
+
+    def __init__(self, segid: str, n: int):
+        self.segid = segid
+        self.n = n
+        self.lengths: dict[str, np.ndarray] = {}
+        self.columns: dict[str, np.ndarray] = {}
+        self.facets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.lexicons: dict[str, tuple[list[str], np.ndarray]] = {}
+        self.field_totals: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+
+@dataclass
+class Leaf:
+    reader: object
+    data: SegmentData
+    offset: int
+    live: np.ndarray | None  # None: no deletions
+
+
+class Engine:
+    """Per-process engine state shared by all snapshots of one index directory."""
+
+    def __init__(self, cache_mb: int = 96):
+        self.postings = PostingsCache(cache_mb * 1024 * 1024)
+        self.segments: dict[str, SegmentData] = {}
+        self.dictionaries = {f: Dictionary() for f in FACET_FIELDS.values()}
+        self._lock = threading.Lock()
+
+    def segment_data(self, segreader) -> SegmentData:
+        segid = segreader._segment.segment_id()
+        with self._lock:
+            data = self.segments.get(segid)
+            if data is None:
+                data = self.segments[segid] = SegmentData(segid, segreader.doc_count_all())
+            return data
+
+    def forget_unused(self, live_ids: set[str]) -> None:
+        with self._lock:
+            for segid in list(self.segments):
+                if segid not in live_ids:
+                    del self.segments[segid]
+
+    def seg_postings(self, leaf: Leaf, field: str, term: str):
+        key = (leaf.data.segid, field, term)
+        v = self.postings.get(key)
+        if v is None:
+            v = read_postings(leaf.reader, field, term)
+            self.postings.put(key, v)
+        return v
+
+
+class Snapshot:
+    """One generation of the index as arrays over global document numbers."""
+
+    def __init__(self, engine: Engine, searcher):
+        self.engine = engine
+        self.searcher = searcher
+        reader = searcher.reader()
+        self.generation = reader.generation()
+        leaves = []
+        for segreader, offset in reader.leaf_readers():
+            data = engine.segment_data(segreader)
+            live = None
+            if segreader.has_deletions():
+                live = np.ones(data.n, dtype=bool)
+                dels = np.fromiter(segreader._segment.deleted_docs(), dtype=np.int64)
+                live[dels[dels < data.n]] = False
+            leaves.append(Leaf(segreader, data, offset, live))
+        self.leaves = leaves
+        self.N = reader.doc_count_all()
+        self.doc_count = reader.doc_count()
+        self._cache: dict = {}
+        self._lock = threading.Lock()
+
+    # -- arrays over all documents ------------------------------------------------------
+
+    def _cached(self, key, build):
+        v = self._cache.get(key)
+        if v is None:
+            with self._lock:
+                v = self._cache.get(key)
+                if v is None:
+                    v = self._cache[key] = build()
+        return v
+
+    @property
+    def live(self) -> np.ndarray:
+        def build():
+            parts = [leaf.live if leaf.live is not None else np.ones(leaf.data.n, dtype=bool) for leaf in self.leaves]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+        return self._cached("live", build)
+
+    def lengths(self, field: str) -> np.ndarray:
+        def build():
+            parts = []
+            for leaf in self.leaves:
+                d = leaf.data
+                arr = d.lengths.get(field)
+                if arr is None:
+                    raw = _raw_column(leaf.reader, f"_{field}_len", "u1", d.n)
+                    arr = d.lengths[field] = _BYTE_TO_LENGTH[raw]
+                parts.append(arr)
+            return np.concatenate(parts) if parts else _EMPTY_TF
+
+        return self._cached(("len", field), build)
+
+    def avg_length(self, field: str) -> float:
+        def build():
+            total = sum(leaf.reader.field_length(field) for leaf in self.leaves)
+            return max(total / max(self.N, 1), 1.0)
+
+        return self._cached(("avgdl", field), build)
+
+    def column(self, name: str) -> np.ndarray:
+        def build():
+            parts = []
+            for leaf in self.leaves:
+                d = leaf.data
+                arr = d.columns.get(name)
+                if arr is None:
+                    arr = d.columns[name] = _raw_column(leaf.reader, name, COLUMNS[name], d.n)
+                parts.append(arr)
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.dtype(COLUMNS[name]).newbyteorder("="))
+
+        return self._cached(("col", name), build)
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        parts_i, parts_t = [], []
+        for leaf in self.leaves:
+            ids, tf = self.engine.seg_postings(leaf, field, term)
+            if len(ids):
+                parts_i.append(ids + leaf.offset if leaf.offset else ids)
+                parts_t.append(tf)
+        if not parts_i:
+            return _EMPTY_IDS, _EMPTY_TF
+        if len(parts_i) == 1:
+            return parts_i[0], parts_t[0]
+        return np.concatenate(parts_i), np.concatenate(parts_t)
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        total = 0
+        btext = term.encode("utf-8")
+        for leaf in self.leaves:
+            try:
+                total += leaf.reader._terms.doc_frequency(field, btext)
+            except (KeyError, TermNotFound):
+                pass
+        return total
+
+    def has_term(self, field: str, term: str) -> bool:
+        btext = term.encode("utf-8")
+        for leaf in self.leaves:
+            try:
+                if (field, btext) in leaf.reader._terms:
+                    return True
+            except KeyError:
+                continue
+        return False
+
+    # -- scoring -----------------------------------------------------------------------
+
+    def bm25(self, field: str, ids: np.ndarray, tf: np.ndarray, df: int) -> np.ndarray:
+        idf = math.log(1.0 + (self.N - df + 0.5) / (df + 0.5))
+        dl = self.lengths(field)[ids]
+        norm = K1 * (1.0 - B + B * dl / self.avg_length(field))
+        return (idf * tf * (K1 + 1.0) / (tf + norm)).astype(np.float32)
+
+    # -- lexicon -----------------------------------------------------------------------
+
+    def _segment_lexicon(self, leaf: Leaf, field: str):
+        d = leaf.data
+        lex = d.lexicons.get(field)
+        if lex is None:
+            with d.lock:
+                lex = d.lexicons.get(field)
+                if lex is None:
+                    terms, dfs = [], []
+                    try:
+                        for btext, ti in leaf.reader.iter_field(field):
+                            text = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                            if not text.startswith(STEM_MARK):
+                                terms.append(text)
+                                dfs.append(ti.doc_frequency())
+                    except (KeyError, TermNotFound):
+                        pass
+                    lex = d.lexicons[field] = (terms, np.asarray(dfs, dtype=np.int32))
+        return lex
+
+    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
+        """The ``limit`` most frequent real words of ``field`` starting with ``prefix``."""
+        counts: dict[str, int] = {}
+        for leaf in self.leaves:
+            terms, dfs = self._segment_lexicon(leaf, field)
+            lo = bisect.bisect_left(terms, prefix)
+            hi = bisect.bisect_left(terms, prefix + "\U0010ffff")
+            if hi <= lo:
+                continue
+            seg = dfs[lo:hi]
+            if hi - lo > limit:
+                top = np.argpartition(seg, -limit)[-limit:]
+            else:
+                top = np.arange(hi - lo)
+            for i in top:
+                t = terms[lo + int(i)]
+                counts[t] = counts.get(t, 0) + int(seg[i])
+        best = sorted(counts.items(), key=lambda kv: (-kv[1], len(kv[0])))[:limit]
+        return [t for t, _ in best]
+
+    # -- facets ------------------------------------------------------------------------
+
+    def _segment_facet(self, leaf: Leaf, field: str):
+        d = leaf.data
+        fac = d.facets.get(field)
+        if fac is None:
+            with d.lock:
+                fac = d.facets.get(field)
+                if fac is None:
+                    dictionary = self.engine.dictionaries[field]
+                    docs, vals = [], []
+                    try:
+                        field_terms = list(leaf.reader.iter_field(field))
+                    except (KeyError, TermNotFound):
+                        field_terms = []
+                    for btext, _ti in field_terms:
+                        text = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                        ids, _ = read_postings(leaf.reader, field, text)
+                        docs.append(ids)
+                        vals.append(np.full(len(ids), dictionary.id_of(text), dtype=np.int32))
+                    if docs:
+                        doc = np.concatenate(docs)
+                        val = np.concatenate(vals)
+                        order = np.argsort(doc, kind="stable")
+                        doc, val = doc[order], val[order]
+                    else:
+                        doc, val = _EMPTY_IDS, _EMPTY_IDS
+                    offsets = np.searchsorted(doc, np.arange(d.n + 1)).astype(np.int64)
+                    fac = d.facets[field] = (offsets, val)
+        return fac
+
+    def facet_arrays(self, field: str):
+        """(offsets per global doc, value ids) for a facet field, CSR by document."""
+
+        def build():
+            offs, vals, base = [], [], 0
+            for leaf in self.leaves:
+                o, v = self._segment_facet(leaf, field)
+                offs.append(o[:-1] + base)
+                vals.append(v)
+                base += len(v)
+            offs.append(np.array([base], dtype=np.int64))
+            return np.concatenate(offs), (np.concatenate(vals) if vals else _EMPTY_IDS)
+
+        return self._cached(("facet", field), build)
+
+    def count_facet(self, field: str, mask: np.ndarray, matched: int, limit: int) -> list[tuple[str, int]]:
+        offsets, vals = self.facet_arrays(field)
+        if not len(vals) or not matched:
+            return []
+        if matched * 8 < len(offsets):
+            docs = np.flatnonzero(mask)
+            starts, ends = offsets[docs], offsets[docs + 1]
+            lens = ends - starts
+            total = int(lens.sum())
+            if not total:
+                return []
+            idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+            selected = vals[idx]
+        else:
+            per_doc = np.diff(offsets)
+            selected = vals[np.repeat(mask, per_doc)]
+        if not len(selected):
+            return []
+        counts = np.bincount(selected)
+        nz = np.flatnonzero(counts)
+        if len(nz) > limit:
+            nz = nz[np.argpartition(counts[nz], -limit)[-limit:]]
+        uniq, counts = nz, counts[nz]
+        dictionary = self.engine.dictionaries[field]
+        out = [(dictionary.values[int(u)], int(c)) for u, c in zip(uniq, counts)]
+        out.sort(key=lambda x: (-x[1], x[0]))
+        return out
+
+    def stored(self, docnum: int) -> dict:
+        return self.searcher.stored_fields(int(docnum))

@@ -1,0 +1,136 @@
+"""The on-disk index: generations behind a ``current`` symlink, one writer at a time.
+
+Layout of ``INDEX_DIR``::
+
+    current -> gen-20261122T101500-1234   (atomic symlink swap after a rebuild)
+    gen-.../                              Whoosh files + opac.json (schema version)
+    writer.lock                           flock held by the single writer across workers
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
+
+from .schema import SCHEMA_VERSION, build_schema
+
+META_FILE = "opac.json"
+
+
+class IndexProblem(Exception):
+    """The index cannot be used as it is; the message says why and what to run."""
+
+
+class WriterBusy(Exception):
+    """Another process holds the index writer lock."""
+
+
+def codec() -> W3Codec:
+    # Larger posting blocks: fewer blocks to decode when the engine loads a posting list.
+    return W3Codec(blocklimit=512)
+
+
+def current_path(index_dir: str | Path) -> Path:
+    return Path(index_dir) / "current"
+
+
+def read_meta(path: Path) -> dict:
+    try:
+        return json.loads((path / META_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def check_index(index_dir: str | Path) -> str | None:
+    """None when the index is usable, else the reason it is not."""
+    path = current_path(index_dir)
+    if not path.exists():
+        return "the search index does not exist yet"
+    meta = read_meta(path)
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        return f"the search index has schema version {meta.get('schema_version')}, this version needs {SCHEMA_VERSION}"
+    try:
+        ix = whoosh_index.open_dir(str(path))
+        with ix.reader() as r:
+            r.doc_count()
+    except Exception as exc:  # any failure to open means corrupt: whoosh raises many kinds
+        return f"the search index is corrupt ({type(exc).__name__}: {exc})"
+    return None
+
+
+def open_index(index_dir: str | Path):
+    problem = check_index(index_dir)
+    if problem:
+        raise IndexProblem(problem)
+    return whoosh_index.open_dir(str(current_path(index_dir)))
+
+
+def new_generation(index_dir: str | Path):
+    """A fresh, empty index directory (not yet current)."""
+    base = Path(index_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    path = base / f"gen-{stamp}-{os.getpid()}"
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), build_schema())
+    (path / META_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION, "created": stamp}))
+    return path, ix
+
+
+def make_current(index_dir: str | Path, path: Path) -> None:
+    """Atomically point ``current`` at ``path`` and remove generations older than the previous one."""
+    base = Path(index_dir)
+    link = base / "current"
+    previous = link.resolve() if link.exists() else None
+    tmp = base / f".current-{os.getpid()}-{threading.get_ident()}"
+    if tmp.is_symlink():
+        tmp.unlink()
+    os.symlink(path.name, tmp)
+    os.replace(tmp, link)
+    keep = {path.resolve(), previous}
+    for old in base.glob("gen-*"):
+        if old.resolve() not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+_thread_lock = threading.RLock()
+
+
+@contextmanager
+def writer_lock(index_dir: str | Path, timeout: float = 60.0):
+    """Exclusive index-writer lock across processes (flock) and threads; WriterBusy on timeout.
+
+    ``timeout=0`` tries once (used by the background reconcile step).
+    """
+    base = Path(index_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    if not _thread_lock.acquire(timeout=max(timeout, 0.001)):
+        raise WriterBusy("index writer busy in this process")
+    fd = os.open(base / "writer.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WriterBusy("another process is writing the index") from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+        _thread_lock.release()

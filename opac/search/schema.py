@@ -1,0 +1,73 @@
+"""The Whoosh schema of the catalogue index, and its version.
+
+Bump ``SCHEMA_VERSION`` whenever fields or analysis change: at start-up an index with another
+version is rebuilt (or the app names the command to run).
+"""
+
+from __future__ import annotations
+
+from whoosh import columns, fields, formats
+
+from .analysis import LibraryAnalyzer, ValuesAnalyzer
+
+SCHEMA_VERSION = 3
+
+#: Free-text fields searched by default, with their weight in the score.
+TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 1.2}
+
+
+def _text(phrase: bool) -> fields.FieldType:
+    fmt = formats.Positions() if phrase else formats.Frequency()
+    return fields.FieldType(fmt, LibraryAnalyzer(), scorable=True)
+
+
+def _values() -> fields.FieldType:
+    return fields.FieldType(formats.Existence(), ValuesAnalyzer(), scorable=False)
+
+
+def build_schema() -> fields.Schema:
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        all=_text(phrase=True),
+        title=_text(phrase=True),
+        author=_text(phrase=False),
+        subject=_text(phrase=False),
+        publisher=_text(phrase=False),
+        series=_text(phrase=False),
+        isbn=_values(),
+        callnumber=_values(),
+        control=_values(),
+        f_type=_values(),
+        f_lang=_values(),
+        f_subject=_values(),
+        f_author=_values(),
+        f_loc=_values(),
+        f_avail=_values(),
+        year=fields.COLUMN(columns.NumericColumn("i", default=0)),
+        added=fields.COLUMN(columns.NumericColumn("i", default=0)),
+        sort_title=fields.COLUMN(columns.NumericColumn("Q", default=0)),
+        sort_author=fields.COLUMN(columns.NumericColumn("Q", default=0)),
+        title_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
+        full_title_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
+        hit=fields.STORED(),
+    )
+
+
+#: Columns the search engine reads as arrays: name -> numpy dtype (big-endian on disk).
+COLUMNS = {
+    "year": ">i4",
+    "added": ">i4",
+    "sort_title": ">u8",
+    "sort_author": ">u8",
+    "title_key": ">i8",
+    "full_title_key": ">i8",
+}
+
+#: Facet fields counted for the sidebar: facet name -> index field.
+FACET_FIELDS = {
+    "type": "f_type",
+    "language": "f_lang",
+    "subject": "f_subject",
+    "author": "f_author",
+    "location": "f_loc",
+}

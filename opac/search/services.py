@@ -1,0 +1,470 @@
+"""Search services: the per-process index handle, search, suggestions and more-like-this.
+
+Searchers stay open and are refreshed when the index changes; results are cached per index
+generation, so a commit invalidates them without any coordination between workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from flask import current_app
+from markupsafe import Markup, escape
+
+from . import index as idx
+from .analysis import STOP_WORDS, stem_en, stem_id, word_spans, words
+from .engine import Engine, Snapshot
+from .executor import Executor, filter_mask
+from .query import ParsedQuery, Word, parse
+from .schema import FACET_FIELDS
+from .spelling import did_you_mean
+from .vocabulary import YEAR_RANGES, year_range_key
+
+FACET_LIMITS = {"type": 20, "language": 12, "subject": 12, "author": 12, "location": 12}
+#: URL parameter of a facet filter -> index field
+FILTER_FIELDS = {"type": "f_type", "language": "f_lang", "subject": "f_subject", "author": "f_author",
+                 "location": "f_loc"}
+
+
+class SearchUnavailable(Exception):
+    """The index cannot be opened; the message tells the operator what to run."""
+
+
+class SearchIndex:
+    """One per process: the open index, its current snapshot and the result cache."""
+
+    def __init__(self, index_dir: str, cache_mb: int = 96, result_cache: int = 512, prefix_limit: int = 64):
+        self.index_dir = index_dir
+        self.engine = Engine(cache_mb)
+        self.prefix_limit = prefix_limit
+        self._ix = None
+        self._target = None
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.RLock()
+        self._results: OrderedDict = OrderedDict()
+        self._result_cache_size = result_cache
+        self._checked = 0.0
+
+    def _target_now(self) -> str | None:
+        try:
+            return os.readlink(idx.current_path(self.index_dir))
+        except OSError:
+            return None
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            target = self._target_now()
+            if self._ix is None or target != self._target:
+                try:
+                    self._ix = idx.open_index(self.index_dir)
+                except idx.IndexProblem as exc:
+                    raise SearchUnavailable(str(exc)) from exc
+                self._target = target
+                self._set_searcher(self._ix.searcher())
+            elif not self._snapshot.searcher.up_to_date():
+                self._set_searcher(self._snapshot.searcher.refresh())
+            return self._snapshot
+
+    def _set_searcher(self, searcher) -> None:
+        old = self._snapshot
+        self._snapshot = Snapshot(self.engine, searcher)
+        self.engine.forget_unused({leaf.data.segid for leaf in self._snapshot.leaves})
+        self._results.clear()
+        if old is not None and old.searcher is not searcher:
+            try:
+                old.searcher.close()
+            except Exception:  # noqa: BLE001, S110 - closing an old reader may race a late user
+                pass
+
+    @property
+    def version(self) -> tuple:
+        s = self.snapshot()
+        return (self._target, s.generation)
+
+    def cached(self, key, compute):
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        value = compute()
+        with self._lock:
+            self._results[key] = value
+            while len(self._results) > self._result_cache_size:
+                self._results.popitem(last=False)
+        return value
+
+    def close(self):
+        with self._lock:
+            if self._snapshot is not None:
+                self._snapshot.searcher.close()
+            self._snapshot = None
+            self._ix = None
+
+
+def get_index() -> SearchIndex:
+    app = current_app._get_current_object()
+    si = app.extensions.get("opac_search")
+    if si is None:
+        si = app.extensions["opac_search"] = SearchIndex(
+            app.config["INDEX_DIR"], app.config["SEARCH_POSTINGS_CACHE_MB"],
+            app.config["SEARCH_RESULT_CACHE_SIZE"], app.config["SEARCH_PREFIX_MAX_TERMS"],
+        )
+    return si
+
+
+# ----------------------------------------------------------------------------- search
+
+
+@dataclass
+class Hit:
+    docnum: int
+    score: float
+    data: dict
+    highlights: dict[str, Markup]
+
+    @property
+    def id(self) -> int:
+        return int(self.data["id"])
+
+
+@dataclass
+class FacetValue:
+    value: str
+    count: int
+    selected: bool = False
+
+
+@dataclass
+class SearchResult:
+    query: str
+    total: int
+    page: int
+    size: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    available_count: int = 0
+    did_you_mean: str | None = None
+    corrected: dict[str, str] = field(default_factory=dict)
+    fallback: bool = False
+    messages: list[str] = field(default_factory=list)
+    sort: str = "relevance"
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size)) if self.size else 1
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str = ""
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    year: str | None = None
+    available: bool = False
+    sort: str = "relevance"
+    page: int = 1
+    size: int = 20
+    facets: bool = True
+
+    @classmethod
+    def build(cls, q="", filters: dict | None = None, year=None, available=False, sort="relevance", page=1,
+              size=20, facets=True):
+        from .vocabulary import SORTS
+
+        flt = tuple(sorted((k, tuple(sorted(set(v)))) for k, v in (filters or {}).items() if k in FILTER_FIELDS and v))
+        sort = sort if sort in SORTS else "relevance"
+        try:
+            page = max(1, min(int(page), 500))
+        except (TypeError, ValueError):
+            page = 1
+        size = max(1, min(int(size or 20), 100))
+        return cls(q=q or "", filters=flt, year=year or None, available=bool(available), sort=sort, page=page,
+                   size=size, facets=facets)
+
+
+def _order(snap: Snapshot, ids: np.ndarray, score: np.ndarray, sort: str, k: int) -> np.ndarray:
+    """The first ``k`` of ``ids`` in the requested order (ties: score, then newest, then id)."""
+    if not len(ids):
+        return ids
+    year = snap.column("year")[ids]
+    sc = score[ids]
+    if sort == "relevance":
+        primary = -sc
+    elif sort == "newest":
+        primary = np.where(year > 0, -year, 1).astype(np.float64)
+    elif sort == "oldest":
+        primary = np.where(year > 0, year, 10_000).astype(np.float64)
+    elif sort == "title":
+        primary = snap.column("sort_title")[ids]
+    else:
+        primary = snap.column("sort_author")[ids]
+    if len(ids) > 4 * k and sort in ("relevance", "newest", "oldest"):
+        part = np.argpartition(primary, k - 1)[:k]
+        cutoff = primary[part].max()
+        keep = np.flatnonzero(primary <= cutoff)  # keep ties at the boundary for a stable order
+        ids, year, sc, primary = ids[keep], year[keep], sc[keep], primary[keep]
+    order = np.lexsort((ids, -year, -sc, primary))
+    return ids[order[:k]]
+
+
+def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
+    forms, stems, prefixes = set(), set(), []
+    for w in pq.positive_words():
+        if w.prefix:
+            prefixes.append(w.text)
+            continue
+        for t in (w.text, corrected.get(w.text)):
+            if not t or t in STOP_WORDS:
+                continue
+            forms.add(t)
+            stems.update({stem_id(t), stem_en(t)})
+    for c in pq.clauses:
+        if hasattr(c, "words") and not c.negated:
+            forms.update(c.words)
+
+    def mark(text: str | None) -> Markup:
+        if not text:
+            return Markup("")
+        if not (forms or prefixes):
+            return escape(text)
+        out, last = [], 0
+        for start, end, w in word_spans(text):
+            if w in forms or stem_id(w) in stems or stem_en(w) in stems or any(w.startswith(p) for p in prefixes):
+                out.append(escape(text[last:start]))
+                out.append(Markup("<mark>") + escape(text[start:end]) + Markup("</mark>"))
+                last = end
+        out.append(escape(text[last:]))
+        return Markup("").join(out)
+
+    return mark
+
+
+def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams) -> tuple[dict, int]:
+    selected = dict(params.filters)
+    out: dict[str, list[FacetValue]] = {}
+    for name, fname in FACET_FIELDS.items():
+        counts = snap.count_facet(fname, mask, total, FACET_LIMITS[name])
+        chosen = set(selected.get(name, ()))
+        values = [FacetValue(v, c, v in chosen) for v, c in counts]
+        present = {v.value for v in values}
+        values += [FacetValue(v, 0, True) for v in chosen if v not in present]
+        out[name] = values
+    years = snap.column("year")[mask] if total else np.zeros(0, dtype=np.int32)
+    yv = []
+    for rng in YEAR_RANGES:
+        lo, hi = rng
+        m = years > 0
+        if lo is not None:
+            m &= years >= lo
+        if hi is not None:
+            m &= years <= hi
+        c = int(m.sum())
+        key = year_range_key(rng)
+        if c or params.year == key:
+            yv.append(FacetValue(key, c, params.year == key))
+    out["year"] = yv
+    avail_ids, _ = snap.postings("f_avail", "1")
+    available = int(mask[avail_ids].sum()) if len(avail_ids) and total else 0
+    return out, available
+
+
+def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
+    pq = parse(params.q, current_app.config.get("SEARCH_MAX_QUERY_LENGTH", 512))
+    if pq.is_empty and params.q.strip():
+        # Only punctuation, operators or symbols: nothing to search for; say so instead of guessing.
+        return SearchResult(query=params.q, total=0, page=params.page, size=params.size, hits=[],
+                            messages=list(pq.messages) + ["no_terms"], sort=params.sort)
+    ex = Executor(snap, si.prefix_limit)
+    ev = ex.evaluate(pq)
+    base_filter = filter_mask(snap, {FILTER_FIELDS[k]: list(v) for k, v in params.filters})
+    extra = np.ones(snap.N, dtype=bool)
+    if base_filter is not None:
+        extra &= base_filter
+    if params.year:
+        from .vocabulary import parse_year_range
+
+        rng = parse_year_range(params.year)
+        if rng:
+            y = snap.column("year")
+            m = y > 0
+            if rng[0] is not None:
+                m &= y >= rng[0]
+            if rng[1] is not None:
+                m &= y <= rng[1]
+            extra &= m
+    if params.available:
+        ids, _ = snap.postings("f_avail", "1")
+        am = np.zeros(snap.N, dtype=bool)
+        am[ids] = True
+        extra &= am
+    mask = ev.mask & extra
+    total = int(mask.sum())
+    fallback = False
+    required = [c for c in pq.clauses if not c.negated and not (isinstance(c, Word) and c.optional)]
+    if total == 0 and len(required) >= 2:
+        ev2 = Executor(snap, si.prefix_limit).evaluate(pq, any_words=True)
+        m2 = ev2.mask & extra
+        t2 = int(m2.sum())
+        if t2:
+            ev, mask, total, fallback = ev2, m2, t2, True
+    start = (params.page - 1) * params.size
+    ids = np.flatnonzero(mask)
+    ordered = _order(snap, ids, ev.score, params.sort, start + params.size)[start:]
+    mark = _highlighter(pq, ev.corrected)
+    hits = []
+    for d in ordered:
+        stored = snap.stored(d)
+        data = json.loads(stored["hit"])
+        hl = {"title": mark(data.get("title")), "subtitle": mark(data.get("subtitle")),
+              "authors": [mark(a) for a in data.get("authors", [])]}
+        hits.append(Hit(int(d), float(ev.score[d]), data, hl))
+    result = SearchResult(query=params.q, total=total, page=params.page, size=params.size, hits=hits,
+                          corrected=ev.corrected, fallback=fallback, messages=list(pq.messages), sort=params.sort)
+    if params.facets:
+        result.facets, result.available_count = _facets(snap, mask, total, params)
+    if pq.plain_words and (total < 3 or fallback or ev.corrected):
+        fixed = did_you_mean(snap, pq.plain_words)
+        if fixed and " ".join(fixed) != " ".join(pq.plain_words):
+            result.did_you_mean = " ".join(fixed)
+    return result
+
+
+def search(params: SearchParams) -> SearchResult:
+    """Run a search (cached per index generation); raises SearchUnavailable without an index."""
+    si = get_index()
+    snap = si.snapshot()
+    key = ("search", si._target, snap.generation, params)
+    return si.cached(key, lambda: _run(si, snap, params))
+
+
+# ----------------------------------------------------------------------------- suggest
+
+
+def suggest(q: str, limit: int = 8) -> list[dict]:
+    """Titles, authors and subjects completing what the patron is typing."""
+    q = (q or "")[:100]
+    ws = words(q)
+    if not ws or (len(ws) == 1 and len(ws[0]) < 2):
+        return []
+    complete = q[-1:].isspace()
+    si = get_index()
+    snap = si.snapshot()
+    key = ("suggest", si._target, snap.generation, " ".join(ws), complete, limit)
+    return si.cached(key, lambda: _suggest(si, snap, ws, complete, limit))
+
+
+def _suggest(si, snap, ws, complete, limit):
+    clauses = [Word(text=w, optional=w in STOP_WORDS) for w in ws[:-1]]
+    last = ws[-1]
+    clauses.append(Word(text=last, prefix=not complete and len(last) >= 2))
+    if all(c.optional for c in clauses[:-1]):
+        clauses = [Word(text=c.text, prefix=c.prefix) for c in clauses]
+    pq = ParsedQuery(text=" ".join(ws), clauses=clauses, plain_words=ws)
+    ev = Executor(snap, min(si.prefix_limit, 24), fuzzy=False).evaluate(pq)
+    ids = np.flatnonzero(ev.mask)
+    top = _order(snap, ids, ev.score, "relevance", 24)
+
+    def matches(text: str) -> bool:
+        tw = words(text)
+        for i, w in enumerate(ws):
+            is_last = i == len(ws) - 1
+            if not any((t.startswith(w) if (is_last and not complete) else t == w) or stem_id(t) == stem_id(w)
+                       for t in tw):
+                return False
+        return True
+
+    out, seen = [], set()
+    for d in top:
+        data = json.loads(snap.stored(d)["hit"])
+        cands = []
+        for a in data.get("authors", [])[:3]:
+            cands.append(("author", a))
+        for s in data.get("subjects", [])[:4]:
+            cands.append(("subject", s.split(" -- ")[0]))
+        title = data.get("title") or ""
+        cands.insert(0, ("title", title))
+        for kind, label in cands:
+            k = (kind, label.lower())
+            if k in seen or not label:
+                continue
+            if matches(label) or (kind == "title" and not any(matches(lb) for kd, lb in cands if kd != "title")):
+                seen.add(k)
+                out.append({"type": kind, "label": label, "id": data["id"] if kind == "title" else None})
+                break
+        if len(out) >= limit:
+            break
+    return out
+
+
+# ----------------------------------------------------------------------------- more like this
+
+
+def more_like_this(record, limit: int = 6) -> list[dict]:
+    """Records sharing subjects, authors and title words with ``record`` (itself excluded)."""
+    try:
+        si = get_index()
+        snap = si.snapshot()
+    except SearchUnavailable:
+        return []
+    key = ("mlt", si._target, snap.generation, record.id, limit)
+
+    def compute():
+        score = np.zeros(snap.N, dtype=np.float32)
+        for s in dict.fromkeys(x.split(" -- ")[0] for x in record.subjects or []):
+            ids, _ = snap.postings("f_subject", s)
+            if len(ids) and len(ids) < snap.N // 3:
+                score[ids] += 3.0
+        for a in record.author_names:
+            ids, _ = snap.postings("f_author", a)
+            score[ids] += 2.0
+        ex = Executor(snap, fuzzy=False)
+        for w in dict.fromkeys(words(record.title)):
+            if w in STOP_WORDS or len(w) < 3:
+                continue
+            _, s = ex.word(Word(text=w, field="title"))
+            score += 0.3 * s
+        me, _ = snap.postings("id", str(record.id))
+        score[me] = 0
+        score[~snap.live] = 0
+        cand = np.flatnonzero(score > 0.5)
+        top = _order(snap, cand, score, "relevance", limit)
+        return [json.loads(snap.stored(d)["hit"]) for d in top]
+
+    return si.cached(key, compute)
+
+
+def index_status() -> dict:
+    """Documents, generation and problems of the index (for the health page and CLI)."""
+    app = current_app
+    problem = idx.check_index(app.config["INDEX_DIR"])
+    info = {"ok": problem is None, "problem": problem, "index_dir": app.config["INDEX_DIR"]}
+    if problem is None:
+        snap = get_index().snapshot()
+        info.update(documents=snap.doc_count, generation=snap.generation,
+                    size_bytes=sum(p.stat().st_size for p in Path(app.config["INDEX_DIR"], "current").resolve().iterdir()))
+    info["checked_at"] = time.time()
+    return info
+
+
+_location_cache: dict = {"t": 0.0, "names": {}}
+
+
+def location_names() -> dict[str, str]:
+    """Location code -> name, refreshed every minute (facet labels)."""
+    now = time.monotonic()
+    if now - _location_cache["t"] > 60:
+        from sqlalchemy import select
+
+        from ..catalog.models import Location
+        from ..extensions import db
+
+        with db.engine.connect() as conn:
+            _location_cache["names"] = dict(conn.execute(select(Location.code, Location.name)).all())
+        _location_cache["t"] = now
+    return _location_cache["names"]

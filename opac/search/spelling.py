@@ -1,0 +1,60 @@
+"""Spelling corrections from the index's own vocabulary (no Whoosh corrector: it raises on
+some punctuation, and it would suggest stems). Candidates are real words at edit distance 1
+(insert, delete, replace, swap), ranked by how many records contain them.
+
+>>> sorted(edits1("buku"))[:5]
+['abuku', 'aku', 'auku', 'baku', 'bbku']
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@lru_cache(maxsize=20_000)
+def edits1(word: str) -> frozenset[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = [a + b[1:] for a, b in splits if b]
+    swaps = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
+    replaces = [a + c + b[1:] for a, b in splits if b for c in ALPHABET if c != b[0]]
+    inserts = [a + c + b for a, b in splits for c in ALPHABET]
+    return frozenset(deletes + swaps + replaces + inserts) - {word}
+
+
+def correctable(word: str) -> bool:
+    return len(word) >= 3 and word.isascii() and word.isalnum() and not word.isdigit()
+
+
+def corrections_for(snap, word: str, field: str = "all", limit: int = 3) -> list[str]:
+    """Real words one edit away from ``word``, most frequent first (empty if none)."""
+    if not correctable(word):
+        return []
+    scored = []
+    for cand in edits1(word):
+        if len(cand) < 2:
+            continue
+        df = snap.doc_frequency(field, cand)
+        if df:
+            scored.append((df, cand))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    return [c for _, c in scored[:limit]]
+
+
+def did_you_mean(snap, words: list[str], min_df: int = 2) -> list[str] | None:
+    """The query's words with unknown or rare ones replaced by a more frequent neighbour."""
+    changed = False
+    out = []
+    for w in words:
+        if not correctable(w):
+            out.append(w)
+            continue
+        df = snap.doc_frequency("all", w)
+        best = corrections_for(snap, w)
+        if best and (df == 0 or (df < min_df and snap.doc_frequency("all", best[0]) >= 20 * max(df, 1))):
+            out.append(best[0])
+            changed = True
+        else:
+            out.append(w)
+    return out if changed else None

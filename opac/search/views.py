@@ -1,0 +1,149 @@
+"""Search pages (HTML) and the search JSON API."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from ..web import public_page
+from .services import FILTER_FIELDS, SearchParams, SearchUnavailable, search, suggest
+from .vocabulary import (FACET_LABELS, LANGUAGE_LABELS, MATERIAL_TYPE_LABELS, SORT_LABELS, parse_year_range,
+                         year_range_label)
+
+bp = Blueprint("search", __name__)
+api_bp = Blueprint("search_api", __name__, url_prefix="/api/v1")
+
+MULTI = tuple(FILTER_FIELDS)
+
+
+def params_from(args: MultiDict) -> SearchParams:
+    filters = {k: [v for v in args.getlist(k) if v][:10] for k in MULTI}
+    year = args.get("year") or None
+    if year and not parse_year_range(year):
+        year = None
+    size = args.get("size", type=int) or 20
+    return SearchParams.build(q=args.get("q", "")[:10_000], filters=filters, year=year,
+                              available=args.get("available") in ("1", "true", "on"), sort=args.get("sort", "relevance"),
+                              page=args.get("page", 1), size=size)
+
+
+def facet_label(name: str, value: str) -> str:
+    if name == "type":
+        return str(MATERIAL_TYPE_LABELS.get(value, value))
+    if name == "language":
+        return str(LANGUAGE_LABELS.get(value, value))
+    if name == "year":
+        rng = parse_year_range(value)
+        return year_range_label(rng) if rng else value
+    if name == "location":
+        from .services import location_names
+
+        return location_names().get(value, value)
+    return value
+
+
+def search_url(args: MultiDict, **changes) -> str:
+    """The search URL with ``changes`` applied: ``toggle=(facet, value)``, ``remove=facet``, or plain params."""
+    new = MultiDict(args)
+    new.pop("page", None)
+    toggle = changes.pop("toggle", None)
+    if toggle:
+        name, value = toggle
+        if name in ("year", "available"):
+            if new.get(name) == value:
+                new.pop(name, None)
+            else:
+                new[name] = value
+        else:
+            values = new.getlist(name)
+            new.setlist(name, [v for v in values if v != value] if value in values else values + [value])
+    for name in changes.pop("remove", ()) or ():
+        new.pop(name, None)
+    for k, v in changes.items():
+        if v is None:
+            new.pop(k, None)
+        else:
+            new[k] = v
+    items = [(k, v) for k, v in new.items(multi=True) if v not in ("", None)]
+    return url_for("search.results") + ("?" + urlencode(items) if items else "")
+
+
+@bp.get("/search")
+@public_page
+def results():
+    params = params_from(request.args)
+    active = [(k, v) for k, vs in params.filters for v in vs]
+    if params.year:
+        active.append(("year", params.year))
+    if params.available:
+        active.append(("available", "1"))
+    try:
+        result = search(params) if (params.q.strip() or active) else None
+    except SearchUnavailable as exc:
+        return render_template("search/unavailable.html", problem=str(exc)), 503
+    return render_template(
+        "search/results.html", params=params, result=result, active=active, args=request.args,
+        search_url=lambda **kw: search_url(request.args, **kw), facet_label=facet_label,
+        facet_labels=FACET_LABELS, sort_labels=SORT_LABELS, type_labels=MATERIAL_TYPE_LABELS,
+        language_labels=LANGUAGE_LABELS,
+    )
+
+
+def hit_json(hit) -> dict:
+    d = hit.data
+    return {
+        "id": d["id"], "control_number": d["control_number"], "title": d["title"], "subtitle": d.get("subtitle"),
+        "authors": d.get("authors", []), "year": d.get("year"), "material_type": d.get("material_type"),
+        "languages": d.get("languages", []), "isbns": d.get("isbns", []), "call_number": d.get("call_number"),
+        "publisher": d.get("publisher"),
+        "availability": {**d.get("availability", {}), "locations": d.get("locations", [])},
+        "url": url_for("catalog.record", record_id=d["id"]),
+        "highlight": {"title": str(hit.highlights["title"]), "authors": [str(a) for a in hit.highlights["authors"]]},
+        "score": round(hit.score, 4),
+    }
+
+
+@api_bp.get("/search")
+@public_page
+def api_search():
+    params = params_from(request.args)
+    if not params.q.strip() and not params.filters and not params.year and not params.available:
+        return jsonify(error="missing_query", message=_("Type something to search for.")), 400
+    try:
+        result = search(params)
+    except SearchUnavailable as exc:
+        return jsonify(error="index_unavailable", message=str(exc)), 503
+    facets = {
+        name: [{"value": v.value, "label": facet_label(name, v.value), "count": v.count, "selected": v.selected}
+               for v in values]
+        for name, values in result.facets.items()
+    }
+    facets["available"] = [{"value": "1", "label": _("Available now"), "count": result.available_count,
+                            "selected": params.available}]
+    return jsonify(
+        query=params.q, total=result.total, page=result.page, size=result.size, pages=result.pages,
+        sort=result.sort, hits=[hit_json(h) for h in result.hits], facets=facets,
+        did_you_mean=result.did_you_mean, corrected=result.corrected, fallback=result.fallback,
+        messages=result.messages,
+    )
+
+
+@api_bp.get("/suggest")
+@public_page
+def api_suggest():
+    q = request.args.get("q", "")
+    try:
+        items = suggest(q)
+    except SearchUnavailable:
+        items = []
+    for it in items:
+        if it["type"] == "title" and it.get("id"):
+            it["url"] = url_for("catalog.record", record_id=it["id"])
+        else:
+            field = {"author": "author", "subject": "subject"}.get(it["type"], "title")
+            it["url"] = search_url(MultiDict(), q=f'{field}:"{it["label"]}"')
+    return jsonify(query=q, suggestions=items)
+

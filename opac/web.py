@@ -1,0 +1,153 @@
+"""Cross-cutting web concerns: security and cache headers, error pages, template helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from functools import lru_cache, wraps
+from pathlib import Path
+
+from flask import g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .errors import DomainError
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob: https:; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; font-src 'self'; manifest-src 'self'; worker-src 'self'; media-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self' https://wa.me https://api.whatsapp.com; "
+    "object-src 'none'"
+)
+
+
+def public_page(view):
+    """Mark a view's response as public catalogue content: revalidated, cacheable offline.
+
+    Such pages must not contain patron data (no names, no session tokens).
+    """
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        g.public_page = True
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html
+    )
+
+
+@lru_cache(maxsize=256)
+def _file_hash(path: str, mtime: float) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
+
+
+def init_app(app) -> None:
+    static_root = Path(app.static_folder)
+
+    @app.template_global()
+    def asset(name: str) -> str:
+        """URL of a static asset with its content hash in the name (immutable, cached for a year)."""
+        path = static_root / "pwa" / name
+        try:
+            digest = _file_hash(str(path), path.stat().st_mtime)
+        except OSError:
+            return f"/static/pwa/{name}"
+        stem, dot, ext = name.rpartition(".")
+        return f"/assets/{stem}.{digest}.{ext}"
+
+    @app.context_processor
+    def _globals():
+        from flask_babel import lazy_gettext as _l
+
+        endpoints = set(app.view_functions)
+        nav = [("catalog.home", _l("Search"), "\u2315"), ("circulation.my_loans", _l("Loans"), "\u25a4"),
+               ("accounts.card", _l("Card"), "\u25ad"), ("reference.ask", _l("Ask"), "?"),
+               ("accounts.account", _l("Account"), "\u25ef")]
+
+        def lang_url(code: str) -> str:
+            from urllib.parse import urlencode
+
+            args = [(k, v) for k, v in request.args.items(multi=True) if k != "hl"] + [("hl", code)]
+            return request.path + "?" + urlencode(args)
+
+        return {"url_endpoints": endpoints, "main_nav": [n for n in nav if n[0] in endpoints], "lang_url": lang_url}
+
+    @app.get("/assets/<path:hashed>")
+    def hashed_asset(hashed: str):
+        from flask import abort, send_from_directory
+
+        stem, _, ext = hashed.rpartition(".")
+        base, _, digest = stem.rpartition(".")
+        if not base or not digest:
+            abort(404)
+        name = f"{base}.{ext}"
+        path = static_root / "pwa" / name
+        if not path.is_file() or _file_hash(str(path), path.stat().st_mtime) != digest:
+            abort(404)
+        resp = send_from_directory(static_root / "pwa", name, max_age=365 * 86400)
+        resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return resp
+
+    @app.before_request
+    def _reconcile_index():
+        if request.endpoint in ("static", "hashed_asset"):
+            return
+        from .search.sync import reconcile_if_due
+
+        reconcile_if_due(app)
+
+    @app.after_request
+    def _headers(resp):
+        h = resp.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        if resp.mimetype in ("text/html", "application/json", "application/xml", "text/plain"):
+            h.setdefault("Content-Security-Policy", CSP)
+        if "Cache-Control" not in h:
+            if g.get("public_page") and resp.status_code < 400:
+                h["Cache-Control"] = "no-cache"
+            elif request.endpoint not in ("static",):
+                h["Cache-Control"] = "private, no-store"
+        return resp
+
+    def _error(status: int, message: str, code: str | None = None):
+        if wants_json():
+            return jsonify(error=code or str(status), message=message), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        return _error(exc.status_code, exc.message, exc.reason)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return _error(400, _("Your form has expired or was sent from another site. Please reload the page and try again."),
+                      "csrf")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        messages = {
+            404: _("This page does not exist."),
+            405: _("This action is not allowed here."),
+            413: _("The file is too large."),
+            429: _("Too many attempts. Please wait a moment and try again."),
+        }
+        return _error(exc.code or 500, messages.get(exc.code, exc.description or ""), None)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        from .extensions import db
+
+        db.session.rollback()
+        return _error(500, _("Something went wrong on our side. Please try again."), "server_error")
