@@ -6,11 +6,19 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
+
+
+class IdConverter(IntegerConverter):
+    """Database ids in URLs: positive and within a 64-bit integer (anything else is a 404)."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**63 - 1)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -23,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_url_path="/static",
     )
     config_module.load(app, test_config)
+    app.url_map.converters["id"] = IdConverter
 
     from .extensions import babel, csrf, db, login_manager, migrate
 

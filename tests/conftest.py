@@ -172,3 +172,29 @@ def search_api(client):
         return r.get_json()
 
     return run
+
+
+@pytest.fixture
+def load_records(app):
+    """Create many records in one transaction (one index update): returns their ids in order."""
+    from opac.catalog.services import LocationCache, upsert_record
+    from opac.extensions import db
+
+    def load(rows: list[dict]) -> list[int]:
+        ids = []
+        with app.test_request_context():
+            cache = LocationCache()
+            for i, row in enumerate(rows):
+                base = {"control_number": f"L{i:05d}-{uuid.uuid4().hex[:6]}", "authors": [], "subjects": [],
+                        "languages": ["ind"], "isbns": [], "issns": [], "series": [], "notes": [], "links": [],
+                        "material_type": "book", "items": []}
+                base.update(row)
+                base["authors"] = [a if isinstance(a, dict) else {"name": a, "role": "author", "kind": "person"}
+                                   for a in base["authors"]]
+                base["items"] = [{"barcode": it} if isinstance(it, str) else it for it in base["items"]]
+                record, *_ = upsert_record(base, locations=cache)
+                ids.append(record.id)
+            db.session.commit()
+        return ids
+
+    return load

@@ -57,7 +57,9 @@ def apa(record) -> Markup:
         family, given = split_name(a["name"])
         names.append(f"{family}, {_initials(given)}".rstrip(", ") if given else family)
     if len(names) > 1:
-        authors = ", ".join(names[:-1]) + ", & " + names[-1]
+        # "Hirata, A., & Toer, P. A." but "Dimyati & Mudjiono" for single names
+        sep = ", & " if "," in names[-2] else " & "
+        authors = ", ".join(names[:-1]) + sep + names[-1]
     else:
         authors = names[0] if names else ""
     year = f"({record.year})" if record.year else "(n.d.)"

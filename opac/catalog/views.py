@@ -51,7 +51,7 @@ def home():
     return render_template("home.html", newest=newest)
 
 
-@bp.get("/record/<int:record_id>")
+@bp.get("/record/<id:record_id>")
 @public_page
 def record(record_id: int):
     from ..search.services import more_like_this
@@ -101,21 +101,21 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
     return resp
 
 
-@bp.get("/record/<int:record_id>/cite.ris")
+@bp.get("/record/<id:record_id>/cite.ris")
 def record_ris(record_id: int):
     rec = load_record(record_id)
     url = url_for("catalog.record", record_id=rec.id, _external=True)
     return _download(citation.ris(rec, url), "application/x-research-info-systems", f"record-{rec.id}.ris")
 
 
-@bp.get("/record/<int:record_id>/cite.bib")
+@bp.get("/record/<id:record_id>/cite.bib")
 def record_bibtex(record_id: int):
     rec = load_record(record_id)
     url = url_for("catalog.record", record_id=rec.id, _external=True)
     return _download(citation.bibtex(rec, url), "application/x-bibtex", f"record-{rec.id}.bib")
 
 
-@bp.get("/record/<int:record_id>/marc.xml")
+@bp.get("/record/<id:record_id>/marc.xml")
 def record_marcxml(record_id: int):
     rec = load_record(record_id)
     resp = Response(to_marcxml(record_marc(rec)), mimetype="application/marcxml+xml")
@@ -126,7 +126,7 @@ def record_marcxml(record_id: int):
 PALETTE = ("#0b5d4b", "#7a3e9d", "#9c4221", "#1f4e79", "#6b4f1d", "#2f6f3e", "#8a1c3b", "#3d4b5c")
 
 
-@bp.get("/cover/<int:record_id>.svg")
+@bp.get("/cover/<id:record_id>.svg")
 def cover(record_id: int):
     """A generated cover: title and author on a colour derived from the record."""
     rec = db.session.get(Record, record_id) or abort(404)
@@ -151,7 +151,7 @@ def cover(record_id: int):
     return resp.make_conditional(request)
 
 
-@bp.get("/api/v1/records/<int:record_id>")
+@bp.get("/api/v1/records/<id:record_id>")
 @public_page
 def api_record(record_id: int):
     from flask import jsonify

@@ -23,9 +23,14 @@ TYPE_WORDS = {
 }
 
 
-def key64(text: str) -> int:
-    """First 8 bytes of a folded sort string as an unsigned 64-bit int (orders like the string)."""
-    b = text.encode("utf-8")[:8].ljust(8, b"\0")
+def key64(text: str, part: int = 0) -> int:
+    """Bytes ``8*part .. 8*part+8`` of a folded sort string as an unsigned 64-bit int; two parts
+    order like the first 16 bytes of the string.
+
+    >>> key64("kalkulus jilid 1", 1) < key64("kalkulus jilid 2", 1)
+    True
+    """
+    b = text.encode("utf-8")[8 * part : 8 * part + 8].ljust(8, b"\0")
     return int.from_bytes(b, "big")
 
 
@@ -135,7 +140,9 @@ def build_document(record, items=None) -> dict:
         "year": int(record.year or 0),
         "added": int(created.timestamp() // 86400) if created.year > 1970 else 0,
         "sort_title": key64(sort_title(record.title)),
+        "sort_title2": key64(sort_title(record.title), 1),
         "sort_author": key64(" ".join(words(authors[0])) if authors else "\uffff"),
+        "sort_author2": key64(" ".join(words(authors[0])) if authors else "\uffff", 1),
         "title_key": hash64(normalize_phrase(record.title)),
         "full_title_key": hash64(normalize_phrase(title_text)),
         "hit": json.dumps(hit, ensure_ascii=False, separators=(",", ":")),

@@ -209,6 +209,8 @@ class Snapshot:
         self.generation = reader.generation()
         leaves = []
         for segreader, offset in reader.leaf_readers():
+            if not hasattr(segreader, "_segment"):
+                continue  # EmptyReader of an empty index
             data = engine.segment_data(segreader)
             live = None
             if segreader.has_deletions():

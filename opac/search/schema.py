@@ -10,7 +10,7 @@ from whoosh import columns, fields, formats
 
 from .analysis import LibraryAnalyzer, ValuesAnalyzer
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Free-text fields searched by default, with their weight in the score.
 TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 1.2}
@@ -46,7 +46,9 @@ def build_schema() -> fields.Schema:
         year=fields.COLUMN(columns.NumericColumn("i", default=0)),
         added=fields.COLUMN(columns.NumericColumn("i", default=0)),
         sort_title=fields.COLUMN(columns.NumericColumn("Q", default=0)),
+        sort_title2=fields.COLUMN(columns.NumericColumn("Q", default=0)),
         sort_author=fields.COLUMN(columns.NumericColumn("Q", default=0)),
+        sort_author2=fields.COLUMN(columns.NumericColumn("Q", default=0)),
         title_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
         full_title_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
         hit=fields.STORED(),
@@ -58,7 +60,9 @@ COLUMNS = {
     "year": ">i4",
     "added": ">i4",
     "sort_title": ">u8",
+    "sort_title2": ">u8",
     "sort_author": ">u8",
+    "sort_author2": ">u8",
     "title_key": ">i8",
     "full_title_key": ">i8",
 }

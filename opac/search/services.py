@@ -69,19 +69,22 @@ class SearchIndex:
                 self._target = target
                 self._set_searcher(self._ix.searcher())
             elif not self._snapshot.searcher.up_to_date():
-                self._set_searcher(self._snapshot.searcher.refresh())
+                # Not searcher.refresh(): Whoosh 2.7 reuses a segment's old reader even when the
+                # segment gained deletions (segments compare by id only), so updated records would
+                # be found twice. A fresh searcher is cheap here: the arrays are cached per segment.
+                self._set_searcher(self._ix.searcher())
             return self._snapshot
 
     def _set_searcher(self, searcher) -> None:
         old = self._snapshot
         self._snapshot = Snapshot(self.engine, searcher)
-        self.engine.forget_unused({leaf.data.segid for leaf in self._snapshot.leaves})
-        self._results.clear()
-        if old is not None and old.searcher is not searcher:
+        if old is not None:
             try:
                 old.searcher.close()
-            except Exception:  # noqa: BLE001, S110 - closing an old reader may race a late user
+            except Exception:  # noqa: BLE001, S110 - an already closed reader is fine
                 pass
+        self.engine.forget_unused({leaf.data.segid for leaf in self._snapshot.leaves})
+        self._results.clear()
 
     @property
     def version(self) -> tuple:
@@ -194,22 +197,23 @@ def _order(snap: Snapshot, ids: np.ndarray, score: np.ndarray, sort: str, k: int
         return ids
     year = snap.column("year")[ids]
     sc = score[ids]
+    keys: list[np.ndarray] = []
     if sort == "relevance":
         primary = -sc
     elif sort == "newest":
         primary = np.where(year > 0, -year, 1).astype(np.float64)
     elif sort == "oldest":
         primary = np.where(year > 0, year, 10_000).astype(np.float64)
-    elif sort == "title":
-        primary = snap.column("sort_title")[ids]
     else:
-        primary = snap.column("sort_author")[ids]
-    if len(ids) > 4 * k and sort in ("relevance", "newest", "oldest"):
+        name = "sort_title" if sort == "title" else "sort_author"
+        primary = snap.column(name)[ids]
+        keys = [snap.column(name + "2")[ids]]
+    if len(ids) > 4 * k and not keys:
         part = np.argpartition(primary, k - 1)[:k]
         cutoff = primary[part].max()
         keep = np.flatnonzero(primary <= cutoff)  # keep ties at the boundary for a stable order
         ids, year, sc, primary = ids[keep], year[keep], sc[keep], primary[keep]
-    order = np.lexsort((ids, -year, -sc, primary))
+    order = np.lexsort((ids, -year, -sc, *keys, primary))
     return ids[order[:k]]
 
 

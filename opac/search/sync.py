@@ -62,22 +62,32 @@ def _after_flush(session, _ctx):
 
 
 def _after_commit(session):
-    if session.in_transaction():
-        return  # a savepoint was released; the real commit comes later
+    # Fires for savepoints too; only remember that a commit happened and act when the
+    # outermost transaction ends (after_transaction_end).
+    session.info["opac_committed"] = True
+
+
+def _after_transaction_end(session, transaction):
+    if transaction.nested or transaction.parent is not None:
+        return
+    committed = session.info.pop("opac_committed", False)
     session.info.pop("opac_outbox", None)
-    if session.info.pop("opac_index_dirty", False) and session.info.get("opac_sync", True):
+    dirty = session.info.pop("opac_index_dirty", False)
+    if not (committed and dirty) or not session.info.get("opac_sync", True):
+        return
+    try:
+        app = current_app._get_current_object()
+    except RuntimeError:
+        return
+    if app.config.get("INDEX_SYNC_AFTER_COMMIT", True):
         try:
-            app = current_app._get_current_object()
-        except RuntimeError:
-            return
-        if app.config.get("INDEX_SYNC_AFTER_COMMIT", True):
-            try:
-                drain(app, timeout=30)
-            except Exception:  # noqa: BLE001 - the outbox keeps the work; reconcile retries
-                log.exception("index sync after commit failed; the outbox keeps the changes")
+            drain(app, timeout=30)
+        except Exception:  # noqa: BLE001 - the outbox keeps the work; reconcile retries
+            log.exception("index sync after commit failed; the outbox keeps the changes")
 
 
 def _after_rollback(session):
+    session.info.pop("opac_committed", None)
     session.info.pop("opac_outbox", None)
     session.info.pop("opac_index_dirty", None)
 
@@ -91,7 +101,8 @@ def install() -> None:
 
     event.listen(FSASession, "after_flush", _after_flush)
     event.listen(FSASession, "after_commit", _after_commit)
-    event.listen(FSASession, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+    event.listen(FSASession, "after_transaction_end", _after_transaction_end)
+    event.listen(FSASession, "after_soft_rollback", lambda s, t: _after_rollback(s) if t.parent is None else None)
     _installed = True
 
 
