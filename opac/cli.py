@@ -103,22 +103,29 @@ def import_command(paths, fmt, verbose):
     """Import MARC21, MARCXML, CSV or JSON-lines files (re-importing updates, never duplicates)."""
     from .catalog.services import ImportReport, import_data
 
-    exit_code = 0
-    for path in paths:
-        data = path.read_bytes()
-        click.echo(f"{path}:")
-        report = ImportReport()
-        bar = Progress("  importing")
-        import_data(data, name=path.name, fmt=fmt, source=path.name[:64], report=report,
-                    commit=db.session.commit, progress=bar.update)
-        bar.done()
-        _report(report, verbose)
-        if report.skipped:
-            exit_code = max(exit_code, 0)
     from .search import sync
 
-    sync.drain(current_app)
-    sys.exit(exit_code)
+    # Bulk mode: the outbox still records every change in its transaction, but the index is
+    # written once at the end (one segment) rather than after every batch commit.
+    db.session.info["opac_sync"] = False
+    try:
+        for path in paths:
+            data = path.read_bytes()
+            click.echo(f"{path}:")
+            report = ImportReport()
+            bar = Progress("  importing")
+            import_data(data, name=path.name, fmt=fmt, source=path.name[:64], report=report,
+                        commit=db.session.commit, progress=bar.update)
+            bar.done()
+            _report(report, verbose)
+    finally:
+        db.session.info["opac_sync"] = True
+    pending = sync.pending()
+    if pending:
+        bar = Progress("  indexing", pending)
+        n = sync.drain(current_app, timeout=600, progress=bar.update)
+        bar.done()
+        click.echo(f"Search index updated: {n} records.")
 
 
 @click.command("export")

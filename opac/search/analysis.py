@@ -79,14 +79,18 @@ def _stemmable(word: str) -> bool:
     return len(word) > 3 and word.isascii() and word.isalpha()
 
 
+# Sastrawi only ever removes these affixes; other words skip its (slow) dictionary search.
+_ID_AFFIX = re.compile(r"^(?:me|di|ke|pe|be|te|se)|(?:kan|an|i|lah|kah|pun|nya|ku|mu)$")
+
+
 @lru_cache(maxsize=300_000)
 def stem_id(word: str) -> str:
     """Indonesian stem (Sastrawi, dictionary based); short or unchanged roots fall back to the word.
 
-    >>> stem_id("pembelajaran"), stem_id("perpustakaan"), stem_id("kebudayaan")
-    ('ajar', 'pustaka', 'budaya')
+    >>> stem_id("pembelajaran"), stem_id("perpustakaan"), stem_id("kebudayaan"), stem_id("history")
+    ('ajar', 'pustaka', 'budaya', 'history')
     """
-    if not _stemmable(word):
+    if not _stemmable(word) or not _ID_AFFIX.search(word):
         return word
     s = _sastrawi().stem(word)
     return s if len(s) >= 3 and s.isalpha() else word

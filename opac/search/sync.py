@@ -113,10 +113,13 @@ def _load_records(session: Session, ids: list[int]) -> dict[int, Record]:
     return {r.id: r for r in rows}
 
 
-def drain(app=None, timeout: float = 30.0, max_batches: int | None = None) -> int:
+def drain(app=None, timeout: float = 30.0, max_batches: int | None = None, docs_per_commit: int = 20_000,
+          progress=None) -> int:
     """Apply pending outbox rows to the index; returns how many records were written.
 
     Holds the index writer lock; ``timeout=0`` gives up at once if another process writes.
+    A large backlog (a bulk import) is written with one Whoosh writer per ``docs_per_commit``
+    records: one new segment instead of many small ones to merge.
     """
     app = app or current_app._get_current_object()
     index_dir = app.config["INDEX_DIR"]
@@ -134,27 +137,50 @@ def drain(app=None, timeout: float = 30.0, max_batches: int | None = None) -> in
         with Session(db.engine) as session:
             session.info["opac_sync"] = False
             while max_batches is None or batches < max_batches:
-                rows = session.execute(select(IndexOutbox.id, IndexOutbox.record_id).order_by(IndexOutbox.id).limit(BATCH)).all()
-                if not rows:
-                    break
-                record_ids = sorted({r.record_id for r in rows})
-                records = _load_records(session, record_ids)
-                writer = ix.writer(codec=idx.codec(), timeout=10)
+                last_id = 0
+                row_ids: list[int] = []
+                writer = None
+                written = 0
+                in_writer: set[int] = set()
                 try:
-                    for rid in record_ids:
-                        writer.delete_by_term("id", str(rid))
-                        rec = records.get(rid)
-                        if rec is not None:
-                            writer.add_document(**build_document(rec))
+                    while written < docs_per_commit:
+                        rows = session.execute(
+                            select(IndexOutbox.id, IndexOutbox.record_id).where(IndexOutbox.id > last_id)
+                            .order_by(IndexOutbox.id).limit(BATCH)).all()
+                        if not rows:
+                            break
+                        record_ids = sorted({r.record_id for r in rows})
+                        if in_writer.intersection(record_ids):
+                            # changed again since we read it: Whoosh cannot delete a document still
+                            # in this writer's buffer, so commit first and read it afresh
+                            break
+                        last_id = rows[-1].id
+                        row_ids.extend(r.id for r in rows)
+                        in_writer.update(record_ids)
+                        records = _load_records(session, record_ids)
+                        if writer is None:
+                            writer = ix.writer(codec=idx.codec(), timeout=10, limitmb=128)
+                        for rid in record_ids:
+                            writer.delete_by_term("id", str(rid))
+                            rec = records.get(rid)
+                            if rec is not None:
+                                writer.add_document(**build_document(rec))
+                        written += len(record_ids)
+                        session.expunge_all()
+                        if progress:
+                            progress(done + written)
+                    if writer is None:
+                        break
                     writer.commit()
                 except BaseException:
-                    writer.cancel()
+                    if writer is not None:
+                        writer.cancel()
                     raise
-                session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_([r.id for r in rows])))
+                for i in range(0, len(row_ids), 1000):
+                    session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_(row_ids[i : i + 1000])))
                 session.commit()
-                done += len(record_ids)
+                done += written
                 batches += 1
-                session.expunge_all()
     finally:
         lock.__exit__(None, None, None)
     return done
