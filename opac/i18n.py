@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_babel import get_locale
-from flask_login import current_user
 
 LANG_COOKIE = "lang"
 
@@ -17,10 +16,10 @@ def select_locale() -> str:
     cookie = request.cookies.get(LANG_COOKIE) if request else None
     if cookie in supported:
         return cookie
-    try:
-        pref = getattr(current_user, "language", None) if current_user and current_user.is_authenticated else None
-    except Exception:  # noqa: BLE001 - no user loader outside requests
-        pref = None
+    # Only a user already loaded by this request (public pages must not load one just for this;
+    # logging in sets the cookie from the patron's preference).
+    user = g.get("_login_user")
+    pref = getattr(user, "language", None) if user is not None and user.is_authenticated else None
     if pref in supported:
         return pref
     return current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -68,8 +68,11 @@ class PostingsCache:
                 self.bytes -= old[0].nbytes + old[1].nbytes + 100
 
 
-def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-    """All (docnum, term frequency) of a term in one segment, as arrays (deleted docs included)."""
+def read_postings(segreader, field: str, term: str, values: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All (docnum, term frequency) of a term in one segment, as arrays (deleted docs included).
+
+    When ``values`` is a list, the encoded posting values (positions) are appended to it.
+    """
     terms = segreader._terms
     btext = term.encode("utf-8")
     try:
@@ -77,7 +80,9 @@ def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndar
     except (KeyError, TermNotFound):
         return _EMPTY_IDS, _EMPTY_TF
     if ti.is_inlined():
-        ids, weights, _ = ti.inlined_postings()
+        ids, weights, vals = ti.inlined_postings()
+        if values is not None:
+            values.extend(vals)
         return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32)
     m = terms.matcher(field, btext, segreader.schema[field].format)
     if not isinstance(m, W3LeafMatcher):  # another codec: slow but correct
@@ -85,6 +90,8 @@ def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndar
         while m.is_active():
             ids.append(m.id())
             tfs.append(m.weight())
+            if values is not None:
+                values.append(m.value())
             m.next()
         return np.asarray(ids, dtype=np.int32), np.asarray(tfs, dtype=np.float32)
     id_parts, tf_parts = [], []
@@ -95,8 +102,10 @@ def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndar
         raw = postfile.get(m._dataoffset, datalen)
         if m._compression:
             raw = zlib.decompress(raw)
-        deltas, weights, _values = pickle.loads(raw)  # noqa: S301 - our own index files
+        deltas, weights, block_values = pickle.loads(raw)  # noqa: S301 - our own index files
         id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
+        if values is not None:
+            values.extend(block_values if block_values else (b"",) * n)
         if weights is None:
             tf_parts.append(np.ones(n, dtype=np.float32))
         elif isinstance(weights, float):
@@ -289,6 +298,49 @@ class Snapshot:
         if len(parts_i) == 1:
             return parts_i[0], parts_t[0]
         return np.concatenate(parts_i), np.concatenate(parts_t)
+
+    def positions(self, field: str, term: str, docs: np.ndarray) -> dict[int, set[int]]:
+        """Word positions of ``term`` in each of ``docs`` (global docnums) that contains it."""
+        out: dict[int, set[int]] = {}
+        for leaf in self.leaves:
+            lo, hi = leaf.offset, leaf.offset + leaf.data.n
+            local = docs[(docs >= lo) & (docs < hi)] - lo
+            if not len(local):
+                continue
+            key = ("pos", leaf.data.segid, field, term)
+            cached = self.engine.postings.get(key)
+            if cached is None:
+                vals: list[bytes] = []
+                ids, _ = read_postings(leaf.reader, field, term, vals)
+                cached = (ids, np.asarray(vals, dtype=object))
+                self.engine.postings.put(key, cached)
+            ids, vals = cached
+            idx = np.searchsorted(ids, local)
+            ok = idx < len(ids)
+            idx, local = idx[ok], local[ok]
+            hit = ids[idx] == local
+            for d, i in zip(local[hit], idx[hit]):
+                v = vals[i]
+                if len(v) > 4:
+                    codes = pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".")  # noqa: S301
+                    pos, acc = set(), 0
+                    for c in codes:
+                        acc += c
+                        pos.add(acc)
+                    out[int(d) + lo] = pos
+        return out
+
+    def term_dfs(self, field: str) -> list[dict[str, int]]:
+        """Per segment, real word -> document frequency (spelling candidates are checked here)."""
+        out = []
+        for leaf in self.leaves:
+            d = leaf.data
+            table = d.lexicons.get(("dict", field))
+            if table is None:
+                terms, dfs = self._segment_lexicon(leaf, field)
+                table = d.lexicons[("dict", field)] = dict(zip(terms, dfs.tolist()))
+            out.append(table)
+        return out
 
     def doc_frequency(self, field: str, term: str) -> int:
         total = 0

@@ -67,9 +67,18 @@ class Executor:
         terms = self._word_terms(w, fields)
         mask = np.zeros(self.N, dtype=bool)
         score = self._zeros()
+        # Every word of every field is also in "all": look a term up in the other fields only if
+        # "all" has it (most variants of most words exist nowhere).
+        present = terms
+        if match_field == "all" and len(fields) > 1:
+            present = []
+            for term, wt in terms:
+                ids, tf = self.snap.postings("all", term)
+                if len(ids):
+                    present.append((term, wt))
         for f in fields:
             fscore = None
-            for term, wt in terms:
+            for term, wt in present:
                 ids, tf = self.snap.postings(f, term)
                 if not len(ids):
                     continue
@@ -99,20 +108,17 @@ class Executor:
                 return mask, score
         if len(p.words) < 2:
             return mask, score
-        from whoosh import query as wq
-
-        q = wq.Phrase(p.field, list(p.words))
-        cand = set(np.flatnonzero(mask & self.snap.live).tolist())
+        field = p.field if p.field in ("all", "title") else "all"
+        cand = np.flatnonzero(mask & self.snap.live)
         found = np.zeros(self.N, dtype=bool)
-        try:
-            m = q.matcher(self.snap.searcher)
-            while m.is_active():
-                d = m.id()
-                if d in cand:
+        if len(cand):
+            per_word = [self.snap.positions(field, w, cand) for w in p.words]
+            first = per_word[0]
+            for d, starts in first.items():
+                rest = per_word[1:]
+                if all(d in r for r in rest) and any(
+                        all((s + i + 1) in r[d] for i, r in enumerate(rest)) for s in starts):
                     found[d] = True
-                m.next()
-        except Exception:  # noqa: BLE001 - a failed phrase check degrades to all-words matching
-            found = mask
         return found, score * 1.2
 
     def exact(self, e: Exact):

@@ -6,6 +6,7 @@ generation, so a commit invalidates them without any coordination between worker
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import threading
@@ -19,7 +20,7 @@ from flask import current_app
 from markupsafe import Markup, escape
 
 from . import index as idx
-from .analysis import STOP_WORDS, stem_en, stem_id, word_spans, words
+from .analysis import STOP_WORDS, WORD_RE, fold, stem_en, stem_id, words
 from .engine import Engine, Snapshot
 from .executor import Executor, filter_mask
 from .query import ParsedQuery, Word, parse
@@ -218,7 +219,10 @@ def _order(snap: Snapshot, ids: np.ndarray, score: np.ndarray, sort: str, k: int
 
 
 def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
-    forms, stems, prefixes = set(), set(), []
+    """Marks the words of a hit that the query matched. Cheap on purpose (it runs for every hit):
+    stems are compared by containment (``ajar`` in ``pembelajaran``, ``librari`` starts
+    ``libraries``) instead of stemming every word of every title."""
+    forms, id_stems, en_stems, prefixes = set(), set(), set(), []
     for w in pq.positive_words():
         if w.prefix:
             prefixes.append(w.text)
@@ -227,24 +231,39 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
             if not t or t in STOP_WORDS:
                 continue
             forms.add(t)
-            stems.update({stem_id(t), stem_en(t)})
+            si, se = stem_id(t), stem_en(t)
+            if len(si) >= 4:
+                id_stems.add(si)
+            if len(se) >= 4:
+                en_stems.add(se)
     for c in pq.clauses:
         if hasattr(c, "words") and not c.negated:
             forms.update(c.words)
+
+    memo: dict[str, bool] = {}
+
+    def matches(w: str) -> bool:
+        hit = memo.get(w)
+        if hit is None:
+            hit = memo[w] = (w in forms or any(s in w for s in id_stems) or any(w.startswith(s) for s in en_stems)
+                             or any(w.startswith(p) for p in prefixes))
+        return hit
 
     def mark(text: str | None) -> Markup:
         if not text:
             return Markup("")
         if not (forms or prefixes):
             return escape(text)
-        out, last = [], 0
-        for start, end, w in word_spans(text):
-            if w in forms or stem_id(w) in stems or stem_en(w) in stems or any(w.startswith(p) for p in prefixes):
-                out.append(escape(text[last:start]))
-                out.append(Markup("<mark>") + escape(text[start:end]) + Markup("</mark>"))
-                last = end
-        out.append(escape(text[last:]))
-        return Markup("").join(out)
+        parts, last = [], 0
+        for m in WORD_RE.finditer(text):
+            if matches(fold(m.group())):
+                parts.append(html.escape(text[last : m.start()]))
+                parts.append("<mark>" + html.escape(m.group()) + "</mark>")
+                last = m.end()
+        if not parts:
+            return escape(text)
+        parts.append(html.escape(text[last:]))
+        return Markup("".join(parts))  # noqa: S704 - every piece escaped above
 
     return mark
 

@@ -32,10 +32,11 @@ def corrections_for(snap, word: str, field: str = "all", limit: int = 3) -> list
     if not correctable(word):
         return []
     scored = []
+    tables = snap.term_dfs(field)
     for cand in edits1(word):
         if len(cand) < 2:
             continue
-        df = snap.doc_frequency(field, cand)
+        df = sum(t.get(cand, 0) for t in tables)
         if df:
             scored.append((df, cand))
     scored.sort(key=lambda x: (-x[0], x[1]))
@@ -50,9 +51,13 @@ def did_you_mean(snap, words: list[str], min_df: int = 2) -> list[str] | None:
         if not correctable(w):
             out.append(w)
             continue
-        df = snap.doc_frequency("all", w)
+        tables = snap.term_dfs("all")
+        df = sum(t.get(w, 0) for t in tables)
+        if df >= min_df:
+            out.append(w)
+            continue
         best = corrections_for(snap, w)
-        if best and (df == 0 or (df < min_df and snap.doc_frequency("all", best[0]) >= 20 * max(df, 1))):
+        if best and (df == 0 or (df < min_df and sum(t.get(best[0], 0) for t in tables) >= 20 * max(df, 1))):
             out.append(best[0])
             changed = True
         else:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
@@ -30,11 +32,16 @@ def params_from(args: MultiDict) -> SearchParams:
                               page=args.get("page", 1), size=size)
 
 
+@lru_cache(maxsize=8)
+def _labels(locale: str) -> dict:
+    """Translated facet labels of one locale, computed once (gettext per value was measurable)."""
+    return {"type": {k: str(v) for k, v in MATERIAL_TYPE_LABELS.items()},
+            "language": {k: str(v) for k, v in LANGUAGE_LABELS.items()}}
+
+
 def facet_label(name: str, value: str) -> str:
-    if name == "type":
-        return str(MATERIAL_TYPE_LABELS.get(value, value))
-    if name == "language":
-        return str(LANGUAGE_LABELS.get(value, value))
+    if name in ("type", "language"):
+        return _labels(str(get_locale()))[name].get(value, value)
     if name == "year":
         rng = parse_year_range(value)
         return year_range_label(rng) if rng else value
