@@ -40,8 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
-    if login_manager._user_callback is None:
-        login_manager.user_loader(lambda _user_id: None)
+    login_manager.login_view = "accounts.login"
 
     from . import i18n
 
@@ -61,6 +60,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import web
 
     web.init_app(app)
+    from .accounts import services as account_services
+    from .accounts.views import bp as accounts_bp
+    from .circulation.api import bp as patron_api_bp
+    from .circulation.views import bp as circulation_bp
+    from .circulation.views import due_dates
+    from .staff.views import bp as staff_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(circulation_bp)
+    app.register_blueprint(patron_api_bp)
+    app.register_blueprint(staff_bp)
+    app.extensions["opac_due_dates"] = due_dates
+    app.extensions.setdefault("opac_seeders", []).append(account_services.seed_defaults)
     from .catalog.views import bp as catalog_bp
     from .search.views import api_bp as search_api_bp
     from .search.views import bp as search_bp
@@ -81,5 +93,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
+    from .accounts import models as _accounts  # noqa: F401
     from .catalog import models as _catalog  # noqa: F401
+    from .circulation import models as _circulation  # noqa: F401
     from .search import models as _search  # noqa: F401

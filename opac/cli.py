@@ -58,8 +58,7 @@ def init_app(app) -> None:
     app.cli.add_command(reindex)
     app.cli.add_command(index_group)
     app.cli.add_command(demo)
-    for hook in app.extensions.get("opac_cli", []):
-        hook(app)
+    init_more(app)
 
 
 def upgrade_database() -> None:
@@ -194,3 +193,165 @@ def demo(force):
 
     n = load_demo(force=force)
     click.echo(f"Demo catalogue: {n} records." if n else "Catalogue not empty; demo not loaded (use --force).")
+
+
+# ----------------------------------------------------------------------------- accounts
+
+
+@click.group("patron")
+def patron_group():
+    """Patrons (library members)."""
+
+
+@patron_group.command("create")
+@click.option("--card", required=True)
+@click.option("--pin", required=True)
+@click.option("--name", required=True)
+@click.option("--category", required=True, help="student, lecturer, staff, public, or your own")
+@click.option("--email", default=None)
+@click.option("--whatsapp", default=None)
+@click.option("--expires", default=None, help="Card expiry YYYY-MM-DD (default: the category's card years)")
+@with_appcontext
+def patron_create(card, pin, name, category, email, whatsapp, expires):
+    """Create a patron."""
+    from datetime import date
+
+    from .accounts.services import create_patron
+    from .errors import DomainError
+
+    try:
+        p = create_patron(card, pin, name, category, email=email, whatsapp=whatsapp,
+                          expires_on=date.fromisoformat(expires) if expires else None)
+        db.session.commit()
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Patron {p.card_number} created (card expires {p.expires_on}).")
+
+
+@patron_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def patron_import(path):
+    """Import patrons from CSV: card,pin,name,category[,email,whatsapp,expires_on]."""
+    from .accounts.services import import_patrons
+
+    created, errors = import_patrons(path.read_text(encoding="utf-8-sig"))
+    db.session.commit()
+    click.echo(f"Created {created} patrons; {len(errors)} rows skipped.")
+    for line, msg in errors:
+        click.echo(f"  line {line}: {msg}")
+
+
+@click.group("staff")
+def staff_group():
+    """Staff accounts (separate from patron cards)."""
+
+
+@staff_group.command("create")
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["librarian", "admin"]), default="librarian")
+@click.option("--email", default=None)
+@with_appcontext
+def staff_create(username, password, name, role, email):
+    """Create a staff account."""
+    from .accounts.services import create_staff
+    from .errors import DomainError
+
+    try:
+        create_staff(username, password, name, role, email)
+        db.session.commit()
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    except Exception as exc:  # noqa: BLE001 - e.g. a duplicate user name
+        raise click.ClickException(f"could not create {username}: {exc.__class__.__name__}") from None
+    click.echo(f"Staff account {username} ({role}) created.")
+
+
+# ----------------------------------------------------------------------------- circulation
+
+
+@click.group("circ")
+def circ_group():
+    """Circulation at the command line."""
+
+
+def _print_result(result: dict) -> None:
+    if not result["ok"]:
+        raise click.ClickException(result["message"])
+    click.echo(" ".join(f"{k}={v}" for k, v in result.items() if k not in ("ok",)))
+
+
+@circ_group.command("checkout")
+@click.option("--card", required=True)
+@click.option("--barcode", required=True)
+@with_appcontext
+def circ_checkout(card, barcode):
+    """Lend a copy to a patron."""
+    from .circulation import actions
+
+    _print_result(actions.checkout(card, barcode))
+
+
+@circ_group.command("checkin")
+@click.option("--barcode", required=True)
+@click.option("--location", default=None, help="Code of the location where the copy is returned")
+@with_appcontext
+def circ_checkin(barcode, location):
+    """Return a copy (sets it aside when a hold waits)."""
+    from sqlalchemy import select
+
+    from .catalog.models import Location
+    from .circulation import actions
+
+    loc = db.session.scalar(select(Location).where(Location.code == location)) if location else None
+    _print_result(actions.checkin(barcode, loc.id if loc else None))
+
+
+@click.command("notify")
+@with_appcontext
+def notify_command():
+    """Daily run: expire uncollected holds, due-soon and overdue notices, anonymise loans, send e-mail."""
+    from .circulation.notify import daily_run
+    from .db import begin_write
+
+    begin_write()
+    result = daily_run()
+    db.session.commit()
+    click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()))
+
+
+@click.group("calendar")
+def calendar_group():
+    """Library calendar: holidays (closed weekdays are the CLOSED_WEEKDAYS setting)."""
+
+
+@calendar_group.command("add-holiday")
+@click.argument("day")
+@click.argument("name")
+@with_appcontext
+def calendar_add(day, name):
+    from datetime import date
+
+    from .circulation.models import Holiday
+
+    db.session.merge(Holiday(day=date.fromisoformat(day), name=name))
+    db.session.commit()
+    click.echo(f"Closed on {day}: {name}")
+
+
+@calendar_group.command("list")
+@with_appcontext
+def calendar_list():
+    from sqlalchemy import select
+
+    from .circulation.models import Holiday
+
+    for h in db.session.scalars(select(Holiday).order_by(Holiday.day)):
+        click.echo(f"{h.day}  {h.name}")
+
+
+def init_more(app) -> None:
+    for cmd in (patron_group, staff_group, circ_group, notify_command, calendar_group):
+        app.cli.add_command(cmd)

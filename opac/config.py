@@ -66,6 +66,44 @@ MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024
 
 SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
 
+#: Weekdays the library is closed (Monday = 0 … Sunday = 6); due dates move to the next open day.
+CLOSED_WEEKDAYS: list = [6]
+#: Login attempts allowed per account within the window.
+LOGIN_MAX_ATTEMPTS: int = 5
+#: Login attempts allowed per client IP address within the window (many patrons share campus NAT).
+LOGIN_MAX_ATTEMPTS_PER_IP: int = 50
+#: Length of the login throttling window, seconds.
+LOGIN_WINDOW_SECONDS: int = 900
+#: Shortest PIN or password accepted.
+PASSWORD_MIN_LENGTH: int = 4
+#: Patron logins last this long without use (hours); staff logins much less.
+PATRON_SESSION_HOURS: int = 24 * 30
+#: Staff login idle timeout, hours.
+STAFF_SESSION_HOURS: int = 12
+#: Lifetime of the signed session cookie (seconds); the server-side session decides validity.
+PERMANENT_SESSION_LIFETIME: int = 60 * 60 * 24 * 30
+#: Charge overdue fines and block accounts that owe more than the threshold.
+FINES_ENABLED: bool = False
+#: Outstanding fines (in rupiah) above which borrowing, renewing and holds are blocked.
+FINES_BLOCK_THRESHOLD: int = 50_000
+#: Allow a renewal despite waiting holds when other copies are free for them (Koha's rule).
+RENEW_IF_OTHER_ITEMS_AVAILABLE: bool = True
+#: Returned loans lose their link to the patron after this many days unless the patron keeps history.
+ANONYMIZE_AFTER_DAYS: int = 30
+#: Use X-Forwarded-For for the client address (set only behind a trusted reverse proxy).
+TRUSTED_PROXIES: bool = False
+#: SMTP server for e-mail; empty: messages stay in the outbox for staff to read (development).
+MAIL_SERVER: str = ""
+#: SMTP port.
+MAIL_PORT: int = 587
+#: STARTTLS on the SMTP connection.
+MAIL_USE_TLS: bool = True
+#: SMTP user name and password.
+MAIL_USERNAME: str = ""
+MAIL_PASSWORD: str = ""
+#: Sender address of library e-mail.
+MAIL_FROM: str = "perpustakaan@example.org"
+
 
 def _parse(value: str):
     try:

@@ -49,7 +49,7 @@ def begin_write() -> None:
     throttles). Ends any read transaction first: on SQLite a read snapshot cannot be upgraded
     safely once another worker has written.
     """
-    session = db.session
+    session = db.session()  # the real Session behind the scoped proxy
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={WRITE_OPTION: True})

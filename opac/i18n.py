@@ -38,6 +38,13 @@ def init_app(app) -> None:
 
     @app.template_filter("format_date")
     def _format_date(value, fmt="medium"):
+        if isinstance(value, str):
+            from datetime import date
+
+            try:
+                value = date.fromisoformat(value[:10])
+            except ValueError:
+                return value
         return format_date(value, fmt) if value else ""
 
     @app.template_filter("format_datetime")

@@ -198,3 +198,184 @@ def load_records(app):
         return ids
 
     return load
+
+
+# ----------------------------------------------------------------------------- accounts & circulation helpers
+
+
+@pytest.fixture
+def make_patron(app):
+    """Create a patron (committed); returns (id, card, pin)."""
+    from opac.accounts.services import create_patron
+    from opac.extensions import db
+
+    counter = {"n": 0}
+
+    def factory(category="student", pin="1234", **kw):
+        counter["n"] += 1
+        card = kw.pop("card", f"P{counter['n']:04d}{uuid.uuid4().hex[:4]}")
+        with app.test_request_context():
+            p = create_patron(card, pin, kw.pop("name", f"Patron {counter['n']}"), category, **kw)
+            db.session.commit()
+            return p.id, card, pin
+
+    return factory
+
+
+@pytest.fixture
+def make_staff(app):
+    from opac.accounts.services import create_staff
+    from opac.extensions import db
+
+    def factory(username="librarian", password="secret123", role="librarian"):
+        with app.test_request_context():
+            create_staff(username, password, username.title(), role)
+            db.session.commit()
+        return username, password
+
+    return factory
+
+
+def csrf_token(client) -> str:
+    return client.get("/api/v1/session").get_json()["csrf_token"]
+
+
+@pytest.fixture
+def login(client):
+    """Log the test client in as a patron through the real form (CSRF included)."""
+
+    def do(card, pin):
+        token = csrf_token(client)
+        r = client.post("/login", data={"card": card, "pin": pin, "csrf_token": token})
+        assert r.status_code == 303, r.get_data(as_text=True)[:500]
+        return r
+
+    return do
+
+
+@pytest.fixture
+def api(client):
+    """JSON calls with the session's CSRF token: api.post(url, json=...)."""
+
+    class Api:
+        def get(self, url, **kw):
+            return client.get(url, **kw)
+
+        def post(self, url, json=None, headers=None):
+            h = {"X-CSRFToken": csrf_token(client)}
+            h.update(headers or {})
+            return client.post(url, json=json or {}, headers=h)
+
+    return Api()
+
+
+# ----------------------------------------------------------------------------- a real server
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(app):
+    """The app under gunicorn with 4 sync workers, on the test's database and index."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = _free_port()
+    env = dict(os.environ)
+    env.update({
+        "OPAC_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "OPAC_INDEX_DIR": app.config["INDEX_DIR"],
+        "OPAC_SECRET_KEY": app.config["SECRET_KEY"], "OPAC_LOGIN_MAX_ATTEMPTS": str(app.config["LOGIN_MAX_ATTEMPTS"]),
+        "OPAC_BIND": f"127.0.0.1:{port}", "OPAC_WORKERS": "4",
+    })
+    with app.app_context():
+        from opac.extensions import db
+
+        db.engine.dispose()
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    proc = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(os.environ.get("OPAC_TEST_SERVER_LOG", os.devnull), "ab"), start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if requests.get(base + "/api/v1/session", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if time.time() > deadline or proc.poll() is not None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            raise RuntimeError("gunicorn did not start (set OPAC_TEST_SERVER_LOG to see why)")
+        time.sleep(0.3)
+    # let every worker finish booting before the tests fire requests at once
+    time.sleep(1.0)
+    yield base
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+class HttpUser:
+    """A browser-like client of the live server: session cookie + CSRF token."""
+
+    def __init__(self, base: str):
+        import requests
+
+        self.base = base
+        self.s = requests.Session()
+        self.token = self.s.get(base + "/api/v1/session").json()["csrf_token"]
+
+    def post(self, path, json=None, data=None, headers=None):
+        h = {"X-CSRFToken": self.token}
+        h.update(headers or {})
+        if data is not None:
+            data = {"csrf_token": self.token, **data}
+        return self.s.post(self.base + path, json=json, data=data, headers=h, allow_redirects=False, timeout=60)
+
+    def get(self, path):
+        return self.s.get(self.base + path, timeout=60)
+
+    def login_patron(self, card, pin):
+        r = self.post("/api/v1/login", json={"card": card, "pin": pin})
+        assert r.status_code == 200, r.text
+        self.token = r.json()["csrf_token"]
+        return self
+
+    def login_staff(self, user, password):
+        r = self.post("/staff/login", data={"username": user, "password": password})
+        assert r.status_code == 303, r.text[:300]
+        self.token = self.s.get(self.base + "/api/v1/session").json()["csrf_token"]
+        return self
+
+
+def run_at_once(fns):
+    """Call every function in its own thread, released together by a barrier; results in order."""
+    import threading
+
+    barrier = threading.Barrier(len(fns))
+    results = [None] * len(fns)
+
+    def worker(i, fn):
+        barrier.wait()
+        try:
+            results[i] = fn()
+        except Exception as exc:  # noqa: BLE001
+            results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results

@@ -1,0 +1,129 @@
+"""Patrons, patron categories, staff, login sessions and throttles."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..catalog.models import utcnow
+from ..extensions import db
+
+STAFF_ROLES = ("librarian", "admin")
+
+
+class PatronCategory(db.Model):
+    """Student, lecturer, staff, public, …: circulation rules are set per category."""
+
+    __tablename__ = "patron_category"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    card_years: Mapped[int] = mapped_column(default=1)
+
+
+class Patron(UserMixin, db.Model):
+    """A library member who logs in with card number and PIN/password."""
+
+    __tablename__ = "patron"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_number: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    category_id: Mapped[int] = mapped_column(ForeignKey("patron_category.id"))
+    email: Mapped[str | None] = mapped_column(String(254))
+    whatsapp: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    expires_on: Mapped[date | None] = mapped_column()
+    blocked: Mapped[bool] = mapped_column(default=False)
+    block_note: Mapped[str | None] = mapped_column(Text)
+    notify_email: Mapped[bool] = mapped_column(default=True)
+    notify_whatsapp: Mapped[bool] = mapped_column(default=False)
+    notify_days_before: Mapped[int] = mapped_column(default=2)
+    #: Loan history is kept only when the patron opts in (privacy by default).
+    keep_history: Mapped[bool] = mapped_column(default=False)
+    home_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    category: Mapped[PatronCategory] = relationship(lazy="joined")
+
+    kind = "patron"
+    auth_session_id = None  # the login session this object was loaded for (not a column)
+
+    def get_id(self) -> str:  # Flask-Login stores the login session, not the patron id
+        return self.auth_session_id or ""
+
+    @property
+    def is_staff(self) -> bool:
+        return False
+
+    def card_expired(self, today: date) -> bool:
+        return self.expires_on is not None and self.expires_on < today
+
+    def __repr__(self) -> str:
+        return f"<Patron {self.id}>"
+
+
+class StaffUser(UserMixin, db.Model):
+    """Library staff, separate from patron cards."""
+
+    __tablename__ = "staff_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="librarian")
+    email: Mapped[str | None] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(default=True)
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    desk_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint(f"role IN {STAFF_ROLES!r}", name="role"),)
+
+    kind = "staff"
+    auth_session_id = None  # the login session this object was loaded for (not a column)
+
+    def get_id(self) -> str:
+        return self.auth_session_id or ""
+
+    @property
+    def is_staff(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+
+class AuthSession(db.Model):
+    """A server-side login session: logout deletes it, so a copied cookie stops working."""
+
+    __tablename__ = "auth_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie token
+    kind: Mapped[str] = mapped_column(String(8))
+    user_id: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_auth_session_user", "kind", "user_id"),)
+
+
+class LoginThrottle(db.Model):
+    """Login attempts per account and per IP within a window, shared by all workers."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class PasswordReset(db.Model):
+    __tablename__ = "password_reset"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patron.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()

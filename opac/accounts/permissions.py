@@ -1,0 +1,74 @@
+"""Who may do what: one table of actions to staff roles, and decorators for views.
+
+Patron-owned objects are never loaded by bare id: views go through ``patron_loans`` /
+``patron_holds`` (circulation.services) or the reference package's own patron query.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from types import MappingProxyType
+
+from flask import abort, jsonify, redirect, request, url_for
+from flask_login import current_user
+
+from ..web import wants_json
+
+ACTIONS = MappingProxyType({
+    "desk": frozenset({"librarian", "admin"}),
+    "holds_shelf": frozenset({"librarian", "admin"}),
+    "catalog_import": frozenset({"librarian", "admin"}),
+    "patrons": frozenset({"librarian", "admin"}),
+    "outbox": frozenset({"librarian", "admin"}),
+    "reference": frozenset({"librarian", "admin"}),
+    "faq": frozenset({"librarian", "admin"}),
+    "admin": frozenset({"admin"}),
+})
+
+
+def is_patron(user=None) -> bool:
+    user = user or current_user
+    return bool(user and user.is_authenticated and getattr(user, "kind", None) == "patron")
+
+
+def is_staff(user=None) -> bool:
+    user = user or current_user
+    return bool(user and user.is_authenticated and getattr(user, "kind", None) == "staff")
+
+
+def can(action: str, user=None) -> bool:
+    user = user or current_user
+    return is_staff(user) and user.role in ACTIONS[action]
+
+
+def _unauthenticated(login_endpoint: str):
+    if wants_json():
+        return jsonify(error="login_required", message="Log in first."), 401
+    return redirect(url_for(login_endpoint, next=request.full_path if request.method == "GET" else None))
+
+
+def patron_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not is_patron():
+            return _unauthenticated("accounts.login")
+        return view(*args, **kwargs)
+
+    wrapper.requires = "patron"
+    return wrapper
+
+
+def staff_required(action: str):
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not is_staff():
+                return _unauthenticated("staff.login")
+            if not can(action):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.requires = f"staff:{action}"
+        return wrapper
+
+    return decorator

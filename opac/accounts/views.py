@@ -1,0 +1,250 @@
+"""Patron log in/out, account settings, password change and reset, library card, history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from ..catalog.models import Location
+from ..errors import DomainError
+from ..extensions import db, login_manager
+from ..i18n import LANG_COOKIE
+from . import services
+from .barcode import code128_svg, qr_svg
+from .permissions import is_patron, patron_required
+
+bp = Blueprint("accounts", __name__)
+
+
+@login_manager.user_loader
+def _load_user(token: str):
+    return services.load_session_user(token)
+
+
+def client_ip() -> str:
+    """The client address; behind a proxy set OPAC_TRUSTED_PROXIES so X-Forwarded-For is used."""
+    if current_app.config.get("TRUSTED_PROXIES"):
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return (request.remote_addr or "unknown")[:64]
+
+
+def safe_next(target: str | None, default: str) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def log_in(user) -> None:
+    """Fresh session (no fixation), server-side session row, Flask-Login user."""
+    session.clear()
+    services.start_session(user)
+    login_user(user, remember=False)
+    session.permanent = True
+
+
+def log_out() -> None:
+    token = current_user.get_id() if current_user.is_authenticated else None
+    if token:
+        services.end_session(token)
+    logout_user()
+    session.clear()
+
+
+def logout_response(target: str):
+    resp = redirect(target, code=303)
+    # the browser drops cached pages; the app script also empties the offline snapshot
+    resp.headers["Clear-Site-Data"] = '"cache"'
+    return resp
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    target = safe_next(request.values.get("next"), url_for("circulation.my_loans"))
+    if request.method == "GET":
+        if is_patron():
+            return redirect(target)
+        return render_template("accounts/login.html", next=target)
+    card = request.form.get("card", "")
+    try:
+        patron = services.authenticate(card, request.form.get("pin", ""), client_ip())
+        log_in(patron)
+        db.session.commit()
+    except services.AccountError as exc:
+        db.session.rollback()
+        status = 429 if exc.reason == "throttled" else 400
+        return render_template("accounts/login.html", next=target, error=exc.message, card=card[:32]), status
+    resp = redirect(target, code=303)
+    resp.set_cookie(LANG_COOKIE, patron.language, max_age=365 * 86400, samesite="Lax",
+                    secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return resp
+
+
+@bp.post("/logout")
+def logout():
+    log_out()
+    db.session.commit()
+    return logout_response(url_for("catalog.home"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@patron_required
+def account():
+    patron = current_user
+    if request.method == "POST":
+        try:
+            services.update_profile(
+                patron, email=request.form.get("email", "").strip() or None,
+                whatsapp=request.form.get("whatsapp", "").strip() or None,
+                language=request.form.get("language", "id"),
+                notify_email="notify_email" in request.form, notify_whatsapp="notify_whatsapp" in request.form,
+                notify_days_before=request.form.get("notify_days_before", type=int) or 0,
+                keep_history="keep_history" in request.form)
+            db.session.commit()
+            flash(_("Your settings are saved."), "success")
+            resp = redirect(url_for("accounts.account"), code=303)
+            resp.set_cookie(LANG_COOKIE, patron.language, max_age=365 * 86400, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"])
+            return resp
+        except DomainError as exc:
+            db.session.rollback()
+            return render_template("accounts/account.html", patron=patron, error=exc.message), 400
+    return render_template("accounts/account.html", patron=patron)
+
+
+@bp.post("/account/password")
+@patron_required
+def change_password():
+    patron = current_user
+    try:
+        services.change_password(patron, request.form.get("current", ""), request.form.get("new", ""),
+                                 request.form.get("confirm", ""))
+        log_in(patron)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.account"), code=303)
+    flash(_("Your PIN is changed. Other devices have been logged out."), "success")
+    return redirect(url_for("accounts.account"), code=303)
+
+
+@bp.route("/password-reset", methods=["GET", "POST"])
+def request_reset():
+    if request.method == "POST":
+        services.request_password_reset(request.form.get("card_or_email", ""))
+        db.session.commit()
+        flash(_("If the card has an e-mail address, a reset link is on its way."), "success")
+        return redirect(url_for("accounts.login"), code=303)
+    return render_template("accounts/reset_request.html")
+
+
+@bp.route("/password-reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    if request.method == "POST":
+        try:
+            services.reset_password(token, request.form.get("new", ""), request.form.get("confirm", ""))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            return render_template("accounts/reset_form.html", token=token, error=exc.message), 400
+        flash(_("Your new PIN is set. Please log in."), "success")
+        return redirect(url_for("accounts.login"), code=303)
+    return render_template("accounts/reset_form.html", token=token)
+
+
+@bp.get("/card")
+@patron_required
+def card():
+    patron = current_user
+    return render_template("accounts/card.html", patron=patron,
+                           barcode=code128_svg(patron.card_number, label=patron.card_number),
+                           qr=qr_svg(patron.card_number))
+
+
+@bp.get("/account/history")
+@patron_required
+def history():
+    from ..circulation.models import Loan
+    from ..circulation.services import patron_loans
+
+    loans = []
+    if current_user.keep_history:
+        loans = db.session.scalars(patron_loans(current_user, open_only=False)
+                                   .order_by(Loan.checked_out_at.desc())).all()
+    return render_template("accounts/history.html", loans=loans, patron=current_user)
+
+
+def _history_rows(patron):
+    from ..circulation.models import Loan
+    from ..circulation.services import patron_loans
+
+    for loan in db.session.scalars(patron_loans(patron, open_only=False).order_by(Loan.checked_out_at)).all():
+        rec = loan.item.record
+        yield {"title": rec.title, "authors": "; ".join(rec.author_names), "barcode": loan.item.barcode,
+               "borrowed": loan.checked_out_at.date().isoformat(), "due": loan.due_date.isoformat(),
+               "returned": loan.returned_at.date().isoformat() if loan.returned_at else None, "renewals": loan.renewals}
+
+
+@bp.get("/account/history.<fmt>")
+@patron_required
+def history_download(fmt: str):
+    rows = list(_history_rows(current_user))
+    if fmt == "json":
+        resp = Response(json.dumps(rows, ensure_ascii=False, indent=1), mimetype="application/json")
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["title", "authors", "barcode", "borrowed", "due", "returned", "renewals"])
+        writer.writeheader()
+        writer.writerows(rows)
+        resp = Response(out.getvalue(), mimetype="text/csv")
+    else:
+        return redirect(url_for("accounts.history"))
+    resp.headers["Content-Disposition"] = f'attachment; filename="loan-history.{fmt}"'
+    return resp
+
+
+@bp.post("/account/history/delete")
+@patron_required
+def history_delete():
+    from ..circulation.services import delete_history
+
+    n = delete_history(current_user)
+    db.session.commit()
+    flash(_("%(n)s returned loans were removed from your history.", n=n), "success")
+    return redirect(url_for("accounts.history"), code=303)
+
+
+@bp.get("/account/notifications")
+@patron_required
+def notifications():
+    from ..circulation.models import Notification
+
+    notes = db.session.scalars(select(Notification).where(Notification.patron_id == current_user.id)
+                               .order_by(Notification.created_at.desc()).limit(100)).all()
+    return render_template("accounts/notifications.html", notes=notes)
+
+
+@bp.post("/account/notifications/read")
+@patron_required
+def notifications_read():
+    from ..catalog.models import utcnow
+    from ..circulation.models import Notification
+
+    db.session.execute(Notification.__table__.update().where(
+        Notification.patron_id == current_user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))
+    db.session.commit()
+    return redirect(url_for("accounts.notifications"), code=303)
+
+
+def pickup_locations():
+    return db.session.scalars(select(Location).where(Location.is_pickup.is_(True)).order_by(Location.position,
+                                                                                          Location.name)).all()
+

@@ -1,0 +1,189 @@
+"""Staff screens composed from the domains' services: desk, holds shelf, outbox, import, patrons."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..accounts import services as account_services
+from ..accounts.models import Patron, PatronCategory
+from ..accounts.permissions import can, staff_required
+from ..catalog.models import Item, Location, Record
+from ..circulation import actions, rules
+from ..circulation.models import Hold, OutboxEmail
+from ..errors import DomainError
+from ..extensions import db
+from ..mail import whatsapp_link
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+@bp.context_processor
+def _staff_globals():
+    return {"can": can}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    from ..accounts.views import client_ip, log_in, safe_next
+
+    target = safe_next(request.values.get("next"), url_for("staff.dashboard"))
+    if request.method == "GET":
+        return render_template("staff/login.html", next=target)
+    try:
+        staff = account_services.authenticate_staff(request.form.get("username", ""), request.form.get("password", ""),
+                                                    client_ip())
+        log_in(staff)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return render_template("staff/login.html", next=target, error=exc.message), (
+            429 if exc.reason == "throttled" else 400)
+    return redirect(target, code=303)
+
+
+@bp.post("/logout")
+def logout():
+    from ..accounts.views import log_out, logout_response
+
+    log_out()
+    db.session.commit()
+    return logout_response(url_for("staff.login"))
+
+
+@bp.get("/")
+@staff_required("desk")
+def dashboard():
+    today = rules.today()
+    stats = {
+        "ready": db.session.scalar(select(func.count()).select_from(Hold).where(Hold.status == "ready")),
+        "waiting": db.session.scalar(select(func.count()).select_from(Hold).where(Hold.status == "waiting")),
+        "expired_ready": db.session.scalar(select(func.count()).select_from(Hold).where(
+            Hold.status == "ready", Hold.pickup_by < today)),
+        "records": db.session.scalar(select(func.count()).select_from(Record)),
+        "outbox": db.session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None))),
+    }
+    return render_template("staff/dashboard.html", stats=stats)
+
+
+def _desk_location():
+    loc_id = session.get("desk_location_id")
+    return db.session.get(Location, loc_id) if loc_id else None
+
+
+@bp.route("/desk", methods=["GET", "POST"])
+@staff_required("desk")
+def desk():
+    result = None
+    if request.method == "POST":
+        action = request.form.get("action")
+        loc = _desk_location()
+        if action == "location":
+            session["desk_location_id"] = request.form.get("location_id", type=int)
+            return redirect(url_for("staff.desk"), code=303)
+        if action == "checkout":
+            result = actions.checkout(request.form.get("card", ""), request.form.get("barcode", ""),
+                                      loc.id if loc else None)
+            result["action"] = "checkout"
+        elif action == "checkin":
+            result = actions.checkin(request.form.get("barcode", ""), loc.id if loc else None)
+            result["action"] = "checkin"
+    locations = db.session.scalars(select(Location).order_by(Location.position, Location.name)).all()
+    status = 200 if result is None or result.get("ok") else 409
+    return render_template("staff/desk.html", result=result, locations=locations, desk_location=_desk_location(),
+                           card=request.form.get("card", "")), status
+
+
+@bp.get("/holds")
+@staff_required("holds_shelf")
+def holds_shelf():
+    today = rules.today()
+    ready = db.session.scalars(select(Hold).where(Hold.status == "ready").order_by(Hold.pickup_by)).all()
+    transit = db.session.scalars(select(Hold).where(Hold.status == "in_transit").order_by(Hold.placed_at)).all()
+    # waiting holds whose title has a copy on the shelf: to pull
+    waiting = db.session.scalars(select(Hold).where(Hold.status == "waiting").order_by(Hold.placed_at)).all()
+    to_pull = []
+    seen = set()
+    for h in waiting:
+        if h.record_id in seen or h.is_suspended(today):
+            continue
+        copies = db.session.scalars(select(Item).where(Item.record_id == h.record_id, Item.status == "available")).all()
+        if copies:
+            seen.add(h.record_id)
+            to_pull.append((h, copies))
+    patrons = {p.id: p for p in db.session.scalars(select(Patron).where(
+        Patron.id.in_({h.patron_id for h in ready + transit + [x for x, _c in to_pull]} or {0}))).all()}
+    return render_template("staff/holds.html", ready=ready, transit=transit, to_pull=to_pull, patrons=patrons,
+                           today=today)
+
+
+@bp.post("/holds/expire")
+@staff_required("holds_shelf")
+def expire_holds():
+    from ..circulation.services import expire_holds as expire
+    from ..db import begin_write
+
+    begin_write()
+    n = expire()
+    db.session.commit()
+    flash(_("%(n)s uncollected holds expired; their copies went to the next patron or back to the shelf.", n=n),
+          "success")
+    return redirect(url_for("staff.holds_shelf"), code=303)
+
+
+@bp.get("/outbox")
+@staff_required("outbox")
+def outbox():
+    rows = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(200)).all()
+    return render_template("staff/outbox.html", rows=rows,
+                           wa={r.id: whatsapp_link(r.whatsapp, f"{r.subject}\n{r.body}") for r in rows if r.whatsapp})
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@staff_required("catalog_import")
+def catalog_import():
+    from ..catalog.services import ImportReport, import_data
+
+    report = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(_("Choose a file to import."), "error")
+        else:
+            data = upload.read()
+            report = ImportReport()
+            import_data(data, name=upload.filename, source=upload.filename[:64], report=report,
+                        commit=db.session.commit)
+    return render_template("staff/import.html", report=report)
+
+
+@bp.route("/patrons", methods=["GET", "POST"])
+@staff_required("patrons")
+def patrons():
+    error = None
+    if request.method == "POST":
+        try:
+            expires = request.form.get("expires_on")
+            account_services.create_patron(
+                request.form.get("card", ""), request.form.get("pin", ""), request.form.get("name", ""),
+                request.form.get("category", ""), email=request.form.get("email") or None,
+                whatsapp=request.form.get("whatsapp") or None,
+                expires_on=date.fromisoformat(expires) if expires else None)
+            db.session.commit()
+            flash(_("Patron created."), "success")
+            return redirect(url_for("staff.patrons"), code=303)
+        except (DomainError, ValueError) as exc:
+            db.session.rollback()
+            error = exc.message if isinstance(exc, DomainError) else str(exc)
+    q = (request.args.get("q") or "").strip()
+    query = select(Patron).order_by(Patron.name).limit(50)
+    if q:
+        query = query.where((Patron.card_number == q) | Patron.name.ilike(f"%{q}%"))
+    rows = db.session.scalars(query).all()
+    categories = db.session.scalars(select(PatronCategory).order_by(PatronCategory.id)).all()
+    return render_template("staff/patrons.html", rows=rows, categories=categories, error=error, q=q), (
+        400 if error else 200)
+

@@ -1,0 +1,183 @@
+"""Structural tests over the whole app, generated from ``app.url_map``:
+
+- every route is either on the public allowlist or needs a login;
+- every state-changing request without a valid CSRF token is refused and changes nothing;
+- no GET changes state;
+- patron A can never see or touch patron B's loans, holds (or questions).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from opac.catalog.models import Location
+from opac.circulation.models import Hold, Loan
+from opac.extensions import db
+from tests.circulation.snapshot import db_state
+from tests.conftest import csrf_token
+
+#: Endpoints anyone may open without logging in.
+PUBLIC = {
+    "static", "hashed_asset", "catalog.home", "catalog.record", "catalog.record_ris", "catalog.record_bibtex",
+    "catalog.record_marcxml", "catalog.cover", "catalog.api_record", "search.results", "search_api.api_search",
+    "search_api.api_suggest", "openapi.openapi", "pwa.manifest", "pwa.offline", "pwa.service_worker", "pwa.scan",
+    "pwa.share_target", "pwa.vapid_public_key",
+    "accounts.login", "accounts.logout", "accounts.request_reset", "accounts.reset_password",
+    "patron_api.session_info", "patron_api.login", "patron_api.logout", "staff.login", "staff.logout",
+    "circulation.place_hold",  # redirects to the login page itself
+    "reference.ask", "reference.faq", "reference.info", "reference.thread", "reference.suggest_api",
+    "reference.faq_helpful", "reference.ask_api", "reference.thread_api", "reference.reply_api",
+}
+
+
+@pytest.fixture
+def two_patrons(app, load_records, make_patron, make_staff):
+    ids = load_records([dict(title="Buku A", items=[{"barcode": "S1", "location": "PUSAT"}, {"barcode": "S2", "location": "PUSAT"}]),
+                        dict(title="Buku B", items=[{"barcode": "S3", "location": "PUSAT"}])])
+    a, b = make_patron(), make_patron()
+    staff = make_staff(role="admin")
+    from opac.circulation import actions
+
+    with app.test_request_context():
+        loc = db.session.scalar(select(Location))
+        loc.is_pickup = True
+        db.session.commit()
+        assert actions.checkout(b[1], "S1")["ok"]
+        assert actions.place_hold(b[0], ids[1], loc.id)["ok"]
+        b_loan = db.session.scalar(select(Loan.id).where(Loan.patron_id == b[0]))
+        b_hold = db.session.scalar(select(Hold.id).where(Hold.patron_id == b[0]))
+    extra = {}
+    for hook in app.extensions.get("opac_test_objects", []):
+        extra.update(hook(app, a, b))
+    return {"records": ids, "a": a, "b": b, "staff": staff, "b_loan": b_loan, "b_hold": b_hold, **extra}
+
+
+def _url(rule, values):
+    args = {}
+    for arg in rule.arguments:
+        if arg not in values:
+            return None
+        args[arg] = values[arg]
+    try:
+        return rule.build(args, append_unknown=False)[1]
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _values(world):
+    return {
+        "record_id": world["records"][0], "loan_id": world["b_loan"], "hold_id": world["b_hold"],
+        "token": "not-a-token", "fmt": "csv", "hashed": "app.0000000000.css", "filename": "pwa/app.css",
+        "question_id": world.get("b_question", 1), "faq_id": world.get("faq_id", 1), "access": world.get("b_access", "x"),
+        "lang": "id",
+    }
+
+
+def _rules(app, method):
+    for rule in app.url_map.iter_rules():
+        if method in rule.methods:
+            yield rule
+
+
+def test_every_route_is_public_or_needs_login(app, client, two_patrons):
+    values = _values(two_patrons)
+    checked = 0
+    for rule in _rules(app, "GET"):
+        if rule.endpoint in PUBLIC:
+            continue
+        url = _url(rule, values)
+        assert url is not None, f"cannot build {rule}: add a sample value"
+        r = client.get(url)
+        assert r.status_code in (302, 401, 403), (rule.endpoint, r.status_code)
+        if r.status_code == 302:
+            assert "/login" in r.headers["Location"]
+        checked += 1
+    assert checked >= 10
+
+
+def test_every_post_without_csrf_is_refused_and_changes_nothing(app, client, two_patrons, login):
+    _, card, pin = two_patrons["a"]
+    login(card, pin)
+    values = _values(two_patrons)
+    with app.app_context():
+        before = db_state()
+    checked = 0
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        for rule in _rules(app, method):
+            url = _url(rule, values)
+            if url is None:
+                continue
+            r = client.open(url, method=method, data={"x": "1"})
+            assert r.status_code == 400, (rule.endpoint, r.status_code)
+            checked += 1
+    with app.app_context():
+        assert db_state() == before
+    assert checked >= 10
+
+
+@pytest.mark.parametrize("who", ["anonymous", "patron", "staff"])
+def test_no_get_changes_state(app, client, two_patrons, login, who):
+    if who == "patron":
+        login(*two_patrons["a"][1:])
+    elif who == "staff":
+        user, password = two_patrons["staff"]
+        client.post("/staff/login", data={"username": user, "password": password, "csrf_token": csrf_token(client)})
+    values = _values(two_patrons)
+    with app.app_context():
+        before = db_state()
+    for rule in _rules(app, "GET"):
+        url = _url(rule, values)
+        if url is None or rule.endpoint in ("staff.logout",):
+            continue
+        client.get(url)
+    with app.app_context():
+        assert db_state() == before
+
+
+def test_patron_a_cannot_see_or_touch_patron_b(app, client, two_patrons, login):
+    """Every route that takes a patron-owned id, called by A with B's ids."""
+    _, card_b, _ = two_patrons["b"]
+    login(*two_patrons["a"][1:])
+    values = _values(two_patrons)
+    owned = {"loan_id", "hold_id", "question_id"}
+    with app.app_context():
+        before = db_state()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not owned & set(rule.arguments):
+            continue
+        url = _url(rule, values)
+        if url is None:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "GET":
+                r = client.get(url)
+            else:
+                headers = {"X-CSRFToken": csrf_token(client), "Idempotency-Key": f"iso-{checked}"}
+                r = client.open(url, method=method, data={"csrf_token": csrf_token(client), "until": "2099-01-01"},
+                                headers=headers)
+            body = r.get_data(as_text=True)
+            assert card_b not in body, (rule.endpoint, method)
+            if url.startswith("/api/"):
+                assert r.status_code in (403, 404, 409), (rule.endpoint, method, r.status_code)
+            checked += 1
+    with app.app_context():
+        assert db_state() == before  # nothing of B's changed
+    assert checked >= 6
+    # and A's own lists never show B's objects
+    assert client.get("/api/v1/loans").get_json()["loans"] == []
+    assert client.get("/api/v1/holds").get_json()["holds"] == []
+    assert "Buku A" not in client.get("/account/loans").get_data(as_text=True)
+
+
+def test_patron_pages_are_private_and_catalogue_pages_public(app, client, two_patrons, login):
+    login(*two_patrons["a"][1:])
+    assert client.get("/account/loans").headers["Cache-Control"] == "private, no-store"
+    assert client.get("/api/v1/loans").headers["Cache-Control"] == "private, no-store"
+    rec = client.get(f"/record/{two_patrons['records'][0]}")
+    assert rec.headers["Cache-Control"] == "no-cache"
+    assert two_patrons["a"][1] not in rec.get_data(as_text=True)  # public pages carry no patron data
+    assert not re.search(r'name="csrf_token"', rec.get_data(as_text=True))
