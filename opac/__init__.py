@@ -72,6 +72,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(patron_api_bp)
     app.register_blueprint(staff_bp)
     app.extensions["opac_due_dates"] = due_dates
+    from .circulation.api import openapi_paths as circulation_openapi
+
+    app.extensions.setdefault("opac_openapi", []).append(circulation_openapi)
     app.extensions.setdefault("opac_seeders", []).append(account_services.seed_defaults)
     from .catalog.views import bp as catalog_bp
     from .search.views import api_bp as search_api_bp

@@ -164,3 +164,79 @@ def card():
     p = current_user
     return jsonify(card_number=p.card_number, name=p.name, expires_on=p.expires_on.isoformat() if p.expires_on else None,
                    barcode_svg=str(code128_svg(p.card_number, label=p.card_number)), qr_svg=str(qr_svg(p.card_number)))
+
+
+def openapi_paths() -> tuple[dict, dict]:
+    """The patron endpoints for the OpenAPI document."""
+    err = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    ok_obj = {"application/json": {"schema": {"type": "object"}}}
+    csrf = {"name": "X-CSRFToken", "in": "header", "required": True, "schema": {"type": "string"},
+            "description": "From GET /api/v1/session"}
+    idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 100},
+            "description": "Repeat a request with the same key to get the first answer instead of acting twice."}
+    sec = [{"session": []}]
+
+    def post(summary, op, body=None, path_param=None):
+        d = {"summary": summary, "operationId": op, "security": sec, "parameters": [csrf, idem],
+             "responses": {"200": {"description": "Done", "content": ok_obj},
+                           "400": {"description": "Bad request or CSRF token missing", "content": err},
+                           "401": {"description": "Not logged in", "content": err},
+                           "409": {"description": "Refused by the library's rules; the message says why", "content": err}}}
+        if path_param:
+            d["parameters"] = [{"name": path_param, "in": "path", "required": True, "schema": {"type": "integer"}}] + d["parameters"]
+        if body:
+            d["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        return {"post": d}
+
+    def get(summary, op, schema):
+        return {"get": {"summary": summary, "operationId": op, "security": sec, "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+            "401": {"description": "Not logged in", "content": err}}}}
+
+    loan = {"type": "object", "required": ["id", "title", "due_date", "days_left", "renewals", "renewals_left", "can_renew"],
+            "properties": {"id": {"type": "integer"}, "title": {"type": "string"}, "due_date": {"type": "string", "format": "date"},
+                           "days_left": {"type": "integer"}, "overdue": {"type": "boolean"}, "renewals": {"type": "integer"},
+                           "renewals_left": {"type": "integer"}, "can_renew": {"type": "boolean"},
+                           "renew_refusal": {"type": ["object", "null"]}}}
+    hold = {"type": "object", "required": ["id", "title", "status", "position", "queue_length"],
+            "properties": {"id": {"type": "integer"}, "title": {"type": "string"},
+                           "status": {"type": "string", "enum": ["waiting", "in_transit", "ready", "fulfilled", "cancelled", "expired"]},
+                           "position": {"type": "integer"}, "queue_length": {"type": "integer"},
+                           "estimated_wait_days": {"type": ["integer", "null"]}, "pickup_location": {"type": "string"},
+                           "pickup_by": {"type": ["string", "null"]}, "suspended_until": {"type": ["string", "null"]}}}
+    paths = {
+        "/api/v1/session": {"get": {"summary": "CSRF token and the logged-in patron", "operationId": "session",
+                                    "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                                        "type": "object", "required": ["csrf_token", "authenticated"],
+                                        "properties": {"csrf_token": {"type": "string"}, "authenticated": {"type": "boolean"},
+                                                       "patron": {"type": ["object", "null"]}}}}}}}}},
+        "/api/v1/login": {"post": {"summary": "Log in with card number and PIN", "operationId": "login",
+                                   "parameters": [csrf],
+                                   "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                                       "type": "object", "required": ["card", "pin"],
+                                       "properties": {"card": {"type": "string"}, "pin": {"type": "string"}}}}}},
+                                   "responses": {"200": {"description": "Logged in", "content": ok_obj},
+                                                 "401": {"description": "Wrong card or PIN (same answer for both)", "content": err},
+                                                 "429": {"description": "Too many attempts", "content": err}}}},
+        "/api/v1/logout": {"post": {"summary": "Log out (the session ends on the server)", "operationId": "logout",
+                                    "parameters": [csrf], "responses": {"200": {"description": "Logged out", "content": ok_obj}}}},
+        "/api/v1/me": get("The logged-in patron", "me", {"type": "object"}),
+        "/api/v1/loans": get("My loans, with whether each can be renewed and why not", "loans",
+                             {"type": "object", "properties": {"loans": {"type": "array", "items": {"$ref": "#/components/schemas/Loan"}}}}),
+        "/api/v1/loans/{loan_id}/renew": post("Renew one loan", "renew", path_param="loan_id"),
+        "/api/v1/loans/renew-all": post("Renew every loan that can be renewed; a result per loan", "renewAll"),
+        "/api/v1/holds": {**get("My holds with queue position", "holds", {"type": "object", "properties": {
+            "holds": {"type": "array", "items": {"$ref": "#/components/schemas/Hold"}}}}),
+            **post("Place a title-level hold", "placeHold", body={
+                "type": "object", "required": ["record_id", "pickup_location_id"],
+                "properties": {"record_id": {"type": "integer"}, "pickup_location_id": {"type": "integer"},
+                               "not_needed_after": {"type": "string", "format": "date"}}})},
+        "/api/v1/holds/{hold_id}/cancel": post("Cancel a hold", "cancelHold", path_param="hold_id"),
+        "/api/v1/holds/{hold_id}/suspend": post("Suspend a hold until a date", "suspendHold", path_param="hold_id",
+                                                body={"type": "object", "required": ["until"],
+                                                      "properties": {"until": {"type": "string", "format": "date"}}}),
+        "/api/v1/holds/{hold_id}/resume": post("Resume a suspended hold", "resumeHold", path_param="hold_id"),
+        "/api/v1/notifications": get("My notifications", "notifications", {"type": "object"}),
+        "/api/v1/card": get("My library card (barcode and QR as SVG)", "card", {"type": "object"}),
+    }
+    return paths, {"Loan": loan, "Hold": hold}

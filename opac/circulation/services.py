@@ -180,7 +180,11 @@ def checkout(item: Item, patron: Patron, *, location: Location | None = None, to
         raise CirculationRefused("too_many_loans", max=policy.max_loans)
     if hold_to_fill is None:
         hold_to_fill = db.session.scalar(select(Hold).where(
-            Hold.patron_id == patron.id, Hold.record_id == record.id, Hold.status == "waiting"))
+            Hold.patron_id == patron.id, Hold.record_id == record.id, Hold.status.in_(ACTIVE_HOLD)))
+        if hold_to_fill is not None and hold_to_fill.item_id and hold_to_fill.status in ("ready", "in_transit"):
+            # the patron took another copy: the one set aside for them goes to the next hold
+            _release(hold_to_fill, "fulfilled", today)
+            hold_to_fill = None
     if hold_to_fill is not None:
         hold_to_fill.status = "fulfilled"
         hold_to_fill.closed_at = utcnow()
