@@ -71,6 +71,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(circulation_bp)
     app.register_blueprint(patron_api_bp)
     app.register_blueprint(staff_bp)
+    from . import push
+    from .circulation import notify as circulation_notify
+
+    app.register_blueprint(push.bp)
+    if push.on_notification not in circulation_notify.listeners:
+        circulation_notify.listeners.append(push.on_notification)
     app.extensions["opac_due_dates"] = due_dates
     from .circulation.api import openapi_paths as circulation_openapi
 

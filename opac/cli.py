@@ -352,6 +352,22 @@ def calendar_list():
         click.echo(f"{h.day}  {h.name}")
 
 
+@click.group("push")
+def push_group():
+    """Web Push (VAPID keys)."""
+
+
+@push_group.command("keys")
+@click.option("--force", is_flag=True, help="Replace existing keys (every device must subscribe again).")
+@with_appcontext
+def push_keys(force):
+    """Create the VAPID key pair in instance/vapid.json (once) and print the public key."""
+    from .push import generate_keys
+
+    keys = generate_keys(force=force)
+    click.echo(f"VAPID public key: {keys['public_key']}")
+
+
 def init_more(app) -> None:
-    for cmd in (patron_group, staff_group, circ_group, notify_command, calendar_group):
+    for cmd in (patron_group, staff_group, circ_group, notify_command, calendar_group, push_group):
         app.cli.add_command(cmd)

@@ -101,6 +101,13 @@ MAIL_USE_TLS: bool = True
 #: SMTP user name and password.
 MAIL_USERNAME: str = ""
 MAIL_PASSWORD: str = ""
+#: VAPID key pair for Web Push (else instance/vapid.json made by `flask --app opac push keys`).
+VAPID_PRIVATE_KEY: str = ""
+VAPID_PUBLIC_KEY: str = ""
+#: Contact for push services (mailto: or https: URL).
+VAPID_SUBJECT: str = ""
+#: Compress text responses (gzip) when the client accepts it.
+COMPRESS_RESPONSES: bool = True
 #: Sender address of library e-mail.
 MAIL_FROM: str = "perpustakaan@example.org"
 

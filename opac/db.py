@@ -58,3 +58,45 @@ def begin_write() -> None:
 def for_update(query):
     """``query.with_for_update()``: row locks on PostgreSQL; SQLite relies on ``begin_write``."""
     return query.with_for_update()
+
+
+# ----------------------------------------------------------------------------- after-commit tasks
+
+_tasks_installed = False
+
+
+def after_commit(fn, key: str | None = None) -> None:
+    """Run ``fn()`` once the current transaction has really committed (never on rollback, never
+    for a savepoint). ``key`` de-duplicates: one drain of the index per commit, say."""
+    info = db.session().info
+    tasks = info.setdefault("opac_tasks", {})
+    tasks[key or id(fn)] = fn
+
+
+def install_task_hooks() -> None:
+    global _tasks_installed
+    if _tasks_installed:
+        return
+    from flask_sqlalchemy.session import Session as FSASession
+
+    def _committed(session):
+        session.info["opac_committed"] = True  # fires for savepoints too: act at the outer end
+
+    def _ended(session, transaction):
+        if transaction.nested or transaction.parent is not None:
+            return
+        committed = session.info.pop("opac_committed", False)
+        tasks = session.info.pop("opac_tasks", {})
+        if committed:
+            for fn in tasks.values():
+                fn()
+
+    def _rolled_back(session, transaction):
+        if transaction.parent is None:
+            session.info.pop("opac_committed", None)
+            session.info.pop("opac_tasks", None)
+
+    event.listen(FSASession, "after_commit", _committed)
+    event.listen(FSASession, "after_transaction_end", _ended)
+    event.listen(FSASession, "after_soft_rollback", _rolled_back)
+    _tasks_installed = True

@@ -1,47 +1,182 @@
-"""Progressive web app endpoints served from the site root: manifest, service worker, offline page."""
+"""Progressive web app endpoints served from the site root so the worker's scope is ``/``:
+manifest, service worker, offline shell, saved list, ISBN scanner, share target."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, send_from_directory, url_for
+import hashlib
+import json
+from pathlib import Path
 
+from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from .accounts.models import SavedRecord
+from .accounts.permissions import patron_required
+from .catalog.models import Record
+from .extensions import db
 from .web import public_page
 
 bp = Blueprint("pwa", __name__)
+
+SW_SOURCE = "sw.js"
+#: Public shell pages the worker keeps so the app opens offline.
+SHELL_PAGES = ("/offline", "/saved")
 
 
 @bp.get("/manifest.webmanifest")
 def manifest():
     cfg = current_app.config
     data = {
+        "id": "/?source=pwa",
         "name": cfg["LIBRARY_NAME"],
         "short_name": cfg["LIBRARY_SHORT_NAME"],
-        "start_url": url_for("catalog.home", source="pwa"),
+        "description": _("Search the catalogue, renew loans, place holds and ask a librarian."),
+        "lang": "id",
+        "dir": "ltr",
+        "start_url": "/?source=pwa",
         "scope": "/",
         "display": "standalone",
+        "orientation": "portrait",
         "theme_color": cfg["THEME_COLOR"],
         "background_color": cfg["BACKGROUND_COLOR"],
+        "categories": ["books", "education"],
         "icons": [
-            {"src": "/static/pwa/icons/icon-192.png", "sizes": "192x192", "type": "image/png"},
-            {"src": "/static/pwa/icons/icon-512.png", "sizes": "512x512", "type": "image/png"},
+            {"src": "/static/pwa/icons/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any"},
+            {"src": "/static/pwa/icons/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any"},
+            {"src": "/static/pwa/icons/maskable-192.png", "sizes": "192x192", "type": "image/png", "purpose": "maskable"},
+            {"src": "/static/pwa/icons/maskable-512.png", "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
         ],
+        "shortcuts": [
+            {"name": _("Search"), "url": "/search?source=shortcut", "icons": [{"src": "/static/pwa/icons/icon-192.png", "sizes": "192x192"}]},
+            {"name": _("My loans"), "url": "/account/loans?source=shortcut", "icons": [{"src": "/static/pwa/icons/icon-192.png", "sizes": "192x192"}]},
+            {"name": _("Library card"), "url": "/card?source=shortcut", "icons": [{"src": "/static/pwa/icons/icon-192.png", "sizes": "192x192"}]},
+            {"name": _("Ask a librarian"), "url": "/ask?source=shortcut", "icons": [{"src": "/static/pwa/icons/icon-192.png", "sizes": "192x192"}]},
+        ],
+        "share_target": {"action": "/share", "method": "GET", "enctype": "application/x-www-form-urlencoded",
+                         "params": {"title": "title", "text": "text", "url": "url"}},
     }
-    from flask import jsonify
+    resp = Response(json.dumps(data, ensure_ascii=False), mimetype="application/manifest+json")
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
 
-    resp = jsonify(data)
-    resp.mimetype = "application/manifest+json"
+
+def _sw_body() -> str:
+    """The worker source with its version and precache list filled in; a new asset, template or
+    translation gives a new version, which the page offers to reload into."""
+    from .web import asset
+
+    static = Path(current_app.static_folder) / "pwa"
+    source = (static / SW_SOURCE).read_text()
+    assets = [asset("app.css"), asset("app.js"), "/static/pwa/icons/icon-192.png", "/static/pwa/icons/icon-512.png",
+              "/manifest.webmanifest"]
+    digest = hashlib.sha256(source.encode())
+    for a in assets:
+        digest.update(a.encode())
+    for name in ("offline.html", "base.html", "pwa/saved.html"):
+        digest.update((Path(current_app.template_folder) / name).read_bytes())
+    mo = Path(current_app.root_path) / "translations" / "id" / "LC_MESSAGES" / "messages.mo"
+    if mo.exists():
+        digest.update(mo.read_bytes())
+    version = digest.hexdigest()[:12]
+    return (source.replace('"__VERSION__"', json.dumps(version))
+            .replace("__PRECACHE__", json.dumps(list(SHELL_PAGES) + assets)))
+
+
+@bp.get("/sw.js")
+def service_worker():
+    resp = Response(_sw_body(), mimetype="application/javascript")
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["Service-Worker-Allowed"] = "/"
     return resp
 
 
 @bp.get("/offline")
 @public_page
 def offline():
+    """The offline shell: lists what is on the device, shows the patron snapshot and searches
+    saved and visited records when the network is gone (rendered by app.js from IndexedDB)."""
     return render_template("offline.html")
 
 
-@bp.get("/sw.js")
-def service_worker():
-    resp = send_from_directory(current_app.static_folder + "/pwa", "sw.js", mimetype="application/javascript",
-                               max_age=0)
-    resp.headers["Cache-Control"] = "no-cache"
-    resp.headers["Service-Worker-Allowed"] = "/"
-    return resp
+@bp.get("/saved")
+@public_page
+def saved():
+    return render_template("pwa/saved.html")
+
+
+@bp.get("/share")
+@public_page
+def share_target():
+    """Text or a link shared to the installed app: our own record links open, anything else is searched."""
+    url = request.args.get("url", "") or ""
+    text = " ".join(x for x in (request.args.get("title", ""), request.args.get("text", "")) if x)
+    for candidate in (url, text):
+        if "/record/" in candidate:
+            tail = candidate.split("/record/", 1)[1]
+            digits = "".join(ch for ch in tail[:20] if ch.isdigit()) if tail[:1].isdigit() else ""
+            if digits:
+                return redirect(url_for("catalog.record", record_id=int(digits)))
+    words = [w for w in text.split() if not w.startswith(("http://", "https://"))]
+    q = " ".join(words)[:300] or url[:300]
+    return redirect(url_for("search.results", q=q))
+
+
+@bp.get("/scan")
+@public_page
+def scan():
+    """Scan an ISBN with the camera (BarcodeDetector) or type it; go to the record or the search."""
+    isbn = (request.args.get("isbn") or "").strip()
+    if not isbn:
+        return render_template("pwa/scan.html")
+    from .search.services import SearchParams, SearchUnavailable, search
+
+    try:
+        result = search(SearchParams.build(q=isbn, size=2, facets=False))
+    except SearchUnavailable:
+        result = None
+    if result is not None and result.total == 1:
+        return redirect(url_for("catalog.record", record_id=result.hits[0].id))
+    return redirect(url_for("search.results", q=isbn))
+
+
+# ----------------------------------------------------------------------------- saved list
+
+
+def _saved_json():
+    rows = db.session.execute(
+        select(SavedRecord.record_id, Record.title, Record.authors, Record.year, SavedRecord.created_at)
+        .join(Record, Record.id == SavedRecord.record_id).where(SavedRecord.patron_id == current_user.id)
+        .order_by(SavedRecord.created_at)).all()
+    return [{"id": rid, "title": t, "author": (a or [{}])[0].get("name") if a else None, "year": y,
+             "url": url_for("catalog.record", record_id=rid), "saved_at": c.isoformat()} for rid, t, a, y, c in rows]
+
+
+@bp.get("/api/v1/saved")
+@patron_required
+def saved_list():
+    return jsonify(saved=_saved_json())
+
+
+@bp.post("/api/v1/saved/sync")
+@patron_required
+def saved_sync():
+    """Merge the device's list into the account: ``add`` and ``remove`` record ids; returns the result."""
+    data = request.get_json(silent=True) or {}
+    add = {int(x) for x in data.get("add", []) if str(x).isdigit()}
+    remove = {int(x) for x in data.get("remove", []) if str(x).isdigit()}
+    existing = set(db.session.scalars(select(SavedRecord.record_id).where(SavedRecord.patron_id == current_user.id)))
+    valid = set(db.session.scalars(select(Record.id).where(Record.id.in_(add - existing)))) if add - existing else set()
+    for rid in sorted(valid - remove):
+        try:
+            with db.session.begin_nested():
+                db.session.add(SavedRecord(patron_id=current_user.id, record_id=rid))
+        except IntegrityError:  # another device of the same patron saved it a moment ago
+            pass
+    if remove:
+        db.session.execute(delete(SavedRecord).where(SavedRecord.patron_id == current_user.id,
+                                                     SavedRecord.record_id.in_(remove)))
+    db.session.commit()
+    return jsonify(saved=_saved_json())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 from functools import lru_cache, wraps
@@ -15,6 +16,9 @@ from werkzeug.exceptions import HTTPException
 from .errors import DomainError
 
 log = logging.getLogger(__name__)
+COMPRESSIBLE = {"text/html", "text/css", "application/javascript", "text/javascript", "application/json",
+                "application/manifest+json", "image/svg+xml", "application/xml", "text/plain", "text/csv",
+                "application/marcxml+xml", "application/x-bibtex", "application/x-research-info-systems"}
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob: https:; script-src 'self'; style-src 'self'; "
@@ -78,7 +82,9 @@ def init_app(app) -> None:
             args = [(k, v) for k, v in request.args.items(multi=True) if k != "hl"] + [("hl", code)]
             return request.path + "?" + urlencode(args)
 
-        return {"url_endpoints": endpoints, "main_nav": [n for n in nav if n[0] in endpoints], "lang_url": lang_url}
+        low_data = request.args.get("lowdata", request.cookies.get("lowdata")) == "1"
+        return {"url_endpoints": endpoints, "main_nav": [n for n in nav if n[0] in endpoints], "lang_url": lang_url,
+                "low_data": low_data}
 
     @app.get("/assets/<path:hashed>")
     def hashed_asset(hashed: str):
@@ -103,6 +109,32 @@ def init_app(app) -> None:
         from .search.sync import reconcile_if_due
 
         reconcile_if_due(app)
+
+    @app.after_request
+    def _low_data_cookie(resp):
+        """``?lowdata=1`` / ``?lowdata=0`` switches the low-data mode (no cover images) on this device."""
+        value = request.args.get("lowdata")
+        if value in ("0", "1") and request.cookies.get("lowdata") != value:
+            resp.set_cookie("lowdata", value, max_age=365 * 86400, samesite="Lax",
+                            secure=app.config["SESSION_COOKIE_SECURE"], httponly=False)
+        return resp
+
+    @app.after_request
+    def _compress(resp):
+        if not app.config.get("COMPRESS_RESPONSES") or "gzip" not in request.headers.get("Accept-Encoding", ""):
+            return resp
+        if resp.status_code < 200 or resp.status_code >= 300 or "Content-Encoding" in resp.headers:
+            return resp
+        if resp.mimetype not in COMPRESSIBLE:
+            return resp
+        resp.direct_passthrough = False
+        data = resp.get_data()
+        if len(data) < 600:
+            return resp
+        resp.set_data(gzip.compress(data, compresslevel=6))
+        resp.headers["Content-Encoding"] = "gzip"
+        resp.vary.add("Accept-Encoding")
+        return resp
 
     @app.after_request
     def _headers(resp):

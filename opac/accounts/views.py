@@ -58,10 +58,20 @@ def log_out() -> None:
     session.clear()
 
 
+PATRON_FLAG = "opac_patron"
+
+
+def set_patron_flag(resp) -> None:
+    """A data-free cookie telling the app script a patron is logged in (to keep the offline snapshot)."""
+    resp.set_cookie(PATRON_FLAG, "1", max_age=current_app.config["PERMANENT_SESSION_LIFETIME"], samesite="Lax",
+                    secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=False)
+
+
 def logout_response(target: str):
     resp = redirect(target, code=303)
-    # the browser drops cached pages; the app script also empties the offline snapshot
+    # the browser drops cached pages; the service worker and app script empty the offline snapshot
     resp.headers["Clear-Site-Data"] = '"cache"'
+    resp.delete_cookie(PATRON_FLAG)
     return resp
 
 
@@ -84,6 +94,7 @@ def login():
     resp = redirect(target, code=303)
     resp.set_cookie(LANG_COOKIE, patron.language, max_age=365 * 86400, samesite="Lax",
                     secure=current_app.config["SESSION_COOKIE_SECURE"])
+    set_patron_flag(resp)
     return resp
 
 

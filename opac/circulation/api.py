@@ -68,7 +68,11 @@ def login():
     except DomainError as exc:
         db.session.rollback()
         return jsonify(error=exc.reason, message=exc.message), (429 if exc.reason == "throttled" else 401)
-    return jsonify(ok=True, patron=patron_json(patron), csrf_token=generate_csrf())
+    from ..accounts.views import set_patron_flag
+
+    resp = jsonify(ok=True, patron=patron_json(patron), csrf_token=generate_csrf())
+    set_patron_flag(resp)
+    return resp
 
 
 @bp.post("/logout")
@@ -77,8 +81,11 @@ def logout():
 
     log_out()
     db.session.commit()
+    from ..accounts.views import PATRON_FLAG
+
     resp = jsonify(ok=True)
     resp.headers["Clear-Site-Data"] = '"cache"'
+    resp.delete_cookie(PATRON_FLAG)
     return resp
 
 

@@ -58,23 +58,13 @@ def _after_flush(session, _ctx):
         now = utcnow()
         session.connection().execute(insert(IndexOutbox), [{"record_id": i, "created_at": now} for i in sorted(new)])
         queued |= new
-    session.info["opac_index_dirty"] = True
+    if session.info.get("opac_sync", True):
+        from ..db import after_commit
+
+        after_commit(_drain_after_commit, key="opac_index_drain")
 
 
-def _after_commit(session):
-    # Fires for savepoints too; only remember that a commit happened and act when the
-    # outermost transaction ends (after_transaction_end).
-    session.info["opac_committed"] = True
-
-
-def _after_transaction_end(session, transaction):
-    if transaction.nested or transaction.parent is not None:
-        return
-    committed = session.info.pop("opac_committed", False)
-    session.info.pop("opac_outbox", None)
-    dirty = session.info.pop("opac_index_dirty", False)
-    if not (committed and dirty) or not session.info.get("opac_sync", True):
-        return
+def _drain_after_commit():
     try:
         app = current_app._get_current_object()
     except RuntimeError:
@@ -86,10 +76,9 @@ def _after_transaction_end(session, transaction):
             log.exception("index sync after commit failed; the outbox keeps the changes")
 
 
-def _after_rollback(session):
-    session.info.pop("opac_committed", None)
-    session.info.pop("opac_outbox", None)
-    session.info.pop("opac_index_dirty", None)
+def _forget_queued(session, transaction):
+    if transaction.parent is None:
+        session.info.pop("opac_outbox", None)
 
 
 def install() -> None:
@@ -99,10 +88,11 @@ def install() -> None:
         return
     from flask_sqlalchemy.session import Session as FSASession
 
+    from ..db import install_task_hooks
+
+    install_task_hooks()
     event.listen(FSASession, "after_flush", _after_flush)
-    event.listen(FSASession, "after_commit", _after_commit)
-    event.listen(FSASession, "after_transaction_end", _after_transaction_end)
-    event.listen(FSASession, "after_soft_rollback", lambda s, t: _after_rollback(s) if t.parent is None else None)
+    event.listen(FSASession, "after_transaction_end", _forget_queued)
     _installed = True
 
 

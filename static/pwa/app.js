@@ -1,35 +1,533 @@
-/* opac app script: progressive enhancement only; every page works without it. */
+/* opac app script: progressive enhancement only; every page works without it.
+ * Service worker and update prompt, install button, offline banner, patron snapshot,
+ * saved list, visited records, offline search, queued offline actions, scanner, push. */
 (function () {
   "use strict";
   var doc = document;
-
+  var T = {};
+  try { T = JSON.parse((doc.getElementById("i18n") || {}).textContent || "{}"); } catch (e) { T = {}; }
+  function t(key, vars) {
+    var s = T[key] || key;
+    Object.keys(vars || {}).forEach(function (k) { s = s.split("{" + k + "}").join(vars[k]); });
+    return s;
+  }
   function $(sel, root) { return (root || doc).querySelector(sel); }
   function $all(sel, root) { return Array.prototype.slice.call((root || doc).querySelectorAll(sel)); }
+  function el(tag, attrs, text) {
+    var e = doc.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "k" + Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+  function loggedIn() { return /(?:^|;\s*)opac_patron=1/.test(doc.cookie); }
 
-  /* ---------- suggestions as you type (ARIA combobox) ---------- */
+  /* ---------------- IndexedDB (the same database as the service worker) ---------------- */
+  var dbPromise = null;
+  function idb() {
+    if (!window.indexedDB) return Promise.reject(new Error("no indexedDB"));
+    if (!dbPromise) {
+      dbPromise = new Promise(function (resolve, reject) {
+        var req = indexedDB.open("opac", 2);
+        req.onupgradeneeded = function () {
+          var d = req.result;
+          ["snapshot", "records", "saved", "queue", "meta"].forEach(function (n) {
+            if (!d.objectStoreNames.contains(n)) d.createObjectStore(n, { keyPath: "key" });
+          });
+        };
+        req.onsuccess = function () { resolve(req.result); };
+        req.onerror = function () { reject(req.error); };
+      });
+    }
+    return dbPromise;
+  }
+  function store(name, mode, fn) {
+    return idb().then(function (d) {
+      return new Promise(function (resolve, reject) {
+        var tx = d.transaction(name, mode);
+        var result = fn(tx.objectStore(name));
+        tx.oncomplete = function () { resolve(result && result.result !== undefined ? result.result : result); };
+        tx.onerror = function () { reject(tx.error); };
+      });
+    });
+  }
+  function put(name, value) { return store(name, "readwrite", function (s) { return s.put(value); }); }
+  function del(name, key) { return store(name, "readwrite", function (s) { return s.delete(key); }); }
+  function get(name, key) { return store(name, "readonly", function (s) { return s.get(key); }); }
+  function all(name) { return store(name, "readonly", function (s) { return s.getAll(); }); }
+  function clear(name) { return store(name, "readwrite", function (s) { return s.clear(); }); }
+
+  /* ---------------- service worker, update prompt, offline banner ---------------- */
+  function initServiceWorker() {
+    if (!("serviceWorker" in navigator)) return;
+    var reloading = false;
+    navigator.serviceWorker.addEventListener("controllerchange", function () {
+      if (reloading) return;
+      reloading = true;
+      location.reload();
+    });
+    navigator.serviceWorker.addEventListener("message", function (ev) {
+      if (ev.data && ev.data.type === "FLUSH_QUEUE") flushQueue();
+    });
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(function (reg) {
+      function offer(worker) {
+        var banner = $("#update-banner");
+        if (!banner || !worker) return;
+        banner.hidden = false;
+        $("#update-reload").onclick = function () { worker.postMessage({ type: "SKIP_WAITING" }); };
+      }
+      if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
+      reg.addEventListener("updatefound", function () {
+        var w = reg.installing;
+        if (!w) return;
+        w.addEventListener("statechange", function () {
+          if (w.state === "installed" && navigator.serviceWorker.controller) offer(w);
+        });
+      });
+      // look for a new version now and then while the app stays open
+      setInterval(function () { reg.update().catch(function () {}); }, 30 * 60 * 1000);
+      window.opacSW = reg;
+    }).catch(function () {});
+  }
+
+  function initOnlineState() {
+    var banner = $("#offline-banner");
+    function update() {
+      var off = !navigator.onLine;
+      if (banner) banner.hidden = !off;
+      doc.documentElement.classList.toggle("is-offline", off);
+      $all("[data-stale]").forEach(function (n) { n.hidden = !off; });
+      if (!off) { flushQueue(); refreshSnapshot(false); syncSaved(); }
+    }
+    window.addEventListener("online", update);
+    window.addEventListener("offline", update);
+    update();
+  }
+
+  /* ---------------- install ---------------- */
+  function initInstall() {
+    var hint = $("#install-hint");
+    if (!hint) return;
+    var deferred = null;
+    window.addEventListener("beforeinstallprompt", function (e) {
+      e.preventDefault();
+      deferred = e;
+      hint.hidden = false;
+    });
+    $("#install-button").addEventListener("click", function () {
+      if (!deferred) return;
+      deferred.prompt();
+      deferred.userChoice.then(function () { hint.hidden = true; deferred = null; });
+    });
+    var ios = /iphone|ipad|ipod/i.test(navigator.userAgent) && !window.navigator.standalone;
+    if (ios) {
+      hint.hidden = false;
+      $("#install-button").hidden = true;
+      $(".ios-install", hint).hidden = false;
+    }
+  }
+
+  /* ---------------- visited records and the saved list ---------------- */
+  function recordFromPage() {
+    var art = $("article.record[data-record-id]");
+    if (!art) return null;
+    return { key: String(art.getAttribute("data-record-id")), id: Number(art.getAttribute("data-record-id")),
+      title: art.getAttribute("data-record-title"), author: art.getAttribute("data-record-author"),
+      year: art.getAttribute("data-record-year"), url: location.pathname, at: Date.now() };
+  }
+
+  function initRecordPage() {
+    var rec = recordFromPage();
+    if (!rec) return;
+    put("records", rec).catch(function () {});
+    var btn = $("[data-save-record]");
+    if (!btn) return;
+    btn.hidden = false;
+    function label(saved) { btn.textContent = saved ? t("saved") : t("save"); btn.setAttribute("aria-pressed", saved ? "true" : "false"); }
+    get("saved", rec.key).then(function (s) { label(!!s && !s.removed); }).catch(function () {});
+    btn.addEventListener("click", function () {
+      get("saved", rec.key).then(function (s) {
+        var saved = !!s && !s.removed;
+        var next = saved ? Object.assign({}, rec, { removed: true, dirty: true }) : Object.assign({}, rec, { removed: false, dirty: true });
+        return put("saved", next).then(function () { label(!saved); syncSaved(); });
+      });
+    });
+  }
+
+  function syncSaved() {
+    if (!loggedIn() || !navigator.onLine) return Promise.resolve();
+    return all("saved").then(function (items) {
+      var add = items.filter(function (i) { return i.dirty && !i.removed; }).map(function (i) { return i.id; });
+      var remove = items.filter(function (i) { return i.dirty && i.removed; }).map(function (i) { return i.id; });
+      return csrf().then(function (token) {
+        return fetch("/api/v1/saved/sync", { method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": token }, body: JSON.stringify({ add: add, remove: remove }) });
+      }).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
+        if (!data) return;
+        return clear("saved").then(function () {
+          return Promise.all(data.saved.map(function (s) {
+            return put("saved", { key: String(s.id), id: s.id, title: s.title, author: s.author, year: s.year, url: s.url, removed: false, dirty: false });
+          }));
+        }).then(renderSaved);
+      });
+    }).catch(function () {});
+  }
+
+  function renderSaved() {
+    var list = $("#saved-list");
+    if (!list) return;
+    all("saved").then(function (items) {
+      items = items.filter(function (i) { return !i.removed; });
+      list.textContent = "";
+      if (!items.length) { list.appendChild(el("li", {}, list.getAttribute("data-t-empty"))); return; }
+      items.forEach(function (i) {
+        var li = el("li", { "class": "card" });
+        var a = el("a", { href: i.url }, i.title);
+        li.appendChild(el("h2", { "class": "h3" })).appendChild(a);
+        if (i.author || i.year) li.appendChild(el("p", {}, [i.author, i.year].filter(Boolean).join(" · ")));
+        var b = el("button", { type: "button", "class": "btn btn-small" }, list.getAttribute("data-t-remove"));
+        b.addEventListener("click", function () {
+          put("saved", Object.assign({}, i, { removed: true, dirty: true })).then(function () { renderSaved(); syncSaved(); });
+        });
+        li.appendChild(b);
+        list.appendChild(li);
+      });
+    }).catch(function () {});
+  }
+
+  /* ---------------- patron snapshot (loans, holds, card) for offline viewing ---------------- */
+  function refreshSnapshot(force) {
+    if (!loggedIn() || !navigator.onLine) return Promise.resolve();
+    return get("meta", "snapshot-at").then(function (m) {
+      if (!force && m && Date.now() - m.at < 5 * 60 * 1000) return;
+      var parts = [["loans", "/api/v1/loans"], ["holds", "/api/v1/holds"], ["card", "/api/v1/card"]];
+      return Promise.all(parts.map(function (p) {
+        return fetch(p[1], { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (r) { if (r.status === 401) throw new Error("logged out"); return r.ok ? r.json() : null; })
+          .then(function (data) { if (data) return put("snapshot", { key: p[0], data: data, at: Date.now() }); });
+      })).then(function () { return put("meta", { key: "snapshot-at", at: Date.now() }); });
+    }).catch(function (e) {
+      if (e && e.message === "logged out") return clear("snapshot");
+    });
+  }
+
+  function forgetPatron() {
+    try { clear("snapshot"); clear("queue"); } catch (e) { /* ignore */ }
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage({ type: "LOGOUT" });
+    }
+  }
+
+  function initLogout() {
+    $all("form[data-logout], form[action$='/logout']").forEach(function (f) {
+      f.addEventListener("submit", forgetPatron);
+    });
+    if (!loggedIn()) {
+      get("meta", "snapshot-at").then(function (m) { if (m) { clear("snapshot"); del("meta", "snapshot-at"); } }).catch(function () {});
+    }
+  }
+
+  /* ---------------- queued actions (renew, hold, ask) made offline ---------------- */
+  var tokenCache = null;
+  function csrf() {
+    if (tokenCache) return Promise.resolve(tokenCache);
+    return fetch("/api/v1/session", { credentials: "same-origin" }).then(function (r) { return r.json(); })
+      .then(function (d) { tokenCache = d.csrf_token; return tokenCache; });
+  }
+
+  function apiFor(form) {
+    var action = form.getAttribute("action") || location.pathname;
+    var kind = form.getAttribute("data-offline-action");
+    var data = {};
+    new FormData(form).forEach(function (v, k) { if (k !== "csrf_token") data[k] = v; });
+    var m;
+    if (kind === "renew" && (m = action.match(/\/account\/loans\/(\d+)\/renew/))) return { url: "/api/v1/loans/" + m[1] + "/renew", body: {} };
+    if (kind === "renew-all") return { url: "/api/v1/loans/renew-all", body: {} };
+    if (kind === "hold" && (m = location.pathname.match(/\/record\/(\d+)\/hold/))) {
+      return { url: "/api/v1/holds", body: { record_id: Number(m[1]), pickup_location_id: Number(data.pickup_location_id), not_needed_after: data.not_needed_after || null } };
+    }
+    if (kind === "ask") return { url: "/api/v1/ask", body: data };
+    return null;
+  }
+
+  function queueAction(form) {
+    var api = apiFor(form);
+    if (!api) return Promise.resolve(false);
+    var item = { key: uuid(), kind: form.getAttribute("data-offline-action"), url: api.url, body: api.body,
+      idempotency_key: (form.querySelector("[name=idempotency_key]") || {}).value || uuid(),
+      label: form.getAttribute("data-label") || doc.title, status: "pending", created: Date.now() };
+    return put("queue", item).then(function () {
+      if (window.opacSW && window.opacSW.sync) window.opacSW.sync.register("opac-queue").catch(function () {});
+      renderQueue();
+      return true;
+    });
+  }
+
+  function initOfflineForms() {
+    $all("form[data-offline-action]").forEach(function (form) {
+      form.addEventListener("submit", function (e) {
+        if (navigator.onLine) return;  // online: the normal form post
+        e.preventDefault();
+        queueAction(form);
+      });
+    });
+  }
+
+  var flushing = false;
+  function flushQueue() {
+    if (flushing || !navigator.onLine) return Promise.resolve();
+    var run = function () {
+      flushing = true;
+      tokenCache = null;
+      return all("queue").then(function (items) {
+        items = items.filter(function (i) { return i.status === "pending" || i.status === "sending"; })
+          .sort(function (a, b) { return a.created - b.created; });
+        var chain = Promise.resolve();
+        items.forEach(function (item) {
+          chain = chain.then(function () {
+            item.status = "sending";
+            return put("queue", item).then(csrf).then(function (token) {
+              return fetch(item.url, { method: "POST", credentials: "same-origin",
+                headers: { "Content-Type": "application/json", "X-CSRFToken": token, "Idempotency-Key": item.idempotency_key },
+                body: JSON.stringify(item.body) });
+            }).then(function (r) {
+              return r.json().catch(function () { return {}; }).then(function (data) {
+                if (r.status >= 500 || r.status === 400 && data.error === "csrf") { item.status = "pending"; tokenCache = null; }
+                else { item.status = "done"; item.result = data; item.ok = r.ok; }
+                return put("queue", item);
+              });
+            }).catch(function () { item.status = "pending"; return put("queue", item); });
+          });
+        });
+        return chain;
+      }).then(function () { flushing = false; renderQueue(); refreshSnapshot(true); })
+        .catch(function () { flushing = false; });
+    };
+    // one tab at a time sends the queue (the idempotency key makes a repeat harmless anyway)
+    if (navigator.locks && navigator.locks.request) return navigator.locks.request("opac-queue", run);
+    return run();
+  }
+
+  function renderQueue() {
+    all("queue").then(function (items) {
+      var box = $("#queue-status");
+      if (!box) {
+        var main = $("main");
+        if (!main || !items.length) return;
+        box = el("section", { id: "queue-status", "class": "queue-status", "aria-live": "polite" });
+        main.insertBefore(box, main.firstChild);
+      }
+      box.textContent = "";
+      items.sort(function (a, b) { return a.created - b.created; }).forEach(function (i) {
+        var p = el("p", { "class": i.status === "done" ? (i.ok ? "flash flash-success" : "flash flash-error") : "flash",
+                          "data-queue-status": i.status });
+        if (i.status === "done") {
+          var r = i.result || {};
+          var msg = i.ok ? (r.due_date ? t("renewed", { date: r.due_date }) : (r.hold ? t("held", { pos: r.hold.position, total: r.hold.queue_length }) : (r.results ? t("renewedall", { n: r.renewed }) : t("sent")))) : (r.message || t("failed"));
+          p.textContent = i.label + ": " + msg;
+          // shown once, then forgotten
+          setTimeout(function () { del("queue", i.key); }, 500);
+        } else {
+          p.appendChild(el("span", { "class": "pending-badge" }, t("pending")));
+          p.appendChild(doc.createTextNode(" " + i.label));
+        }
+        box.appendChild(p);
+      });
+    }).catch(function () {});
+  }
+
+  /* ---------------- the offline page: snapshot, local search, what is on the device ---------------- */
+  function fmtTime(ms) { try { return new Date(ms).toLocaleString(doc.documentElement.lang || "id"); } catch (e) { return String(new Date(ms)); } }
+
+  function renderOffline() {
+    var app = $("#offline-app");
+    if (!app) return;
+    var view = $("#offline-view");
+    var path = location.pathname;
+    function tt(name, vars) {
+      var s = app.getAttribute("data-t-" + name) || name;
+      Object.keys(vars || {}).forEach(function (k) { s = s.split("{" + k + "}").join(vars[k]); });
+      return s;
+    }
+    function showSnapshot(kind) {
+      return get("snapshot", kind).then(function (snap) {
+        view.textContent = "";
+        if (!snap) { view.appendChild(el("p", {}, tt("login"))); return; }
+        view.appendChild(el("h2", {}, tt(kind)));
+        view.appendChild(el("p", { "class": "stale-note" }, tt("asof", { time: fmtTime(snap.at) })));
+        var ul = el("ul", { "class": "cards", "data-snapshot": kind });
+        if (kind === "loans") {
+          (snap.data.loans || []).forEach(function (l) {
+            var li = el("li", { "class": "card loan" });
+            li.appendChild(el("h3", {}, l.title));
+            li.appendChild(el("p", { "class": "status-line" + (l.overdue ? " bad" : "") }, tt("due", { date: l.due_date })));
+            ul.appendChild(li);
+          });
+        } else if (kind === "holds") {
+          (snap.data.holds || []).forEach(function (h) {
+            var li = el("li", { "class": "card" });
+            li.appendChild(el("h3", {}, h.title));
+            li.appendChild(el("p", {}, h.status === "ready" ? tt("ready") : tt("position", { pos: h.position, total: h.queue_length })));
+            ul.appendChild(li);
+          });
+        } else if (kind === "card") {
+          var card = el("div", { "class": "library-card", id: "library-card" });
+          card.appendChild(el("p", { "class": "card-name" }, snap.data.name));
+          var holder = el("div", { "class": "barcode" });
+          holder.innerHTML = snap.data.barcode_svg;  // our own server-made SVG (no user markup)
+          card.appendChild(holder);
+          card.appendChild(el("p", {}, snap.data.card_number));
+          var qr = el("div", { "class": "qr" });
+          qr.innerHTML = snap.data.qr_svg;
+          card.appendChild(qr);
+          view.appendChild(card);
+          var fs = el("button", { type: "button", "class": "btn btn-primary", "data-fullscreen": "library-card" }, t("fullscreen"));
+          view.appendChild(fs);
+          initFullscreen();
+          return;
+        }
+        view.appendChild(ul);
+      });
+    }
+    function localSearch() {
+      var q = new URLSearchParams(location.search).get("q") || "";
+      var words = q.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "").split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+      return Promise.all([all("records"), all("saved")]).then(function (r) {
+        var byId = {};
+        r[0].concat(r[1].filter(function (s) { return !s.removed; })).forEach(function (x) { byId[x.key] = x; });
+        var recs = Object.keys(byId).map(function (k) { return byId[k]; });
+        var hits = recs.filter(function (x) {
+          var hay = [x.title, x.author, x.year].join(" ").toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
+          return words.every(function (w) { return hay.indexOf(w) >= 0; });
+        });
+        view.textContent = "";
+        view.appendChild(el("p", { "class": "notice" }, tt("search", { n: recs.length })));
+        if (!hits.length) { view.appendChild(el("p", {}, tt("nohits"))); return; }
+        var ul = el("ul", { "class": "cards", id: "offline-hits" });
+        hits.forEach(function (h) {
+          var li = el("li", { "class": "card" });
+          li.appendChild(el("a", { href: h.url }, h.title));
+          if (h.author) li.appendChild(el("p", {}, h.author));
+          ul.appendChild(li);
+        });
+        view.appendChild(ul);
+      });
+    }
+    var job = Promise.resolve();
+    if (/^\/account\/loans/.test(path)) job = showSnapshot("loans");
+    else if (/^\/account\/holds/.test(path)) job = showSnapshot("holds");
+    else if (/^\/card/.test(path)) job = showSnapshot("card");
+    else if (path === "/search") job = localSearch();
+    job.catch(function () {});
+    // what is available on this device
+    var list = $("#offline-list");
+    Promise.all([all("records").catch(function () { return []; }), all("saved").catch(function () { return []; }),
+                 all("snapshot").catch(function () { return []; })]).then(function (r) {
+      list.textContent = "";
+      r[2].forEach(function (s) {
+        var href = s.key === "card" ? "/card" : "/account/" + s.key;
+        var li = el("li", { "class": "card" });
+        li.appendChild(el("a", { href: href }, tt(s.key)));
+        li.appendChild(el("span", { "class": "muted" }, " · " + fmtTime(s.at)));
+        list.appendChild(li);
+      });
+      var saved = r[1].filter(function (s) { return !s.removed; });
+      if (saved.length) {
+        var li = el("li", { "class": "card" });
+        li.appendChild(el("a", { href: "/saved" }, t("savedlist") + " (" + saved.length + ")"));
+        list.appendChild(li);
+      }
+      r[0].sort(function (a, b) { return b.at - a.at; }).slice(0, 50).forEach(function (x) {
+        var li = el("li", { "class": "card" });
+        li.appendChild(el("a", { href: x.url }, x.title));
+        list.appendChild(li);
+      });
+      if (!list.children.length) list.appendChild(el("li", {}, tt("none")));
+    });
+  }
+
+  /* ---------------- library card full screen, scanner, push opt-in ---------------- */
+  function initFullscreen() {
+    $all("[data-fullscreen]").forEach(function (b) {
+      var target = doc.getElementById(b.getAttribute("data-fullscreen"));
+      if (!target) return;
+      b.hidden = false;
+      b.onclick = function () {
+        if (target.requestFullscreen) target.requestFullscreen().catch(function () { target.classList.toggle("fullscreen-card"); });
+        else target.classList.toggle("fullscreen-card");
+        if (navigator.wakeLock) navigator.wakeLock.request("screen").catch(function () {});
+      };
+    });
+  }
+
+  function initScanLink() {
+    var link = $("[data-scan]");
+    if (link && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) { link.hidden = false; link.href = "/scan"; }
+  }
+
+  function initScanner() {
+    var box = $("#scanner");
+    if (!box || !("BarcodeDetector" in window) || !navigator.mediaDevices) return;
+    window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+      if (formats.indexOf("ean_13") < 0) return;
+      var detector = new window.BarcodeDetector({ formats: ["ean_13", "ean_8", "upc_a", "code_128"] });
+      box.hidden = false;
+      var video = $("#scan-video");
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
+        video.srcObject = stream;
+        video.play();
+        var timer = setInterval(function () {
+          detector.detect(video).then(function (codes) {
+            var code = codes.map(function (c) { return c.rawValue; }).filter(function (v) { return /^97[89]\d{10}$|^\d{9}[\dX]$/.test(v); })[0];
+            if (code) {
+              clearInterval(timer);
+              stream.getTracks().forEach(function (tr) { tr.stop(); });
+              location.href = "/scan?isbn=" + encodeURIComponent(code);
+            }
+          }).catch(function () {});
+        }, 300);
+      }).catch(function () { box.hidden = true; });
+    }).catch(function () {});
+  }
+
+  function initPush() {
+    var btn = $("#push-optin");
+    if (!btn || !("PushManager" in window) || !navigator.serviceWorker) return;
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      fetch("/api/v1/push/key").then(function (r) { return r.ok ? r.json() : Promise.reject(); }).then(function (k) {
+        var key = Uint8Array.from(atob(k.public_key.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - k.public_key.length % 4) % 4)), function (c) { return c.charCodeAt(0); });
+        return navigator.serviceWorker.ready.then(function (reg) {
+          return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+        });
+      }).then(function (sub) {
+        return csrf().then(function (token) {
+          return fetch("/api/v1/push/subscribe", { method: "POST", credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "X-CSRFToken": token }, body: JSON.stringify(sub) });
+        });
+      }).then(function () { btn.textContent = t("pushon"); btn.disabled = true; })
+        .catch(function () { btn.textContent = t("pushfail"); });
+    });
+  }
+
+  /* ---------------- suggestions as you type (ARIA combobox) ---------------- */
   function initSuggest() {
     var input = $("input[data-suggest]");
     var list = $("#suggestions");
     if (!input || !list) return;
     var url = input.getAttribute("data-suggest");
     var timer = null, active = -1, items = [], seq = 0;
-
     function close() { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; input.removeAttribute("aria-activedescendant"); }
     function render(suggestions) {
       list.textContent = "";
       items = suggestions;
       suggestions.forEach(function (s, i) {
-        var li = doc.createElement("li");
-        li.id = "sugg-" + i;
-        li.setAttribute("role", "option");
-        li.setAttribute("aria-selected", "false");
-        var kind = doc.createElement("span");
-        kind.className = "kind";
-        kind.textContent = s.type;
-        var label = doc.createElement("span");
-        label.textContent = s.label;
-        li.appendChild(label);
-        li.appendChild(kind);
+        var li = el("li", { id: "sugg-" + i, role: "option", "aria-selected": "false" });
+        li.appendChild(el("span", {}, s.label));
+        li.appendChild(el("span", { "class": "kind" }, t("kind_" + s.type)));
         li.addEventListener("mousedown", function (e) { e.preventDefault(); location.href = s.url; });
         list.appendChild(li);
       });
@@ -48,7 +546,7 @@
       if (q.trim().length < 2 || !navigator.onLine) { close(); return; }
       timer = setTimeout(function () {
         var mine = ++seq;
-        fetch(url + "?q=" + encodeURIComponent(q), { headers: { "Accept": "application/json" } })
+        fetch(url + "?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
           .then(function (r) { return r.ok ? r.json() : { suggestions: [] }; })
           .then(function (data) { if (mine === seq) render(data.suggestions || []); })
           .catch(close);
@@ -64,22 +562,18 @@
     input.addEventListener("blur", function () { setTimeout(close, 150); });
   }
 
-  /* ---------- share, copy link, sort auto-submit ---------- */
+  /* ---------------- share, copy, sort ---------------- */
   function initShare() {
     var share = $("[data-share]");
     if (share && navigator.share) {
       share.hidden = false;
-      share.addEventListener("click", function () {
-        navigator.share({ title: doc.title, url: location.href }).catch(function () {});
-      });
+      share.addEventListener("click", function () { navigator.share({ title: doc.title, url: location.href }).catch(function () {}); });
     }
     $all("[data-copy]").forEach(function (btn) {
       if (!navigator.clipboard) return;
       btn.hidden = false;
       btn.addEventListener("click", function () {
-        navigator.clipboard.writeText(btn.getAttribute("data-copy")).then(function () {
-          btn.textContent = btn.getAttribute("data-copied") || "✓";
-        });
+        navigator.clipboard.writeText(btn.getAttribute("data-copy")).then(function () { btn.textContent = t("copied"); });
       });
     });
     $all("select[data-autosubmit]").forEach(function (sel) {
@@ -89,7 +583,20 @@
     });
   }
 
+  initServiceWorker();
   initSuggest();
   initShare();
-  if (window.opacPWA) window.opacPWA();
+  initInstall();
+  initRecordPage();
+  initLogout();
+  initOfflineForms();
+  initOnlineState();
+  renderSaved();
+  renderOffline();
+  renderQueue();
+  initFullscreen();
+  initScanLink();
+  initScanner();
+  initPush();
+  if (loggedIn()) refreshSnapshot(false);
 })();

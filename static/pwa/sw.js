@@ -1,0 +1,218 @@
+/* opac service worker, served at /sw.js (scope /). The server fills in VERSION and PRECACHE.
+ *
+ * Pages: network first with a short timeout, then the copy on the device, then the offline page.
+ * Static assets (content-hashed names): stale-while-revalidate. Visited record and search pages
+ * are kept (bounded, least recently used out). Never cached: non-GET requests, staff pages,
+ * account pages and anything marked no-store or private; the patron snapshot lives in
+ * IndexedDB (written by the page) and is erased on logout.
+ */
+"use strict";
+
+const VERSION = "__VERSION__";
+const PRECACHE = __PRECACHE__;
+const SHELL = "opac-shell-" + VERSION;
+const ASSETS = "opac-assets-" + VERSION;
+const PAGES = "opac-pages";          // kept across versions: visited records survive updates
+const MAX_PAGES = 80;
+const NETWORK_TIMEOUT_MS = 3500;
+
+/* ---------- pure URL matching (the same rules are tested in the browser tests) ---------- */
+
+function isStaticAsset(url) {
+  return url.pathname.startsWith("/assets/") || url.pathname.startsWith("/static/");
+}
+function isPrivatePath(url) {
+  return /^\/(staff|account|card|login|logout|password-reset|api\/v1\/(loans|holds|me|card|notifications|saved|push|login|logout|session)|ask\/thread|questions)/.test(url.pathname);
+}
+function isKeptPage(url) {
+  return url.pathname === "/" || url.pathname.startsWith("/record/") || url.pathname === "/search" ||
+         url.pathname === "/faq" || url.pathname === "/info";
+}
+function cacheable(response) {
+  if (!response || response.status !== 200 || response.type === "opaque") return false;
+  const cc = (response.headers.get("Cache-Control") || "").toLowerCase();
+  return !cc.includes("no-store") && !cc.includes("private");
+}
+function pageKey(url) {
+  const u = new URL(url);
+  u.searchParams.delete("source");
+  u.hash = "";
+  return u.toString();
+}
+
+/* ---------- IndexedDB (shared with app.js) ---------- */
+
+function idb() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open("opac", 2);
+    req.onupgradeneeded = () => {
+      const d = req.result;
+      for (const name of ["snapshot", "records", "saved", "queue", "meta"]) {
+        if (!d.objectStoreNames.contains(name)) d.createObjectStore(name, { keyPath: "key" });
+      }
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+async function clearStores(names) {
+  const d = await idb();
+  await Promise.all(names.map((n) => new Promise((resolve) => {
+    const tx = d.transaction(n, "readwrite");
+    tx.objectStore(n).clear();
+    tx.oncomplete = resolve;
+    tx.onerror = resolve;
+  })));
+  d.close();
+}
+
+/* ---------- lifecycle ---------- */
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(SHELL).then((c) => c.addAll(PRECACHE.map((u) => new Request(u, { cache: "reload" })))));
+  // no skipWaiting here: the page shows "a new version is ready — reload" and asks for it
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    const keep = new Set([SHELL, ASSETS, PAGES]);
+    for (const name of await caches.keys()) {
+      if (name.startsWith("opac-") && !keep.has(name)) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener("message", (event) => {
+  const msg = event.data || {};
+  if (msg.type === "SKIP_WAITING") self.skipWaiting();
+  if (msg.type === "LOGOUT") event.waitUntil(clearStores(["snapshot", "queue"]));
+  if (msg.type === "LIST_PAGES") {
+    event.waitUntil((async () => {
+      const c = await caches.open(PAGES);
+      const keys = (await c.keys()).map((r) => r.url);
+      event.source && event.source.postMessage({ type: "PAGES", pages: keys });
+    })());
+  }
+});
+
+/* ---------- strategies ---------- */
+
+async function trimPages() {
+  const c = await caches.open(PAGES);
+  const keys = await c.keys();
+  for (let i = 0; i < keys.length - MAX_PAGES; i++) await c.delete(keys[i]);
+}
+
+async function rememberPage(url, response) {
+  const c = await caches.open(PAGES);
+  const key = pageKey(url);
+  await c.delete(key);            // re-insert: the most recently used goes last
+  await c.put(key, response);
+  await trimPages();
+}
+
+async function fromPages(url) {
+  const c = await caches.open(PAGES);
+  const key = pageKey(url);
+  const hit = await c.match(key);
+  if (hit) {
+    await c.delete(key);          // touched: move to the end of the LRU order
+    await c.put(key, hit.clone());
+  }
+  return hit;
+}
+
+function withTimeout(promise, ms) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("timeout")), ms);
+    promise.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+async function networkFirstPage(event) {
+  const url = new URL(event.request.url);
+  try {
+    const response = await withTimeout(fetch(event.request), NETWORK_TIMEOUT_MS);
+    if (isKeptPage(url) && !isPrivatePath(url) && cacheable(response)) {
+      event.waitUntil(rememberPage(url.toString(), response.clone()));
+    }
+    return response;
+  } catch (err) {
+    if (!isPrivatePath(url)) {
+      const hit = await fromPages(url.toString());
+      if (hit) return hit;
+    }
+    const shell = await caches.open(SHELL);
+    if (url.pathname === "/saved") return (await shell.match("/saved")) || (await shell.match("/offline"));
+    // the offline page reads location.pathname: it shows the loans/holds/card snapshot or
+    // searches the records on the device when that is what was asked for
+    return (await shell.match("/offline")) || new Response("offline", { status: 503 });
+  }
+}
+
+async function staleWhileRevalidate(event) {
+  const cache = await caches.open(ASSETS);
+  const hit = (await cache.match(event.request)) || (await caches.match(event.request));
+  const refresh = fetch(event.request).then((response) => {
+    if (cacheable(response)) cache.put(event.request, response.clone());
+    return response;
+  }).catch(() => null);
+  if (hit) {
+    event.waitUntil(refresh);
+    return hit;
+  }
+  return (await refresh) || new Response("", { status: 504 });
+}
+
+self.addEventListener("fetch", (event) => {
+  const req = event.request;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  if (req.method !== "GET") {
+    if (req.method === "POST" && /^\/(logout|staff\/logout|api\/v1\/logout)$/.test(url.pathname)) {
+      // logging out erases the patron snapshot and queued actions whatever the page does
+      event.respondWith((async () => {
+        await clearStores(["snapshot", "queue"]);
+        return fetch(req);
+      })());
+    }
+    return;  // never cached
+  }
+  if (url.pathname.startsWith("/staff")) return;
+  if (isStaticAsset(url) || url.pathname === "/manifest.webmanifest") {
+    event.respondWith(staleWhileRevalidate(event));
+    return;
+  }
+  if (req.mode === "navigate") {
+    event.respondWith(networkFirstPage(event));
+  }
+});
+
+/* ---------- push and background sync ---------- */
+
+self.addEventListener("push", (event) => {
+  let data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { title: event.data && event.data.text() }; }
+  event.waitUntil(self.registration.showNotification(data.title || "Perpustakaan", {
+    body: data.body || "", data: { url: data.url || "/" }, icon: "/static/pwa/icons/icon-192.png",
+    badge: "/static/pwa/icons/maskable-192.png", tag: data.kind || "opac",
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = (event.notification.data && event.notification.data.url) || "/";
+  event.waitUntil(self.clients.matchAll({ type: "window" }).then((list) => {
+    for (const c of list) { if (c.url.endsWith(target) && "focus" in c) return c.focus(); }
+    return self.clients.openWindow(target);
+  }));
+});
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === "opac-queue") {
+    event.waitUntil(self.clients.matchAll({ type: "window" }).then((list) => {
+      list.forEach((c) => c.postMessage({ type: "FLUSH_QUEUE" }));
+    }));
+  }
+});
