@@ -106,6 +106,9 @@ VAPID_PRIVATE_KEY: str = ""
 VAPID_PUBLIC_KEY: str = ""
 #: Contact for push services (mailto: or https: URL).
 VAPID_SUBJECT: str = ""
+#: A file whose content marks a release (a deploy script writes the commit id there); it is part
+#: of the service worker's version, so installed apps offer to reload into the new release.
+PWA_RELEASE_FILE: str = ""
 #: Compress text responses (gzip) when the client accepts it.
 COMPRESS_RESPONSES: bool = True
 #: Sender address of library e-mail.

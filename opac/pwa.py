@@ -80,6 +80,9 @@ def _sw_body() -> str:
     mo = Path(current_app.root_path) / "translations" / "id" / "LC_MESSAGES" / "messages.mo"
     if mo.exists():
         digest.update(mo.read_bytes())
+    release = current_app.config.get("PWA_RELEASE_FILE")
+    if release and Path(release).exists():
+        digest.update(Path(release).read_bytes())
     version = digest.hexdigest()[:12]
     return (source.replace('"__VERSION__"', json.dumps(version))
             .replace("__PRECACHE__", json.dumps(list(SHELL_PAGES) + assets)))

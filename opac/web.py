@@ -53,19 +53,23 @@ def _file_hash(path: str, mtime: float) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
 
 
+def asset(name: str) -> str:
+    """URL of a static asset with its content hash in the name (immutable, cached for a year)."""
+    from flask import current_app
+
+    path = Path(current_app.static_folder) / "pwa" / name
+    try:
+        digest = _file_hash(str(path), path.stat().st_mtime)
+    except OSError:
+        return f"/static/pwa/{name}"
+    stem, _dot, ext = name.rpartition(".")
+    return f"/assets/{stem}.{digest}.{ext}"
+
+
 def init_app(app) -> None:
     static_root = Path(app.static_folder)
 
-    @app.template_global()
-    def asset(name: str) -> str:
-        """URL of a static asset with its content hash in the name (immutable, cached for a year)."""
-        path = static_root / "pwa" / name
-        try:
-            digest = _file_hash(str(path), path.stat().st_mtime)
-        except OSError:
-            return f"/static/pwa/{name}"
-        stem, dot, ext = name.rpartition(".")
-        return f"/assets/{stem}.{digest}.{ext}"
+    app.add_template_global(asset)
 
     @app.context_processor
     def _globals():

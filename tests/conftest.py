@@ -297,6 +297,7 @@ def live_server(app):
         "OPAC_SECRET_KEY": app.config["SECRET_KEY"], "OPAC_LOGIN_MAX_ATTEMPTS": str(app.config["LOGIN_MAX_ATTEMPTS"]),
         "OPAC_BIND": f"127.0.0.1:{port}", "OPAC_WORKERS": "4",
     })
+    env.update({f"OPAC_{k}": str(v) for k, v in app.config.get("LIVE_SERVER_ENV", {}).items()})
     with app.app_context():
         from opac.extensions import db
 

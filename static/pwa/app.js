@@ -49,7 +49,7 @@
       return new Promise(function (resolve, reject) {
         var tx = d.transaction(name, mode);
         var result = fn(tx.objectStore(name));
-        tx.oncomplete = function () { resolve(result && result.result !== undefined ? result.result : result); };
+        tx.oncomplete = function () { resolve(result instanceof IDBRequest ? result.result : result); };
         tx.onerror = function () { reject(tx.error); };
       });
     });
@@ -64,8 +64,9 @@
   function initServiceWorker() {
     if (!("serviceWorker" in navigator)) return;
     var reloading = false;
+    var wantReload = false;  // only after "reload" was chosen; the first install just takes control
     navigator.serviceWorker.addEventListener("controllerchange", function () {
-      if (reloading) return;
+      if (reloading || !wantReload) return;
       reloading = true;
       location.reload();
     });
@@ -77,7 +78,7 @@
         var banner = $("#update-banner");
         if (!banner || !worker) return;
         banner.hidden = false;
-        $("#update-reload").onclick = function () { worker.postMessage({ type: "SKIP_WAITING" }); };
+        $("#update-reload").onclick = function () { wantReload = true; worker.postMessage({ type: "SKIP_WAITING" }); };
       }
       if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
       reg.addEventListener("updatefound", function () {

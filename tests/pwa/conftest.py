@@ -1,0 +1,81 @@
+"""Real-browser fixtures: Debian's chromium driven by Playwright, phone-sized, against gunicorn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage"]
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
+         "user_agent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+                       "Chrome/126.0 Mobile Safari/537.36"}
+
+
+def _need_browser():
+    if not (os.path.exists(CHROMIUM) and shutil.which("chromium")):
+        if os.environ.get("OPAC_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is required for browser tests (apt-get install -y chromium)")
+        pytest.skip("chromium not installed")
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def phone(browser):
+    ctx = browser.new_context(**PHONE, service_workers="allow", locale="id-ID")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(phone):
+    p = phone.new_page()
+    p.set_default_timeout(20000)
+    yield p
+
+
+def wait_for_sw(page):
+    """Until the service worker controls the page (the first visit installs it, a reload hands over)."""
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # evaluate awaits the promise
+    for _ in range(3):
+        if page.evaluate("!!navigator.serviceWorker.controller"):
+            return
+        page.reload()
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    assert page.evaluate("!!navigator.serviceWorker.controller")
+
+
+def idb_all(page, store: str):
+    return page.evaluate("""(name) => new Promise((resolve, reject) => {
+      const req = indexedDB.open("opac", 2);
+      req.onupgradeneeded = () => { for (const n of ["snapshot","records","saved","queue","meta"]) req.result.createObjectStore(n, {keyPath: "key"}); };
+      req.onsuccess = () => { const tx = req.result.transaction(name, "readonly"); const g = tx.objectStore(name).getAll();
+        g.onsuccess = () => { resolve(g.result); req.result.close(); }; g.onerror = () => reject(g.error); };
+      req.onerror = () => reject(req.error);
+    })""", store)
+
+
+def cache_urls(page):
+    return page.evaluate("""async () => { const out = [];
+      for (const name of await caches.keys()) { const c = await caches.open(name);
+        for (const r of await c.keys()) out.push(name + " " + r.url); }
+      return out; }""")

@@ -1,0 +1,277 @@
+"""What only a browser proves: install, offline, the patron journeys on a phone, accessibility."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import time
+
+import pytest
+from sqlalchemy import select
+
+from opac.catalog.models import Location
+from opac.circulation.models import Loan
+from opac.extensions import db
+from tests.pwa.conftest import ARGS, CHROMIUM, PHONE, cache_urls, idb_all, wait_for_sw
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    release = tmp_path / "release.txt"
+    release.write_text("one")
+    return {"PWA_RELEASE_FILE": str(release), "LIVE_SERVER_ENV": {"PWA_RELEASE_FILE": str(release)}}
+
+
+@pytest.fixture
+def site(app, load_records, make_patron, live_server_after_data):
+    return live_server_after_data
+
+
+@pytest.fixture
+def world(app, load_records, make_patron):
+    ids = load_records([
+        dict(title="Laskar Pelangi", authors=["Hirata, Andrea"], year=2005, subjects=["Fiksi Indonesia"],
+             items=[{"barcode": "PW1", "location": "PUSAT"}]),
+        dict(title="Bumi Manusia", authors=["Toer, Pramoedya Ananta"], year=1980,
+             items=[{"barcode": "PW2", "location": "PUSAT"}]),
+        dict(title="Ronggeng Dukuh Paruk", authors=["Tohari, Ahmad"], year=1982, items=[{"barcode": "PW3", "location": "PUSAT"}]),
+    ])
+    pid, card, pin = make_patron(name="Siti Aminah")
+    from opac.circulation import actions
+
+    with app.test_request_context():
+        db.session.scalar(select(Location)).is_pickup = True
+        db.session.commit()
+        assert actions.checkout(card, "PW1")["ok"]
+        loan_id = db.session.scalar(select(Loan.id))
+    return {"records": ids, "card": card, "pin": pin, "loan_id": loan_id, "patron_id": pid}
+
+
+@pytest.fixture
+def live_server_after_data(world, live_server):
+    return live_server
+
+
+def wait_until(check, timeout=20.0):
+    deadline = time.time() + timeout
+    while not check():
+        assert time.time() < deadline, "condition not met in time"
+        time.sleep(0.2)
+
+
+def login(page, base, card, pin):
+    page.goto(base + "/login")
+    page.fill("#card", card)
+    page.fill("#pin", pin)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(re.compile(r".*/account/loans"))
+
+
+def test_manifest_is_valid_and_icons_load(page, site):
+    r = page.request.get(site + "/manifest.webmanifest")
+    assert r.ok and r.headers["content-type"].startswith("application/manifest+json")
+    m = r.json()
+    for key in ("name", "short_name", "start_url", "scope", "display", "theme_color", "background_color", "icons",
+                "shortcuts", "share_target", "description"):
+        assert m.get(key), key
+    assert m["display"] == "standalone" and m["scope"] == "/" and "source=" in m["start_url"]
+    assert {s["url"].split("?")[0] for s in m["shortcuts"]} == {"/search", "/account/loans", "/card", "/ask"}
+    sizes = {}
+    for icon in m["icons"]:
+        resp = page.request.get(site + icon["src"])
+        body = resp.body()
+        assert resp.ok and body[:8] == b"\x89PNG\r\n\x1a\n"
+        w, h = struct.unpack(">II", body[16:24])
+        assert f"{w}x{h}" == icon["sizes"]
+        sizes.setdefault(icon.get("purpose", "any"), set()).add(icon["sizes"])
+    assert {"192x192", "512x512"} <= sizes["any"] and "512x512" in sizes["maskable"]
+    shared = page.request.get(site + "/share?title=x&text=laskar%20pelangi", max_redirects=0)
+    assert shared.status == 302 and "/search?q=" in shared.headers["location"]
+
+
+def test_service_worker_controls_the_page(page, site):
+    page.goto(site + "/")
+    wait_for_sw(page)
+    scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+    assert scope == site + "/"
+
+
+def test_visited_record_reloads_offline_and_unvisited_shows_offline_page(page, phone, site, world):
+    page.goto(site + "/")
+    wait_for_sw(page)
+    page.goto(f"{site}/record/{world['records'][0]}")
+    wait_until(lambda: page.evaluate("""async () => { const c = await caches.open('opac-pages');
+        return (await c.keys()).some(r => r.url.includes('/record/'))}"""))
+    phone.set_offline(True)
+    try:
+        page.reload()
+        assert page.locator("h1").first.inner_text().startswith("Laskar Pelangi")
+        assert page.locator("#offline-banner").is_visible()
+        page.goto(f"{site}/record/{world['records'][1]}")
+        assert "luring" in page.locator("h1").first.inner_text().lower() or "offline" in page.locator("h1").first.inner_text().lower()
+        page.wait_for_selector("#offline-list a")
+        assert "Laskar Pelangi" in page.locator("#offline-list").inner_text()
+        # offline search runs over the records on the device and says so
+        page.goto(f"{site}/search?q=laskar")
+        page.wait_for_selector("#offline-hits")
+        assert "Laskar Pelangi" in page.locator("#offline-hits").inner_text()
+        assert page.locator(".offline-page .notice").count() == 1
+    finally:
+        phone.set_offline(False)
+
+
+def test_saved_list_works_offline(page, phone, site, world):
+    page.goto(site + "/")
+    wait_for_sw(page)
+    page.goto(f"{site}/record/{world['records'][2]}")
+    page.click("[data-save-record]")
+    page.wait_for_function("() => document.querySelector('[data-save-record]').getAttribute('aria-pressed') === 'true'")
+    phone.set_offline(True)
+    try:
+        page.goto(site + "/saved")
+        page.wait_for_selector("#saved-list a")
+        assert "Ronggeng Dukuh Paruk" in page.locator("#saved-list").inner_text()
+    finally:
+        phone.set_offline(False)
+
+
+def test_patron_snapshot_offline_and_gone_after_logout(page, phone, site, world):
+    page.goto(site + "/")
+    wait_for_sw(page)
+    login(page, site, world["card"], world["pin"])
+    wait_until(lambda: len(idb_all(page, "snapshot")) >= 3)
+    phone.set_offline(True)
+    try:
+        page.goto(site + "/account/loans")
+        page.wait_for_selector("[data-snapshot=loans] .loan")
+        text = page.locator("#offline-view").inner_text()
+        assert "Laskar Pelangi" in text and re.search(r"\d{4}-\d{2}-\d{2}", text)
+        assert page.locator(".stale-note").count() >= 1 and page.locator("#offline-banner").is_visible()
+        page.goto(site + "/card")
+        page.wait_for_selector("#library-card svg")
+        assert world["card"] in page.locator("#library-card").inner_text()
+    finally:
+        phone.set_offline(False)
+    # patron pages never went into a cache
+    assert not [u for u in cache_urls(page) if "/account/" in u or "/api/v1/loans" in u or "/card" in u]
+    page.goto(site + "/account")
+    page.click("form[data-logout] button")
+    page.wait_for_url(re.compile(r".*/$"))
+    assert idb_all(page, "snapshot") == []
+    assert "opac_patron" not in page.evaluate("document.cookie")
+    assert not [u for u in cache_urls(page) if "/account/" in u or "loans" in u]
+
+
+def test_renewal_made_offline_completes_exactly_once(app, page, phone, site, world):
+    page.goto(site + "/")
+    wait_for_sw(page)
+    login(page, site, world["card"], world["pin"])
+    page.goto(site + "/account/loans")
+    phone.set_offline(True)
+    page.click(f"form[action='/account/loans/{world['loan_id']}/renew'] button")
+    page.wait_for_selector("[data-queue-status=pending]")
+    queued = idb_all(page, "queue")
+    assert len(queued) == 1 and queued[0]["status"] == "pending"
+    phone.set_offline(False)
+    page.wait_for_selector("[data-queue-status=done]", timeout=30000)
+    assert "2026" in page.locator("#queue-status").inner_text() or "20" in page.locator("#queue-status").inner_text()
+    # a second flush (another tab, a reconnect) sends nothing new
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    time.sleep(1.0)
+    page.reload()
+    time.sleep(1.0)
+    with app.app_context():
+        assert db.session.get(Loan, world["loan_id"]).renewals == 1
+
+
+def test_update_prompt_when_the_service_worker_changes(app, page, site):
+    page.goto(site + "/")
+    wait_for_sw(page)
+    with open(app.config["PWA_RELEASE_FILE"], "w") as f:
+        f.write("two")
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    page.wait_for_selector("#update-banner:not([hidden])", timeout=30000)
+    old = page.evaluate("navigator.serviceWorker.controller.scriptURL")
+    with page.expect_navigation():
+        page.click("#update-reload")
+    wait_for_sw(page)
+    assert page.evaluate("navigator.serviceWorker.controller.scriptURL") == old  # same URL, new version
+    assert page.locator("#update-banner").is_hidden()
+
+
+PAGES = ["/", "/search?q=laskar", "RECORD", "/login", "/account", "/ask"]
+
+
+def _pages(site, world):
+    return [site + (f"/record/{world['records'][0]}" if p == "RECORD" else p) for p in PAGES]
+
+
+def test_accessibility_axe_no_serious_or_critical(page, site, world):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    for url in _pages(site, world):
+        if url.endswith("/account"):
+            login(page, site, world["card"], world["pin"])
+        page.goto(url)
+        if "/ask" in url and page.url.endswith("/login"):
+            continue
+        results = axe.run(page)
+        bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        assert not bad, (url, [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad])
+
+
+def test_no_horizontal_scroll_at_320px_and_touch_targets(browser, site, world):
+    ctx = browser.new_context(**{**PHONE, "viewport": {"width": 320, "height": 640}})
+    page = ctx.new_page()
+    try:
+        for url in _pages(site, world):
+            if url.endswith("/account"):
+                login(page, site, world["card"], world["pin"])
+            page.goto(url)
+            sw, cw = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert sw <= cw, (url, sw, cw)
+            small = page.evaluate("""() => [...document.querySelectorAll('main a.btn, main button, .main-nav a, input[type=search], main select')]
+              .filter(e => e.offsetParent !== null).map(e => e.getBoundingClientRect())
+              .filter(r => r.height < 44).length""")
+            assert small == 0, url
+    finally:
+        ctx.close()
+
+
+def test_works_without_javascript(browser, site, world):
+    ctx = browser.new_context(**PHONE, java_script_enabled=False)
+    page = ctx.new_page()
+    try:
+        page.goto(site + "/search?q=pramoedya")
+        assert "Bumi Manusia" in page.content()
+        page.click("a.hit-link")
+        assert page.locator("h1").first.inner_text().startswith("Bumi Manusia")
+        login(page, site, world["card"], world["pin"])
+        assert "Laskar Pelangi" in page.content()
+    finally:
+        ctx.close()
+
+
+def test_chrome_says_installable(tmp_path, playwright_instance, site):
+    ctx = playwright_instance.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
+                                                                 args=ARGS, headless=True, **PHONE)
+    try:
+        page = ctx.new_page()
+        page.goto(site + "/")
+        wait_for_sw(page)
+        cdp = ctx.new_cdp_session(page)
+        errors = None
+        for _ in range(10):
+            errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+            if not errors:
+                break
+            time.sleep(0.5)
+        assert errors == [], json.dumps(errors)
+        manifest = cdp.send("Page.getAppManifest")
+        assert not manifest.get("errors")
+    finally:
+        ctx.close()
