@@ -96,6 +96,14 @@ def service_worker():
     return resp
 
 
+@bp.get("/robots.txt")
+def robots():
+    body = "User-agent: *\nDisallow: /staff\nDisallow: /account\nDisallow: /api/\nDisallow: /login\nAllow: /\n"
+    resp = Response(body, mimetype="text/plain")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
 @bp.get("/offline")
 @public_page
 def offline():
