@@ -71,6 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(circulation_bp)
     app.register_blueprint(patron_api_bp)
     app.register_blueprint(staff_bp)
+    from .reference.views import bp as reference_bp
+
+    app.register_blueprint(reference_bp)
     from . import push
     from .circulation import notify as circulation_notify
 
@@ -104,5 +107,6 @@ def _register_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     from .accounts import models as _accounts  # noqa: F401
     from .catalog import models as _catalog  # noqa: F401
+    from .reference import models as _reference  # noqa: F401
     from .circulation import models as _circulation  # noqa: F401
     from .search import models as _search  # noqa: F401

@@ -368,6 +368,23 @@ def push_keys(force):
     click.echo(f"VAPID public key: {keys['public_key']}")
 
 
+@click.group("reference")
+def reference_group():
+    """Ask a librarian."""
+
+
+@reference_group.command("purge")
+@with_appcontext
+def reference_purge():
+    """Remove personal data from closed questions older than REFERENCE_RETENTION_DAYS."""
+    from .reference.services import purge_old_threads
+
+    n = purge_old_threads()
+    db.session.commit()
+    click.echo(f"Purged {n} closed questions.")
+
+
 def init_more(app) -> None:
+    app.cli.add_command(reference_group)
     for cmd in (patron_group, staff_group, circ_group, notify_command, calendar_group, push_group):
         app.cli.add_command(cmd)

@@ -111,6 +111,31 @@ VAPID_SUBJECT: str = ""
 PWA_RELEASE_FILE: str = ""
 #: Compress text responses (gzip) when the client accepts it.
 COMPRESS_RESPONSES: bool = True
+#: Ask a librarian: shortest and longest question (characters).
+ASK_MIN_LENGTH: int = 10
+ASK_MAX_LENGTH: int = 4000
+#: A question sent faster than this after the form was shown is treated as spam (seconds).
+ASK_MIN_SECONDS: int = 3
+#: Questions allowed per IP address and per contact (e-mail, WhatsApp or account) in the window.
+ASK_MAX_PER_IP: int = 5
+ASK_MAX_PER_CONTACT: int = 3
+#: Window of the question limits, seconds.
+ASK_WINDOW_SECONDS: int = 3600
+#: Closed questions lose their personal data after this many days.
+REFERENCE_RETENTION_DAYS: int = 180
+#: Opening hours per weekday (0 = Monday) as "HH:MM-HH:MM"; missing days are closed.
+OPENING_HOURS: dict = {"0": "08:00-20:00", "1": "08:00-20:00", "2": "08:00-20:00", "3": "08:00-20:00",
+                       "4": "08:00-20:00", "5": "08:00-14:00"}
+#: Library address and contacts shown on the information page.
+LIBRARY_ADDRESS: str = "Jl. Pendidikan No. 1, Kampus Nusantara"
+CONTACT_PHONE: str = "+62 21 555 0100"
+CONTACT_EMAIL: str = "perpustakaan@example.org"
+#: WhatsApp number (international digits, no +) for click-to-chat.
+CONTACT_WHATSAPP: str = "6281234567890"
+#: Social media links: name -> URL (Instagram, Facebook, X, YouTube, WhatsApp channel…).
+SOCIAL_LINKS: dict = {"instagram": "https://instagram.com/perpustakaan", "facebook": "https://facebook.com/perpustakaan",
+                      "x": "https://x.com/perpustakaan", "youtube": "https://youtube.com/@perpustakaan",
+                      "whatsapp": "https://wa.me/6281234567890"}
 #: Sender address of library e-mail.
 MAIL_FROM: str = "perpustakaan@example.org"
 

@@ -49,10 +49,15 @@ def two_patrons(app, load_records, make_patron, make_staff):
         assert actions.place_hold(b[0], ids[1], loc.id)["ok"]
         b_loan = db.session.scalar(select(Loan.id).where(Loan.patron_id == b[0]))
         b_hold = db.session.scalar(select(Hold.id).where(Hold.patron_id == b[0]))
-    extra = {}
-    for hook in app.extensions.get("opac_test_objects", []):
-        extra.update(hook(app, a, b))
-    return {"records": ids, "a": a, "b": b, "staff": staff, "b_loan": b_loan, "b_hold": b_hold, **extra}
+        from opac.accounts.models import Patron
+        from opac.reference import services as ref
+
+        q = ref.ask("Pertanyaan pribadi milik patron B " + b[1], category="other", name="B", email=None, whatsapp=None,
+                    channel="app", patron=db.session.get(Patron, b[0]), ip="10.0.0.2")
+        db.session.commit()
+        b_question, b_access = q.id, q.token
+    return {"records": ids, "a": a, "b": b, "staff": staff, "b_loan": b_loan, "b_hold": b_hold,
+            "b_question": b_question, "b_access": b_access}
 
 
 def _url(rule, values):

@@ -100,10 +100,13 @@ def daily_run(today: date | None = None) -> dict:
     expired = expire_holds(today)
     due_soon, overdue = send_due_and_overdue_notices(today)
     anonymized = anonymize_loans(today)
+    from ..reference.services import purge_old_threads
+
+    purged = purge_old_threads()
     db.session.flush()
     sent = send_pending()
     return {"expired_holds": expired, "due_soon": due_soon, "overdue": overdue, "anonymized": anonymized,
-            "emails_sent": sent}
+            "questions_purged": purged, "emails_sent": sent}
 
 
 def whatsapp_for(note: Notification, patron: Patron) -> str | None:

@@ -103,5 +103,8 @@ def load_demo(force: bool = False) -> int:
         record, _outcome, _notes, _counts = upsert_record(fields, source="demo", locations=cache)
         # newer books arrived more recently: gives "new arrivals" a realistic order
         record.created_at = now - timedelta(days=max(0, 2030 - (fields["year"] or 1900)) * 3 + n % 5)
+    from .faq import load_faq
+
+    load_faq()
     db.session.commit()
     return len(records)

@@ -584,7 +584,59 @@
     });
   }
 
+  /* ---------------- ask a librarian: FAQ answers and records while typing ---------------- */
+  function initAskSuggest() {
+    var box = $("#ask-suggestions");
+    var input = $("textarea[data-ask-suggest]");
+    if (!box || !input) return;
+    var url = input.getAttribute("data-ask-suggest");
+    var timer = null, seq = 0;
+    function render(data) {
+      box.textContent = "";
+      if (data.faqs.length) {
+        box.appendChild(el("h2", { "class": "h3" }, box.getAttribute("data-t-faq")));
+        data.faqs.forEach(function (f) {
+          var d = el("details", { "class": "card faq-entry" });
+          d.appendChild(el("summary", {}, f.question));
+          var ans = el("div", { "class": "rich" });
+          ans.innerHTML = f.answer;  // sanitised on the server with an allowlist
+          d.appendChild(ans);
+          var b = el("button", { type: "button", "class": "btn btn-small", "data-helpful": f.id }, box.getAttribute("data-t-helpful"));
+          b.addEventListener("click", function () {
+            csrf().then(function (token) {
+              return fetch("/faq/" + f.id + "/helpful", { method: "POST", credentials: "same-origin",
+                headers: { "X-CSRFToken": token, "Content-Type": "application/json", Accept: "application/json" }, body: "{}" });
+            }).then(function () { b.textContent = box.getAttribute("data-t-thanks"); b.disabled = true; });
+          });
+          d.appendChild(b);
+          box.appendChild(d);
+        });
+      }
+      if (data.records.length) {
+        box.appendChild(el("h2", { "class": "h3" }, box.getAttribute("data-t-records")));
+        var ul = el("ul", {});
+        data.records.forEach(function (r) {
+          var li = el("li", {});
+          li.appendChild(el("a", { href: r.url }, r.title));
+          ul.appendChild(li);
+        });
+        box.appendChild(ul);
+      }
+      box.hidden = !(data.faqs.length || data.records.length);
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      if (input.value.trim().length < 8 || !navigator.onLine) return;
+      timer = setTimeout(function () {
+        var mine = ++seq;
+        fetch(url + "?q=" + encodeURIComponent(input.value), { headers: { Accept: "application/json" } })
+          .then(function (r) { return r.json(); }).then(function (d) { if (mine === seq) render(d); }).catch(function () {});
+      }, 300);
+    });
+  }
+
   initServiceWorker();
+  initAskSuggest();
   initSuggest();
   initShare();
   initInstall();

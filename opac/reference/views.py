@@ -1,0 +1,380 @@
+"""Ask a librarian pages, the FAQ, library information, the staff reference queue, and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..accounts.permissions import is_patron, patron_required, staff_required
+from ..catalog.models import Location, utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..web import public_page
+from . import services
+from .models import CATEGORIES, CannedReply, FaqEntry, Question
+
+bp = Blueprint("reference", __name__)
+
+
+def _client_ip() -> str:
+    from ..accounts.views import client_ip
+
+    return client_ip()
+
+
+def _ask_form_values() -> dict:
+    f = request.form
+    return {"text": f.get("question", ""), "category": f.get("category", "other"), "name": f.get("name"),
+            "email": f.get("email"), "whatsapp": f.get("whatsapp"), "channel": f.get("channel", "app")}
+
+
+def _create_question(values: dict, honeypot: str | None, stamp: str | None):
+    """Returns (question | None, error message | None); spam gets a silent (None, None)."""
+    if services.looks_like_spam(honeypot, stamp):
+        return None, None
+    try:
+        q = services.ask(values["text"], category=values["category"], name=values.get("name"), email=values.get("email"),
+                         whatsapp=values.get("whatsapp"), channel=values.get("channel", "app"),
+                         patron=current_user if is_patron() else None, ip=_client_ip(), language=str(get_locale()))
+        db.session.commit()
+        return q, None
+    except DomainError as exc:
+        db.session.rollback()
+        return None, exc
+
+
+@bp.route("/ask", methods=["GET", "POST"])
+def ask():
+    patron = current_user if is_patron() else None
+    if request.method == "POST":
+        values = _ask_form_values()
+        q, error = _create_question(values, request.form.get("website"), request.form.get("ts"))
+        if error is not None:
+            return render_template("reference/ask.html", values=values, error=error.message, stamp=services.form_stamp(),
+                                   categories=CATEGORIES, labels=services.CATEGORY_LABELS, patron=patron), (
+                429 if error.reason == "rate_limited" else 400)
+        if q is None:  # spam: looks like success, stores nothing
+            return render_template("reference/sent.html", question=None)
+        return render_template("reference/sent.html", question=q, url=services.thread_url(q))
+    values = {"text": request.args.get("q", "")[:500], "category": "finding" if request.args.get("q") else "other",
+              "name": patron.name if patron else "", "email": patron.email if patron else "",
+              "whatsapp": patron.whatsapp if patron else "", "channel": "app" if patron else "email"}
+    return render_template("reference/ask.html", values=values, stamp=services.form_stamp(), categories=CATEGORIES,
+                           labels=services.CATEGORY_LABELS, patron=patron)
+
+
+def _thread_page(q: Question, post_url: str):
+    if request.method == "POST":
+        try:
+            services.follow_up(q, request.form.get("message", ""))
+            db.session.commit()
+            flash(_("Your message is sent."), "success")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        return redirect(post_url, code=303)
+    messages = [m for m in q.messages if not m.internal]
+    return render_template("reference/thread.html", q=q, messages=messages, post_url=post_url,
+                           labels=services.CATEGORY_LABELS, status_labels=services.STATUS_LABELS,
+                           safe_html=services.safe_html)
+
+
+@bp.route("/ask/t/<token>", methods=["GET", "POST"])
+def thread(token: str):
+    q = services.question_by_token(token)
+    if q is None:
+        abort(404)
+    return _thread_page(q, url_for("reference.thread", token=token))
+
+
+@bp.get("/account/questions")
+@patron_required
+def my_questions():
+    rows = db.session.scalars(services.patron_questions(current_user).order_by(Question.updated_at.desc())).all()
+    return render_template("reference/my_questions.html", rows=rows, labels=services.CATEGORY_LABELS,
+                           status_labels=services.STATUS_LABELS)
+
+
+@bp.route("/account/questions/<id:question_id>", methods=["GET", "POST"])
+@patron_required
+def my_question(question_id: int):
+    q = db.session.scalar(services.patron_questions(current_user).where(Question.id == question_id))
+    if q is None:
+        abort(404)
+    return _thread_page(q, url_for("reference.my_question", question_id=q.id))
+
+
+@bp.get("/faq")
+@public_page
+def faq():
+    query = request.args.get("q", "").strip()[:200]
+    if query:
+        entries = [e for e, _s in services.faq_matcher().match(query, limit=10, min_score=0.5)]
+    else:
+        entries = db.session.scalars(select(FaqEntry).where(FaqEntry.published.is_(True))
+                                     .order_by(FaqEntry.category, FaqEntry.position, FaqEntry.id)).all()
+    groups: dict[str, list] = {}
+    for e in entries:
+        groups.setdefault(e.category, []).append(e)
+    return render_template("reference/faq.html", groups=groups, query=query, labels=services.CATEGORY_LABELS,
+                           safe_html=services.safe_html)
+
+
+@bp.post("/faq/<id:faq_id>/helpful")
+def faq_helpful(faq_id: int):
+    ok = services.mark_helpful(faq_id)
+    db.session.commit()
+    if request.accept_mimetypes.best == "application/json" or request.is_json:
+        return jsonify(ok=ok)
+    flash(_("Thank you — glad it helped."), "success")
+    return redirect(request.referrer if (request.referrer or "").startswith(request.host_url) else url_for("reference.faq"),
+                    code=303)
+
+
+def opening_status(now: datetime | None = None) -> dict:
+    """Opening hours per weekday from settings, and whether the library is open right now."""
+    from ..circulation.rules import Calendar
+
+    cfg = current_app.config
+    tz = ZoneInfo(cfg["BABEL_DEFAULT_TIMEZONE"])
+    now = now or datetime.now(tz)
+    hours = {int(k): v for k, v in (cfg.get("OPENING_HOURS") or {}).items()}
+    today = now.date()
+    cal = Calendar(today)
+    span = hours.get(today.weekday()) if cal.is_open(today) else None
+    open_now = False
+    if span:
+        start, _sep, end = span.partition("-")
+        open_now = start.strip() <= now.strftime("%H:%M") < end.strip()
+    week = []
+    for i in range(7):
+        day = today + timedelta(days=i)
+        week.append({"day": day, "hours": hours.get(day.weekday()) if cal.is_open(day) else None,
+                     "holiday": day.weekday() in hours and not cal.is_open(day)})
+    return {"open_now": open_now, "today_hours": span, "week": week}
+
+
+@bp.get("/info")
+@public_page
+def info():
+    cfg = current_app.config
+    locations = db.session.scalars(select(Location).order_by(Location.position, Location.name)).all()
+    return render_template("reference/info.html", status=opening_status(), locations=locations,
+                           social=cfg.get("SOCIAL_LINKS") or {}, phone=cfg.get("CONTACT_PHONE"),
+                           email=cfg.get("CONTACT_EMAIL"), whatsapp=cfg.get("CONTACT_WHATSAPP"),
+                           address=cfg.get("LIBRARY_ADDRESS"))
+
+
+# ----------------------------------------------------------------------------- API
+
+
+@bp.get("/api/v1/ask/suggest")
+@public_page
+def suggest_api():
+    return jsonify(services.suggest(request.args.get("q", "")))
+
+
+@bp.post("/api/v1/ask")
+def ask_api():
+    """Ask from the app (also the offline queue): an Idempotency-Key makes a resend harmless."""
+    from ..circulation.services import idempotent_response, remember_response
+
+    data = request.get_json(silent=True) or {}
+    key = (request.headers.get("Idempotency-Key") or "")[:100] or None
+    if key:
+        stored = idempotent_response("ask", key)
+        if stored is not None:
+            return jsonify({**stored, "replayed": True})
+    values = {"text": str(data.get("question", "")), "category": str(data.get("category", "other")),
+              "name": data.get("name"), "email": data.get("email"), "whatsapp": data.get("whatsapp"),
+              "channel": str(data.get("channel", "app"))}
+    q, error = _create_question(values, data.get("website"), data.get("ts"))
+    if error is not None:
+        return jsonify(error=error.reason, message=error.message), (429 if error.reason == "rate_limited" else 400)
+    if q is None:
+        return jsonify(ok=True, message=_("Your question was received."))
+    result = {"ok": True, "message": _("Your question was received."), "thread_url": services.thread_url(q)}
+    if key:
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            remember_response("ask", key, result)
+            db.session.commit()
+        except IntegrityError:  # the same request raced itself: the first answer stands
+            db.session.rollback()
+    return jsonify(result)
+
+
+def _thread_json(q: Question) -> dict:
+    return {"status": q.status, "category": q.category, "messages": [
+        {"from": m.author_kind, "body": m.body if m.author_kind == "staff" else str(services.escape(m.body)),
+         "created_at": m.created_at.isoformat()} for m in q.messages if not m.internal]}
+
+
+@bp.get("/api/v1/ask/t/<token>")
+def thread_api(token: str):
+    q = services.question_by_token(token)
+    if q is None:
+        return jsonify(error="not_found", message="No such question."), 404
+    return jsonify(_thread_json(q))
+
+
+@bp.post("/api/v1/ask/t/<token>")
+def reply_api(token: str):
+    q = services.question_by_token(token)
+    if q is None:
+        return jsonify(error="not_found", message="No such question."), 404
+    try:
+        services.follow_up(q, str((request.get_json(silent=True) or {}).get("message", "")))
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return jsonify(error=exc.reason, message=exc.message), 409
+    return jsonify(_thread_json(q))
+
+
+# ----------------------------------------------------------------------------- staff
+
+
+@bp.get("/staff/questions")
+@staff_required("reference")
+def queue():
+    status = request.args.get("status", "open")
+    category = request.args.get("category", "")
+    assignee = request.args.get("assignee", "")
+    age = request.args.get("age", "")
+    query = select(Question).where(Question.purged_at.is_(None))
+    if status == "open":
+        query = query.where(Question.status != "closed")
+    elif status in services.STATUS_LABELS:
+        query = query.where(Question.status == status)
+    if category in CATEGORIES:
+        query = query.where(Question.category == category)
+    if assignee == "me":
+        query = query.where(Question.assignee_id == current_user.id)
+    elif assignee == "none":
+        query = query.where(Question.assignee_id.is_(None))
+    if age.isdigit():
+        query = query.where(Question.created_at < utcnow() - timedelta(days=int(age)))
+    rows = db.session.scalars(query.order_by(Question.created_at).limit(200)).all()
+    return render_template("reference/queue.html", rows=rows, labels=services.CATEGORY_LABELS,
+                           status_labels=services.STATUS_LABELS, filters={"status": status, "category": category,
+                                                                           "assignee": assignee, "age": age},
+                           categories=CATEGORIES, now=utcnow())
+
+
+@bp.route("/staff/questions/<id:question_id>", methods=["GET", "POST"])
+@staff_required("reference")
+def staff_thread(question_id: int):
+    q = db.session.get(Question, question_id)
+    if q is None or q.purged_at is not None:
+        abort(404)
+    wa_link = None
+    if request.method == "POST":
+        action = request.form.get("action")
+        try:
+            if action in ("reply", "note"):
+                m = services.reply(q, current_user, request.form.get("body", ""), internal=action == "note")
+                if action == "reply":
+                    wa_link = services.whatsapp_reply_link(q, m)
+            elif action == "claim":
+                services.claim(q, current_user)
+            elif action == "close":
+                services.close(q)
+            elif action == "reopen":
+                services.reopen(q)
+            elif action == "faq":
+                entry = services.faq_from_question(q)
+                db.session.commit()
+                flash(_("A draft FAQ entry was made from this answer. Edit and publish it."), "success")
+                return redirect(url_for("reference.faq_edit", faq_id=entry.id), code=303)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        if not wa_link:
+            return redirect(url_for("reference.staff_thread", question_id=q.id), code=303)
+    canned = services.canned_replies()
+    prefill = ""
+    if request.args.get("canned", "").isdigit():
+        c = db.session.get(CannedReply, int(request.args["canned"]))
+        prefill = c.body if c else ""
+    return render_template("reference/staff_thread.html", q=q, wa_link=wa_link, canned=canned, prefill=prefill,
+                           labels=services.CATEGORY_LABELS, status_labels=services.STATUS_LABELS,
+                           safe_html=services.safe_html, thread_url=services.thread_url(q))
+
+
+@bp.get("/staff/reference/stats")
+@staff_required("reference")
+def reference_stats():
+    return render_template("reference/stats.html", s=services.stats(), labels=services.CATEGORY_LABELS)
+
+
+@bp.get("/staff/faq")
+@staff_required("faq")
+def faq_admin():
+    rows = db.session.scalars(select(FaqEntry).order_by(FaqEntry.category, FaqEntry.position, FaqEntry.id)).all()
+    return render_template("reference/faq_admin.html", rows=rows, labels=services.CATEGORY_LABELS)
+
+
+@bp.route("/staff/faq/new", methods=["GET", "POST"], defaults={"faq_id": None})
+@bp.route("/staff/faq/<id:faq_id>", methods=["GET", "POST"])
+@staff_required("faq")
+def faq_edit(faq_id):
+    entry = db.session.get(FaqEntry, faq_id) if faq_id else FaqEntry(category="other", question="", answer="")
+    if faq_id and entry is None:
+        abort(404)
+    if request.method == "POST":
+        entry.category = request.form.get("category") if request.form.get("category") in CATEGORIES else "other"
+        entry.question = request.form.get("question", "").strip()[:500]
+        entry.answer = services.sanitize_html(request.form.get("answer", ""))
+        entry.keywords = request.form.get("keywords", "").strip()[:500] or None
+        entry.published = "published" in request.form
+        if not entry.question or not services.plain_text(entry.answer):
+            flash(_("An FAQ entry needs a question and an answer."), "error")
+            return render_template("reference/faq_edit.html", entry=entry, categories=CATEGORIES,
+                                   labels=services.CATEGORY_LABELS), 400
+        if entry.id is None:
+            from sqlalchemy import func
+
+            entry.position = (db.session.scalar(select(func.max(FaqEntry.position))) or 0) + 1
+            db.session.add(entry)
+        db.session.commit()
+        flash(_("FAQ entry saved."), "success")
+        return redirect(url_for("reference.faq_admin"), code=303)
+    return render_template("reference/faq_edit.html", entry=entry, categories=CATEGORIES, labels=services.CATEGORY_LABELS)
+
+
+@bp.post("/staff/faq/<id:faq_id>/move")
+@staff_required("faq")
+def faq_move(faq_id: int):
+    entry = db.session.get(FaqEntry, faq_id) or abort(404)
+    siblings = db.session.scalars(select(FaqEntry).where(FaqEntry.category == entry.category)
+                                  .order_by(FaqEntry.position, FaqEntry.id)).all()
+    i = siblings.index(entry)
+    j = i - 1 if request.form.get("direction") == "up" else i + 1
+    if 0 <= j < len(siblings):
+        siblings[i], siblings[j] = siblings[j], siblings[i]
+        for pos, e in enumerate(siblings):
+            e.position = pos
+        db.session.commit()
+    return redirect(url_for("reference.faq_admin"), code=303)
+
+
+@bp.route("/staff/canned", methods=["GET", "POST"])
+@staff_required("reference")
+def canned():
+    if request.method == "POST":
+        title = request.form.get("title", "").strip()[:200]
+        body = request.form.get("body", "").strip()
+        if title and body:
+            db.session.add(CannedReply(title=title, body=body))
+            db.session.commit()
+        return redirect(url_for("reference.canned"), code=303)
+    return render_template("reference/canned.html", rows=services.canned_replies())

@@ -1,0 +1,30 @@
+"""Questions as patrons type them (Indonesian, English, informal), each with the FAQ entry that
+should answer it (keys of opac.demo.faq.FAQS)."""
+
+QUESTIONS = [
+    ("bagaimana cara perpanjang buku yang saya pinjam?", "renew"),
+    ("how do I renew my books online", "renew"),
+    ("buku saya jatuh tempo besok, bisa diperpanjang lewat hp?", "renew"),
+    ("mahasiswa boleh pinjam berapa buku dan berapa lama?", "loan_rules"),
+    ("how many books can a student borrow", "loan_rules"),
+    ("kalau telat balikin buku kena denda berapa?", "fines"),
+    ("bukunya lagi dipinjam orang, bisa antri nggak?", "hold"),
+    ("saya lupa pin kartu perpustakaan", "pin"),
+    ("I forgot my password and cannot log in", "pin"),
+    ("cara daftar jadi anggota perpustakaan gimana?", "membership"),
+    ("perpus buka jam berapa hari sabtu?", "hours"),
+    ("what time does the library close", "hours"),
+    ("apakah ada wifi di perpustakaan, passwordnya apa?", "wifi"),
+    ("bisa print atau fotokopi di perpus?", "print"),
+    ("mau pinjam ruang diskusi buat kerja kelompok", "rooms"),
+    ("cari skripsi kakak tingkat dimana ya?", "theses"),
+    ("gimana akses jurnal internasional dari rumah?", "ejournal"),
+    ("nomor panggil itu apa, cara cari bukunya di rak", "callnumber"),
+    ("perpustakaan bisa beli buku yang saya butuhkan untuk kuliah?", "purchase"),
+    ("syarat surat bebas pustaka untuk wisuda apa saja", "clearance"),
+    ("cara pakai mendeley untuk daftar pustaka", "citation"),
+    ("cek turnitin skripsi bisa di perpus?", "plagiarism"),
+    ("buku yang saya pinjam hilang, harus bagaimana?", "lost"),
+    ("saya mau menyumbang buku-buku bekas saya", "donation"),
+    ("boleh bawa tas ransel ke dalam ruang baca?", "lockers"),
+]
