@@ -72,8 +72,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(patron_api_bp)
     app.register_blueprint(staff_bp)
     from .reference.views import bp as reference_bp
+    from .reference.views import openapi_paths as reference_openapi
 
     app.register_blueprint(reference_bp)
+    app.extensions.setdefault("opac_openapi", []).append(reference_openapi)
     from . import push
     from .circulation import notify as circulation_notify
 

@@ -378,3 +378,49 @@ def canned():
             db.session.commit()
         return redirect(url_for("reference.canned"), code=303)
     return render_template("reference/canned.html", rows=services.canned_replies())
+
+
+def openapi_paths() -> tuple[dict, dict]:
+    err = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    csrf = {"name": "X-CSRFToken", "in": "header", "required": True, "schema": {"type": "string"}}
+    idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 100}}
+    token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+    thread = {"type": "object", "required": ["status", "messages"], "properties": {
+        "status": {"type": "string", "enum": ["received", "answered", "closed"]}, "category": {"type": "string"},
+        "messages": {"type": "array", "items": {"type": "object", "properties": {
+            "from": {"type": "string", "enum": ["patron", "staff"]}, "body": {"type": "string"},
+            "created_at": {"type": "string"}}}}}}
+    paths = {
+        "/api/v1/ask/suggest": {"get": {
+            "summary": "FAQ answers and catalogue records for a question being typed", "operationId": "askSuggest",
+            "parameters": [{"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 10000}}],
+            "responses": {"200": {"description": "Suggestions", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["faqs", "records"],
+                "properties": {"faqs": {"type": "array", "items": {"type": "object"}},
+                               "records": {"type": "array", "items": {"type": "object"}}}}}}}}}},
+        "/api/v1/ask": {"post": {
+            "summary": "Ask a librarian (private thread; the answer includes its link)", "operationId": "ask",
+            "parameters": [csrf, idem],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["question", "ts"],
+                "properties": {"question": {"type": "string", "minLength": 10, "maxLength": 4000},
+                               "category": {"type": "string", "enum": ["finding", "research", "account", "facilities", "other"]},
+                               "name": {"type": "string"}, "email": {"type": "string"}, "whatsapp": {"type": "string"},
+                               "channel": {"type": "string", "enum": ["app", "email", "whatsapp"]},
+                               "ts": {"type": "string", "description": "The form's signed time stamp"}}}}}},
+            "responses": {"200": {"description": "Received", "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "400": {"description": "Not valid; the message says why", "content": err},
+                          "429": {"description": "Too many questions from this address or contact", "content": err}}}},
+        "/api/v1/ask/t/{token}": {
+            "get": {"summary": "A question thread (for the holder of its link)", "operationId": "askThread",
+                    "parameters": [token], "responses": {
+                        "200": {"description": "The thread", "content": {"application/json": {"schema": thread}}},
+                        "404": {"description": "No such thread", "content": err}}},
+            "post": {"summary": "Add a follow-up message", "operationId": "askFollowUp", "parameters": [token, csrf],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}}}},
+                     "responses": {"200": {"description": "The thread", "content": {"application/json": {"schema": thread}}},
+                                   "404": {"description": "No such thread", "content": err},
+                                   "409": {"description": "Closed or empty", "content": err}}}},
+    }
+    return paths, {}

@@ -72,3 +72,27 @@ def test_schemathesis_against_the_app(app, load_records):
 
         check()
     assert not failures
+
+
+def test_patron_responses_match_their_schemas(app, spec, client, load_records, make_patron, api):
+    from sqlalchemy import select
+
+    from opac.catalog.models import Location
+    from opac.circulation import actions
+    from opac.extensions import db
+
+    ids = load_records([dict(title="Satu", items=[{"barcode": "OA9", "location": "PUSAT"}]),
+                        dict(title="Dua", items=[{"barcode": "OA8", "location": "PUSAT"}])])
+    pid, card, pin = make_patron()
+    with app.test_request_context():
+        db.session.scalar(select(Location)).is_pickup = True
+        db.session.commit()
+        assert actions.checkout(card, "OA9")["ok"]
+        assert actions.place_hold(pid, ids[1], db.session.scalar(select(Location.id)))["ok"]
+    assert api.post("/api/v1/login", json={"card": card, "pin": pin}).status_code == 200
+    for path in ("/api/v1/loans", "/api/v1/holds"):
+        body = client.get(path).get_json()
+        _validator(spec, _response_schema(spec, path)).validate(body)
+        assert body[path.rsplit("/", 1)[1]]
+    r = api.post("/api/v1/holds", json={"record_id": ids[1], "pickup_location_id": 1})
+    _validator(spec, _response_schema(spec, "/api/v1/holds", "post", "409")).validate(r.get_json())
