@@ -299,36 +299,49 @@ class Snapshot:
             return parts_i[0], parts_t[0]
         return np.concatenate(parts_i), np.concatenate(parts_t)
 
-    def positions(self, field: str, term: str, docs: np.ndarray) -> dict[int, set[int]]:
-        """Word positions of ``term`` in each of ``docs`` (global docnums) that contains it."""
-        out: dict[int, set[int]] = {}
+    def position_arrays(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every occurrence of ``term``: (global docnum, word position) arrays, one entry per
+        occurrence. Decoded once per segment and cached like posting lists."""
+        docs_parts, pos_parts = [], []
         for leaf in self.leaves:
-            lo, hi = leaf.offset, leaf.offset + leaf.data.n
-            local = docs[(docs >= lo) & (docs < hi)] - lo
-            if not len(local):
-                continue
             key = ("pos", leaf.data.segid, field, term)
             cached = self.engine.postings.get(key)
             if cached is None:
                 vals: list[bytes] = []
                 ids, _ = read_postings(leaf.reader, field, term, vals)
-                cached = (ids, np.asarray(vals, dtype=object))
-                self.engine.postings.put(key, cached)
-            ids, vals = cached
-            idx = np.searchsorted(ids, local)
-            ok = idx < len(ids)
-            idx, local = idx[ok], local[ok]
-            hit = ids[idx] == local
-            for d, i in zip(local[hit], idx[hit]):
-                v = vals[i]
-                if len(v) > 4:
-                    codes = pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".")  # noqa: S301
-                    pos, acc = set(), 0
+                d_out, p_out = [], []
+                for doc, v in zip(ids.tolist(), vals):
+                    if len(v) <= 4:
+                        continue
+                    codes = pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".")  # noqa: S301 - our index
+                    acc = 0
                     for c in codes:
                         acc += c
-                        pos.add(acc)
-                    out[int(d) + lo] = pos
-        return out
+                        d_out.append(doc)
+                        p_out.append(acc)
+                cached = (np.asarray(d_out, dtype=np.int32), np.asarray(p_out, dtype=np.int32))
+                self.engine.postings.put(key, cached)
+            if len(cached[0]):
+                docs_parts.append(cached[0] + leaf.offset if leaf.offset else cached[0])
+                pos_parts.append(cached[1])
+        if not docs_parts:
+            return _EMPTY_IDS, _EMPTY_IDS
+        return np.concatenate(docs_parts), np.concatenate(pos_parts)
+
+    def phrase_docs(self, field: str, phrase_words: list[str], candidates: np.ndarray) -> np.ndarray:
+        """Documents among ``candidates`` (bool mask) where the words occur next to each other."""
+        keys = None
+        for i, w in enumerate(phrase_words):
+            docs, pos = self.position_arrays(field, w)
+            keep = candidates[docs]
+            k = docs[keep].astype(np.int64) * (1 << 21) + (pos[keep].astype(np.int64) - i)
+            keys = np.unique(k) if keys is None else np.intersect1d(keys, k, assume_unique=False)
+            if not len(keys):
+                break
+        found = np.zeros(self.N, dtype=bool)
+        if keys is not None and len(keys):
+            found[(keys >> 21).astype(np.int64)] = True
+        return found
 
     def term_dfs(self, field: str) -> list[dict[str, int]]:
         """Per segment, real word -> document frequency (spelling candidates are checked here)."""
@@ -457,10 +470,28 @@ class Snapshot:
 
         return self._cached(("facet", field), build)
 
+    def _facet_totals(self, field: str):
+        """Per document value count and the counts over all live documents (for the complement)."""
+
+        def build():
+            offsets, vals = self.facet_arrays(field)
+            per_doc = np.diff(offsets)
+            owner = np.repeat(np.arange(len(per_doc), dtype=np.int64), per_doc)
+            live_vals = vals[self.live[owner]] if len(vals) else vals
+            return per_doc, owner, np.bincount(live_vals) if len(live_vals) else np.zeros(0, dtype=np.int64)
+
+        return self._cached(("facet-totals", field), build)
+
     def count_facet(self, field: str, mask: np.ndarray, matched: int, limit: int) -> list[tuple[str, int]]:
         offsets, vals = self.facet_arrays(field)
         if not len(vals) or not matched:
             return []
+        if matched * 2 > self.doc_count:
+            # most documents match: count the few that do not and subtract from the totals
+            per_doc, owner, totals = self._facet_totals(field)
+            excluded = self.live & ~mask
+            counts = totals - np.bincount(vals[excluded[owner]], minlength=len(totals))[: len(totals)]
+            return self._top_values(field, counts, limit)
         if matched * 8 < len(offsets):
             docs = np.flatnonzero(mask)
             starts, ends = offsets[docs], offsets[docs + 1]
@@ -471,11 +502,13 @@ class Snapshot:
             idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
             selected = vals[idx]
         else:
-            per_doc = np.diff(offsets)
-            selected = vals[np.repeat(mask, per_doc)]
+            _per_doc, owner, _totals = self._facet_totals(field)
+            selected = vals[mask[owner]]
         if not len(selected):
             return []
-        counts = np.bincount(selected)
+        return self._top_values(field, np.bincount(selected), limit)
+
+    def _top_values(self, field: str, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
         nz = np.flatnonzero(counts)
         if len(nz) > limit:
             nz = nz[np.argpartition(counts[nz], -limit)[-limit:]]

@@ -109,16 +109,7 @@ class Executor:
         if len(p.words) < 2:
             return mask, score
         field = p.field if p.field in ("all", "title") else "all"
-        cand = np.flatnonzero(mask & self.snap.live)
-        found = np.zeros(self.N, dtype=bool)
-        if len(cand):
-            per_word = [self.snap.positions(field, w, cand) for w in p.words]
-            first = per_word[0]
-            for d, starts in first.items():
-                rest = per_word[1:]
-                if all(d in r for r in rest) and any(
-                        all((s + i + 1) in r[d] for i, r in enumerate(rest)) for s in starts):
-                    found[d] = True
+        found = self.snap.phrase_docs(field, list(p.words), mask & self.snap.live)
         return found, score * 1.2
 
     def exact(self, e: Exact):
