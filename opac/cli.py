@@ -242,6 +242,60 @@ def patron_import(path):
         click.echo(f"  line {line}: {msg}")
 
 
+@patron_group.command("block")
+@click.option("--card", required=True)
+@click.option("--note", required=True, help="Why (shown to the patron when an action is refused)")
+@with_appcontext
+def patron_block(card, note):
+    """Block a patron's account (borrowing, renewing and holds are refused with the note)."""
+    from .circulation.services import patron_by_card
+    from .errors import DomainError
+
+    try:
+        p = patron_by_card(card)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    p.blocked, p.block_note = True, note
+    db.session.commit()
+    click.echo(f"Patron {card} blocked.")
+
+
+@patron_group.command("unblock")
+@click.option("--card", required=True)
+@with_appcontext
+def patron_unblock(card):
+    from .circulation.services import patron_by_card
+    from .errors import DomainError
+
+    try:
+        p = patron_by_card(card)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    p.blocked, p.block_note = False, None
+    db.session.commit()
+    click.echo(f"Patron {card} unblocked.")
+
+
+@patron_group.command("category")
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--card-years", default=1, show_default=True, help="How long a new card is valid")
+@with_appcontext
+def patron_category(code, name, card_years):
+    """Add or rename a patron category (e.g. alumni, visiting researcher)."""
+    from sqlalchemy import select
+
+    from .accounts.models import PatronCategory
+
+    cat = db.session.scalar(select(PatronCategory).where(PatronCategory.code == code))
+    if cat is None:
+        db.session.add(PatronCategory(code=code, name=name, card_years=card_years))
+    else:
+        cat.name, cat.card_years = name, card_years
+    db.session.commit()
+    click.echo(f"Category {code}: {name}")
+
+
 @click.group("staff")
 def staff_group():
     """Staff accounts (separate from patron cards)."""
@@ -307,6 +361,62 @@ def circ_checkin(barcode, location):
 
     loc = db.session.scalar(select(Location).where(Location.code == location)) if location else None
     _print_result(actions.checkin(barcode, loc.id if loc else None))
+
+
+@circ_group.command("policy")
+@click.option("--category", default=None, help="Patron category code (omit for every category)")
+@click.option("--type", "material_type", default=None, help="Material type (omit for every type)")
+@click.option("--loan-days", type=int)
+@click.option("--max-loans", type=int)
+@click.option("--max-renewals", type=int)
+@click.option("--max-holds", type=int)
+@click.option("--renew-from", type=click.Choice(["due_date", "today"]))
+@click.option("--renew-window-days", type=int, help="Renewals only this many days before the due date")
+@click.option("--renew-overdue/--no-renew-overdue", default=None)
+@click.option("--pickup-days", type=int)
+@click.option("--fine-per-day", type=int)
+@with_appcontext
+def circ_policy(category, material_type, **values):
+    """Set the circulation rules of a patron category × material type (the most specific rule wins)."""
+    from sqlalchemy import select
+
+    from .accounts.services import category_by_code
+    from .circulation.models import CirculationPolicy
+    from .circulation.rules import DEFAULT_POLICY
+    from .errors import DomainError
+
+    try:
+        cat_id = category_by_code(category).id if category else None
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    pol = db.session.scalar(select(CirculationPolicy).where(
+        CirculationPolicy.category_id.is_(cat_id) if cat_id is None else CirculationPolicy.category_id == cat_id,
+        CirculationPolicy.material_type.is_(None) if material_type is None else CirculationPolicy.material_type == material_type))
+    if pol is None:
+        pol = CirculationPolicy(category_id=cat_id, material_type=material_type, **DEFAULT_POLICY)
+        db.session.add(pol)
+    for k, v in values.items():
+        if v is not None:
+            setattr(pol, k, v)
+    db.session.commit()
+    click.echo(f"Policy {category or '*'} × {material_type or '*'}: {pol.loan_days} days, {pol.max_loans} loans, "
+               f"{pol.max_renewals} renewals, {pol.max_holds} holds")
+
+
+@circ_group.command("policies")
+@with_appcontext
+def circ_policies():
+    """List the circulation rules."""
+    from sqlalchemy import select
+
+    from .accounts.models import PatronCategory
+    from .circulation.models import CirculationPolicy
+
+    cats = {c.id: c.code for c in db.session.scalars(select(PatronCategory))}
+    for p in db.session.scalars(select(CirculationPolicy)):
+        click.echo(f"{cats.get(p.category_id, '*'):<10} {p.material_type or '*':<12} {p.loan_days:>3} days  "
+                   f"loans {p.max_loans:>2}  renewals {p.max_renewals}  holds {p.max_holds:>2}  "
+                   f"renew from {p.renew_from}  pickup {p.pickup_days} days")
 
 
 @click.command("notify")

@@ -347,3 +347,22 @@ def test_refused_action_changes_nothing(lib, svc):
     assert actions.place_hold(lib["p"][0], lib["bumi"], loc("PUSAT").id)["error"] == "already_borrowed"
     assert actions.cancel_hold(lib["p"][0], 999)["error"] == "not_yours"
     assert db_state() == before
+
+
+def test_cli_categories_policies_and_blocks(app, runner, make_patron):
+    r = runner.invoke(args=["patron", "category", "--code", "alumni", "--name", "Alumni", "--card-years", "2"])
+    assert r.exit_code == 0
+    r = runner.invoke(args=["circ", "policy", "--category", "alumni", "--type", "book", "--loan-days", "7", "--max-loans", "2"])
+    assert r.exit_code == 0 and "7 days, 2 loans" in r.output
+    assert "alumni" in runner.invoke(args=["circ", "policies"]).output
+    pid, card, _ = make_patron("alumni")
+    with app.app_context():
+        p = db.session.get(Patron, pid)
+        pol = rules.policy_for(p.category_id, "book")
+        assert (pol.loan_days, pol.max_loans) == (7, 2)
+        assert rules.policy_for(p.category_id, "journal").loan_days == 14  # falls back to the default rule
+    r = runner.invoke(args=["patron", "block", "--card", card, "--note", "kartu hilang"])
+    assert r.exit_code == 0
+    with app.app_context():
+        assert services.account_problem(db.session.get(Patron, pid), TODAY) == ("blocked", {"note": "kartu hilang"})
+    assert runner.invoke(args=["patron", "block", "--card", "nope", "--note", "x"]).exit_code != 0
