@@ -15,10 +15,10 @@ log = logging.getLogger(__name__)
 
 
 class IdConverter(IntegerConverter):
-    """Database ids in URLs: positive and within a 64-bit integer (anything else is a 404)."""
+    """Database ids in URLs: positive and within a 32-bit INTEGER column (anything else is a 404)."""
 
     def __init__(self, url_map):
-        super().__init__(url_map, min=1, max=2**63 - 1)
+        super().__init__(url_map, min=1, max=2**31 - 1)
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -93,6 +93,7 @@ def test_cover_placeholder_is_svg_and_escapes(client, load_records):
 def test_missing_record_is_404(client):
     assert client.get("/record/999999").status_code == 404
     assert client.get("/record/99999999999999999999999").status_code == 404
+    assert client.get("/record/2147483648").status_code == 404  # past a PostgreSQL INTEGER
     assert client.get("/record/abc").status_code == 404
 
 
