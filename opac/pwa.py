@@ -176,8 +176,14 @@ def saved_list():
 def saved_sync():
     """Merge the device's list into the account: ``add`` and ``remove`` record ids; returns the result."""
     data = request.get_json(silent=True) or {}
-    add = {int(x) for x in data.get("add", []) if str(x).isdigit()}
-    remove = {int(x) for x in data.get("remove", []) if str(x).isdigit()}
+    def ids(values) -> set[int]:
+        out = set()
+        for x in values if isinstance(values, list) else []:
+            if str(x).isdigit() and 0 < int(x) < 2**31:
+                out.add(int(x))
+        return out
+
+    add, remove = ids(data.get("add")), ids(data.get("remove"))
     existing = set(db.session.scalars(select(SavedRecord.record_id).where(SavedRecord.patron_id == current_user.id)))
     valid = set(db.session.scalars(select(Record.id).where(Record.id.in_(add - existing)))) if add - existing else set()
     for rid in sorted(valid - remove):

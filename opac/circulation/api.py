@@ -133,8 +133,10 @@ def place_hold():
     try:
         record_id = int(data.get("record_id"))
         pickup = int(data.get("pickup_location_id")) if data.get("pickup_location_id") not in (None, "") else None
+        if not 0 < record_id < 2**31 or (pickup is not None and not 0 < pickup < 2**31):
+            raise ValueError
     except (TypeError, ValueError):
-        return jsonify(error="bad_request", message="record_id and pickup_location_id must be numbers"), 400
+        return jsonify(error="bad_request", message="record_id and pickup_location_id must be positive numbers"), 400
     return _out(actions.place_hold(current_user.id, record_id, pickup, _date(data.get("not_needed_after")), _key()))
 
 

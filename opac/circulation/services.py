@@ -407,7 +407,7 @@ def place_hold(record_id: int, patron: Patron, *, pickup_location_id: int | None
     record = lock(Record, record_id)
     if record is None:
         raise CirculationRefused("not_holdable")
-    pickup = db.session.get(Location, pickup_location_id) if pickup_location_id else None
+    pickup = db.session.get(Location, pickup_location_id) if pickup_location_id and 0 < pickup_location_id < 2**31 else None
     if pickup is None or not pickup.is_pickup:
         raise CirculationRefused("bad_pickup")
     if not_needed_after is not None and not_needed_after < today:

@@ -71,7 +71,7 @@ def dashboard():
 
 def _desk_location():
     loc_id = session.get("desk_location_id")
-    return db.session.get(Location, loc_id) if loc_id else None
+    return db.session.get(Location, loc_id) if isinstance(loc_id, int) and 0 < loc_id < 2**31 else None
 
 
 @bp.route("/desk", methods=["GET", "POST"])
