@@ -76,6 +76,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(reference_bp)
     app.extensions.setdefault("opac_openapi", []).append(reference_openapi)
+    from .news.views import bp as news_bp
+
+    app.register_blueprint(news_bp)
     from . import push
     from .circulation import notify as circulation_notify
 
@@ -109,6 +112,7 @@ def _register_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     from .accounts import models as _accounts  # noqa: F401
     from .catalog import models as _catalog  # noqa: F401
+    from .news import models as _news  # noqa: F401
     from .reference import models as _reference  # noqa: F401
     from .circulation import models as _circulation  # noqa: F401
     from .search import models as _search  # noqa: F401

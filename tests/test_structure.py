@@ -24,7 +24,8 @@ PUBLIC = {
     "static", "hashed_asset", "catalog.home", "catalog.record", "catalog.record_ris", "catalog.record_bibtex",
     "catalog.record_marcxml", "catalog.cover", "catalog.api_record", "search.results", "search_api.api_search",
     "search_api.api_suggest", "openapi.openapi", "pwa.manifest", "pwa.offline", "pwa.service_worker", "pwa.scan",
-    "pwa.share_target", "pwa.saved", "pwa.robots", "push.public_key",
+    "pwa.share_target", "pwa.saved", "pwa.robots", "push.public_key", "news.new_arrivals", "news.news_list", "news.news_post",
+    "news.new_arrivals_feed", "news.news_feed",
     "accounts.login", "accounts.logout", "accounts.request_reset", "accounts.reset_password",
     "patron_api.session_info", "patron_api.login", "patron_api.logout", "staff.login", "staff.logout",
     "circulation.place_hold",  # redirects to the login page itself
@@ -77,7 +78,7 @@ def _values(world):
         "record_id": world["records"][0], "loan_id": world["b_loan"], "hold_id": world["b_hold"],
         "token": "not-a-token", "fmt": "csv", "hashed": "app.0000000000.css", "filename": "pwa/app.css",
         "question_id": world.get("b_question", 1), "faq_id": world.get("faq_id", 1), "access": world.get("b_access", "x"),
-        "lang": "id",
+        "lang": "id", "post_id": 1,
     }
 
 

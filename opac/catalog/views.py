@@ -48,7 +48,10 @@ def home():
         newest = search(SearchParams.build(q="", sort="newest", size=8, facets=False)).hits
     except SearchUnavailable:
         pass
-    return render_template("home.html", newest=newest)
+    from ..news.views import published_news
+    from ..reference.services import plain_text
+
+    return render_template("home.html", newest=newest, news=published_news(3), plain_text=plain_text)
 
 
 @bp.get("/record/<id:record_id>")

@@ -26,7 +26,8 @@ function isPrivatePath(url) {
 }
 function isKeptPage(url) {
   return url.pathname === "/" || url.pathname.startsWith("/record/") || url.pathname === "/search" ||
-         url.pathname === "/faq" || url.pathname === "/info";
+         url.pathname === "/faq" || url.pathname === "/info" || url.pathname === "/new" ||
+         url.pathname.startsWith("/news");
 }
 function cacheable(response) {
   if (!response || response.status !== 200 || response.type === "opaque") return false;
