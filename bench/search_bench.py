@@ -23,9 +23,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (Timer, dir_size_mb, fts5_query, query_mix, rss_mb, shared_data, stats_ms,  # noqa: E402
-                          synthetic_records, write_jsonl)
-from bench.fts5 import FTS5Search, build as build_fts5  # noqa: E402
+from bench.common import (  # noqa: E402
+    Timer,
+    dir_size_mb,
+    fts5_query,
+    query_mix,
+    rss_mb,
+    shared_data,
+    stats_ms,
+    synthetic_records,
+    write_jsonl,
+)
+from bench.fts5 import FTS5Search  # noqa: E402
+from bench.fts5 import build as build_fts5
 
 
 def make_app(workdir: Path):

@@ -90,11 +90,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions.setdefault("opac_openapi", []).append(circulation_openapi)
     app.extensions.setdefault("opac_seeders", []).append(account_services.seed_defaults)
+    from . import pwa
+    from .api.openapi import bp as openapi_bp
     from .catalog.views import bp as catalog_bp
     from .search.views import api_bp as search_api_bp
     from .search.views import bp as search_bp
-    from .api.openapi import bp as openapi_bp
-    from . import pwa
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(search_bp)
@@ -112,7 +112,7 @@ def _register_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     from .accounts import models as _accounts  # noqa: F401
     from .catalog import models as _catalog  # noqa: F401
+    from .circulation import models as _circulation  # noqa: F401
     from .news import models as _news  # noqa: F401
     from .reference import models as _reference  # noqa: F401
-    from .circulation import models as _circulation  # noqa: F401
     from .search import models as _search  # noqa: F401

@@ -101,7 +101,6 @@ def _report(report, verbose: bool) -> None:
 def import_command(paths, fmt, verbose):
     """Import MARC21, MARCXML, CSV or JSON-lines files (re-importing updates, never duplicates)."""
     from .catalog.services import ImportReport, import_data
-
     from .search import sync
 
     # Bulk mode: the outbox still records every change in its transaction, but the index is

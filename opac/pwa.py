@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for)
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, select

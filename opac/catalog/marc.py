@@ -14,9 +14,9 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Iterator
-from xml.etree import ElementTree as ET
 
 import pymarc
+from defusedxml import ElementTree as ET  # staff upload MARCXML: no entity expansion, no external entities
 from pymarc import Field, Leader, Subfield
 
 from .isbn import compact, normalize_isbn, normalize_issn
@@ -134,11 +134,11 @@ def _xml_roots(data: bytes):
     """Parse MARCXML with or without ``<collection>`` (several bare ``<record>``s are wrapped)."""
     try:
         return ET.fromstring(data)
-    except ET.ParseError as first:
+    except (ET.ParseError, ValueError) as first:
         text = re.sub(rb"^\s*<\?xml[^>]*\?>", b"", data)
         try:
             return ET.fromstring(b"<collection>" + text + b"</collection>")
-        except ET.ParseError:
+        except (ET.ParseError, ValueError):
             raise MarcProblem(f"XML is not well formed: {first}") from first
 
 
@@ -364,7 +364,7 @@ def fallback_control_number(title: str, author: str | None, year, isbns: list[st
     if isbns:
         return f"isbn{isbns[0]}"
     basis = "|".join([title.lower().strip(), (author or "").lower().strip(), str(year or "")])
-    return "h" + hashlib.sha1(basis.encode()).hexdigest()[:16]
+    return "h" + hashlib.sha1(basis.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 def marc_to_fields(record: pymarc.Record) -> tuple[dict, list[str]]:

@@ -5,6 +5,7 @@ Services flush and never commit; the CLI and views commit (per batch for imports
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,9 @@ RECORD_FIELDS = (
     "call_number", "summary", "physical", "authors", "subjects", "languages", "isbns", "issns", "series",
     "notes", "links",
 )
+
+
+log = logging.getLogger(__name__)
 
 
 class CatalogError(DomainError):
@@ -191,7 +195,7 @@ def record_marc(record: Record):
         try:
             return from_iso2709(record.marc)
         except Exception:  # noqa: BLE001 - fall back to the fields
-            pass
+            log.warning("stored MARC of record %s unreadable; exporting from fields", record.id)
     items = [{"barcode": i.barcode, "call_number": i.call_number, "location": i.location.code if i.location else None,
               "collection": i.collection, "copy_number": i.copy_number} for i in record.items]
     fields = {k: getattr(record, k) for k in RECORD_FIELDS}

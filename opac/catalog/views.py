@@ -133,7 +133,7 @@ PALETTE = ("#0b5d4b", "#7a3e9d", "#9c4221", "#1f4e79", "#6b4f1d", "#2f6f3e", "#8
 def cover(record_id: int):
     """A generated cover: title and author on a colour derived from the record."""
     rec = db.session.get(Record, record_id) or abort(404)
-    digest = hashlib.sha1(f"{rec.title}|{rec.main_author}".encode()).digest()
+    digest = hashlib.sha1(f"{rec.title}|{rec.main_author}".encode(), usedforsecurity=False).digest()
     colour = PALETTE[digest[0] % len(PALETTE)]
     lines = textwrap.wrap(rec.title, 14)[:5]
     author = (rec.main_author or "").split(",")[0][:22]
@@ -150,7 +150,7 @@ def cover(record_id: int):
     )
     resp = Response(svg, mimetype="image/svg+xml")
     resp.headers["Cache-Control"] = "public, max-age=86400"
-    resp.set_etag(hashlib.sha1(svg.encode()).hexdigest())
+    resp.set_etag(hashlib.sha1(svg.encode(), usedforsecurity=False).hexdigest())
     return resp.make_conditional(request)
 
 

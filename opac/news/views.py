@@ -3,7 +3,7 @@ social media (prefilled posts for WhatsApp, X, Facebook, Telegram, and captions 
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -61,7 +61,7 @@ def news_post(post_id: int):
 
 def _atom(title: str, self_url: str, entries: list[dict]) -> Response:
     def iso(dt):
-        return dt.replace(tzinfo=timezone.utc).isoformat() if dt else ""
+        return dt.replace(tzinfo=UTC).isoformat() if dt else ""
 
     updated = max((e["updated"] for e in entries), default=None)
     parts = ['<?xml version="1.0" encoding="utf-8"?>', '<feed xmlns="http://www.w3.org/2005/Atom">',

@@ -112,14 +112,14 @@ class FaqMatcher:
             return []
         k1, b = 1.2, 0.6
         scored = []
-        for e, tf in zip(self.entries, self.docs):
+        for e, tf in zip(self.entries, self.docs, strict=True):
             dl = sum(tf.values()) or 1.0
             s = 0.0
             for t, qn in q.items():
                 f = tf.get(t)
                 if f:
                     w = 0.7 if t.startswith("_") else 1.0
-                    s += w * self.idf[t] * f * (k1 + 1) / (f + k1 * (1 - b + b * dl / self.avgdl))
+                    s += qn * w * self.idf[t] * f * (k1 + 1) / (f + k1 * (1 - b + b * dl / self.avgdl))
             if s >= min_score:
                 scored.append((e, s))
         scored.sort(key=lambda x: -x[1])

@@ -25,8 +25,8 @@ from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-from .schema import COLUMNS, FACET_FIELDS
 from .analysis import STEM_MARK
+from .schema import COLUMNS, FACET_FIELDS
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_TF = np.zeros(0, dtype=np.float32)
@@ -310,7 +310,7 @@ class Snapshot:
                 vals: list[bytes] = []
                 ids, _ = read_postings(leaf.reader, field, term, vals)
                 d_out, p_out = [], []
-                for doc, v in zip(ids.tolist(), vals):
+                for doc, v in zip(ids.tolist(), vals, strict=True):
                     if len(v) <= 4:
                         continue
                     codes = pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".")  # noqa: S301 - our index
@@ -351,7 +351,7 @@ class Snapshot:
             table = d.lexicons.get(("dict", field))
             if table is None:
                 terms, dfs = self._segment_lexicon(leaf, field)
-                table = d.lexicons[("dict", field)] = dict(zip(terms, dfs.tolist()))
+                table = d.lexicons[("dict", field)] = dict(zip(terms, dfs.tolist(), strict=True))
             out.append(table)
         return out
 
@@ -514,7 +514,7 @@ class Snapshot:
             nz = nz[np.argpartition(counts[nz], -limit)[-limit:]]
         uniq, counts = nz, counts[nz]
         dictionary = self.engine.dictionaries[field]
-        out = [(dictionary.values[int(u)], int(c)) for u, c in zip(uniq, counts)]
+        out = [(dictionary.values[int(u)], int(c)) for u, c in zip(uniq, counts, strict=True)]
         out.sort(key=lambda x: (-x[1], x[0]))
         return out
 

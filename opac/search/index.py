@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -93,7 +93,7 @@ def new_generation(index_dir: str | Path):
     """A fresh, empty index directory (not yet current)."""
     base = Path(index_dir)
     base.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     path = base / f"gen-{stamp}-{os.getpid()}"
     path.mkdir()
     ix = whoosh_index.create_in(str(path), build_schema())

@@ -14,7 +14,7 @@ import logging
 import time
 
 from flask import current_app
-from sqlalchemy import delete, event, inspect, insert, select
+from sqlalchemy import delete, event, insert, inspect, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..catalog.models import Item, Record, utcnow

@@ -12,8 +12,14 @@ from werkzeug.datastructures import MultiDict
 
 from ..web import public_page
 from .services import FILTER_FIELDS, SearchParams, SearchUnavailable, search, suggest
-from .vocabulary import (FACET_LABELS, LANGUAGE_LABELS, MATERIAL_TYPE_LABELS, SORT_LABELS, parse_year_range,
-                         year_range_label)
+from .vocabulary import (
+    FACET_LABELS,
+    LANGUAGE_LABELS,
+    MATERIAL_TYPE_LABELS,
+    SORT_LABELS,
+    parse_year_range,
+    year_range_label,
+)
 
 bp = Blueprint("search", __name__)
 api_bp = Blueprint("search_api", __name__, url_prefix="/api/v1")

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from opac.catalog.marc import (MarcProblem, decode_binary, fields_to_marc, marc_to_fields, read_marc,
-                               split_binary, to_iso2709)
+from opac.catalog.marc import (
+    MarcProblem,
+    decode_binary,
+    fields_to_marc,
+    marc_to_fields,
+    read_marc,
+    split_binary,
+    to_iso2709,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 

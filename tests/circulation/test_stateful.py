@@ -14,8 +14,7 @@ from sqlalchemy import delete, func, select
 from opac.accounts.models import Patron
 from opac.catalog.models import Item, Location
 from opac.circulation import actions, rules, services
-from opac.circulation.models import (ACTIVE_HOLD, Fine, Hold, IdempotencyKey, Loan, Notification, OutboxEmail,
-                                     Renewal)
+from opac.circulation.models import ACTIVE_HOLD, Fine, Hold, IdempotencyKey, Loan, Notification, OutboxEmail, Renewal
 from opac.extensions import db
 from tests.circulation.snapshot import db_state
 
