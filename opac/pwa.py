@@ -153,6 +153,17 @@ def scan():
     return redirect(url_for("search.results", q=isbn))
 
 
+@bp.get("/api/v1/locations")
+@public_page
+def locations_api():
+    """Pickup locations (the offline hold form keeps a copy)."""
+    from .catalog.models import Location
+
+    rows = db.session.scalars(select(Location).where(Location.is_pickup.is_(True))
+                              .order_by(Location.position, Location.name)).all()
+    return jsonify(locations=[{"id": r.id, "code": r.code, "name": r.name} for r in rows])
+
+
 # ----------------------------------------------------------------------------- saved list
 
 

@@ -24,7 +24,7 @@ PUBLIC = {
     "static", "hashed_asset", "catalog.home", "catalog.record", "catalog.record_ris", "catalog.record_bibtex",
     "catalog.record_marcxml", "catalog.cover", "catalog.api_record", "search.results", "search_api.api_search",
     "search_api.api_suggest", "openapi.openapi", "pwa.manifest", "pwa.offline", "pwa.service_worker", "pwa.scan",
-    "pwa.share_target", "pwa.saved", "pwa.robots", "push.public_key", "news.new_arrivals", "news.news_list", "news.news_post",
+    "pwa.share_target", "pwa.saved", "pwa.robots", "pwa.locations_api", "push.public_key", "news.new_arrivals", "news.news_list", "news.news_post",
     "news.new_arrivals_feed", "news.news_feed",
     "accounts.login", "accounts.logout", "accounts.request_reset", "accounts.reset_password",
     "patron_api.session_info", "patron_api.login", "patron_api.logout", "staff.login", "staff.logout",

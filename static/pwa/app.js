@@ -209,7 +209,10 @@
         return fetch(p[1], { credentials: "same-origin", headers: { Accept: "application/json" } })
           .then(function (r) { if (r.status === 401) throw new Error("logged out"); return r.ok ? r.json() : null; })
           .then(function (data) { if (data) return put("snapshot", { key: p[0], data: data, at: Date.now() }); });
-      })).then(function () { return put("meta", { key: "snapshot-at", at: Date.now() }); });
+      })).then(function () {
+        return fetch("/api/v1/locations", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (d) { if (d) return put("meta", { key: "pickup-locations", data: d.locations, at: Date.now() }); });
+      }).then(function () { return put("meta", { key: "snapshot-at", at: Date.now() }); });
     }).catch(function (e) {
       if (e && e.message === "logged out") return clear("snapshot");
     });
@@ -247,7 +250,7 @@
     var m;
     if (kind === "renew" && (m = action.match(/\/account\/loans\/(\d+)\/renew/))) return { url: "/api/v1/loans/" + m[1] + "/renew", body: {} };
     if (kind === "renew-all") return { url: "/api/v1/loans/renew-all", body: {} };
-    if (kind === "hold" && (m = location.pathname.match(/\/record\/(\d+)\/hold/))) {
+    if (kind === "hold" && (m = (form.getAttribute("data-record-id") || "").match(/^(\d+)$/) || location.pathname.match(/\/record\/(\d+)\/hold/))) {
       return { url: "/api/v1/holds", body: { record_id: Number(m[1]), pickup_location_id: Number(data.pickup_location_id), not_needed_after: data.not_needed_after || null } };
     }
     if (kind === "ask") return { url: "/api/v1/ask", body: data };
@@ -265,6 +268,11 @@
       renderQueue();
       return true;
     });
+  }
+
+  function rememberAskStamp() {
+    var ts = $("form[data-offline-action=ask] input[name=ts]");
+    if (ts && navigator.onLine) put("meta", { key: "ask-stamp", value: ts.value, at: Date.now() }).catch(function () {});
   }
 
   function initOfflineForms() {
@@ -417,8 +425,62 @@
         view.appendChild(ul);
       });
     }
+    function offlineForm(kind, build) {
+      view.textContent = "";
+      var form = el("form", { "class": "stack", "data-offline-action": kind });
+      build(form);
+      var b = el("button", { type: "submit", "class": "btn btn-primary" }, tt("queue"));
+      form.appendChild(b);
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        queueAction(form).then(function () { b.disabled = true; });
+      });
+      view.appendChild(form);
+    }
+    function field(form, label, input) {
+      var id = "f-" + input.getAttribute("name");
+      input.id = id;
+      var d = el("div", {});
+      d.appendChild(el("label", { "for": id }, label));
+      d.appendChild(input);
+      form.appendChild(d);
+    }
+    function holdForm(recordId) {
+      return Promise.all([get("meta", "pickup-locations"), get("records", String(recordId))]).then(function (r) {
+        if (!r[0]) { view.textContent = ""; view.appendChild(el("p", {}, tt("needonline"))); return; }
+        var title = r[1] ? r[1].title : "#" + recordId;
+        offlineForm("hold", function (form) {
+          form.setAttribute("data-label", tt("holdtitle") + ": " + title);
+          form.setAttribute("data-record-id", String(recordId));
+          form.appendChild(el("h2", {}, tt("holdtitle") + ": " + title));
+          var sel = el("select", { name: "pickup_location_id", required: "required" });
+          r[0].data.forEach(function (l) { sel.appendChild(el("option", { value: String(l.id) }, l.name)); });
+          field(form, tt("pickup"), sel);
+          field(form, tt("nna"), el("input", { type: "date", name: "not_needed_after" }));
+          form.appendChild(el("input", { type: "hidden", name: "idempotency_key", value: uuid() }));
+        });
+      });
+    }
+    function askForm() {
+      return get("meta", "ask-stamp").then(function (stamp) {
+        if (!stamp) { view.textContent = ""; view.appendChild(el("p", {}, tt("needonline"))); return; }
+        offlineForm("ask", function (form) {
+          form.setAttribute("data-label", tt("asktitle"));
+          form.appendChild(el("h2", {}, tt("asktitle")));
+          field(form, tt("question"), el("textarea", { name: "question", required: "required", minlength: "10", maxlength: "4000" }));
+          field(form, tt("email"), el("input", { type: "email", name: "email" }));
+          form.appendChild(el("input", { type: "hidden", name: "ts", value: stamp.value }));
+          form.appendChild(el("input", { type: "hidden", name: "channel", value: "app" }));
+          form.appendChild(el("input", { type: "hidden", name: "category", value: "other" }));
+          form.appendChild(el("input", { type: "hidden", name: "idempotency_key", value: uuid() }));
+        });
+      });
+    }
     var job = Promise.resolve();
-    if (/^\/account\/loans/.test(path)) job = showSnapshot("loans");
+    var holdMatch = path.match(/^\/record\/(\d+)\/hold/);
+    if (holdMatch) job = holdForm(Number(holdMatch[1]));
+    else if (path === "/ask") job = askForm();
+    else if (/^\/account\/loans/.test(path)) job = showSnapshot("loans");
     else if (/^\/account\/holds/.test(path)) job = showSnapshot("holds");
     else if (/^\/card/.test(path)) job = showSnapshot("card");
     else if (path === "/search") job = localSearch();
@@ -643,6 +705,7 @@
   initRecordPage();
   initLogout();
   initOfflineForms();
+  rememberAskStamp();
   initOnlineState();
   renderSaved();
   renderOffline();

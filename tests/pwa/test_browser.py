@@ -275,3 +275,37 @@ def test_chrome_says_installable(tmp_path, playwright_instance, site):
         assert not manifest.get("errors")
     finally:
         ctx.close()
+
+
+def test_hold_and_question_made_offline_are_sent_once_online(app, page, phone, site, world):
+    from opac.circulation.models import Hold
+    from opac.reference.models import Question
+
+    page.goto(site + "/")
+    wait_for_sw(page)
+    login(page, site, world["card"], world["pin"])  # keeps the snapshot and the pickup locations
+    wait_until(lambda: any(m["key"] == "pickup-locations" for m in idb_all(page, "meta")))
+    page.goto(site + "/ask")  # remembers the form stamp for asking offline
+    wait_until(lambda: any(m["key"] == "ask-stamp" for m in idb_all(page, "meta")))
+    page.goto(f"{site}/record/{world['records'][1]}")
+    phone.set_offline(True)
+    try:
+        page.goto(f"{site}/record/{world['records'][1]}/hold")
+        page.wait_for_selector("form[data-offline-action=hold] select[name=pickup_location_id]")
+        page.click("form[data-offline-action=hold] button[type=submit]")
+        page.wait_for_selector("[data-queue-status=pending]")
+        time.sleep(3.5)  # a person takes a moment to type a question
+        page.goto(site + "/ask")
+        page.fill("form[data-offline-action=ask] textarea[name=question]", "Apakah ada buku Bumi Manusia edisi lama?")
+        page.click("form[data-offline-action=ask] button[type=submit]")
+        wait_until(lambda: len([q for q in idb_all(page, "queue") if q["status"] == "pending"]) == 2)
+    finally:
+        phone.set_offline(False)
+    page.goto(site + "/account/holds")
+    wait_until(lambda: all(q["status"] == "done" for q in idb_all(page, "queue")) or not idb_all(page, "queue"), 30)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    time.sleep(1.5)
+    with app.app_context():
+        holds = db.session.scalars(select(Hold).where(Hold.patron_id == world["patron_id"])).all()
+        assert [h.record_id for h in holds] == [world["records"][1]]
+        assert db.session.query(Question).count() == 1
