@@ -208,11 +208,16 @@
       return Promise.all(parts.map(function (p) {
         return fetch(p[1], { credentials: "same-origin", headers: { Accept: "application/json" } })
           .then(function (r) { if (r.status === 401) throw new Error("logged out"); return r.ok ? r.json() : null; })
-          .then(function (data) { if (data) return put("snapshot", { key: p[0], data: data, at: Date.now() }); });
+          .then(function (data) {
+            // never write after a logout that happened while this was in flight
+            if (data && loggedIn()) return put("snapshot", { key: p[0], data: data, at: Date.now() });
+          });
       })).then(function () {
+        return put("meta", { key: "snapshot-at", at: Date.now() });
+      }).then(function () {
         return fetch("/api/v1/locations", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
           .then(function (d) { if (d) return put("meta", { key: "pickup-locations", data: d.locations, at: Date.now() }); });
-      }).then(function () { return put("meta", { key: "snapshot-at", at: Date.now() }); });
+      });
     }).catch(function (e) {
       if (e && e.message === "logged out") return clear("snapshot");
     });
@@ -230,7 +235,8 @@
       f.addEventListener("submit", forgetPatron);
     });
     if (!loggedIn()) {
-      get("meta", "snapshot-at").then(function (m) { if (m) { clear("snapshot"); del("meta", "snapshot-at"); } }).catch(function () {});
+      // logged out (here or elsewhere): nothing of the patron stays on the device
+      clear("snapshot").then(function () { return del("meta", "snapshot-at"); }).catch(function () {});
     }
   }
 
