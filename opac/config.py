@@ -27,7 +27,7 @@ INDEX_SYNC_AFTER_COMMIT: bool = True
 #: Seconds between background checks of the outbox for changes left by a dead worker.
 INDEX_RECONCILE_SECONDS: float = 5.0
 #: Megabytes of decoded postings each worker keeps in memory for fast search.
-SEARCH_POSTINGS_CACHE_MB: int = 96
+SEARCH_POSTINGS_CACHE_MB: int = 128
 #: Number of search results cached per worker (keyed to the index version).
 SEARCH_RESULT_CACHE_SIZE: int = 512
 #: Results per page on the search page and the API.

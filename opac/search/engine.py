@@ -13,6 +13,7 @@ a ``Snapshot`` is one index generation as seen by one worker.
 from __future__ import annotations
 
 import bisect
+import json
 import math
 import pickle
 import threading
@@ -34,6 +35,12 @@ _BYTE_TO_LENGTH = np.array([byte_to_length(i) for i in range(256)], dtype=np.flo
 
 K1 = 1.2
 B = 0.75
+#: Free-text fields whose lexicon (prefix expansion, spelling) keeps only words with a letter.
+TEXT_LEXICON_FIELDS = frozenset({"all", "title", "author", "subject", "publisher", "series"})
+
+
+def _has_letter(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
 
 
 class PostingsCache:
@@ -183,6 +190,7 @@ class Engine:
         self.postings = PostingsCache(cache_mb * 1024 * 1024)
         self.segments: dict[str, SegmentData] = {}
         self.dictionaries = {f: Dictionary() for f in FACET_FIELDS.values()}
+        self.hits: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
     def segment_data(self, segreader) -> SegmentData:
@@ -394,8 +402,11 @@ class Snapshot:
                 if lex is None:
                     terms, dfs = [], []
                     try:
+                        words_only = field in TEXT_LEXICON_FIELDS
                         for btext, ti in leaf.reader.iter_field(field):
                             text = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                            if words_only and (not _has_letter(text) or len(text) > 30):
+                                continue  # ISBNs, barcodes, numbers: never spelled or expanded
                             if not text.startswith(STEM_MARK):
                                 terms.append(text)
                                 dfs.append(ti.doc_frequency())
@@ -520,3 +531,25 @@ class Snapshot:
 
     def stored(self, docnum: int) -> dict:
         return self.searcher.stored_fields(int(docnum))
+
+    def hit(self, docnum: int) -> dict:
+        """The stored hit summary of a document, parsed once per segment document (immutable)."""
+        docnum = int(docnum)
+        for leaf in self.leaves:
+            if leaf.offset <= docnum < leaf.offset + leaf.data.n:
+                key = (leaf.data.segid, docnum - leaf.offset)
+                break
+        else:
+            key = None
+        cache = self.engine.hits
+        if key is not None:
+            got = cache.get(key)
+            if got is not None:
+                return got
+        data = json.loads(self.stored(docnum)["hit"])
+        if key is not None:
+            with self.engine._lock:
+                cache[key] = data
+                if len(cache) > 20_000:
+                    cache.popitem(last=False)
+        return data

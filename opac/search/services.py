@@ -7,7 +7,6 @@ generation, so a commit invalidates them without any coordination between worker
 from __future__ import annotations
 
 import html
-import json
 import os
 import threading
 import time
@@ -342,10 +341,9 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
     mark = _highlighter(pq, ev.corrected)
     hits = []
     for d in ordered:
-        stored = snap.stored(d)
-        data = json.loads(stored["hit"])
+        data = snap.hit(d)
         hl = {"title": mark(data.get("title")), "subtitle": mark(data.get("subtitle")),
-              "authors": [mark(a) for a in data.get("authors", [])]}
+              "authors": [mark(a) for a in data.get("authors", [])[:4]]}
         hits.append(Hit(int(d), float(ev.score[d]), data, hl))
     result = SearchResult(query=params.q, total=total, page=params.page, size=params.size, hits=hits,
                           corrected=ev.corrected, fallback=fallback, messages=list(pq.messages), sort=params.sort)
@@ -404,7 +402,7 @@ def _suggest(si, snap, ws, complete, limit):
 
     out, seen = [], set()
     for d in top:
-        data = json.loads(snap.stored(d)["hit"])
+        data = snap.hit(d)
         cands = []
         for a in data.get("authors", [])[:3]:
             cands.append(("author", a))
@@ -457,7 +455,7 @@ def more_like_this(record, limit: int = 6) -> list[dict]:
         score[~snap.live] = 0
         cand = np.flatnonzero(score > 0.5)
         top = _order(snap, cand, score, "relevance", limit)
-        return [json.loads(snap.stored(d)["hit"]) for d in top]
+        return [snap.hit(d) for d in top]
 
     return si.cached(key, compute)
 
