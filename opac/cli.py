@@ -241,38 +241,34 @@ def patron_import(path):
         click.echo(f"  line {line}: {msg}")
 
 
+def _set_block(card: str, blocked: bool, note: str | None) -> None:
+    from .circulation.services import patron_by_card
+    from .errors import DomainError
+
+    try:
+        p = patron_by_card(card)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    p.blocked, p.block_note = blocked, note
+    db.session.commit()
+    click.echo(f"Patron {card} {'blocked' if blocked else 'unblocked'}.")
+
+
 @patron_group.command("block")
 @click.option("--card", required=True)
 @click.option("--note", required=True, help="Why (shown to the patron when an action is refused)")
 @with_appcontext
 def patron_block(card, note):
     """Block a patron's account (borrowing, renewing and holds are refused with the note)."""
-    from .circulation.services import patron_by_card
-    from .errors import DomainError
-
-    try:
-        p = patron_by_card(card)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
-    p.blocked, p.block_note = True, note
-    db.session.commit()
-    click.echo(f"Patron {card} blocked.")
+    _set_block(card, True, note)
 
 
 @patron_group.command("unblock")
 @click.option("--card", required=True)
 @with_appcontext
 def patron_unblock(card):
-    from .circulation.services import patron_by_card
-    from .errors import DomainError
-
-    try:
-        p = patron_by_card(card)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
-    p.blocked, p.block_note = False, None
-    db.session.commit()
-    click.echo(f"Patron {card} unblocked.")
+    """Lift a block."""
+    _set_block(card, False, None)
 
 
 @patron_group.command("category")

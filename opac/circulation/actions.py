@@ -20,18 +20,11 @@ def _refused(exc: DomainError) -> dict:
     return {"ok": False, "error": exc.reason, "message": exc.message}
 
 
-def _run(patron_id: int, key: str | None, action):
+def _in_write_transaction(work) -> dict:
+    """Begin the write transaction, do ``work()``, commit; a refusal rolls back and says why."""
     begin_write()
     try:
-        patron = lock(Patron, patron_id)
-        owner = f"patron:{patron_id}"
-        stored = services.idempotent_response(owner, key)
-        if stored is not None:
-            db.session.rollback()
-            return {**stored, "replayed": True}
-        result = action(patron)
-        if result.get("ok"):
-            services.remember_response(owner, key, result)
+        result = work()
         db.session.commit()
         return result
     except DomainError as exc:
@@ -40,6 +33,23 @@ def _run(patron_id: int, key: str | None, action):
     except BaseException:
         db.session.rollback()
         raise
+
+
+def _run(patron_id: int, key: str | None, action):
+    """A patron's action: the patron row locked first, a repeated idempotency key answered from storage."""
+
+    def work():
+        patron = lock(Patron, patron_id)
+        owner = f"patron:{patron_id}"
+        stored = services.idempotent_response(owner, key)
+        if stored is not None:
+            return {**stored, "replayed": True}
+        result = action(patron)
+        if result.get("ok"):
+            services.remember_response(owner, key, result)
+        return result
+
+    return _in_write_transaction(work)
 
 
 def loan_json(loan, today: date | None = None) -> dict:
@@ -130,49 +140,35 @@ def not_needed_after(patron_id: int, hold_id: int, day: date | None, key: str | 
 # ----------------------------------------------------------------------------- desk (staff)
 
 
-def checkout(card: str, barcode: str, location_id: int | None = None) -> dict:
+def _location(location_id: int | None):
     from ..catalog.models import Location
 
-    begin_write()
-    try:
+    return db.session.get(Location, location_id) if location_id and 0 < location_id < 2**31 else None
+
+
+def checkout(card: str, barcode: str, location_id: int | None = None) -> dict:
+    def work():
         patron = services.patron_by_card(card)
         item = services.item_by_barcode(barcode)
-        loc = db.session.get(Location, location_id) if location_id else None
-        loan = services.checkout(item, patron, location=loc)
-        result = {"ok": True, "loan_id": loan.id, "due_date": loan.due_date.isoformat(), "title": item.record.title,
-                  "barcode": item.barcode, "patron": patron.name}
-        db.session.commit()
-        return result
-    except DomainError as exc:
-        db.session.rollback()
-        return _refused(exc)
-    except BaseException:
-        db.session.rollback()
-        raise
+        loan = services.checkout(item, patron, location=_location(location_id))
+        return {"ok": True, "loan_id": loan.id, "due_date": loan.due_date.isoformat(), "title": item.record.title,
+                "barcode": item.barcode, "patron": patron.name}
+
+    return _in_write_transaction(work)
 
 
 def checkin(barcode: str, location_id: int | None = None) -> dict:
-    from ..catalog.models import Location
-
-    begin_write()
-    try:
+    def work():
         item = services.item_by_barcode(barcode)
-        loc = db.session.get(Location, location_id) if location_id else None
-        res = services.checkin(item, location=loc)
+        res = services.checkin(item, location=_location(location_id))
+        late = (res.loan.returned_at.date() - res.loan.due_date).days if res.loan else 0
         result = {"ok": True, "barcode": item.barcode, "title": item.record.title, "status": item.status,
-                  "was_on_loan": res.loan is not None, "fine": res.fine,
-                  "overdue_days": (res.loan.returned_at.date() - res.loan.due_date).days
-                  if res.loan and res.loan.returned_at.date() > res.loan.due_date else 0}
+                  "was_on_loan": res.loan is not None, "fine": res.fine, "overdue_days": max(late, 0)}
         if res.hold is not None:
             holder = db.session.get(Patron, res.hold.patron_id)
             result["hold"] = {"status": res.hold.status, "patron": holder.name, "card": holder.card_number,
                               "pickup_location": res.hold.pickup_location.name,
                               "pickup_by": res.hold.pickup_by.isoformat() if res.hold.pickup_by else None}
-        db.session.commit()
         return result
-    except DomainError as exc:
-        db.session.rollback()
-        return _refused(exc)
-    except BaseException:
-        db.session.rollback()
-        raise
+
+    return _in_write_transaction(work)
