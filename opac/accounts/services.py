@@ -267,7 +267,11 @@ def load_session_user(token: str):
     if user is None or (row.kind == "staff" and not user.active):
         return None
     if now - row.last_seen > timedelta(minutes=10):
-        row.last_seen = now  # committed by the request if it commits; precision is not needed
+        # session bookkeeping on its own short connection, so reading pages keeps a login alive
+        from .models import AuthSession as _AS
+
+        with db.engine.begin() as conn:
+            conn.execute(_AS.__table__.update().where(_AS.id == row.id).values(last_seen=now))
     user.auth_session_id = token
     return user
 

@@ -141,3 +141,23 @@ def test_cli_patron_and_staff(runner, app, tmp_path):
     assert "Created 1 patrons; 2 rows skipped." in r.output and "line 3" in r.output and "line 4" in r.output
     r = runner.invoke(args=["staff", "create", "--username", "u", "--password", "secret1", "--name", "U", "--role", "admin"])
     assert r.exit_code == 0
+
+
+def test_reading_pages_keeps_a_session_alive_and_idle_ones_expire(app, client, make_patron, login):
+    from datetime import timedelta
+
+    from opac.catalog.models import utcnow
+
+    _, card, pin = make_patron()
+    login(card, pin)
+    with app.app_context():
+        row = db.session.scalar(select(AuthSession))
+        row.last_seen = utcnow() - timedelta(minutes=20)
+        db.session.commit()
+    assert client.get("/account/loans").status_code == 200
+    with app.app_context():
+        assert utcnow() - db.session.scalar(select(AuthSession)).last_seen < timedelta(minutes=1)
+        row = db.session.scalar(select(AuthSession))
+        row.last_seen = utcnow() - timedelta(days=31)
+        db.session.commit()
+    assert client.get("/account/loans").status_code == 302  # idle longer than PATRON_SESSION_HOURS
