@@ -192,6 +192,45 @@ class LibraryAnalyzer(_Analyzer):
     """The analyzer of all free-text fields."""
 
 
+class ShingleTokenizer(Tokenizer):
+    """Pairs of consecutive words ("laskar pelangi"), never across a line break (a field boundary):
+    a two-word phrase is then one term lookup, and longer phrases the AND of their pairs."""
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pos = start_pos
+        for line in value.split("\n"):
+            prev = None
+            for m in WORD_RE.finditer(line):
+                w = fold(m.group())
+                if prev is not None:
+                    t.text = prev + " " + w
+                    t.boost = 1.0
+                    if positions:
+                        t.pos = pos
+                    pos += 1
+                    yield t
+                prev = w
+
+
+class ShingleAnalyzer(_Analyzer):
+    def __init__(self):
+        self.tokenizer = ShingleTokenizer()
+
+    def __setstate__(self, state):
+        self.tokenizer = ShingleTokenizer()
+
+
+def shingles(words_: list[str]) -> list[str]:
+    """The word pairs of a phrase, as indexed.
+
+    >>> shingles(["laskar", "pelangi", "baru"])
+    ['laskar pelangi', 'pelangi baru']
+    """
+    return [f"{a} {b}" for a, b in zip(words_, words_[1:], strict=False)]
+
+
 class ValuesTokenizer(Tokenizer):
     """Exact values joined by ``\\x1f`` (facets, identifiers): one term per value, unchanged."""
 

@@ -123,6 +123,7 @@ def build_document(record, items=None) -> dict:
     return {
         "id": str(record.id),
         "all": marker + "\n".join(p for p in all_parts if p),
+        "shingles": "\n".join(p for p in all_parts if p),
         "title": marker + title_text + ("\n" + "\n".join(record.series) if record.series else ""),
         "author": marker + "\n".join(authors + ([record.responsibility] if record.responsibility else [])),
         "subject": marker + "\n".join(subjects),

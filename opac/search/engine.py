@@ -307,49 +307,56 @@ class Snapshot:
             return parts_i[0], parts_t[0]
         return np.concatenate(parts_i), np.concatenate(parts_t)
 
-    def position_arrays(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """Every occurrence of ``term``: (global docnum, word position) arrays, one entry per
-        occurrence. Decoded once per segment and cached like posting lists."""
-        docs_parts, pos_parts = [], []
+    def positions_in(self, field: str, term: str, docs: np.ndarray) -> dict[int, set[int]]:
+        """Word positions of ``term`` in a few documents (sorted global docnums), read by skipping
+        through the posting list instead of decoding it whole."""
+        out: dict[int, set[int]] = {}
+        btext = term.encode("utf-8")
         for leaf in self.leaves:
-            key = ("pos", leaf.data.segid, field, term)
-            cached = self.engine.postings.get(key)
-            if cached is None:
-                vals: list[bytes] = []
-                ids, _ = read_postings(leaf.reader, field, term, vals)
-                d_out, p_out = [], []
-                for doc, v in zip(ids.tolist(), vals, strict=True):
-                    if len(v) <= 4:
-                        continue
-                    codes = pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".")  # noqa: S301 - our index
-                    acc = 0
-                    for c in codes:
-                        acc += c
-                        d_out.append(doc)
-                        p_out.append(acc)
-                cached = (np.asarray(d_out, dtype=np.int32), np.asarray(p_out, dtype=np.int32))
-                self.engine.postings.put(key, cached)
-            if len(cached[0]):
-                docs_parts.append(cached[0] + leaf.offset if leaf.offset else cached[0])
-                pos_parts.append(cached[1])
-        if not docs_parts:
-            return _EMPTY_IDS, _EMPTY_IDS
-        return np.concatenate(docs_parts), np.concatenate(pos_parts)
+            lo, hi = leaf.offset, leaf.offset + leaf.data.n
+            local = docs[(docs >= lo) & (docs < hi)] - lo
+            if not len(local):
+                continue
+            fmt = leaf.reader.schema[field].format
+            try:
+                m = leaf.reader._terms.matcher(field, btext, fmt)
+            except (KeyError, TermNotFound):
+                continue
+            for d in local.tolist():
+                if not m.is_active():
+                    break
+                m.skip_to(d)
+                if m.is_active() and m.id() == d:
+                    out[d + lo] = set(fmt.decode_positions(m.value()))
+        return out
 
-    def phrase_docs(self, field: str, phrase_words: list[str], candidates: np.ndarray) -> np.ndarray:
-        """Documents among ``candidates`` (bool mask) where the words occur next to each other."""
-        keys = None
-        for i, w in enumerate(phrase_words):
-            docs, pos = self.position_arrays(field, w)
-            keep = candidates[docs]
-            k = docs[keep].astype(np.int64) * (1 << 21) + (pos[keep].astype(np.int64) - i)
-            keys = np.unique(k) if keys is None else np.intersect1d(keys, k, assume_unique=False)
-            if not len(keys):
-                break
-        found = np.zeros(self.N, dtype=bool)
-        if keys is not None and len(keys):
-            found[(keys >> 21).astype(np.int64)] = True
-        return found
+    def phrase_docs(self, field: str, phrase_words: list[str], candidates: np.ndarray,
+                    verify_limit: int = 3000) -> np.ndarray:
+        """Documents among ``candidates`` (bool mask) with the words next to each other: every
+        consecutive pair must be an indexed word pair (one lookup each); for longer phrases or
+        another field the positions are checked too when the candidates are few."""
+        from .analysis import shingles
+
+        found = candidates.copy()
+        for pair in shingles(phrase_words):
+            ids, _ = self.postings("shingles", pair)
+            m = np.zeros(self.N, dtype=bool)
+            m[ids] = True
+            found &= m
+            if not found.any():
+                return found
+        if len(phrase_words) == 2 and field == "all":
+            return found
+        docs = np.flatnonzero(found)
+        if len(docs) > verify_limit:
+            return found  # pairs all present: a precise enough answer at this size
+        per_word = [self.positions_in(field, w, docs) for w in phrase_words]
+        exact = np.zeros(self.N, dtype=bool)
+        for d, starts in per_word[0].items():
+            rest = per_word[1:]
+            if all(d in r for r in rest) and any(all((s + i + 1) in r[d] for i, r in enumerate(rest)) for s in starts):
+                exact[d] = True
+        return exact
 
     def term_dfs(self, field: str) -> list[dict[str, int]]:
         """Per segment, real word -> document frequency (spelling candidates are checked here)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from whoosh import columns, fields, formats
 
-from .analysis import LibraryAnalyzer, ValuesAnalyzer
+from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Free-text fields searched by default, with their weight in the score.
 TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 1.2}
@@ -34,6 +34,7 @@ def build_schema() -> fields.Schema:
         subject=_text(phrase=False),
         publisher=_text(phrase=False),
         series=_text(phrase=False),
+        shingles=fields.FieldType(formats.Existence(), ShingleAnalyzer(), scorable=False),
         isbn=_values(),
         callnumber=_values(),
         control=_values(),

@@ -93,6 +93,14 @@ def test_call_number_as_typed(catalog, search_api, q):
 def test_phrases_fields_and_prefix(catalog, search_api):
     assert titles(search_api('"pengantar ilmu"')) == ["Pengantar Ilmu Perpustakaan"]
     assert search_api('"ilmu pengantar"')["total"] == 0
+    # longer phrases: every word pair indexed, and the words really next to each other, in order
+    assert titles(search_api('"pembelajaran berorientasi standar"'))[0].startswith("Strategi")
+    assert search_api('"pembelajaran standar berorientasi"')["total"] == 0
+    assert titles(search_api('"history of computers"')) == ["A history of computers"]
+    assert titles(search_api('title:"laskar pelangi"')) == ["Laskar Pelangi"]
+    # a phrase never runs from one field into the next (title ... author)
+    assert search_api('"pelangi andrea"')["total"] == 0
+    assert search_api('"pelangi hirata"')["total"] == 0
     assert set(titles(search_api("author:hirata"))) == {"Laskar Pelangi", "Sang Pemimpi"}
     assert set(titles(search_api("pengarang:hirata"))) == {"Laskar Pelangi", "Sang Pemimpi"}
     assert titles(search_api("title:hobbit")) == ["The Hobbit"]  # the notes mention never count for title:
