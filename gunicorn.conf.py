@@ -8,8 +8,10 @@ workers = int(os.environ.get("OPAC_WORKERS", max(2, multiprocessing.cpu_count())
 worker_class = "sync"
 timeout = 60
 graceful_timeout = 30
-max_requests = 5000
-max_requests_jitter = 500
+# A restarted worker starts with cold caches (posting lists, facet arrays, parsed hits), so
+# restarts are rare; the caches are bounded, so memory does not grow with the request count.
+max_requests = int(os.environ.get("OPAC_MAX_REQUESTS", 100_000))
+max_requests_jitter = max_requests // 10
 accesslog = "-" if os.environ.get("OPAC_ACCESS_LOG") else None
 # Never preload: each worker must open its own index searcher after the fork.
 preload_app = False

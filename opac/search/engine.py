@@ -43,36 +43,51 @@ def _has_letter(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
-class PostingsCache:
-    """Decoded posting lists keyed by (segment id, field, term), least recently used out."""
+class LRUCache:
+    """Values with a byte size, least recently used out past ``max_bytes`` (thread-safe)."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.bytes = 0
         self._data: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
 
     def get(self, key):
         with self._lock:
             v = self._data.get(key)
             if v is not None:
                 self._data.move_to_end(key)
-                self.hits += 1
-            else:
-                self.misses += 1
-            return v
+                return v[0]
+            return None
 
-    def put(self, key, value):
-        size = value[0].nbytes + value[1].nbytes + 100
+    def put(self, key, value, size: int) -> None:
         with self._lock:
             if key in self._data:
                 return
-            self._data[key] = value
+            self._data[key] = (value, size)
             self.bytes += size
             while self.bytes > self.max_bytes and len(self._data) > 1:
-                _, old = self._data.popitem(last=False)
-                self.bytes -= old[0].nbytes + old[1].nbytes + 100
+                _, (_, old_size) = self._data.popitem(last=False)
+                self.bytes -= old_size
+
+
+class PostingsCache(LRUCache):
+    """Decoded posting lists keyed by (segment id, field, term), least recently used out."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(max_bytes)
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        v = super().get(key)
+        if v is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return v
+
+    def put(self, key, value, size: int | None = None):
+        super().put(key, value, value[0].nbytes + value[1].nbytes + 100 if size is None else size)
 
 
 def read_postings(segreader, field: str, term: str, values: list | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -186,8 +201,9 @@ class Leaf:
 class Engine:
     """Per-process engine state shared by all snapshots of one index directory."""
 
-    def __init__(self, cache_mb: int = 96):
+    def __init__(self, cache_mb: int = 96, word_cache_mb: int = 24):
         self.postings = PostingsCache(cache_mb * 1024 * 1024)
+        self.word_cache_bytes = word_cache_mb * 1024 * 1024
         self.segments: dict[str, SegmentData] = {}
         self.dictionaries = {f: Dictionary() for f in FACET_FIELDS.values()}
         self.hits: OrderedDict = OrderedDict()
@@ -239,7 +255,9 @@ class Snapshot:
         self.N = reader.doc_count_all()
         self.doc_count = reader.doc_count()
         self._cache: dict = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # builders may use other cached arrays
+        #: Per-word results of this generation (see Executor.word); dropped with the snapshot.
+        self.results = LRUCache(engine.word_cache_bytes)
 
     # -- arrays over all documents ------------------------------------------------------
 
@@ -294,6 +312,17 @@ class Snapshot:
 
         return self._cached(("col", name), build)
 
+    def docs_with_key(self, column: str, key: int) -> np.ndarray:
+        """Documents whose 64-bit key column equals ``key`` (binary search in a sorted copy)."""
+        order, keys = self._cached(("sorted", column), lambda: self._sorted(column))
+        lo, hi = np.searchsorted(keys, key, side="left"), np.searchsorted(keys, key, side="right")
+        return order[lo:hi]
+
+    def _sorted(self, column: str):
+        col = self.column(column)
+        order = np.argsort(col, kind="stable").astype(np.int32)
+        return order, col[order]
+
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         parts_i, parts_t = [], []
         for leaf in self.leaves:
@@ -333,8 +362,9 @@ class Snapshot:
     def phrase_docs(self, field: str, phrase_words: list[str], candidates: np.ndarray,
                     verify_limit: int = 3000) -> np.ndarray:
         """Documents among ``candidates`` (bool mask) with the words next to each other: every
-        consecutive pair must be an indexed word pair (one lookup each); for longer phrases or
-        another field the positions are checked too when the candidates are few."""
+        consecutive pair must be an indexed word pair (one lookup each; pairs never span two
+        fields or lines). In the title, which keeps positions, the words' positions are checked
+        too when the candidates are few."""
         from .analysis import shingles
 
         found = candidates.copy()
@@ -345,7 +375,7 @@ class Snapshot:
             found &= m
             if not found.any():
                 return found
-        if len(phrase_words) == 2 and field == "all":
+        if field == "all":
             return found
         docs = np.flatnonzero(found)
         if len(docs) > verify_limit:

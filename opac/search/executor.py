@@ -32,6 +32,19 @@ class Evaluation:
     fallback: bool = False
 
 
+@dataclass(frozen=True)
+class WordResult:
+    ids: np.ndarray  # int32: documents that match or score
+    score: np.ndarray  # float32 score of each
+    in_mask: np.ndarray  # bool: the document matches (not only scores)
+    correction: str | None
+    matched: bool
+
+    @property
+    def nbytes(self) -> int:
+        return self.ids.nbytes + self.score.nbytes + self.in_mask.nbytes + 200
+
+
 class Executor:
     def __init__(self, snap, prefix_limit: int = 64, fuzzy: bool = True):
         self.snap = snap
@@ -61,6 +74,27 @@ class Executor:
         return variants
 
     def word(self, w: Word):
+        """Mask and score of one word. Words recur across different queries far more than whole
+        queries do, so the result is kept per index snapshot in sparse form (matching documents
+        and their scores), with the spelling correction it needed."""
+        key = ("word", w.text, w.field, w.prefix, self.fuzzy, self.prefix_limit)
+        cached = self.snap.results.get(key)
+        if cached is None:
+            mask, score = self._word(w)
+            ids = np.flatnonzero(mask | (score != 0)).astype(np.int32)
+            cached = WordResult(ids, score[ids], mask[ids], self.corrected.get(w.text), w.text in self.matched_words)
+            self.snap.results.put(key, cached, cached.nbytes)
+        if cached.correction is not None:
+            self.corrected[w.text] = cached.correction
+        if cached.matched:
+            self.matched_words.add(w.text)
+        mask = np.zeros(self.N, dtype=bool)
+        score = self._zeros()
+        mask[cached.ids[cached.in_mask]] = True
+        score[cached.ids] = cached.score
+        return mask, score
+
+    def _word(self, w: Word):
         fields = [w.field] if w.field else list(TEXT_FIELDS)
         weights = {f: TEXT_FIELDS.get(f, 2.0) for f in fields}
         match_field = w.field or "all"
@@ -97,7 +131,7 @@ class Executor:
         return mask, score
 
     def phrase(self, p: Phrase):
-        # Candidates: documents with every word; then Whoosh checks positions on those only.
+        # Candidates: documents with every word; then the indexed word pairs (and title positions).
         mask = np.ones(self.N, dtype=bool)
         score = self._zeros()
         for text in p.words:
@@ -217,7 +251,9 @@ class Executor:
         if not phrase or not mask.any():
             return
         h = hash64(phrase)
-        exact = (self.snap.column("title_key") == h) | (self.snap.column("full_title_key") == h)
+        exact = np.zeros(self.N, dtype=bool)
+        exact[self.snap.docs_with_key("title_key", h)] = True
+        exact[self.snap.docs_with_key("full_title_key", h)] = True
         exact &= mask
         if exact.any():
             score[exact] += EXACT_TITLE_BOOST

@@ -240,6 +240,9 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
             forms.update(c.words)
 
     memo: dict[str, bool] = {}
+    # A word can only match if one of these occurs in the folded text: most authors and many
+    # titles of a result page are then escaped without looking at each word.
+    needles = tuple(forms | id_stems | en_stems | set(prefixes))
 
     def matches(w: str) -> bool:
         hit = memo.get(w)
@@ -252,6 +255,9 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
         if not text:
             return Markup("")
         if not (forms or prefixes):
+            return escape(text)
+        folded = fold(text)
+        if not any(n in folded for n in needles):
             return escape(text)
         parts, last = [], 0
         for m in WORD_RE.finditer(text):
@@ -267,6 +273,19 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
     return mark
 
 
+def _year_counts(years: np.ndarray) -> list[int]:
+    """How many of ``years`` (all > 0) fall in each of YEAR_RANGES (which may overlap)."""
+    if not len(years):
+        return [0] * len(YEAR_RANGES)
+    ys = np.sort(years)
+    out = []
+    for lo, hi in YEAR_RANGES:
+        a = 0 if lo is None else np.searchsorted(ys, lo, side="left")
+        b = len(ys) if hi is None else np.searchsorted(ys, hi, side="right")
+        out.append(max(0, int(b - a)))
+    return out
+
+
 def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams) -> tuple[dict, int]:
     selected = dict(params.filters)
     out: dict[str, list[FacetValue]] = {}
@@ -278,15 +297,9 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams) 
         values += [FacetValue(v, 0, True) for v in chosen if v not in present]
         out[name] = values
     years = snap.column("year")[mask] if total else np.zeros(0, dtype=np.int32)
+    years = years[years > 0]
     yv = []
-    for rng in YEAR_RANGES:
-        lo, hi = rng
-        m = years > 0
-        if lo is not None:
-            m &= years >= lo
-        if hi is not None:
-            m &= years <= hi
-        c = int(m.sum())
+    for rng, c in zip(YEAR_RANGES, _year_counts(years), strict=True):
         key = year_range_key(rng)
         if c or params.year == key:
             yv.append(FacetValue(key, c, params.year == key))

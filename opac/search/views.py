@@ -45,9 +45,10 @@ def _labels(locale: str) -> dict:
             "language": {k: str(v) for k, v in LANGUAGE_LABELS.items()}}
 
 
-def facet_label(name: str, value: str) -> str:
+def facet_label(name: str, value: str, labels: dict | None = None) -> str:
+    """The label shown for a facet value; ``labels`` is ``_labels(locale)`` when the caller has it."""
     if name in ("type", "language"):
-        return _labels(str(get_locale()))[name].get(value, value)
+        return (labels or _labels(str(get_locale())))[name].get(value, value)
     if name == "year":
         rng = parse_year_range(value)
         return year_range_label(rng) if rng else value
@@ -105,7 +106,8 @@ def results():
     )
 
 
-def hit_json(hit) -> dict:
+def hit_json(hit, record_url: str | None = None) -> dict:
+    """A hit as JSON; ``record_url`` is a record URL with ``{}`` for the id (built once per page)."""
     d = hit.data
     return {
         "id": d["id"], "control_number": d["control_number"], "title": d["title"], "subtitle": d.get("subtitle"),
@@ -113,7 +115,7 @@ def hit_json(hit) -> dict:
         "languages": d.get("languages", []), "isbns": d.get("isbns", []), "call_number": d.get("call_number"),
         "publisher": d.get("publisher"),
         "availability": {**d.get("availability", {}), "locations": d.get("locations", [])},
-        "url": url_for("catalog.record", record_id=d["id"]),
+        "url": record_url.format(d["id"]) if record_url else url_for("catalog.record", record_id=d["id"]),
         "highlight": {"title": str(hit.highlights["title"]), "authors": [str(a) for a in hit.highlights["authors"]]},
         "score": round(hit.score, 4),
     }
@@ -129,8 +131,10 @@ def api_search():
         result = search(params)
     except SearchUnavailable as exc:
         return jsonify(error="index_unavailable", message=str(exc)), 503
+    labels = _labels(str(get_locale()))
+    record_url = url_for("catalog.record", record_id=2**31 - 1).replace(str(2**31 - 1), "{}")
     facets = {
-        name: [{"value": v.value, "label": facet_label(name, v.value), "count": v.count, "selected": v.selected}
+        name: [{"value": v.value, "label": facet_label(name, v.value, labels), "count": v.count, "selected": v.selected}
                for v in values]
         for name, values in result.facets.items()
     }
@@ -138,7 +142,7 @@ def api_search():
                             "selected": params.available}]
     return jsonify(
         query=params.q, total=result.total, page=result.page, size=result.size, pages=result.pages,
-        sort=result.sort, hits=[hit_json(h) for h in result.hits], facets=facets,
+        sort=result.sort, hits=[hit_json(h, record_url) for h in result.hits], facets=facets,
         did_you_mean=result.did_you_mean, corrected=result.corrected, fallback=result.fallback,
         messages=result.messages,
     )
