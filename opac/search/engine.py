@@ -554,13 +554,20 @@ class Snapshot:
             selected = vals[mask[owner]]
         if not len(selected):
             return []
+        if len(selected) * 16 < len(self.engine.dictionaries[field].values):
+            # few values: sort them instead of counting over the whole dictionary
+            uniq, counts = np.unique(selected, return_counts=True)
+            return self._top_pairs(field, uniq, counts, limit)
         return self._top_values(field, np.bincount(selected), limit)
 
     def _top_values(self, field: str, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
         nz = np.flatnonzero(counts)
-        if len(nz) > limit:
-            nz = nz[np.argpartition(counts[nz], -limit)[-limit:]]
-        uniq, counts = nz, counts[nz]
+        return self._top_pairs(field, nz, counts[nz], limit)
+
+    def _top_pairs(self, field: str, uniq: np.ndarray, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
+        if len(uniq) > limit:
+            top = np.argpartition(counts, -limit)[-limit:]
+            uniq, counts = uniq[top], counts[top]
         dictionary = self.engine.dictionaries[field]
         out = [(dictionary.values[int(u)], int(c)) for u, c in zip(uniq, counts, strict=True)]
         out.sort(key=lambda x: (-x[1], x[0]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -242,7 +243,8 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
     memo: dict[str, bool] = {}
     # A word can only match if one of these occurs in the folded text: most authors and many
     # titles of a result page are then escaped without looking at each word.
-    needles = tuple(forms | id_stems | en_stems | set(prefixes))
+    needles = sorted(forms | id_stems | en_stems | set(prefixes), key=len, reverse=True)
+    any_needle = re.compile("|".join(map(re.escape, needles))).search if needles else None
 
     def matches(w: str) -> bool:
         hit = memo.get(w)
@@ -256,8 +258,7 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
             return Markup("")
         if not (forms or prefixes):
             return escape(text)
-        folded = fold(text)
-        if not any(n in folded for n in needles):
+        if any_needle is not None and not any_needle(fold(text)):
             return escape(text)
         parts, last = [], 0
         for m in WORD_RE.finditer(text):
