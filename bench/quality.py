@@ -89,7 +89,7 @@ def build_cases(db_path: Path, per_kind: int = 45, seed: int = 2026) -> list[dic
             continue
         if counts["author_title"] < per_kind and r["authors"] and len(tw) >= 2:
             surname = [w for w in words(r["authors"][0].split(",")[0]) if len(w) > 2]
-            distinct = sorted(set(tw), key=len, reverse=True)[:2]
+            distinct = sorted(set(tw), key=lambda w: (-len(w), w))[:2]  # no set order: fixed cases
             if surname and len(distinct) == 2:
                 add("author_title", f"{surname[0]} {distinct[0]} {distinct[1]}", r)
                 continue
