@@ -518,47 +518,63 @@ class Snapshot:
 
         return self._cached(("facet", field), build)
 
-    def _facet_totals(self, field: str):
-        """Per document value count and the counts over all live documents (for the complement)."""
+    def _facet_split(self, field: str):
+        """The facet field as a first value per document (-1: none) plus the further values with
+        their documents, and the counts over all live documents: counting the values of ``m``
+        documents is then a gather of ``m`` and a pass over the (few) further values."""
 
         def build():
             offsets, vals = self.facet_arrays(field)
             per_doc = np.diff(offsets)
-            owner = np.repeat(np.arange(len(per_doc), dtype=np.int64), per_doc)
-            live_vals = vals[self.live[owner]] if len(vals) else vals
-            return per_doc, owner, np.bincount(live_vals) if len(live_vals) else np.zeros(0, dtype=np.int64)
+            n_values = int(vals.max()) + 1 if len(vals) else 0
+            first = np.full(len(per_doc), -1, dtype=np.int32)
+            has = per_doc > 0
+            first_at = offsets[:-1][has]
+            first[has] = vals[first_at]
+            owner = np.repeat(np.arange(len(per_doc), dtype=np.int32), per_doc)
+            further = np.ones(len(vals), dtype=bool)
+            further[first_at] = False
+            totals = np.bincount(vals[self.live[owner]], minlength=n_values) if len(vals) else np.zeros(0, np.int64)
+            more_owner = owner[further]
+            more_offsets = np.searchsorted(more_owner, np.arange(len(per_doc) + 1, dtype=np.int32))
+            return first, more_owner, more_offsets, vals[further], totals
 
-        return self._cached(("facet-totals", field), build)
+        return self._cached(("facet-split", field), build)
 
-    def count_facet(self, field: str, mask: np.ndarray, matched: int, limit: int) -> list[tuple[str, int]]:
-        offsets, vals = self.facet_arrays(field)
-        if not len(vals) or not matched:
+    def _count_values(self, field: str, docs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        first, more_owner, more_offsets, more_vals, totals = self._facet_split(field)
+        sel = first[docs]
+        counts = np.bincount(sel[sel >= 0], minlength=len(totals))
+        if not len(more_vals):
+            return counts
+        if len(docs) * 4 < len(more_vals):
+            # few documents: read their further values through the offsets
+            starts = more_offsets[docs]
+            lens = more_offsets[docs + 1] - starts
+            n = int(lens.sum())
+            if n:
+                idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)
+                counts += np.bincount(more_vals[idx], minlength=len(totals))
+        else:
+            counts += np.bincount(more_vals[mask[more_owner]], minlength=len(totals))
+        return counts
+
+    def count_facet(self, field: str, mask: np.ndarray, matched: int, limit: int,
+                    docs: np.ndarray | None = None) -> list[tuple[str, int]]:
+        """Top ``limit`` values of a facet among the documents of ``mask`` (``docs``: the same as
+        indices, when the caller has them)."""
+        if not matched:
+            return []
+        totals = self._facet_split(field)[4]
+        if not len(totals):
             return []
         if matched * 2 > self.doc_count:
             # most documents match: count the few that do not and subtract from the totals
-            per_doc, owner, totals = self._facet_totals(field)
             excluded = self.live & ~mask
-            counts = totals - np.bincount(vals[excluded[owner]], minlength=len(totals))[: len(totals)]
-            return self._top_values(field, counts, limit)
-        if matched * 8 < len(offsets):
-            docs = np.flatnonzero(mask)
-            starts, ends = offsets[docs], offsets[docs + 1]
-            lens = ends - starts
-            total = int(lens.sum())
-            if not total:
-                return []
-            idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
-            selected = vals[idx]
+            counts = totals - self._count_values(field, np.flatnonzero(excluded), excluded)
         else:
-            _per_doc, owner, _totals = self._facet_totals(field)
-            selected = vals[mask[owner]]
-        if not len(selected):
-            return []
-        if len(selected) * 16 < len(self.engine.dictionaries[field].values):
-            # few values: sort them instead of counting over the whole dictionary
-            uniq, counts = np.unique(selected, return_counts=True)
-            return self._top_pairs(field, uniq, counts, limit)
-        return self._top_values(field, np.bincount(selected), limit)
+            counts = self._count_values(field, np.flatnonzero(mask) if docs is None else docs, mask)
+        return self._top_values(field, counts, limit)
 
     def _top_values(self, field: str, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
         nz = np.flatnonzero(counts)

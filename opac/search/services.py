@@ -278,20 +278,22 @@ def _year_counts(years: np.ndarray) -> list[int]:
     """How many of ``years`` (all > 0) fall in each of YEAR_RANGES (which may overlap)."""
     if not len(years):
         return [0] * len(YEAR_RANGES)
-    ys = np.sort(years)
+    top = 3000  # later years (typos) count only in open-ended ranges
+    upto = np.concatenate([[0], np.cumsum(np.bincount(np.minimum(years, top), minlength=top + 1))])  # upto[y]: < y
     out = []
     for lo, hi in YEAR_RANGES:
-        a = 0 if lo is None else np.searchsorted(ys, lo, side="left")
-        b = len(ys) if hi is None else np.searchsorted(ys, hi, side="right")
-        out.append(max(0, int(b - a)))
+        a = 0 if lo is None else int(upto[min(lo, top + 1)])
+        b = len(years) if hi is None else int(upto[min(hi, top - 1) + 1])
+        out.append(max(0, b - a))
     return out
 
 
 def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams) -> tuple[dict, int]:
     selected = dict(params.filters)
     out: dict[str, list[FacetValue]] = {}
+    docs = np.flatnonzero(mask) if total * 2 <= snap.doc_count else None
     for name, fname in FACET_FIELDS.items():
-        counts = snap.count_facet(fname, mask, total, FACET_LIMITS[name])
+        counts = snap.count_facet(fname, mask, total, FACET_LIMITS[name], docs)
         chosen = set(selected.get(name, ()))
         values = [FacetValue(v, c, v in chosen) for v, c in counts]
         present = {v.value for v in values}

@@ -232,3 +232,16 @@ def test_empty_and_symbol_only_queries_say_so(catalog, client, search_api):
     r = search_api("((( AND OR >< 🙂")
     assert r["total"] == 0 and "no_terms" in r["messages"]
     assert client.get("/api/v1/search?q=").status_code == 400
+
+
+def test_year_range_counts_match_a_direct_count():
+    import numpy as np
+
+    from opac.search.services import _year_counts
+    from opac.search.vocabulary import YEAR_RANGES
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        years = rng.integers(1, 4000, size=int(rng.integers(0, 60))).astype(np.int32)
+        direct = [int(((years >= (lo or 0)) & (years <= (hi if hi is not None else 10**9))).sum()) for lo, hi in YEAR_RANGES]
+        assert _year_counts(years) == direct
