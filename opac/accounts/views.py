@@ -67,12 +67,16 @@ def set_patron_flag(resp) -> None:
                     secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=False)
 
 
-def logout_response(target: str):
-    resp = redirect(target, code=303)
-    # the browser drops cached pages; the service worker and app script empty the offline snapshot
+def clear_patron_traces(resp):
+    """After logout: the browser drops cached pages; the service worker and app script empty the
+    offline snapshot (no patron flag)."""
     resp.headers["Clear-Site-Data"] = '"cache"'
     resp.delete_cookie(PATRON_FLAG)
     return resp
+
+
+def logout_response(target: str):
+    return clear_patron_traces(redirect(target, code=303))
 
 
 @bp.route("/login", methods=["GET", "POST"])

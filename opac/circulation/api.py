@@ -77,16 +77,11 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    from ..accounts.views import log_out
+    from ..accounts.views import clear_patron_traces, log_out
 
     log_out()
     db.session.commit()
-    from ..accounts.views import PATRON_FLAG
-
-    resp = jsonify(ok=True)
-    resp.headers["Clear-Site-Data"] = '"cache"'
-    resp.delete_cookie(PATRON_FLAG)
-    return resp
+    return clear_patron_traces(jsonify(ok=True))
 
 
 @bp.get("/me")
