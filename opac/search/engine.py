@@ -90,11 +90,8 @@ class PostingsCache(LRUCache):
         super().put(key, value, value[0].nbytes + value[1].nbytes + 100 if size is None else size)
 
 
-def read_postings(segreader, field: str, term: str, values: list | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """All (docnum, term frequency) of a term in one segment, as arrays (deleted docs included).
-
-    When ``values`` is a list, the encoded posting values (positions) are appended to it.
-    """
+def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """All (docnum, term frequency) of a term in one segment, as arrays (deleted docs included)."""
     terms = segreader._terms
     btext = term.encode("utf-8")
     try:
@@ -102,9 +99,7 @@ def read_postings(segreader, field: str, term: str, values: list | None = None) 
     except (KeyError, TermNotFound):
         return _EMPTY_IDS, _EMPTY_TF
     if ti.is_inlined():
-        ids, weights, vals = ti.inlined_postings()
-        if values is not None:
-            values.extend(vals)
+        ids, weights, _vals = ti.inlined_postings()
         return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32)
     m = terms.matcher(field, btext, segreader.schema[field].format)
     if not isinstance(m, W3LeafMatcher):  # another codec: slow but correct
@@ -112,8 +107,6 @@ def read_postings(segreader, field: str, term: str, values: list | None = None) 
         while m.is_active():
             ids.append(m.id())
             tfs.append(m.weight())
-            if values is not None:
-                values.append(m.value())
             m.next()
         return np.asarray(ids, dtype=np.int32), np.asarray(tfs, dtype=np.float32)
     id_parts, tf_parts = [], []
@@ -124,10 +117,8 @@ def read_postings(segreader, field: str, term: str, values: list | None = None) 
         raw = postfile.get(m._dataoffset, datalen)
         if m._compression:
             raw = zlib.decompress(raw)
-        deltas, weights, block_values = pickle.loads(raw)  # noqa: S301 - our own index files
+        deltas, weights, _values = pickle.loads(raw)  # noqa: S301 - our own index files
         id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
-        if values is not None:
-            values.extend(block_values if block_values else (b"",) * n)
         if weights is None:
             tf_parts.append(np.ones(n, dtype=np.float32))
         elif isinstance(weights, float):
@@ -577,10 +568,8 @@ class Snapshot:
         return self._top_values(field, counts, limit)
 
     def _top_values(self, field: str, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
-        nz = np.flatnonzero(counts)
-        return self._top_pairs(field, nz, counts[nz], limit)
-
-    def _top_pairs(self, field: str, uniq: np.ndarray, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
+        uniq = np.flatnonzero(counts)
+        counts = counts[uniq]
         if len(uniq) > limit:
             top = np.argpartition(counts, -limit)[-limit:]
             uniq, counts = uniq[top], counts[top]

@@ -115,7 +115,7 @@ def hit_json(hit, record_url: str | None = None) -> dict:
         "languages": d.get("languages", []), "isbns": d.get("isbns", []), "call_number": d.get("call_number"),
         "publisher": d.get("publisher"),
         "availability": {**d.get("availability", {}), "locations": d.get("locations", [])},
-        "url": record_url.format(d["id"]) if record_url else url_for("catalog.record", record_id=d["id"]),
+        "url": record_url.replace("{}", str(d["id"])) if record_url else url_for("catalog.record", record_id=d["id"]),
         "highlight": {"title": str(hit.highlights["title"]), "authors": [str(a) for a in hit.highlights["authors"]]},
         "score": round(hit.score, 4),
     }
