@@ -32,6 +32,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     config_module.load(app, test_config)
     app.url_map.converters["id"] = IdConverter
+    if int(app.config["PROXY_COUNT"]) > 0:
+        # Trust exactly the configured number of proxies: X-Forwarded-For entries a client adds
+        # itself lie to the left of them and are ignored. X-Forwarded-Host is never trusted.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
     app.json.sort_keys = False  # key order is documented by the OpenAPI schema; sorting costs time
 
     from .extensions import babel, csrf, db, login_manager, migrate

@@ -61,8 +61,10 @@ SESSION_COOKIE_HTTPONLY: bool = True
 SESSION_COOKIE_SAMESITE: str = "Lax"
 #: CSRF tokens do not expire with time (they are bound to the session).
 WTF_CSRF_TIME_LIMIT: int | None = None
-#: Maximum upload size (MARC files through the staff page), bytes.
-MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024
+#: Largest request body accepted anywhere (bytes); bigger ones get 413 before they are read.
+MAX_CONTENT_LENGTH: int = 1024 * 1024
+#: Largest staff upload (catalogue and patron files), bytes; applies to the upload routes only.
+UPLOAD_MAX_BYTES: int = 64 * 1024 * 1024
 
 SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
 
@@ -90,8 +92,15 @@ FINES_BLOCK_THRESHOLD: int = 50_000
 RENEW_IF_OTHER_ITEMS_AVAILABLE: bool = True
 #: Returned loans lose their link to the patron after this many days unless the patron keeps history.
 ANONYMIZE_AFTER_DAYS: int = 30
-#: Use X-Forwarded-For for the client address (set only behind a trusted reverse proxy).
-TRUSTED_PROXIES: bool = False
+#: Public address of the OPAC (scheme, host, optional path). Every absolute URL (e-mail, push, feeds,
+#: Open Graph, sitemaps, OAI) is built from it, never from the request's Host header.
+BASE_URL: str = "http://localhost:8000"
+#: Host names the OPAC answers to (others get 400); None: the host of BASE_URL, localhost and 127.0.0.1.
+TRUSTED_HOSTS: list | None = None
+#: Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
+PROXY_COUNT: int = 0
+#: Send Strict-Transport-Security on HTTPS responses (max-age in seconds; 0: never).
+HSTS_SECONDS: int = 31536000
 #: SMTP server for e-mail; empty: messages stay in the outbox for staff to read (development).
 MAIL_SERVER: str = ""
 #: SMTP port.
@@ -147,11 +156,20 @@ def _parse(value: str):
         return value
 
 
+def defaults() -> dict:
+    """Every documented default of this module (copies, so that an app cannot change them)."""
+    import copy
+
+    return {key: copy.deepcopy(value) for key, value in globals().items() if key.isupper() and key != "PROJECT_ROOT"}
+
+
 def load(app, test_config: dict | None = None) -> None:
-    """Fill ``app.config``: module defaults, instance/config.py, ``OPAC_*`` variables, test_config."""
-    for key, value in globals().items():
-        if key.isupper():
-            app.config.setdefault(key, value)
+    """Fill ``app.config``: module defaults, instance/config.py, ``OPAC_*`` variables, test_config.
+
+    The defaults overwrite Flask's own (``SESSION_COOKIE_SAMESITE``, ``MAX_CONTENT_LENGTH``…):
+    what this module documents is what the app runs with.
+    """
+    app.config.update(defaults())
     app.config.from_pyfile("config.py", silent=True)
     aliases = {
         "OPAC_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
@@ -175,6 +193,21 @@ def load(app, test_config: dict | None = None) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgresql://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://") :]
+    app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+    if app.config.get("TRUSTED_HOSTS") is None:
+        app.config["TRUSTED_HOSTS"] = default_trusted_hosts(app.config["BASE_URL"])
+
+
+def default_trusted_hosts(base_url: str) -> list[str]:
+    """The base URL's host name, and the local names a machine uses to reach itself.
+
+    >>> default_trusted_hosts("https://perpustakaan.example.ac.id/opac")
+    ['perpustakaan.example.ac.id', 'localhost', '127.0.0.1']
+    """
+    from urllib.parse import urlsplit
+
+    hosts = [urlsplit(base_url).hostname or "localhost", "localhost", "127.0.0.1"]
+    return list(dict.fromkeys(hosts))
 
 
 def _instance_secret(instance: Path) -> str:

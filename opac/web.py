@@ -42,6 +42,13 @@ def public_page(view):
     return wrapper
 
 
+def large_upload(view):
+    """Let this staff view receive bodies up to ``UPLOAD_MAX_BYTES`` (everything else is held to
+    ``MAX_CONTENT_LENGTH``); only for a logged-in staff member with the view's permission."""
+    view.large_upload = True
+    return view
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or (
         request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html
@@ -70,6 +77,9 @@ def init_app(app) -> None:
     static_root = Path(app.static_folder)
 
     app.add_template_global(asset)
+    from .urls import absolute_url
+
+    app.add_template_global(absolute_url)
 
     @app.context_processor
     def _globals():
@@ -105,6 +115,17 @@ def init_app(app) -> None:
         resp = send_from_directory(static_root / "pwa", name, max_age=365 * 86400)
         resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return resp
+
+    @app.url_value_preprocessor
+    def _upload_limit(endpoint, _values):
+        """Runs before CSRF reads the form: raise the body limit for staff uploads only."""
+        view = app.view_functions.get(endpoint or "")
+        if view is not None and getattr(view, "large_upload", False):
+            from .accounts.permissions import can
+
+            action = getattr(view, "requires", "").removeprefix("staff:")
+            if action and can(action):
+                request.max_content_length = app.config["UPLOAD_MAX_BYTES"]
 
     @app.before_request
     def _reconcile_index():
@@ -149,6 +170,8 @@ def init_app(app) -> None:
         h.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
         if resp.mimetype in ("text/html", "application/json", "application/xml", "text/plain"):
             h.setdefault("Content-Security-Policy", CSP)
+        if request.is_secure and app.config["HSTS_SECONDS"]:
+            h.setdefault("Strict-Transport-Security", f"max-age={int(app.config['HSTS_SECONDS'])}; includeSubDomains")
         if "Cache-Control" not in h:
             if g.get("public_page") and resp.status_code < 400:
                 h["Cache-Control"] = "no-cache"

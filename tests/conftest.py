@@ -35,7 +35,8 @@ def shared_data() -> Path:
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """Name of this test process's PostgreSQL database (OPAC_TEST_DB_PREFIX keeps parallel checkouts apart)."""
+    return os.environ.get("OPAC_TEST_DB_PREFIX", "") + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +101,7 @@ def app(template_database, tmp_path, app_config):
         "SQLALCHEMY_DATABASE_URI": url,
         "INDEX_DIR": str(tmp_path / "index"),
         "SECRET_KEY": "test-" + uuid.uuid4().hex,
-        "SERVER_NAME": "opac.test",
+        "BASE_URL": "https://opac.test",
         "INDEX_RECONCILE_SECONDS": 0.0,
     }
     config.update(app_config)

@@ -19,6 +19,7 @@ from ..catalog.models import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..mail import valid_email
+from ..urls import absolute_url
 from .models import STAFF_ROLES, AuthSession, PasswordReset, Patron, PatronCategory, StaffUser
 
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
@@ -318,7 +319,6 @@ def request_password_reset(card_or_email: str) -> str | None:
 
     Returns the token (for tests); the page says the same thing whether or not a patron matched.
     """
-    from flask import url_for
     from flask_babel import force_locale
     from flask_babel import gettext as _
 
@@ -331,7 +331,7 @@ def request_password_reset(card_or_email: str) -> str | None:
     token = secrets.token_urlsafe(32)
     db.session.add(PasswordReset(token_hash=_token_id(token), patron_id=patron.id,
                                  expires_at=utcnow() + timedelta(hours=1)))
-    link = url_for("accounts.reset_password", token=token, _external=True)
+    link = absolute_url("accounts.reset_password", token=token)
     with force_locale(patron.language):
         subject = _("Reset your library PIN")
         body = _("Someone asked to reset the PIN of card %(card)s. Open this link within one hour to choose a new one:",

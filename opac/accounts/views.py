@@ -28,11 +28,8 @@ def _load_user(token: str):
 
 
 def client_ip() -> str:
-    """The client address; behind a proxy set OPAC_TRUSTED_PROXIES so X-Forwarded-For is used."""
-    if current_app.config.get("TRUSTED_PROXIES"):
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
+    """The client address. Behind reverse proxies set OPAC_PROXY_COUNT: ProxyFix then takes the
+    address the nearest trusted proxy saw, never one a client wrote into X-Forwarded-For."""
     return (request.remote_addr or "unknown")[:64]
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..urls import absolute_url
 from ..web import public_page
 from . import citation
 from .marc import to_marcxml
@@ -62,7 +63,7 @@ def record(record_id: int):
     rec = load_record(record_id)
     items = sorted(rec.items, key=lambda i: (STATUS_ORDER.get(i.status, 9), i.location.name if i.location else "",
                                              i.barcode))
-    url = url_for("catalog.record", record_id=rec.id, _external=True)
+    url = absolute_url("catalog.record", record_id=rec.id)
     return render_template(
         "catalog/record.html", record=rec, items=items, due_dates=due_dates_for(items),
         similar=more_like_this(rec), url=url, jsonld=_jsonld(rec, url),
@@ -107,14 +108,14 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
 @bp.get("/record/<id:record_id>/cite.ris")
 def record_ris(record_id: int):
     rec = load_record(record_id)
-    url = url_for("catalog.record", record_id=rec.id, _external=True)
+    url = absolute_url("catalog.record", record_id=rec.id)
     return _download(citation.ris(rec, url), "application/x-research-info-systems", f"record-{rec.id}.ris")
 
 
 @bp.get("/record/<id:record_id>/cite.bib")
 def record_bibtex(record_id: int):
     rec = load_record(record_id)
-    url = url_for("catalog.record", record_id=rec.id, _external=True)
+    url = absolute_url("catalog.record", record_id=rec.id)
     return _download(citation.bibtex(rec, url), "application/x-bibtex", f"record-{rec.id}.bib")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ..accounts.models import Patron
 from ..extensions import db
 from ..mail import queue_email, whatsapp_link
+from ..urls import absolute_url, site_path
 from . import rules
 from .models import Hold, Loan, Notification
 
@@ -42,8 +43,8 @@ def notify(patron: Patron, kind: str, url: str | None = None, **params) -> Notif
     note = Notification(patron_id=patron.id, kind=kind, subject=subject, body=body, url=url)
     db.session.add(note)
     if patron.notify_email and patron.email:
-        link = url_for("circulation.my_loans", _external=True) if kind != "hold_ready" else url_for(
-            "circulation.my_holds", _external=True)
+        link = absolute_url("circulation.my_loans") if kind != "hold_ready" else absolute_url(
+            "circulation.my_holds")
         queue_email(patron.email, subject, f"{body}\n\n{link}\n\n— {current_app.config['LIBRARY_NAME']}",
                     kind=kind, patron_id=patron.id, whatsapp=patron.whatsapp if patron.notify_whatsapp else None)
     db.session.flush()
@@ -56,12 +57,12 @@ def notify(patron: Patron, kind: str, url: str | None = None, **params) -> Notif
 
 
 def notify_hold_ready(patron: Patron, hold: Hold) -> None:
-    notify(patron, "hold_ready", url=url_for("circulation.my_holds"), title=hold.record.title,
+    notify(patron, "hold_ready", url=site_path("circulation.my_holds"), title=hold.record.title,
            location=hold.pickup_location.name, date=hold.pickup_by)
 
 
 def notify_renewal_blocked(patron: Patron, loan: Loan) -> None:
-    notify(patron, "renewal_blocked", url=url_for("circulation.my_loans"), title=loan.item.record.title,
+    notify(patron, "renewal_blocked", url=site_path("circulation.my_loans"), title=loan.item.record.title,
            date=loan.due_date)
 
 
@@ -76,14 +77,14 @@ def send_due_and_overdue_notices(today: date | None = None) -> tuple[int, int]:
             continue
         days_left = (loan.due_date - today).days
         if 0 <= days_left <= patron.notify_days_before and loan.due_notice_for != loan.due_date:
-            notify(patron, "due_soon", url=url_for("circulation.my_loans"), title=loan.item.record.title,
+            notify(patron, "due_soon", url=site_path("circulation.my_loans"), title=loan.item.record.title,
                    date=loan.due_date)
             loan.due_notice_for = loan.due_date
             due_soon += 1
         late = -days_left
         thresholds = (1, 7, 14)
         if late >= 1 and loan.overdue_notices < len(thresholds) and late >= thresholds[loan.overdue_notices]:
-            notify(patron, "overdue", url=url_for("circulation.my_loans"), title=loan.item.record.title,
+            notify(patron, "overdue", url=site_path("circulation.my_loans"), title=loan.item.record.title,
                    date=loan.due_date)
             loan.overdue_notices += 1
             overdue += 1

@@ -15,6 +15,7 @@ from ..accounts.permissions import staff_required
 from ..catalog.models import MATERIAL_TYPES, Record
 from ..extensions import db
 from ..reference.services import plain_text, safe_html, sanitize_html
+from ..urls import absolute_url
 from ..web import public_page
 from .models import NewsPost
 
@@ -79,19 +80,19 @@ def _atom(title: str, self_url: str, entries: list[dict]) -> Response:
 
 @bp.get("/new.atom")
 def new_arrivals_feed():
-    entries = [{"title": r.full_title, "url": url_for("catalog.record", record_id=r.id, _external=True),
+    entries = [{"title": r.full_title, "url": absolute_url("catalog.record", record_id=r.id),
                 "updated": r.created_at, "summary": " · ".join(filter(None, [r.main_author, str(r.year or "")]))}
                for r in newest_records(50)]
     return _atom(_("New in %(library)s", library=current_app.config["LIBRARY_NAME"]),
-                 url_for("news.new_arrivals_feed", _external=True), entries)
+                 absolute_url("news.new_arrivals_feed"), entries)
 
 
 @bp.get("/news.atom")
 def news_feed():
-    entries = [{"title": p.title, "url": url_for("news.news_post", post_id=p.id, _external=True),
+    entries = [{"title": p.title, "url": absolute_url("news.news_post", post_id=p.id),
                 "updated": p.updated_at, "summary": plain_text(p.body)[:300]} for p in published_news(30)]
     return _atom(_("News from %(library)s", library=current_app.config["LIBRARY_NAME"]),
-                 url_for("news.news_feed", _external=True), entries)
+                 absolute_url("news.news_feed"), entries)
 
 
 def share_links(text: str, url: str) -> dict[str, str]:
@@ -119,17 +120,17 @@ def promote():
     records = newest_records(15)
     items = []
     for r in records:
-        url = url_for("catalog.record", record_id=r.id, _external=True)
+        url = absolute_url("catalog.record", record_id=r.id)
         text = record_post_text(r)
         items.append({"title": r.full_title, "text": text, "url": url, "links": share_links(text, url)})
     posts = []
     for p in published_news(5):
-        url = url_for("news.news_post", post_id=p.id, _external=True)
+        url = absolute_url("news.news_post", post_id=p.id)
         text = f"{p.title}: {plain_text(p.body)[:180]}"
         posts.append({"title": p.title, "text": text, "url": url, "links": share_links(text, url)})
     return render_template("news/promote.html", items=items, posts=posts, quote=quote,
-                           feeds=[url_for("news.new_arrivals_feed", _external=True),
-                                  url_for("news.news_feed", _external=True)])
+                           feeds=[absolute_url("news.new_arrivals_feed"),
+                                  absolute_url("news.news_feed")])
 
 
 @bp.route("/staff/news", methods=["GET", "POST"])

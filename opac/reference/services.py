@@ -25,6 +25,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..mail import queue_email, valid_email, whatsapp_link
 from ..search.analysis import STOP_WORDS, stem_en, stem_id, words
+from ..urls import absolute_url
 from .models import CATEGORIES, CHANNELS, CannedReply, FaqEntry, FaqHelpful, Message, Question
 
 CATEGORY_LABELS = {
@@ -257,7 +258,7 @@ def ask(text: str, *, category: str, name: str | None, email: str | None, whatsa
 
 
 def thread_url(q: Question) -> str:
-    return url_for("reference.thread", token=q.token, _external=True)
+    return absolute_url("reference.thread", token=q.token)
 
 
 def question_by_token(token: str) -> Question | None:

@@ -17,6 +17,7 @@ from ..circulation.models import Hold, OutboxEmail
 from ..errors import DomainError
 from ..extensions import db
 from ..mail import whatsapp_link
+from ..web import large_upload
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -143,6 +144,7 @@ def outbox():
 
 
 @bp.route("/import", methods=["GET", "POST"])
+@large_upload
 @staff_required("catalog_import")
 def catalog_import():
     from ..catalog.services import ImportReport, import_data

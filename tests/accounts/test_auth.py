@@ -35,16 +35,16 @@ def test_unknown_card_and_wrong_pin_get_the_same_answer(client, make_patron):
 def test_login_starts_a_new_session_and_logout_kills_copied_cookie(app, client, make_patron, login):
     _, card, pin = make_patron()
     client.get("/")
-    before = client.get_cookie("session", domain="opac.test")
+    before = client.get_cookie("session", domain="localhost")
     login(card, pin)
-    after = client.get_cookie("session", domain="opac.test")
+    after = client.get_cookie("session", domain="localhost")
     assert after is not None and (before is None or before.value != after.value)
     assert client.get("/account/loans").status_code == 200
     stolen = after.value
     # log out, then replay the old cookie from another client
     client.post("/logout", data={"csrf_token": csrf_token(client)})
     thief = app.test_client()
-    thief.set_cookie("session", stolen, domain="opac.test")
+    thief.set_cookie("session", stolen, domain="localhost")
     r = thief.get("/account/loans")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
     with app.app_context():
@@ -104,7 +104,7 @@ def test_password_reset_by_emailed_token(app, client, make_patron):
     assert r.status_code == 303
     with app.app_context():
         mail = db.session.scalar(select(OutboxEmail).where(OutboxEmail.kind == "password_reset"))
-    link = re.search(r"http://opac.test(/password-reset/\S+)", mail.body).group(1)
+    link = re.search(r"https://opac.test(/password-reset/\S+)", mail.body).group(1)
     assert client.post(link, data={"new": "9999", "confirm": "9999", "csrf_token": csrf_token(client)}).status_code == 303
     assert client.post("/login", data={"card": card, "pin": "9999", "csrf_token": csrf_token(client)}).status_code == 303
     # used tokens and unknown cards

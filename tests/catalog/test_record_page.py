@@ -51,7 +51,7 @@ def test_jsonld_and_open_graph(client, laskar):
     assert data["@type"] == "Book" and data["name"] == "Laskar Pelangi: sebuah novel"
     assert data["author"] == [{"@type": "Person", "name": "Hirata, Andrea"}] and data["isbn"] == "9789793062792"
     assert '<meta property="og:title" content="Laskar Pelangi: sebuah novel">' in page
-    assert 'property="og:url" content="http://opac.test/record/' in page
+    assert 'property="og:url" content="https://opac.test/record/' in page
 
 
 def test_citations():

@@ -51,7 +51,7 @@ def staff_login(client, make_staff):
 def test_anonymous_ask_staff_reply_patron_sees_it_and_email_is_sent(app, client, make_staff):
     r = ask(client)
     assert r.status_code == 200
-    link = re.search(r'href="(http://opac.test/ask/t/[^"]+)"', r.get_data(as_text=True)).group(1)
+    link = re.search(r'href="(https://opac.test/ask/t/[^"]+)"', r.get_data(as_text=True)).group(1)
     with app.app_context():
         q = db.session.scalar(select(Question))
         assert q.status == "received" and q.token in link and len(q.token) >= 40
@@ -63,7 +63,7 @@ def test_anonymous_ask_staff_reply_patron_sees_it_and_email_is_sent(app, client,
     r = staff.post(f"/staff/questions/{qid}", data={"action": "reply", "csrf_token": csrf_token(staff),
                                                     "body": "Ada: <strong>The Rainbow Troops</strong>, lihat <a href=\"/record/1\">katalog</a>."})
     assert r.status_code in (200, 303)
-    path = link.replace("http://opac.test", "")
+    path = link.replace("https://opac.test", "")
     page = client.get(path).get_data(as_text=True)
     assert "<strong>The Rainbow Troops</strong>" in page and "Dijawab" in page or "Answered" in page
     with app.app_context():
@@ -118,7 +118,7 @@ def test_threads_are_private(app, client, login, make_patron, make_staff):
 def test_script_in_question_or_reply_renders_inert(app, client, make_staff):
     evil = '<script>alert("q")</script><img src=x onerror=alert(1)> tolong bantu saya'
     r = ask(client, text=evil, name='<b onmouseover="x()">Eve</b>')
-    link = re.search(r'href="http://opac.test(/ask/t/[^"]+)"', r.get_data(as_text=True)).group(1)
+    link = re.search(r'href="https://opac.test(/ask/t/[^"]+)"', r.get_data(as_text=True)).group(1)
     with app.app_context():
         qid = db.session.scalar(select(Question.id))
     staff = app.test_client()
