@@ -66,6 +66,7 @@ MAX_CONTENT_LENGTH: int = 1024 * 1024
 #: Largest staff upload (catalogue and patron files), bytes; applies to the upload routes only.
 UPLOAD_MAX_BYTES: int = 64 * 1024 * 1024
 
+#: SQLAlchemy engine options (a connection is checked before use, so a restarted database is survived).
 SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
 
 #: Weekdays the library is closed (Monday = 0 … Sunday = 6); due dates move to the next open day.

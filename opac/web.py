@@ -180,6 +180,10 @@ def init_app(app) -> None:
         return resp
 
     def _error(status: int, message: str, code: str | None = None):
+        from flask.globals import request_ctx
+
+        if request_ctx.url_adapter is None:  # a Host outside TRUSTED_HOSTS: no page, no links
+            return "Bad Request: unknown host name\n", status, {"Content-Type": "text/plain; charset=utf-8"}
         if wants_json():
             return jsonify(error=code or str(status), message=message), status
         return render_template("error.html", status=status, message=message), status

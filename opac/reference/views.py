@@ -133,8 +133,14 @@ def faq_helpful(faq_id: int):
     if request.accept_mimetypes.best == "application/json" or request.is_json:
         return jsonify(ok=ok)
     flash(_("Thank you — glad it helped."), "success")
-    return redirect(request.referrer if (request.referrer or "").startswith(request.host_url) else url_for("reference.faq"),
-                    code=303)
+    from urllib.parse import urlsplit
+
+    from ..accounts.views import safe_next
+
+    back = urlsplit(request.referrer or "")
+    same_site = back.netloc == request.host and back.scheme in ("http", "https")
+    target = back.path + (f"?{back.query}" if back.query else "") if same_site else None
+    return redirect(safe_next(target, url_for("reference.faq")), code=303)
 
 
 def opening_status(now: datetime | None = None) -> dict:
