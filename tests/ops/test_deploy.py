@@ -142,3 +142,27 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
     files = sorted(str(p) for p in tmp_path.iterdir() if p.suffix in (".service", ".timer"))
     r = subprocess.run([analyze, "verify", "--man=no", *files], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and not r.stderr.strip(), r.stdout + r.stderr
+
+
+def test_environment_example_loads_as_typed_settings(tmp_path):
+    """Sourced by sh (as the README does; systemd reads the same syntax), the example gives typed values."""
+    import json
+    import sys
+
+    example = (DEPLOY / "opac.env.example").read_text()
+    # The commented examples too, so that their quoting is checked.
+    example = re.sub(r"^# (OPAC_(?:TRUSTED_HOSTS|HSTS_SECONDS)=)", r"\1", example, flags=re.M)
+    env_file = tmp_path / "opac.env"
+    env_file.write_text(example.replace("/var/lib/opac/index", str(tmp_path / "index")))
+    probe = ("import json; from opac import create_app; c = create_app().config; print(json.dumps({k: c[k] for k in "
+             "('BASE_URL', 'PROXY_COUNT', 'SESSION_COOKIE_SECURE', 'TRUSTED_HOSTS', 'HSTS_SECONDS', 'LOG_JSON', "
+             "'LIBRARY_NAME', 'SECRET_KEY')}))")
+    r = subprocess.run(["sh", "-c", f'set -a; . "{env_file}"; set +a; exec "{sys.executable}" -c "$0"', probe],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    c = json.loads(r.stdout.strip().splitlines()[-1])
+    assert c["BASE_URL"] == "https://opac.example.ac.id" and c["PROXY_COUNT"] == 1 and c["LOG_JSON"] is True
+    assert c["SESSION_COOKIE_SECURE"] is True and c["HSTS_SECONDS"] == 31536000
+    assert c["TRUSTED_HOSTS"][0] == "opac.example.ac.id" and c["LIBRARY_NAME"] == "Perpustakaan Universitas Contoh"
+    assert c["SECRET_KEY"] == "CHANGE-ME"
