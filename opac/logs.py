@@ -17,9 +17,9 @@ from flask import Flask, g, has_request_context, request
 
 HEADER = "X-Request-ID"
 #: Path segments that are secrets themselves: the segment after them is replaced.
-_SECRET_SEGMENT = re.compile(r"(/password-reset/|/ask/t/)[^/?#]+")
+_SECRET_SEGMENT = re.compile(r"(/password-reset/|/ask/t/)[^/?#\s\"']+")
 #: Query parameters whose values are secrets.
-_SECRET_PARAM = re.compile(r"(?i)([?&](?:token|pin|password|secret|key)=)[^&#]*")
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:token|pin|password|secret|key)=)[^&#\s\"']*")
 #: A request id accepted from a trusted proxy: 8-128 characters, no spaces, quotes or control characters.
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+/=@-]{7,127}")
 _HANDLER_MARK = "_opac_handler"
@@ -38,6 +38,11 @@ def redact_path(path: str) -> str:
     '/search?q=laskar&token=[redacted]&page=2'
     >>> redact_path("/password-reset")
     '/password-reset'
+
+    It also works on a whole log line (the token ends at white space or a quote):
+
+    >>> redact_path('127.0.0.1 - - "GET /password-reset/AbC?x=1 HTTP/1.1" 200')
+    '127.0.0.1 - - "GET /password-reset/[redacted]?x=1 HTTP/1.1" 200'
     """
     path = _SECRET_SEGMENT.sub(r"\1[redacted]", path)
     if "?" in path:
@@ -74,9 +79,14 @@ def request_id() -> str | None:
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds ``request_id``, ``method`` and ``path`` (redacted) to every record logged inside a request."""
+    """Adds ``request_id``, ``method`` and ``path`` (redacted) to every record logged inside a request,
+    and redacts secret paths in the message itself (a development server's request lines, say)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_path(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         if has_request_context():
             record.request_id = request_id()
             record.method = request.method

@@ -80,10 +80,13 @@ def test_every_log_line_of_a_request_carries_its_id_and_a_redacted_path(app):
 
             rid = request_id()
         logging.getLogger("opac.test").warning("outside")
+        logging.getLogger("werkzeug").warning('127.0.0.1 - - "GET %s HTTP/1.1" 200 -', "/ask/t/thread-token-42?hl=en")
     finally:
         root.removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [e["message"] for e in lines] == ["first", "second", "outside"]
+    assert [e["message"] for e in lines][:3] == ["first", "second", "outside"]
+    assert lines[3]["message"] == '127.0.0.1 - - "GET /ask/t/[redacted]?hl=en HTTP/1.1" 200 -'
+    assert "thread-token-42" not in stream.getvalue()
     for e in lines[:2]:
         assert e["request_id"] == rid and e["method"] == "POST" and e["path"] == "/password-reset/[redacted]"
         assert set(e) >= {"time", "level", "logger", "message", "request_id", "method", "path"}
@@ -138,3 +141,11 @@ def test_text_logs_carry_the_request_id(tmp_path):
     probes = [line for line in lines if line.endswith(" probe")]
     assert len(probes) == 2 and all(f"[{rid}]" in line for rid, line in zip(ids, probes, strict=True))
     assert ids[1] != "edge-4f1c2b9e"  # no proxy configured: the client's header is not trusted
+
+
+def test_doctests_of_the_logs_module():
+    import doctest
+
+    import opac.logs
+
+    assert doctest.testmod(opac.logs).failed == 0
