@@ -208,6 +208,26 @@ def backup_sqlite(directory: Path) -> dict:
     return manifest
 
 
+def sqlite_in_use(path: Path) -> bool:
+    """Whether another process has the (WAL-mode) database open: each connection holds a shared lock on
+    byte 128 of the ``-shm`` file (SQLite's "DMS" lock), so an exclusive lock on it cannot be taken."""
+    import fcntl
+
+    try:
+        fd = os.open(f"{path}-shm", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, 128)
+        return False
+    finally:
+        os.close(fd)
+
+
 def _sqlite_describe_target(path: Path) -> str | None:
     """None if ``path`` holds no tables (missing or empty), else a short description of what it holds."""
     if not path.exists() or path.stat().st_size == 0:
@@ -221,8 +241,9 @@ def _sqlite_describe_target(path: Path) -> str | None:
         conn.close()
     if not counts:
         return None
+    in_use = "; open in another process right now: the app is running" if sqlite_in_use(path) else ""
     return (f"{len(counts)} tables, {counts.get('record', 0)} records, {counts.get('patron', 0)} patrons, "
-            f"{counts.get('loan', 0)} loans")
+            f"{counts.get('loan', 0)} loans{in_use}")
 
 
 def restore_sqlite(manifest: dict, data: Path, *, force: bool) -> list[str]:
@@ -520,6 +541,8 @@ def backup_command(directory: Path, keep: int):
             manifest = backup_postgresql(directory)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
+    except (OSError, sqlite3.Error, sa.exc.SQLAlchemyError) as exc:
+        raise click.ClickException(f"no backup was made: {getattr(exc, 'orig', None) or exc}") from exc
     click.echo(f"Backup written: {directory / manifest['file']} ({manifest['size_bytes'] / 1e6:.1f} MB, "
                f"schema {manifest['schema_revision']}, {manifest['total_rows']} rows in {len(manifest['counts'])} "
                f"tables; manifest {Path(manifest['file']).stem}.json). The search index needs no backup.")
@@ -548,6 +571,8 @@ def restore_command(source: Path, force: bool):
         state = migrations_state(manifest["schema_revision"])
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
+    except (OSError, sqlite3.Error, sa.exc.SQLAlchemyError) as exc:
+        raise click.ClickException(f"the restore stopped: {getattr(exc, 'orig', None) or exc}") from exc
     for note in notes:
         click.echo(note)
     click.echo(f"Restored into {database_url().render_as_string(hide_password=True)}: integrity checked, "

@@ -214,7 +214,15 @@ def test_sqlite_restore_refuses_to_overwrite_checks_integrity_and_revision(tmp_p
     # A database that holds data is not overwritten without --force, and says why.
     r = flask(env, "restore", str(backups), ok=False)
     assert r.returncode == 1 and "already holds a database" in r.stderr and "--force" in r.stderr
+    assert "the app is running" not in r.stderr
     assert len(table_rows(url)["patron"]) == 2
+    # …and says so when the app has it open (another process: this one).
+    app_conn = sqlite3.connect(tmp_path / "opac.sqlite")
+    app_conn.execute("PRAGMA journal_mode=WAL")
+    app_conn.execute("SELECT count(*) FROM patron").fetchone()
+    r = flask(env, "restore", str(backups), ok=False)
+    app_conn.close()
+    assert r.returncode == 1 and "the app is running" in r.stderr
 
     # With --force it is, after being backed up itself.
     r = flask(env, "restore", "--force", str(backups))
