@@ -64,8 +64,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     sync.install()
 
-    from . import web
+    from . import logs, web
 
+    logs.init_app(app)
     web.init_app(app)
     from .accounts import services as account_services
     from .accounts.views import bp as accounts_bp

@@ -490,6 +490,10 @@ def reference_purge():
 
 
 def init_more(app) -> None:
+    from .backup import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     app.cli.add_command(reference_group)
     for cmd in (patron_group, staff_group, circ_group, notify_command, calendar_group, push_group):
         app.cli.add_command(cmd)

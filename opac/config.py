@@ -102,6 +102,14 @@ TRUSTED_HOSTS: list | None = None
 PROXY_COUNT: int = 0
 #: Send Strict-Transport-Security on HTTPS responses (max-age in seconds; 0: never).
 HSTS_SECONDS: int = 31536000
+#: Log one JSON object per line (time, level, logger, message, request_id, method, path) instead of text.
+LOG_JSON: bool = False
+#: Lowest level logged by the app's own loggers (DEBUG, INFO, WARNING, ERROR).
+LOG_LEVEL: str = "INFO"
+#: pg_dump and pg_restore used by `backup` / `restore` on PostgreSQL (name on PATH or full path; the
+#: client's major version must be the server's or newer, e.g. /usr/lib/postgresql/16/bin/pg_dump).
+BACKUP_PG_DUMP: str = "pg_dump"
+BACKUP_PG_RESTORE: str = "pg_restore"
 #: SMTP server for e-mail; empty: messages stay in the outbox for staff to read (development).
 MAIL_SERVER: str = ""
 #: SMTP port.
