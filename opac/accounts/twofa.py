@@ -15,6 +15,8 @@ import secrets
 import time
 
 import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -25,18 +27,21 @@ from sqlalchemy import delete, func, select, update
 from ..catalog.models import utcnow
 from ..extensions import db
 from .models import StaffRecoveryCode, StaffTwoFactor, StaffUser
-from .services import AccountError, hash_password, verify_password
+from .services import AccountError, verify_password
 
 RECOVERY_CODES = 10
 #: codes one step before or after the current one are accepted (clock drift of up to 30 s)
 DRIFT_STEPS = 1
 INTERVAL = 30
+#: Argon2id for recovery codes: 80 random bits need no slow hash against guessing, so lighter
+#: parameters than passwords keep enrolment and a recovery login quick (ten hashes each).
+_code_hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 
 AccountError.messages.update({
     "bad_code": _l("The code is not correct or was already used. Type the current 6-digit code from your app, "
                    "or one of your recovery codes."),
-    "twofa_active": _l("Two-factor authentication is already on. Turn it off first to set up a new app."),
-    "twofa_off": _l("Two-factor authentication is not on for this account."),
+    "twofa_active": _l("Two-step verification is already on. Turn it off first to set up a new app."),
+    "twofa_off": _l("Two-step verification is not on for this account."),
     "no_enrolment": _l("Start the set-up again: no new authenticator is waiting for confirmation."),
 })
 
@@ -129,9 +134,16 @@ def _new_recovery_codes(staff: StaffUser) -> list[str]:
         raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()  # 16 characters, 80 bits
         code = f"{raw[:4]}-{raw[4:8]}-{raw[8:12]}-{raw[12:16]}"
         codes.append(code)
-        db.session.add(StaffRecoveryCode(staff_id=staff.id, code_hash=hash_password(_normal_recovery(code))))
+        db.session.add(StaffRecoveryCode(staff_id=staff.id, code_hash=_code_hasher.hash(_normal_recovery(code))))
     db.session.flush()
     return codes
+
+
+def _code_matches(stored: str, code: str) -> bool:
+    try:
+        return _code_hasher.verify(stored, code)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def _normal_recovery(code: str) -> str:
@@ -172,7 +184,7 @@ def verify_second_factor(staff: StaffUser, code: str, *, now: float | None = Non
     if len(normal) == 16:
         for rc in db.session.scalars(select(StaffRecoveryCode).where(StaffRecoveryCode.staff_id == staff.id,
                                                                       StaffRecoveryCode.used_at.is_(None))).all():
-            if verify_password(rc.code_hash, normal):
+            if _code_matches(rc.code_hash, normal):
                 spent = db.session.execute(update(StaffRecoveryCode).where(
                     StaffRecoveryCode.id == rc.id, StaffRecoveryCode.used_at.is_(None)).values(used_at=utcnow()))
                 if spent.rowcount == 1:

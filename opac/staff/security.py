@@ -162,7 +162,7 @@ def twofa_disable():
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("staff.twofa_setup"), code=303)
-    flash(_("Two-factor authentication is off."), "success")
+    flash(_("Two-step verification is off."), "success")
     return redirect(url_for("staff.twofa_setup"), code=303)
 
 
