@@ -62,7 +62,7 @@ def test_admin_login_needs_a_code_and_a_code_is_not_accepted_twice(app, client, 
     other = app.test_client()
     assert _post(other, "/staff/login", username=user, password=password).status_code == 303
     r = _post(other, "/staff/login/code", code=code)
-    assert r.status_code == 400 and "already used" in r.get_data(as_text=True)
+    assert r.status_code == 400 and "sudah dipakai" in r.get_data(as_text=True)  # "already used"
     assert other.get("/staff/").status_code == 302 and _sessions(app) == 1
 
 
