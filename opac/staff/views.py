@@ -70,6 +70,12 @@ def dashboard():
         "records": db.session.scalar(select(func.count()).select_from(Record)),
         "outbox": db.session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None))),
     }
+    from flask_login import current_user
+
+    from ..accounts.models import StaffNotice
+
+    stats["notices"] = db.session.scalar(select(func.count()).select_from(StaffNotice).where(
+        StaffNotice.staff_id == current_user.id, StaffNotice.read_at.is_(None)))
     return render_template("staff/dashboard.html", stats=stats)
 
 

@@ -162,6 +162,7 @@ def test_staff_devices_page_and_new_device_notice(app, make_staff):
     staff_login(home, app, "lib", "correct-horse-battery-staple")
     assert _count(app, StaffNotice) == 2
     assert _count(app, OutboxEmail, OutboxEmail.to == "lib@example.org") == 2
+    assert "2 new security notices" in desk.get("/staff/?hl=en").get_data(as_text=True)
     page = desk.get("/staff/devices?hl=en").get_data(as_text=True)
     assert "Chrome on Android" in page and "Safari on iOS" in page
     assert "Ada login baru ke akun perpustakaan Anda" in page  # written in the staff member's language
@@ -169,3 +170,4 @@ def test_staff_devices_page_and_new_device_notice(app, make_staff):
     assert home.get("/staff/desk").status_code == 302 and desk.get("/staff/desk").status_code == 200
     assert desk.post("/staff/notices/read", data={"csrf_token": csrf_token(desk)}).status_code == 303
     assert _count(app, StaffNotice, StaffNotice.read_at.is_(None)) == 0
+    assert "security notice" not in desk.get("/staff/?hl=en").get_data(as_text=True)
