@@ -79,6 +79,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(circulation_bp)
     app.register_blueprint(patron_api_bp)
     app.register_blueprint(staff_bp)
+    from .accounts.sessions_api import bp as sessions_api_bp
+    from .accounts.sessions_api import openapi_paths as sessions_openapi
+
+    app.register_blueprint(sessions_api_bp)
+    app.extensions.setdefault("opac_openapi", []).append(sessions_openapi)
     from .reference.views import bp as reference_bp
     from .reference.views import openapi_paths as reference_openapi
 

@@ -318,6 +318,29 @@ def staff_create(username, password, name, role, email):
     click.echo(f"Staff account {username} ({role}) created.")
 
 
+@staff_group.command("reset-2fa")
+@click.argument("username")
+@with_appcontext
+def staff_reset_2fa(username):
+    """Remove a locked-out staff member's two-step verification and sign them out everywhere;
+    they set it up again at their next login (admins must)."""
+    from sqlalchemy import select
+
+    from .accounts import twofa
+    from .accounts.models import StaffUser
+    from .accounts.services import end_all_sessions
+    from .db import begin_write
+
+    begin_write()
+    staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
+    if staff is None:
+        raise click.ClickException(f"no staff account named {username}")
+    twofa.reset(staff)
+    end_all_sessions(staff)
+    db.session.commit()
+    click.echo(f"Two-step verification removed for {staff.username}; all their sessions are ended.")
+
+
 # ----------------------------------------------------------------------------- circulation
 
 

@@ -83,6 +83,8 @@ PASSWORD_MIN_LENGTH: int = 4
 PATRON_SESSION_HOURS: int = 24 * 30
 #: Staff login idle timeout, hours.
 STAFF_SESSION_HOURS: int = 12
+#: Librarians must use two-step verification (TOTP) too; admins always must.
+STAFF_2FA_REQUIRED: bool = False
 #: Lifetime of the signed session cookie (seconds); the server-side session decides validity.
 PERMANENT_SESSION_LIFETIME: int = 60 * 60 * 24 * 30
 #: Charge overdue fines and block accounts that owe more than the threshold.

@@ -381,3 +381,63 @@ def run_at_once(fns):
     for t in threads:
         t.join(120)
     return results
+
+
+# ----------------------------------------------------------------------------- staff two-step verification
+
+
+def totp_code(secret: str, offset: int = 0) -> str:
+    """The TOTP code an authenticator app would show now (``offset`` seconds later)."""
+    import time
+
+    import pyotp
+
+    return pyotp.TOTP(secret).at(time.time() + offset)
+
+
+def enrol_two_factor(app, username: str) -> str:
+    """Turn two-step verification on for a staff member (as the enrolment page does); returns the secret."""
+    from sqlalchemy import select
+
+    from opac.accounts import twofa
+    from opac.accounts.models import StaffUser
+    from opac.extensions import db
+
+    with app.test_request_context():
+        staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
+        secret = twofa.begin_enrolment(staff)
+        twofa.confirm_enrolment(staff, totp_code(secret))
+        twofa.authenticator(staff).last_step = None  # so that a login in the same 30 s can use a code
+        db.session.commit()
+    return secret
+
+
+def staff_login(client, app, username: str, password: str, secret: str | None = None):
+    """Log a staff member in through the real forms: password, then the code when one is asked."""
+    from sqlalchemy import update
+
+    from opac.accounts.models import StaffTwoFactor, StaffUser
+    from opac.extensions import db
+
+    r = client.post("/staff/login", data={"username": username, "password": password, "csrf_token": csrf_token(client)})
+    assert r.status_code == 303, r.get_data(as_text=True)[:300]
+    if r.headers["Location"].endswith("/staff/login/code"):
+        assert secret, "this staff member needs a code"
+        with app.app_context():  # each test login may reuse the current step
+            sid = db.session.scalar(sa.select(StaffUser.id).where(StaffUser.username == username))
+            db.session.execute(update(StaffTwoFactor).where(StaffTwoFactor.staff_id == sid).values(last_step=None))
+            db.session.commit()
+        r = client.post("/staff/login/code", data={"code": totp_code(secret), "csrf_token": csrf_token(client)})
+        assert r.status_code == 303, r.get_data(as_text=True)[:300]
+    return r
+
+
+@pytest.fixture
+def make_admin(app, make_staff):
+    """An admin with two-step verification on: returns (username, password, secret)."""
+
+    def factory(username="admin", password="correct-horse-battery-staple"):
+        make_staff(username, password, "admin")
+        return username, password, enrol_two_factor(app, username)
+
+    return factory

@@ -40,6 +40,9 @@ def two_patrons(app, load_records, make_patron, make_staff):
                         dict(title="Buku B", items=[{"barcode": "S3", "location": "PUSAT"}])])
     a, b = make_patron(), make_patron()
     staff = make_staff(role="admin")
+    from tests.conftest import enrol_two_factor
+
+    staff_secret = enrol_two_factor(app, staff[0])
     from opac.circulation import actions
 
     with app.test_request_context():
@@ -57,8 +60,14 @@ def two_patrons(app, load_records, make_patron, make_staff):
                     channel="app", patron=db.session.get(Patron, b[0]), ip="10.0.0.2")
         db.session.commit()
         b_question, b_access = q.id, q.token
-    return {"records": ids, "a": a, "b": b, "staff": staff, "b_loan": b_loan, "b_hold": b_hold,
-            "b_question": b_question, "b_access": b_access}
+        from opac.accounts.models import AuthSession
+        from opac.accounts.services import start_session
+
+        start_session(db.session.get(Patron, b[0]))  # B is signed in somewhere
+        db.session.commit()
+        b_session = db.session.scalar(select(AuthSession.ref).where(AuthSession.user_id == b[0]))
+    return {"records": ids, "a": a, "b": b, "staff": staff, "staff_secret": staff_secret, "b_loan": b_loan,
+            "b_hold": b_hold, "b_question": b_question, "b_access": b_access, "b_session": b_session}
 
 
 def _url(rule, values):
@@ -78,7 +87,7 @@ def _values(world):
         "record_id": world["records"][0], "loan_id": world["b_loan"], "hold_id": world["b_hold"],
         "token": "not-a-token", "fmt": "csv", "hashed": "app.0000000000.css", "filename": "pwa/app.css",
         "question_id": world.get("b_question", 1), "faq_id": world.get("faq_id", 1), "access": world.get("b_access", "x"),
-        "lang": "id", "post_id": 1,
+        "lang": "id", "post_id": 1, "session_id": world.get("b_session", "x"), "staff_id": 1,
     }
 
 
@@ -129,8 +138,9 @@ def test_no_get_changes_state(app, client, two_patrons, login, who):
     if who == "patron":
         login(*two_patrons["a"][1:])
     elif who == "staff":
-        user, password = two_patrons["staff"]
-        client.post("/staff/login", data={"username": user, "password": password, "csrf_token": csrf_token(client)})
+        from tests.conftest import staff_login
+
+        staff_login(client, app, *two_patrons["staff"], two_patrons["staff_secret"])
     values = _values(two_patrons)
     with app.app_context():
         before = db_state()
@@ -148,7 +158,7 @@ def test_patron_a_cannot_see_or_touch_patron_b(app, client, two_patrons, login):
     _, card_b, _ = two_patrons["b"]
     login(*two_patrons["a"][1:])
     values = _values(two_patrons)
-    owned = {"loan_id", "hold_id", "question_id"}
+    owned = {"loan_id", "hold_id", "question_id", "session_id"}
     with app.app_context():
         before = db_state()
     checked = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
@@ -12,6 +13,11 @@ from ..catalog.models import utcnow
 from ..extensions import db
 
 STAFF_ROLES = ("librarian", "admin")
+
+
+def new_session_ref() -> str:
+    """A random public id for a login session (what the devices pages and the API refer to)."""
+    return secrets.token_urlsafe(12)
 
 
 class PatronCategory(db.Model):
@@ -107,6 +113,13 @@ class AuthSession(db.Model):
     user_id: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    # device information shown on the "Signed-in devices" pages (twofa migration)
+    #: public id used in URLs (the primary key is the cookie token's hash and stays private)
+    ref: Mapped[str | None] = mapped_column(String(24), unique=True, default=new_session_ref)
+    #: short user-agent summary, e.g. "Chrome on Android"
+    device: Mapped[str | None] = mapped_column(String(80))
+    #: the client address with its host part hidden, e.g. "10.20.x.x"
+    ip_prefix: Mapped[str | None] = mapped_column(String(48))
 
     __table_args__ = (Index("ix_auth_session_user", "kind", "user_id"),)
 
@@ -151,3 +164,52 @@ class PushSubscription(db.Model):
     p256dh: Mapped[str] = mapped_column(String(200))
     auth: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KnownDevice(db.Model):
+    """A browser a patron or staff member has logged in from (the hash of its long-lived device
+    cookie): a login from a browser not in this table sends a "new sign-in" notice."""
+
+    __tablename__ = "known_device"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    user_id: Mapped[int] = mapped_column()
+    device_hash: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("uq_known_device", "kind", "user_id", "device_hash", unique=True),)
+
+
+class StaffTwoFactor(db.Model):
+    """A staff member's TOTP authenticator: the secret encrypted, the last time step used (no replay)."""
+
+    __tablename__ = "staff_two_factor"
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    #: None while enrolment waits for the first valid code
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    last_step: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffRecoveryCode(db.Model):
+    """A single-use recovery code (Argon2 hash, like passwords)."""
+
+    __tablename__ = "staff_recovery_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class StaffNotice(db.Model):
+    """An in-app security notice for a staff member (e.g. a sign-in from a new device)."""
+
+    __tablename__ = "staff_notice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()

@@ -14,15 +14,28 @@ from flask_login import current_user
 
 from ..web import wants_json
 
+STAFF = frozenset({"librarian", "admin"})
+ADMIN = frozenset({"admin"})
+
+#: What each staff role may do. Librarians run the desk and serve patrons; only admins change
+#: who works here (staff accounts), the library's rules (circulation policies, patron categories,
+#: settings), load data in bulk (catalogue and patron imports) and delete records.
 ACTIONS = MappingProxyType({
-    "desk": frozenset({"librarian", "admin"}),
-    "holds_shelf": frozenset({"librarian", "admin"}),
-    "catalog_import": frozenset({"librarian", "admin"}),
-    "patrons": frozenset({"librarian", "admin"}),
-    "outbox": frozenset({"librarian", "admin"}),
-    "reference": frozenset({"librarian", "admin"}),
-    "faq": frozenset({"librarian", "admin"}),
-    "admin": frozenset({"admin"}),
+    "desk": STAFF,
+    "holds_shelf": STAFF,
+    "patrons": STAFF,
+    "outbox": STAFF,
+    "reference": STAFF,
+    "faq": STAFF,
+    "own_account": STAFF,  # one's own two-factor settings, signed-in devices and notices
+    "catalog_import": ADMIN,
+    "patron_import": ADMIN,
+    "staff_accounts": ADMIN,
+    "policies": ADMIN,
+    "patron_categories": ADMIN,
+    "settings": ADMIN,
+    "delete_records": ADMIN,
+    "admin": ADMIN,
 })
 
 
@@ -47,6 +60,13 @@ def _unauthenticated(login_endpoint: str):
     return redirect(url_for(login_endpoint, next=request.full_path if request.method == "GET" else None))
 
 
+def _needs_enrolment(user) -> bool:
+    """A staff member whose role needs two factors but who has none yet does nothing else first."""
+    from . import twofa
+
+    return twofa.required_for(user) and not twofa.is_enabled(user)
+
+
 def patron_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -66,6 +86,8 @@ def staff_required(action: str):
                 return _unauthenticated("staff.login")
             if not can(action):
                 abort(403)
+            if _needs_enrolment(current_user):
+                return redirect(url_for("staff.twofa_setup"))
             return view(*args, **kwargs)
 
         wrapper.requires = f"staff:{action}"

@@ -354,3 +354,48 @@ def reset_password(token: str, new: str, confirm: str) -> Patron:
     end_all_sessions(patron)
     db.session.flush()
     return patron
+
+
+# ----------------------------------------------------------------------------- staff accounts (admins)
+
+AccountError.messages.update({
+    "bad_username": _l("A user name has 2 to 64 letters, digits, dots, dashes or underscores."),
+    "duplicate_staff": _l("The user name %(username)s is already taken."),
+    "missing_name": _l("Type the staff member's name."),
+    "not_yourself": _l("You cannot disable your own account."),
+    "unknown_staff": _l("No such staff account."),
+})
+
+
+def create_staff_account(username: str, password: str, name: str, role: str = "librarian",
+                         email: str | None = None) -> StaffUser:
+    """A new staff account from the admins' page: checked user name, name, e-mail and password rules."""
+    from sqlalchemy.exc import IntegrityError
+
+    username = (username or "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9._-]{2,64}", username):
+        raise AccountError("bad_username")
+    if not (name or "").strip():
+        raise AccountError("missing_name")
+    if email and not valid_email(email):
+        raise AccountError("bad_email")
+    if db.session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
+        raise AccountError("duplicate_staff", username=username)
+    try:
+        with db.session.begin_nested():
+            return create_staff(username, password, name, role, email)
+    except IntegrityError:
+        raise AccountError("duplicate_staff", username=username) from None
+
+
+def disable_staff_account(staff_id: int, *, by: StaffUser) -> StaffUser:
+    """Disable a staff account and end all its sessions (an admin cannot disable themself)."""
+    staff = db.session.get(StaffUser, staff_id)
+    if staff is None:
+        raise AccountError("unknown_staff")
+    if staff.id == by.id:
+        raise AccountError("not_yourself")
+    staff.active = False
+    end_all_sessions(staff)
+    db.session.flush()
+    return staff

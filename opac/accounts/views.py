@@ -41,10 +41,36 @@ def safe_next(target: str | None, default: str) -> str:
 
 def log_in(user) -> None:
     """Fresh session (no fixation), server-side session row, Flask-Login user."""
+    user = user._get_current_object() if hasattr(user, "_get_current_object") else user  # not the proxy
     session.clear()
     services.start_session(user)
     login_user(user, remember=False)
     session.permanent = True
+    after_login(user)
+
+
+def after_login(user) -> None:
+    """Describe the new session (browser, address prefix) and notice a login from a new browser."""
+    from flask import after_this_request
+
+    from . import devices
+
+    devices.describe_session(devices.session_key(user.auth_session_id), request.headers.get("User-Agent"),
+                             client_ip())
+    token = request.cookies.get(devices.DEVICE_COOKIE, "")
+    if not devices.valid_device_token(token):
+        token = devices.new_device_token()
+
+        @after_this_request
+        def _set_device_cookie(resp):
+            resp.set_cookie(devices.DEVICE_COOKIE, token, max_age=devices.DEVICE_COOKIE_DAYS * 86400, httponly=True,
+                            samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+            return resp
+
+    if devices.remember_device(user, token):
+        session_row = db.session.get(devices.AuthSession, devices.session_key(user.auth_session_id))
+        devices.notify_new_sign_in(user, session_row.device if session_row else "?",
+                                   session_row.ip_prefix if session_row else "?")
 
 
 def log_out() -> None:
@@ -260,3 +286,70 @@ def pickup_locations():
     return db.session.scalars(select(Location).where(Location.is_pickup.is_(True)).order_by(Location.position,
                                                                                           Location.name)).all()
 
+
+
+# ----------------------------------------------------------------------------- signed-in devices
+
+
+def _current_session_id() -> str | None:
+    from .devices import session_key
+
+    token = current_user.get_id() if current_user.is_authenticated else None
+    return session_key(token) if token else None
+
+
+def devices_page(layout: str, prefix: str):
+    """The signed-in devices of the current user (patron or staff)."""
+    from .devices import user_sessions
+
+    return render_template("accounts/devices.html", layout=layout, prefix=prefix, rows=user_sessions(current_user),
+                           current_id=_current_session_id())
+
+
+def revoke_device(session_id: str, prefix: str):
+    """Sign out one of the current user's own sessions; another person's id is a 404."""
+    from flask import abort
+
+    from .devices import AuthSession, end_session_by_ref
+
+    row = db.session.scalar(select(AuthSession).where(AuthSession.ref == session_id[:24],
+                                                      AuthSession.kind == current_user.kind,
+                                                      AuthSession.user_id == current_user.id))
+    if row is None:
+        abort(404)
+    is_current = row.id == _current_session_id()
+    end_session_by_ref(current_user, session_id)
+    db.session.commit()
+    if is_current:
+        logout_user()
+        session.clear()
+        return logout_response(url_for("staff.login" if prefix == "staff" else "accounts.login"))
+    flash(_("That device is signed out."), "success")
+    return redirect(url_for(f"{prefix}.devices"), code=303)
+
+
+def revoke_other_devices(prefix: str):
+    from .devices import end_other_sessions
+
+    n = end_other_sessions(current_user, _current_session_id())
+    db.session.commit()
+    flash(_("%(n)s other devices are signed out.", n=n), "success")
+    return redirect(url_for(f"{prefix}.devices"), code=303)
+
+
+@bp.get("/account/devices")
+@patron_required
+def devices():
+    return devices_page("base.html", "accounts")
+
+
+@bp.post("/account/devices/<session_id>/revoke")
+@patron_required
+def device_revoke(session_id: str):
+    return revoke_device(session_id, "accounts")
+
+
+@bp.post("/account/devices/revoke-others")
+@patron_required
+def devices_revoke_others():
+    return revoke_other_devices("accounts")

@@ -22,7 +22,7 @@ from ..web import large_upload
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-@bp.context_processor
+@bp.app_context_processor
 def _staff_globals():
     return {"can": can}
 
@@ -30,6 +30,7 @@ def _staff_globals():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     from ..accounts.views import client_ip, log_in, safe_next
+    from .security import start_second_step
 
     target = safe_next(request.values.get("next"), url_for("staff.dashboard"))
     if request.method == "GET":
@@ -37,13 +38,15 @@ def login():
     try:
         staff = account_services.authenticate_staff(request.form.get("username", ""), request.form.get("password", ""),
                                                     client_ip())
-        log_in(staff)
+        second_step = start_second_step(staff, target)  # two-factor: no session until the code passes
+        if second_step is None:
+            log_in(staff)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
         return render_template("staff/login.html", next=target, error=exc.message), (
             429 if exc.reason == "throttled" else 400)
-    return redirect(target, code=303)
+    return second_step or redirect(target, code=303)
 
 
 @bp.post("/logout")
@@ -67,6 +70,12 @@ def dashboard():
         "records": db.session.scalar(select(func.count()).select_from(Record)),
         "outbox": db.session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None))),
     }
+    from flask_login import current_user
+
+    from ..accounts.models import StaffNotice
+
+    stats["notices"] = db.session.scalar(select(func.count()).select_from(StaffNotice).where(
+        StaffNotice.staff_id == current_user.id, StaffNotice.read_at.is_(None)))
     return render_template("staff/dashboard.html", stats=stats)
 
 
@@ -189,3 +198,6 @@ def patrons():
     return render_template("staff/patrons.html", rows=rows, categories=categories, error=error, q=q), (
         400 if error else 200)
 
+
+
+from . import security as _security  # noqa: E402,F401  (second login step, 2FA, devices, staff accounts)
