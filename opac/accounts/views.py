@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -34,9 +36,22 @@ def client_ip() -> str:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """``target`` if it is a path on this site, else ``default`` (no open redirect after login).
+
+    Read as a browser reads a Location: tabs and line breaks are dropped first (a tab between two
+    slashes makes a scheme-relative URL), then scheme-relative forms, backslashes, other control
+    characters and anything with a scheme or host are refused.
+    """
+    if not target:
+        return default
+    target = re.sub(r"[\t\r\n]", "", target).strip(" ")
+    if (not target.startswith("/") or target[1:2] in ("/", "\\") or "\\" in target
+            or re.search(r"[\x00-\x1f\x7f]", target)):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 def log_in(user) -> None:
