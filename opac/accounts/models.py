@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..catalog.models import utcnow
@@ -51,6 +51,7 @@ class Patron(UserMixin, db.Model):
 
     kind = "patron"
     auth_session_id = None  # the login session this object was loaded for (not a column)
+    auth_remember = False  # whether that session was "keep me signed in" (not a column)
 
     def get_id(self) -> str:  # Flask-Login stores the login session, not the patron id
         return self.auth_session_id or ""
@@ -85,6 +86,7 @@ class StaffUser(UserMixin, db.Model):
 
     kind = "staff"
     auth_session_id = None  # the login session this object was loaded for (not a column)
+    auth_remember = False  # whether that session was "keep me signed in" (not a column)
 
     def get_id(self) -> str:
         return self.auth_session_id or ""
@@ -107,6 +109,8 @@ class AuthSession(db.Model):
     user_id: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    #: "Keep me signed in on this device": a persistent cookie and the long idle timeout (patrons only).
+    remember: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (Index("ix_auth_session_user", "kind", "user_id"),)
 
