@@ -98,8 +98,7 @@ PATRON_SESSION_MAX_HOURS: float = 24 * 90
 STAFF_SESSION_IDLE_HOURS: float = 1
 #: A staff login ends this long after it began, however much it is used (hours; one working day).
 STAFF_SESSION_MAX_HOURS: float = 12
-#: Lifetime of the session cookie of a remembered patron login (seconds); other logins get a browser-session
-#: cookie. The server-side session row decides validity (idle and absolute limits above).
+#: Cookie lifetime of a remembered patron login (seconds); other logins get a browser-session cookie.
 PERMANENT_SESSION_LIFETIME: int = 60 * 60 * 24 * 30
 #: Charge overdue fines and block accounts that owe more than the threshold.
 FINES_ENABLED: bool = False
