@@ -77,15 +77,31 @@ LOGIN_MAX_ATTEMPTS: int = 5
 LOGIN_MAX_ATTEMPTS_PER_IP: int = 50
 #: Length of the login throttling window, seconds.
 LOGIN_WINDOW_SECONDS: int = 900
-#: Shortest PIN or password accepted.
-PASSWORD_MIN_LENGTH: int = 4
-#: Patron logins last this long without use (hours); staff logins much less.
-PATRON_SESSION_HOURS: int = 24 * 30
-#: Staff login idle timeout, hours.
-STAFF_SESSION_HOURS: int = 12
 #: Librarians must use two-step verification (TOTP) too; admins always must.
 STAFF_2FA_REQUIRED: bool = False
-#: Lifetime of the signed session cookie (seconds); the server-side session decides validity.
+#: Password reset e-mails allowed per patron within the reset window (further requests send nothing).
+RESET_MAX_PER_ACCOUNT: int = 3
+#: Password reset requests allowed per client IP address within the reset window.
+RESET_MAX_PER_IP: int = 20
+#: Length of the password reset limits' window, seconds.
+RESET_WINDOW_SECONDS: int = 3600
+#: Patron PINs are digits only, at least this many (and not trivial: 0000, 1234, 4321, the card number's tail).
+PIN_MIN_LENGTH: int = 4
+#: Longest patron PIN accepted (digits).
+PIN_MAX_LENGTH: int = 8
+#: Shortest staff password (ASVS 5 L2: 12 or more); common passwords are refused whatever their length.
+STAFF_PASSWORD_MIN_LENGTH: int = 12
+#: A patron login not used for this long ends (hours), unless "keep me signed in on this device" was chosen.
+PATRON_SESSION_IDLE_HOURS: float = 2
+#: Idle timeout of a patron login with "keep me signed in on this device" (hours; 30 days).
+PATRON_REMEMBER_IDLE_HOURS: float = 24 * 30
+#: A patron login ends this long after it began, however much it is used (hours; 90 days).
+PATRON_SESSION_MAX_HOURS: float = 24 * 90
+#: A staff login not used for this long ends (hours).
+STAFF_SESSION_IDLE_HOURS: float = 1
+#: A staff login ends this long after it began, however much it is used (hours; one working day).
+STAFF_SESSION_MAX_HOURS: float = 12
+#: Cookie lifetime of a remembered patron login (seconds); other logins get a browser-session cookie.
 PERMANENT_SESSION_LIFETIME: int = 60 * 60 * 24 * 30
 #: Charge overdue fines and block accounts that owe more than the threshold.
 FINES_ENABLED: bool = False

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .accounts.secrets import has_secret
 from .errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,8 @@ def init_app(app) -> None:
     def _headers(resp):
         h = resp.headers
         h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        # a page whose URL holds a secret (reset link, private thread) must not leak it in Referer
+        h.setdefault("Referrer-Policy", "no-referrer" if has_secret(request.path) else "strict-origin-when-cross-origin")
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
         if resp.mimetype in ("text/html", "application/json", "application/xml", "text/plain"):

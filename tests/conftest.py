@@ -212,7 +212,7 @@ def make_patron(app):
 
     counter = {"n": 0}
 
-    def factory(category="student", pin="1234", **kw):
+    def factory(category="student", pin="2468", **kw):
         counter["n"] += 1
         card = kw.pop("card", f"P{counter['n']:04d}{uuid.uuid4().hex[:4]}")
         with app.test_request_context():
@@ -228,7 +228,7 @@ def make_staff(app):
     from opac.accounts.services import create_staff
     from opac.extensions import db
 
-    def factory(username="librarian", password="secret123", role="librarian"):
+    def factory(username="librarian", password="correct-horse-battery", role="librarian"):
         with app.test_request_context():
             create_staff(username, password, username.title(), role)
             db.session.commit()

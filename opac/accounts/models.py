@@ -6,7 +6,7 @@ import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..catalog.models import utcnow
@@ -57,6 +57,7 @@ class Patron(UserMixin, db.Model):
 
     kind = "patron"
     auth_session_id = None  # the login session this object was loaded for (not a column)
+    auth_remember = False  # whether that session was "keep me signed in" (not a column)
 
     def get_id(self) -> str:  # Flask-Login stores the login session, not the patron id
         return self.auth_session_id or ""
@@ -91,6 +92,7 @@ class StaffUser(UserMixin, db.Model):
 
     kind = "staff"
     auth_session_id = None  # the login session this object was loaded for (not a column)
+    auth_remember = False  # whether that session was "keep me signed in" (not a column)
 
     def get_id(self) -> str:
         return self.auth_session_id or ""
@@ -120,6 +122,8 @@ class AuthSession(db.Model):
     device: Mapped[str | None] = mapped_column(String(80))
     #: the client address with its host part hidden, e.g. "10.20.x.x"
     ip_prefix: Mapped[str | None] = mapped_column(String(48))
+    #: "Keep me signed in on this device": a persistent cookie and the long idle timeout (patrons only).
+    remember: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (Index("ix_auth_session_user", "kind", "user_id"),)
 

@@ -13,13 +13,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 
 from ..catalog.models import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..mail import valid_email
 from ..urls import absolute_url
+from .credentials import CredentialRefused, check_pin, check_staff_password
 from .models import STAFF_ROLES, AuthSession, PasswordReset, Patron, PatronCategory, StaffUser
 
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
@@ -40,7 +41,14 @@ class AccountError(DomainError):
     messages = {
         "bad_login": _l("The card number or PIN is not correct."),
         "throttled": _l("Too many attempts. Please wait %(minutes)s minutes and try again."),
-        "weak_password": _l("The PIN or password must have at least %(min)s characters."),
+        "pin_format": _l("The PIN must be %(min)s to %(max)s digits."),
+        "pin_trivial": _l("This PIN is too easy to guess (one digit repeated, a run such as 1234 or 4321, or part "
+                          "of the card number). Choose another."),
+        "password_short": _l("The password must have at least %(min)s characters."),
+        "password_long": _l("The password must have at most %(max)s characters."),
+        "password_common": _l("This password is too common and easy to guess. Choose another, for example a few "
+                              "unrelated words."),
+        "password_username": _l("The password must not contain the user name."),
         "wrong_password": _l("The current PIN or password is not correct."),
         "mismatch": _l("The two new passwords are not the same."),
         "bad_email": _l("This e-mail address does not look right."),
@@ -63,10 +71,15 @@ def verify_password(stored: str | None, password: str) -> bool:
         return False
 
 
-def check_new_password(password: str) -> None:
-    minimum = current_app.config.get("PASSWORD_MIN_LENGTH", 6)
-    if len(password or "") < minimum:
-        raise AccountError("weak_password", min=minimum)
+def check_new_secret(kind: str, value: str, *, card: str = "", username: str = "") -> None:
+    """A new patron PIN or staff password must follow the credential rules (credentials.py)."""
+    try:
+        if kind == "staff":
+            check_staff_password(value, username)
+        else:
+            check_pin(value, card)
+    except CredentialRefused as exc:
+        raise AccountError(exc.reason, **exc.values) from None
 
 
 def seed_defaults() -> None:
@@ -109,7 +122,7 @@ def create_patron(card: str, pin: str, name: str, category: str, *, email: str |
     card = card.strip()
     if db.session.scalar(select(Patron.id).where(Patron.card_number == card)):
         raise AccountError("duplicate_card", card=card)
-    check_new_password(pin)
+    check_new_secret("patron", pin, card=card)
     cat = category_by_code(category)
     if email and not valid_email(email):
         raise AccountError("bad_email")
@@ -145,7 +158,7 @@ def import_patrons(data: str) -> tuple[int, list[tuple[int, str]]]:
 def create_staff(username: str, password: str, name: str, role: str = "librarian", email: str | None = None) -> StaffUser:
     if role not in STAFF_ROLES:
         raise AccountError("bad_role")
-    check_new_password(password)
+    check_new_secret("staff", password, username=username.strip())
     staff = StaffUser(username=username.strip(), name=name.strip(), password_hash=hash_password(password), role=role,
                       email=email)
     db.session.add(staff)
@@ -193,8 +206,6 @@ def reserve_attempt(keys: list[str]) -> None:
 
 def release_attempt(keys: list[str]) -> None:
     """After a successful login: the account's counter is cleared, the IP's attempt given back."""
-    from sqlalchemy import update
-
     from .models import LoginThrottle
 
     accounts = [k for k in keys if not k.startswith("ip:")]
@@ -242,38 +253,57 @@ def authenticate_staff(username: str, password: str, ip: str) -> StaffUser:
     return staff
 
 
-def start_session(user) -> str:
-    """A new server-side session for ``user``; returns the cookie token (only its hash is stored)."""
+def start_session(user, *, remember: bool = False) -> str:
+    """A new server-side session for ``user``; returns the cookie token (only its hash is stored).
+
+    ``remember`` ("keep me signed in on this device") is for patrons only: it lengthens the idle
+    timeout, never the absolute lifetime.
+    """
     token = secrets.token_urlsafe(32)
-    db.session.add(AuthSession(id=_token_id(token), kind=user.kind, user_id=user.id))
+    now = utcnow()
+    remember = bool(remember) and user.kind == "patron"
+    db.session.add(AuthSession(id=_token_id(token), kind=user.kind, user_id=user.id, created_at=now, last_seen=now,
+                               remember=remember))
     db.session.flush()
     user.auth_session_id = token
+    user.auth_remember = remember
     return token
 
 
+def session_limits(kind: str, remember: bool) -> tuple[timedelta, timedelta]:
+    """(idle timeout, absolute lifetime) of a login session, from the configuration."""
+    cfg = current_app.config
+    if kind == "staff":
+        return timedelta(hours=cfg["STAFF_SESSION_IDLE_HOURS"]), timedelta(hours=cfg["STAFF_SESSION_MAX_HOURS"])
+    idle = cfg["PATRON_REMEMBER_IDLE_HOURS"] if remember else cfg["PATRON_SESSION_IDLE_HOURS"]
+    return timedelta(hours=idle), timedelta(hours=cfg["PATRON_SESSION_MAX_HOURS"])
+
+
 def load_session_user(token: str):
-    """The patron or staff member of a live session token, or None (logged out, expired, unknown)."""
+    """The patron or staff member of a live session token, or None (logged out, idle too long, past
+    its absolute lifetime, unknown). Expired rows are deleted."""
     if not token:
         return None
     row = db.session.get(AuthSession, _token_id(token))
     if row is None:
         return None
-    cfg = current_app.config
-    idle = timedelta(hours=cfg.get("STAFF_SESSION_HOURS", 12) if row.kind == "staff" else cfg.get("PATRON_SESSION_HOURS", 24 * 30))
+    idle, absolute = session_limits(row.kind, row.remember)
     now = utcnow()
-    if now - row.last_seen > idle:
+    table = AuthSession.__table__
+    if now - row.last_seen > idle or now - row.created_at > absolute:
+        # session bookkeeping on its own short connection (the request may only read)
+        with db.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.id == row.id))
         return None
     model = StaffUser if row.kind == "staff" else Patron
     user = db.session.get(model, row.user_id)
     if user is None or (row.kind == "staff" and not user.active):
         return None
-    if now - row.last_seen > timedelta(minutes=10):
-        # session bookkeeping on its own short connection, so reading pages keeps a login alive
-        from .models import AuthSession as _AS
-
+    if now - row.last_seen > min(timedelta(minutes=10), idle / 10):
         with db.engine.begin() as conn:
-            conn.execute(_AS.__table__.update().where(_AS.id == row.id).values(last_seen=now))
+            conn.execute(table.update().where(table.c.id == row.id).values(last_seen=now))
     user.auth_session_id = token
+    user.auth_remember = row.remember
     return user
 
 
@@ -303,34 +333,53 @@ def update_profile(patron: Patron, *, email: str | None, whatsapp: str | None, l
     return patron
 
 
-def change_password(user, current: str, new: str, confirm: str) -> None:
-    if not verify_password(user.password_hash, current):
-        raise AccountError("wrong_password")
+def change_password(user, current: str, new: str, confirm: str, *, ip: str) -> None:
+    """Change the PIN/password after checking the current one, which is throttled like a login
+    (the same per-account and per-IP counters: the change form is no unlimited guessing oracle)."""
     if new != confirm:
         raise AccountError("mismatch")
-    check_new_password(new)
+    check_new_secret(user.kind, new, card=getattr(user, "card_number", ""), username=getattr(user, "username", ""))
+    name = user.card_number if user.kind == "patron" else user.username
+    keys = throttle_keys(name, ip, user.kind)
+    reserve_attempt(keys)
+    if not verify_password(user.password_hash, current):
+        raise AccountError("wrong_password")
+    release_attempt(keys)
     user.password_hash = hash_password(new)
     end_all_sessions(user)  # other devices are logged out; the caller starts a fresh session
     db.session.flush()
 
 
-def request_password_reset(card_or_email: str) -> str | None:
+def request_password_reset(card_or_email: str, *, ip: str) -> str | None:
     """Queue a reset e-mail with a one-hour token if the patron has an e-mail address.
 
-    Returns the token (for tests); the page says the same thing whether or not a patron matched.
+    The newest link is the only one that works (older unused ones are dropped). At most
+    RESET_MAX_PER_ACCOUNT mails per patron and RESET_MAX_PER_IP requests per client address in
+    RESET_WINDOW_SECONDS; past the patron's limit nothing is sent but the answer is the same, so it
+    never tells whether a card or address exists. Returns the token (for tests).
     """
     from flask_babel import force_locale
     from flask_babel import gettext as _
 
     from ..mail import queue_email
 
+    cfg = current_app.config
+    window = timedelta(seconds=int(cfg["RESET_WINDOW_SECONDS"]))
+    now = utcnow()
+    if _bump(f"reset-ip:{ip}", now, window) > int(cfg["RESET_MAX_PER_IP"]):
+        raise AccountError("throttled", minutes=max(1, int(window.total_seconds() // 60)))
     value = (card_or_email or "").strip()
+    if not value:
+        return None
     patron = db.session.scalar(select(Patron).where((Patron.card_number == value) | (Patron.email == value)))
     if patron is None or not patron.email:
         return None
+    if _bump(f"reset:{patron.id}", now, window) > int(cfg["RESET_MAX_PER_ACCOUNT"]):
+        return None
+    db.session.execute(delete(PasswordReset).where(PasswordReset.patron_id == patron.id,
+                                                   PasswordReset.used_at.is_(None)))
     token = secrets.token_urlsafe(32)
-    db.session.add(PasswordReset(token_hash=_token_id(token), patron_id=patron.id,
-                                 expires_at=utcnow() + timedelta(hours=1)))
+    db.session.add(PasswordReset(token_hash=_token_id(token), patron_id=patron.id, expires_at=now + timedelta(hours=1)))
     link = absolute_url("accounts.reset_password", token=token)
     with force_locale(patron.language):
         subject = _("Reset your library PIN")
@@ -342,15 +391,22 @@ def request_password_reset(card_or_email: str) -> str | None:
 
 
 def reset_password(token: str, new: str, confirm: str) -> Patron:
+    """Set a new PIN with a reset token; the token (and every other of the patron's) is then spent."""
     row = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _token_id(token or "")))
-    if row is None or row.used_at is not None or row.expires_at < utcnow():
+    now = utcnow()
+    if row is None or row.used_at is not None or row.expires_at < now:
         raise AccountError("bad_token")
     if new != confirm:
         raise AccountError("mismatch")
-    check_new_password(new)
     patron = db.session.get(Patron, row.patron_id)
+    check_new_secret("patron", new, card=patron.card_number)
+    # claimed atomically: two requests racing with one token cannot both succeed
+    claimed = db.session.execute(update(PasswordReset).where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None))
+                                 .values(used_at=now)).rowcount
+    if claimed != 1:
+        raise AccountError("bad_token")
+    db.session.execute(delete(PasswordReset).where(PasswordReset.patron_id == patron.id, PasswordReset.id != row.id))
     patron.password_hash = hash_password(new)
-    row.used_at = utcnow()
     end_all_sessions(patron)
     db.session.flush()
     return patron

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -34,18 +36,36 @@ def client_ip() -> str:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """``target`` if it is a path on this site, else ``default`` (no open redirect after login).
+
+    Read as a browser reads a Location: tabs and line breaks are dropped first (a tab between two
+    slashes makes a scheme-relative URL), then scheme-relative forms, backslashes, other control
+    characters and anything with a scheme or host are refused.
+    """
+    if not target:
+        return default
+    target = re.sub(r"[\t\r\n]", "", target).strip(" ")
+    if (not target.startswith("/") or target[1:2] in ("/", "\\") or "\\" in target
+            or re.search(r"[\x00-\x1f\x7f]", target)):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
-def log_in(user) -> None:
-    """Fresh session (no fixation), server-side session row, Flask-Login user."""
-    user = user._get_current_object() if hasattr(user, "_get_current_object") else user  # not the proxy
+def log_in(user, *, remember: bool = False) -> None:
+    """Fresh session (no fixation), server-side session row, Flask-Login user.
+
+    Only a patron who ticked "keep me signed in on this device" gets a persistent cookie; every
+    other login lives in a browser-session cookie (no Max-Age) and ends when the browser does.
+    """
+    if hasattr(user, "_get_current_object"):  # current_user: Flask-Login must get the object, not the proxy
+        user = user._get_current_object()
     session.clear()
-    services.start_session(user)
+    services.start_session(user, remember=remember)
     login_user(user, remember=False)
-    session.permanent = True
+    session.permanent = bool(user.auth_remember)
     after_login(user)
 
 
@@ -84,9 +104,11 @@ def log_out() -> None:
 PATRON_FLAG = "opac_patron"
 
 
-def set_patron_flag(resp) -> None:
-    """A data-free cookie telling the app script a patron is logged in (to keep the offline snapshot)."""
-    resp.set_cookie(PATRON_FLAG, "1", max_age=current_app.config["PERMANENT_SESSION_LIFETIME"], samesite="Lax",
+def set_patron_flag(resp, remember: bool = False) -> None:
+    """A data-free cookie telling the app script a patron is logged in (to keep the offline snapshot);
+    it lasts as long as the session cookie."""
+    max_age = current_app.config["PERMANENT_SESSION_LIFETIME"] if remember else None
+    resp.set_cookie(PATRON_FLAG, "1", max_age=max_age, samesite="Lax",
                     secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=False)
 
 
@@ -112,16 +134,17 @@ def login():
     card = request.form.get("card", "")
     try:
         patron = services.authenticate(card, request.form.get("pin", ""), client_ip())
-        log_in(patron)
+        log_in(patron, remember="remember" in request.form)
         db.session.commit()
     except services.AccountError as exc:
         db.session.rollback()
         status = 429 if exc.reason == "throttled" else 400
-        return render_template("accounts/login.html", next=target, error=exc.message, card=card[:32]), status
+        return render_template("accounts/login.html", next=target, error=exc.message, card=card[:32],
+                               remember="remember" in request.form), status
     resp = redirect(target, code=303)
     resp.set_cookie(LANG_COOKIE, patron.language, max_age=365 * 86400, samesite="Lax",
                     secure=current_app.config["SESSION_COOKIE_SECURE"])
-    set_patron_flag(resp)
+    set_patron_flag(resp, patron.auth_remember)
     return resp
 
 
@@ -163,8 +186,8 @@ def change_password():
     patron = current_user
     try:
         services.change_password(patron, request.form.get("current", ""), request.form.get("new", ""),
-                                 request.form.get("confirm", ""))
-        log_in(patron)
+                                 request.form.get("confirm", ""), ip=client_ip())
+        log_in(patron, remember=patron.auth_remember)  # the fresh session keeps the device's choice
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -177,8 +200,15 @@ def change_password():
 @bp.route("/password-reset", methods=["GET", "POST"])
 def request_reset():
     if request.method == "POST":
-        services.request_password_reset(request.form.get("card_or_email", ""))
-        db.session.commit()
+        from ..db import begin_write
+
+        begin_write()
+        try:
+            services.request_password_reset(request.form.get("card_or_email", ""), ip=client_ip())
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            return render_template("accounts/reset_request.html", error=exc.message), 429
         flash(_("If the card has an e-mail address, a reset link is on its way."), "success")
         return redirect(url_for("accounts.login"), code=303)
     return render_template("accounts/reset_request.html")

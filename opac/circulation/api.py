@@ -63,7 +63,7 @@ def login():
     data = _body()
     try:
         patron = account_services.authenticate(str(data.get("card", "")), str(data.get("pin", "")), client_ip())
-        log_in(patron)
+        log_in(patron, remember=data.get("remember") is True)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -71,7 +71,7 @@ def login():
     from ..accounts.views import set_patron_flag
 
     resp = jsonify(ok=True, patron=patron_json(patron), csrf_token=generate_csrf())
-    set_patron_flag(resp)
+    set_patron_flag(resp, patron.auth_remember)
     return resp
 
 
@@ -218,7 +218,9 @@ def openapi_paths() -> tuple[dict, dict]:
                                    "parameters": [csrf],
                                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
                                        "type": "object", "required": ["card", "pin"],
-                                       "properties": {"card": {"type": "string"}, "pin": {"type": "string"}}}}}},
+                                       "properties": {"card": {"type": "string"}, "pin": {"type": "string"},
+                                                      "remember": {"type": "boolean", "default": False,
+                                                                   "description": "Keep me signed in on this device"}}}}}},
                                    "responses": {"200": {"description": "Logged in", "content": ok_obj},
                                                  "401": {"description": "Wrong card or PIN (same answer for both)", "content": err},
                                                  "429": {"description": "Too many attempts", "content": err}}}},

@@ -317,7 +317,8 @@ def reply(q: Question, staff, html: str, *, internal: bool = False) -> Message:
 def whatsapp_reply_link(q: Question, m: Message) -> str | None:
     if not q.whatsapp:
         return None
-    return whatsapp_link(q.whatsapp, plain_text(m.body) + "\n\n" + thread_url(q))
+    # the private thread link is a secret of the asker's: it is never put in staff's hands
+    return whatsapp_link(q.whatsapp, plain_text(m.body))
 
 
 def claim(q: Question, staff) -> None:

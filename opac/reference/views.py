@@ -313,7 +313,7 @@ def staff_thread(question_id: int):
         prefill = c.body if c else ""
     return render_template("reference/staff_thread.html", q=q, wa_link=wa_link, canned=canned, prefill=prefill,
                            labels=services.CATEGORY_LABELS, status_labels=services.STATUS_LABELS,
-                           safe_html=services.safe_html, thread_url=services.thread_url(q))
+                           safe_html=services.safe_html)
 
 
 @bp.get("/staff/reference/stats")

@@ -147,9 +147,13 @@ def expire_holds():
 @bp.get("/outbox")
 @staff_required("outbox")
 def outbox():
+    from ..accounts.secrets import redact_secrets
+
     rows = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(200)).all()
-    return render_template("staff/outbox.html", rows=rows,
-                           wa={r.id: whatsapp_link(r.whatsapp, f"{r.subject}\n{r.body}") for r in rows if r.whatsapp})
+    # staff never see the secret links (reset, private threads) that the real mail carries
+    bodies = {r.id: redact_secrets(r.body) for r in rows}
+    return render_template("staff/outbox.html", rows=rows, bodies=bodies,
+                           wa={r.id: whatsapp_link(r.whatsapp, f"{r.subject}\n{bodies[r.id]}") for r in rows if r.whatsapp})
 
 
 @bp.route("/import", methods=["GET", "POST"])
