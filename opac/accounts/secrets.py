@@ -22,6 +22,10 @@ _PATTERN = re.compile(
 )
 
 
+#: Query parameters whose values are secrets.
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:token|pin|password|secret|key)=)[^&#\s\"']*")
+
+
 def redact_secrets(text: str | None) -> str:
     """``text`` with every secret token in a reset or thread URL replaced by ``[redacted]``.
 
@@ -33,10 +37,13 @@ def redact_secrets(text: str | None) -> str:
     '/api/v1/ask/t/[redacted]?x=1'
     >>> redact_secrets("/search?q=password")
     '/search?q=password'
+    >>> redact_secrets("/search?q=laskar&token=abc&page=2")
+    '/search?q=laskar&token=[redacted]&page=2'
     """
     if not text:
         return text or ""
-    return _PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
+    return _SECRET_PARAM.sub(r"\1" + REDACTED, text) if "?" in text or "&" in text else text
 
 
 def has_secret(path: str | None) -> bool:
