@@ -451,7 +451,9 @@ def test_logout_form_used_offline_is_sent_on_reconnect(page, phone, site, world)
         assert [q["kind"] for q in idb_all(page, "queue")] == ["logout"]
     finally:
         phone.set_offline(False)
-    page.reload()
+    # back online, the first page asked for is A's loans: the queued logout goes out before it
+    page.goto(site + "/account/loans")
+    assert "/login" in page.url and "Laskar" not in page.locator("main").inner_text()
     wait_until(lambda: idb_all(page, "queue") == [])
     assert requests.get(site + "/api/v1/session", cookies={"session": cookie_a}, timeout=5).json()["authenticated"] is False
     assert page.request.get(site + "/api/v1/session").json()["authenticated"] is False
