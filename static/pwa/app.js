@@ -231,7 +231,8 @@
           .then(function (d) { if (d) return put("meta", { key: "pickup-locations", data: d.locations, at: Date.now() }); });
       });
     }).catch(function (e) {
-      if (e && e.message === "logged out") return clear("snapshot");
+      // the session ended on the server (expired, or logged out elsewhere): the device forgets the patron
+      if (e && e.message === "logged out" && sameSession(flag)) { dropPatronFlag(); return forgetPatron(); }
     });
   }
 
