@@ -457,3 +457,19 @@ def test_logout_form_used_offline_is_sent_on_reconnect(page, phone, site, world)
     wait_until(lambda: idb_all(page, "queue") == [])
     assert requests.get(site + "/api/v1/session", cookies={"session": cookie_a}, timeout=5).json()["authenticated"] is False
     assert page.request.get(site + "/api/v1/session").json()["authenticated"] is False
+
+
+def test_session_ended_on_the_server_makes_the_device_forget(app, page, site, world):
+    from sqlalchemy import delete
+
+    from opac.accounts.models import AuthSession
+
+    page.goto(site + "/")
+    wait_for_sw(page)
+    _leave_traces(page, site, world)
+    with app.app_context():  # the session ran out, or the patron ended it from another device
+        db.session.execute(delete(AuthSession).where(AuthSession.user_id == world["patron_id"]))
+        db.session.commit()
+    page.goto(site + "/")
+    wait_until(lambda: not idb_all(page, "saved") and not idb_all(page, "snapshot"))
+    _patron_left_nothing(page)
