@@ -299,10 +299,13 @@
     if (!navigator.onLine) return logOutOffline().then(function () { location.replace("/"); });
     return settleWithin(flushQueue(), 8000).then(function () {
       if (form) {
-        // the service worker erases the device before the post goes out (and queues the logout if
-        // the server cannot be reached); without one the page does it
-        var job = navigator.serviceWorker && navigator.serviceWorker.controller ? Promise.resolve() : forgetPatron();
-        return job.then(function () { form.submit(); });
+        // the device is cleared before the post goes out; the service worker clears it too and, if
+        // the server cannot be reached after all, queues the logout with the token the form carries
+        var token = patronFlag();
+        if (token && !form.querySelector("input[name=logout_token]")) {
+          form.appendChild(el("input", { type: "hidden", name: "logout_token", value: token }));
+        }
+        return forgetPatron().then(function () { form.submit(); });
       }
       return csrf().then(function (csrfToken) {
         return fetch("/api/v1/logout", { method: "POST", credentials: "same-origin",

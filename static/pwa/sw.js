@@ -182,11 +182,13 @@ function sendQueuedLogouts() {
 async function logoutThroughWorker(event) {
   const req = event.request;
   const patron = await idbGet("meta", "patron").catch(() => undefined);
+  let token = patron && patron.flag;
+  if (!token) token = await req.clone().formData().then((f) => f.get("logout_token")).catch(() => null);
   await erasePatronData().catch(() => {});
   try {
     return await withTimeout(fetch(req), NETWORK_TIMEOUT_MS);
   } catch (err) {
-    if (patron && patron.flag && patron.flag !== "1") await queueLogout(patron.flag);
+    if (token && token !== "1") await queueLogout(token);
     return Response.redirect("/", 303);
   }
 }

@@ -473,3 +473,28 @@ def test_session_ended_on_the_server_makes_the_device_forget(app, page, site, wo
     page.goto(site + "/")
     wait_until(lambda: not idb_all(page, "saved") and not idb_all(page, "snapshot"))
     _patron_left_nothing(page)
+
+
+def test_logout_when_the_server_cannot_be_reached_is_queued_by_the_worker(page, phone, site, world):
+    """"Lie-fi": the phone says it is online but nothing gets through; the worker queues the logout."""
+    import requests
+
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'onLine', { get: () => true })")
+    page.goto(site + "/")
+    wait_for_sw(page)
+    _leave_traces(page, site, world)
+    cookie_a, flag_a = _cookie(phone, "session"), _cookie(phone, "opac_patron")
+    page.goto(site + "/account")
+    phone.set_offline(True)
+    try:
+        page.click("form[data-logout] button")
+        page.wait_for_url(re.compile(r".*/$"), timeout=30000)
+        wait_until(lambda: "opac_patron" not in page.evaluate("document.cookie"))
+        _patron_left_nothing(page)
+        assert [(q["kind"], q["body"]) for q in idb_all(page, "queue")] == [("logout", {"logout_token": flag_a})]
+    finally:
+        phone.set_offline(False)
+    page.goto(site + "/account/loans")
+    assert "/login" in page.url and "Laskar" not in page.locator("main").inner_text()
+    wait_until(lambda: idb_all(page, "queue") == [])
+    assert requests.get(site + "/api/v1/session", cookies={"session": cookie_a}, timeout=5).json()["authenticated"] is False
