@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import re
 import secrets
@@ -309,6 +310,38 @@ def load_session_user(token: str):
 
 def end_session(token: str) -> None:
     db.session.execute(delete(AuthSession).where(AuthSession.id == _token_id(token)))
+
+
+def _logout_mac(session_id: str) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"logout:" + session_id.encode(), hashlib.sha256).hexdigest()
+
+
+def logout_token(user) -> str | None:
+    """A value naming ``user``'s current login session, so that a logout queued offline and sent
+    later ends that session and no other (not the next patron's on the same phone). It can only
+    end its own session: it is no credential. ``None`` when the user has no session."""
+    token = getattr(user, "auth_session_id", None)
+    if not token:
+        return None
+    return f"{user.kind}.{user.id}.{_logout_mac(_token_id(token))}"
+
+
+def end_session_by_logout_token(value: str) -> bool:
+    """End the session a :func:`logout_token` names, if it is still live; False when the value
+    names none (forged, already ended or expired). Other sessions of the same user stay."""
+    parts = (value or "").split(".")
+    if len(parts) != 3 or parts[0] not in ("patron", "staff") or not parts[1].isdigit() or len(parts[2]) != 64:
+        return False
+    kind, user_id, mac = parts[0], int(parts[1]), parts[2]
+    if user_id >= 2**31:
+        return False
+    ids = db.session.scalars(select(AuthSession.id).where(AuthSession.kind == kind, AuthSession.user_id == user_id)).all()
+    match = [sid for sid in ids if hmac.compare_digest(_logout_mac(sid), mac)]
+    if not match:
+        return False
+    db.session.execute(delete(AuthSession).where(AuthSession.id.in_(match)))
+    return True
 
 
 def end_all_sessions(user) -> None:

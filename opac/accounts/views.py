@@ -105,16 +105,20 @@ PATRON_FLAG = "opac_patron"
 
 
 def set_patron_flag(resp, remember: bool = False) -> None:
-    """A data-free cookie telling the app script a patron is logged in (to keep the offline snapshot);
-    it lasts as long as the session cookie."""
+    """A cookie telling the app script a patron is logged in (to keep the offline snapshot); it lasts
+    as long as the session cookie. Its value is the session's logout token (no personal data): a logout
+    made offline is queued with it and ends this session, and no later one, when the phone is back online."""
+    value = services.logout_token(current_user) if current_user.is_authenticated else None
     max_age = current_app.config["PERMANENT_SESSION_LIFETIME"] if remember else None
-    resp.set_cookie(PATRON_FLAG, "1", max_age=max_age, samesite="Lax",
+    resp.set_cookie(PATRON_FLAG, value or "1", max_age=max_age, samesite="Lax",
                     secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=False)
 
 
 def clear_patron_traces(resp):
-    """After logout: the browser drops cached pages; the service worker and app script empty the
-    offline snapshot (no patron flag)."""
+    """After logout: the browser drops cached pages; the service worker and app script erase what
+    the patron left on the device (snapshot, saved list, visited records and search pages, storage)
+    when the patron flag goes. ``"storage"`` is not sent: it would also unregister the service
+    worker, and the app would no longer open offline."""
     resp.headers["Clear-Site-Data"] = '"cache"'
     resp.delete_cookie(PATRON_FLAG)
     return resp

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import date
 
 from flask import Blueprint, jsonify, request
@@ -77,11 +78,20 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """End the session. With ``logout_token`` (a logout queued offline, sent on reconnect) only the
+    session it names ends: if someone else has logged in on the device since, they stay logged in."""
     from ..accounts.views import clear_patron_traces, log_out
 
+    token = str(_body().get("logout_token") or "")[:200]
+    if token:
+        mine = account_services.logout_token(current_user) if current_user.is_authenticated else None
+        ended = account_services.end_session_by_logout_token(token)
+        if not (mine and hmac.compare_digest(mine, token)):
+            db.session.commit()
+            return jsonify(ok=True, ended=ended, current_session_ended=False)
     log_out()
     db.session.commit()
-    return clear_patron_traces(jsonify(ok=True))
+    return clear_patron_traces(jsonify(ok=True, ended=True, current_session_ended=True))
 
 
 @bp.get("/me")
@@ -224,8 +234,12 @@ def openapi_paths() -> tuple[dict, dict]:
                                    "responses": {"200": {"description": "Logged in", "content": ok_obj},
                                                  "401": {"description": "Wrong card or PIN (same answer for both)", "content": err},
                                                  "429": {"description": "Too many attempts", "content": err}}}},
-        "/api/v1/logout": {"post": {"summary": "Log out (the session ends on the server)", "operationId": "logout",
-                                    "parameters": [csrf], "responses": {"200": {"description": "Logged out", "content": ok_obj}}}},
+        "/api/v1/logout": {"post": {"summary": "Log out (the session ends on the server); with logout_token (the "
+                                               "opac_patron cookie of a logout queued offline) only that session ends",
+                                    "operationId": "logout", "parameters": [csrf],
+                                    "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                                        "type": "object", "properties": {"logout_token": {"type": "string"}}}}}},
+                                    "responses": {"200": {"description": "Logged out", "content": ok_obj}}}},
         "/api/v1/me": get("The logged-in patron", "me", {"type": "object"}),
         "/api/v1/loans": get("My loans, with whether each can be renewed and why not", "loans",
                              {"type": "object", "properties": {"loans": {"type": "array", "items": {"$ref": "#/components/schemas/Loan"}}}}),

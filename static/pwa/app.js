@@ -23,7 +23,17 @@
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return "k" + Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
-  function loggedIn() { return /(?:^|;\s*)opac_patron=1/.test(doc.cookie); }
+  /* The patron flag cookie: present while a patron is logged in; its value is the session's
+   * logout token (it names the session, it is no credential). */
+  function patronFlag() {
+    var m = doc.cookie.match(/(?:^|;\s*)opac_patron=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+  function loggedIn() { return !!patronFlag(); }
+  function dropPatronFlag() {
+    doc.cookie = "opac_patron=; Max-Age=0; path=/; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
+  }
+  function noop() {}
 
   /* ---------------- IndexedDB (the same database as the service worker) ---------------- */
   var dbPromise = null;
@@ -159,7 +169,8 @@
   }
 
   function syncSaved() {
-    if (!loggedIn() || !navigator.onLine) return Promise.resolve();
+    if (!loggedIn() || !navigator.onLine || loggingOut) return Promise.resolve();
+    var flag = patronFlag();
     return all("saved").then(function (items) {
       var add = items.filter(function (i) { return i.dirty && !i.removed; }).map(function (i) { return i.id; });
       var remove = items.filter(function (i) { return i.dirty && i.removed; }).map(function (i) { return i.id; });
@@ -167,7 +178,7 @@
         return fetch("/api/v1/saved/sync", { method: "POST", credentials: "same-origin",
           headers: { "Content-Type": "application/json", "X-CSRFToken": token }, body: JSON.stringify({ add: add, remove: remove }) });
       }).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
-        if (!data) return;
+        if (!data || !sameSession(flag)) return;  // never write after a logout made meanwhile
         return clear("saved").then(function () {
           return Promise.all(data.saved.map(function (s) {
             return put("saved", { key: String(s.id), id: s.id, title: s.title, author: s.author, year: s.year, url: s.url, removed: false, dirty: false });
@@ -201,7 +212,8 @@
 
   /* ---------------- patron snapshot (loans, holds, card) for offline viewing ---------------- */
   function refreshSnapshot(force) {
-    if (!loggedIn() || !navigator.onLine) return Promise.resolve();
+    if (!loggedIn() || !navigator.onLine || loggingOut) return Promise.resolve();
+    var flag = patronFlag();
     return get("meta", "snapshot-at").then(function (m) {
       if (!force && m && Date.now() - m.at < 5 * 60 * 1000) return;
       var parts = [["loans", "/api/v1/loans"], ["holds", "/api/v1/holds"], ["card", "/api/v1/card"]];
@@ -210,34 +222,137 @@
           .then(function (r) { if (r.status === 401) throw new Error("logged out"); return r.ok ? r.json() : null; })
           .then(function (data) {
             // never write after a logout that happened while this was in flight
-            if (data && loggedIn()) return put("snapshot", { key: p[0], data: data, at: Date.now() });
+            if (data && sameSession(flag)) return put("snapshot", { key: p[0], data: data, at: Date.now() });
           });
       })).then(function () {
-        return put("meta", { key: "snapshot-at", at: Date.now() });
+        if (sameSession(flag)) return put("meta", { key: "snapshot-at", at: Date.now() });
       }).then(function () {
         return fetch("/api/v1/locations", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
           .then(function (d) { if (d) return put("meta", { key: "pickup-locations", data: d.locations, at: Date.now() }); });
       });
     }).catch(function (e) {
-      if (e && e.message === "logged out") return clear("snapshot");
+      // the session ended on the server (expired, or logged out elsewhere): the device forgets the patron
+      if (e && e.message === "logged out" && sameSession(flag)) { dropPatronFlag(); return forgetPatron(); }
     });
   }
 
+  /* ---------------- logout: the device forgets the patron (the same rules as erasePatronData in sw.js) ---------------- */
+  var loggingOut = false;  // from the click on "log out": nothing of the patron is written any more
+  function sameSession(flag) { return !loggingOut && !!flag && patronFlag() === flag; }
+  var PATRON_STORES = ["snapshot", "records", "saved"];
+  var PUBLIC_META = ["pickup-locations"];  // the library's pickup locations: no patron data
+
+  function tellWorker(msg) {
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage(msg);
+  }
+
+  function eachCursor(name, fn) {
+    return store(name, "readwrite", function (s) {
+      s.openCursor().onsuccess = function (e) {
+        var c = e.target.result;
+        if (!c) return;
+        fn(c);
+        c.continue();
+      };
+    });
+  }
+
+  /* Everything the patron put on the device: snapshot, saved list, visited records, search and
+   * record pages, queued actions (a queued logout stays: it ends the session once online), storage.
+   * The app shell and static assets stay, so the app still opens offline. */
   function forgetPatron() {
-    try { clear("snapshot"); clear("queue"); } catch (e) { /* ignore */ }
-    if (navigator.serviceWorker && navigator.serviceWorker.controller) {
-      navigator.serviceWorker.controller.postMessage({ type: "LOGOUT" });
-    }
+    try { localStorage.clear(); } catch (e) { /* storage disabled */ }
+    try { sessionStorage.clear(); } catch (e) { /* storage disabled */ }
+    var jobs = PATRON_STORES.map(function (n) { return clear(n); });
+    jobs.push(eachCursor("queue", function (c) { if (c.value.kind !== "logout") c.delete(); }));
+    jobs.push(eachCursor("meta", function (c) { if (PUBLIC_META.indexOf(c.value.key) < 0) c.delete(); }));
+    if (window.caches) jobs.push(caches.delete("opac-pages"));
+    tellWorker({ type: "LOGOUT" });
+    return Promise.all(jobs.map(function (p) { return p.catch(noop); }));
+  }
+
+  /* Offline: the device is cleared at once and the logout waits in the queue with the session's
+   * logout token; sent on reconnect it ends that session and never a later patron's. */
+  function logOutOffline() {
+    var token = patronFlag();
+    dropPatronFlag();
+    tokenCache = null;
+    return forgetPatron().then(function () {
+      if (!token || token === "1") return;
+      return put("queue", { key: "logout-" + uuid(), kind: "logout", url: "/api/v1/logout", body: { logout_token: token },
+        status: "pending", created: Date.now() }).then(function () {
+        tellWorker({ type: "LOGOUT_QUEUED" });
+        if (window.opacSW && window.opacSW.sync) window.opacSW.sync.register("opac-queue").catch(noop);
+      });
+    });
+  }
+
+  function settleWithin(promise, ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); promise.then(resolve, resolve); });
+  }
+
+  /* Online: what the patron queued is sent first, then the server ends the session and the
+   * device is cleared. ``form`` is the logout form (a real post); without it the API is used. */
+  function logOut(form) {
+    loggingOut = true;
+    try { localStorage.clear(); sessionStorage.clear(); } catch (e) { /* storage disabled */ }
+    if (!navigator.onLine) return logOutOffline().then(function () { location.replace("/"); });
+    return settleWithin(flushQueue(), 8000).then(function () {
+      if (form) {
+        // the device is cleared before the post goes out; the service worker clears it too and, if
+        // the server cannot be reached after all, queues the logout with the token the form carries
+        var token = patronFlag();
+        if (token && !form.querySelector("input[name=logout_token]")) {
+          form.appendChild(el("input", { type: "hidden", name: "logout_token", value: token }));
+        }
+        return forgetPatron().then(function () { form.submit(); });
+      }
+      return csrf().then(function (csrfToken) {
+        return fetch("/api/v1/logout", { method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken }, body: "{}" });
+      }).then(function (r) {
+        if (!r.ok) throw new Error("logout refused");
+        tokenCache = null;
+        return forgetPatron();
+      }).catch(function () {
+        // the server could not be reached after all: log out as if offline
+        return logOutOffline();
+      }).then(function () { location.replace("/"); });
+    });
   }
 
   function initLogout() {
     $all("form[data-logout], form[action$='/logout']").forEach(function (f) {
-      f.addEventListener("submit", forgetPatron);
+      f.addEventListener("submit", function (e) {
+        e.preventDefault();
+        $all("button", f).forEach(function (b) { b.disabled = true; });
+        logOut(f);
+      });
     });
-    if (!loggedIn()) {
-      // logged out (here or elsewhere): nothing of the patron stays on the device
-      clear("snapshot").then(function () { return del("meta", "snapshot-at"); }).catch(function () {});
+    var offlineButton = $("#offline-logout");
+    if (offlineButton && loggedIn()) {
+      offlineButton.hidden = false;
+      offlineButton.addEventListener("click", function () { offlineButton.disabled = true; logOut(null); });
     }
+    var flag = patronFlag();
+    Promise.all([get("meta", "patron"), all("queue")]).then(function (r) {
+      var known = r[0];
+      var loggedOutOffline = flag && r[1].some(function (q) { return q.kind === "logout" && q.body && q.body.logout_token === flag; });
+      if (loggedOutOffline) {
+        // logged out on this device while the server was out of reach: the flag goes too
+        dropPatronFlag();
+        return forgetPatron();
+      }
+      if (!flag) {
+        // logged out (here, in another tab, or the session ran out): nothing of the patron stays
+        return all("snapshot").then(function (snap) { if (known || snap.length) return forgetPatron(); });
+      }
+      if (known && known.flag === flag) return;
+      // a new login on this device: whatever an earlier patron left goes first
+      return (known ? forgetPatron() : Promise.resolve()).then(function () {
+        return put("meta", { key: "patron", flag: flag, at: Date.now() });
+      }).then(function () { if (known) return refreshSnapshot(true); });
+    }).catch(noop);
   }
 
   /* ---------------- queued actions (renew, hold, ask) made offline ---------------- */
@@ -298,17 +413,19 @@
       flushing = true;
       tokenCache = null;
       return all("queue").then(function (items) {
+        // a queued logout goes first: it ends a session the next actions must not use
         items = items.filter(function (i) { return i.status === "pending" || i.status === "sending"; })
-          .sort(function (a, b) { return a.created - b.created; });
+          .sort(function (a, b) { return (a.kind === "logout" ? 0 : 1) - (b.kind === "logout" ? 0 : 1) || a.created - b.created; });
         var chain = Promise.resolve();
         items.forEach(function (item) {
           chain = chain.then(function () {
             item.status = "sending";
             return put("queue", item).then(csrf).then(function (token) {
-              return fetch(item.url, { method: "POST", credentials: "same-origin",
-                headers: { "Content-Type": "application/json", "X-CSRFToken": token, "Idempotency-Key": item.idempotency_key },
-                body: JSON.stringify(item.body) });
+              var headers = { "Content-Type": "application/json", "X-CSRFToken": token };
+              if (item.idempotency_key) headers["Idempotency-Key"] = item.idempotency_key;
+              return fetch(item.url, { method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(item.body) });
             }).then(function (r) {
+              if (item.kind === "logout") tokenCache = null;  // the session (and its CSRF token) may have ended
               return r.json().catch(function () { return {}; }).then(function (data) {
                 if (r.status >= 500 || r.status === 400 && data.error === "csrf") { item.status = "pending"; tokenCache = null; }
                 else { item.status = "done"; item.result = data; item.ok = r.ok; }
@@ -318,7 +435,7 @@
           });
         });
         return chain;
-      }).then(function () { flushing = false; renderQueue(); refreshSnapshot(true); })
+      }).then(function () { flushing = false; renderQueue(); if (loggedIn()) refreshSnapshot(true); })
         .catch(function () { flushing = false; });
     };
     // one tab at a time sends the queue (the idempotency key makes a repeat harmless anyway)
@@ -339,7 +456,15 @@
       items.sort(function (a, b) { return a.created - b.created; }).forEach(function (i) {
         var p = el("p", { "class": i.status === "done" ? (i.ok ? "flash flash-success" : "flash flash-error") : "flash",
                           "data-queue-status": i.status });
-        if (i.status === "done") {
+        if (i.kind === "logout") {
+          if (i.status === "done") {
+            p.textContent = t("logoutdone");
+            setTimeout(function () { del("queue", i.key); }, 500);
+          } else {
+            p.appendChild(el("span", { "class": "pending-badge" }, t("pending")));
+            p.appendChild(doc.createTextNode(" " + t("logoutpending")));
+          }
+        } else if (i.status === "done") {
           var r = i.result || {};
           var msg = i.ok ? (r.due_date ? t("renewed", { date: r.due_date }) : (r.hold ? t("held", { pos: r.hold.position, total: r.hold.queue_length }) : (r.results ? t("renewedall", { n: r.renewed }) : t("sent")))) : (r.message || t("failed"));
           p.textContent = i.label + ": " + msg;

@@ -4,7 +4,12 @@
  * Static assets (content-hashed names): stale-while-revalidate. Visited record and search pages
  * are kept (bounded, least recently used out). Never cached: non-GET requests, staff pages,
  * account pages and anything marked no-store or private; the patron snapshot lives in
- * IndexedDB (written by the page) and is erased on logout.
+ * IndexedDB (written by the page).
+ *
+ * Logout, online or offline, erases what the patron put on the device (snapshot, saved list,
+ * visited records, search and record pages, queued actions); the app shell and static assets stay.
+ * A logout made offline is queued with the session's logout token and sent before any other
+ * request once the network is back, so nothing is asked of the server with the old session.
  */
 "use strict";
 
@@ -56,15 +61,136 @@ function idb() {
     req.onerror = () => reject(req.error);
   });
 }
-async function clearStores(names) {
+function isLogout(url) {
+  return /^\/(logout|staff\/logout)$/.test(url.pathname);
+}
+
+/* ---------- erasing the patron's traces (the same rules as forgetPatron in app.js) ---------- */
+
+const PATRON_STORES = ["snapshot", "records", "saved"];
+const PUBLIC_META = ["pickup-locations"];   // the library's pickup locations: no patron data
+
+async function erasePatronData() {
   const d = await idb();
-  await Promise.all(names.map((n) => new Promise((resolve) => {
-    const tx = d.transaction(n, "readwrite");
-    tx.objectStore(n).clear();
+  await new Promise((resolve) => {
+    const tx = d.transaction(PATRON_STORES.concat(["queue", "meta"]), "readwrite");
+    for (const n of PATRON_STORES) tx.objectStore(n).clear();
+    // queued renewals, holds, questions go; queued logouts stay (they end sessions once online)
+    tx.objectStore("queue").openCursor().onsuccess = (e) => {
+      const c = e.target.result;
+      if (!c) return;
+      if (c.value.kind !== "logout") c.delete();
+      c.continue();
+    };
+    tx.objectStore("meta").openCursor().onsuccess = (e) => {
+      const c = e.target.result;
+      if (!c) return;
+      if (!PUBLIC_META.includes(c.value.key)) c.delete();
+      c.continue();
+    };
     tx.oncomplete = resolve;
     tx.onerror = resolve;
-  })));
+    tx.onabort = resolve;
+  });
   d.close();
+  await caches.delete(PAGES);     // search pages (the search history) and records visited
+}
+
+async function idbGet(name, key) {
+  const d = await idb();
+  const value = await new Promise((resolve) => {
+    const r = d.transaction(name, "readonly").objectStore(name).get(key);
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => resolve(undefined);
+  });
+  d.close();
+  return value;
+}
+
+async function idbAll(name) {
+  const d = await idb();
+  const value = await new Promise((resolve) => {
+    const r = d.transaction(name, "readonly").objectStore(name).getAll();
+    r.onsuccess = () => resolve(r.result || []);
+    r.onerror = () => resolve([]);
+  });
+  d.close();
+  return value;
+}
+
+async function idbWrite(name, fn) {
+  const d = await idb();
+  await new Promise((resolve) => {
+    const tx = d.transaction(name, "readwrite");
+    fn(tx.objectStore(name));
+    tx.oncomplete = resolve;
+    tx.onerror = resolve;
+  });
+  d.close();
+}
+
+/* ---------- logouts made offline: queued, then sent before anything else ---------- */
+
+let logoutsPending = null;   // null: not known (the worker just started or a logout was queued)
+let logoutsGeneration = 0;
+let sendingLogouts = null;
+
+function logoutQueued() {
+  logoutsGeneration += 1;
+  logoutsPending = null;
+}
+
+async function queueLogout(token) {
+  await idbWrite("queue", (s) => s.put({ key: "logout-" + Date.now().toString(36) + Math.random().toString(36).slice(2),
+    kind: "logout", url: "/api/v1/logout", body: { logout_token: token }, status: "pending", created: Date.now() }));
+  logoutQueued();
+  if (self.registration.sync) self.registration.sync.register("opac-queue").catch(() => {});
+}
+
+async function sendOneLogout(item) {
+  const s = await withTimeout(fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" }), NETWORK_TIMEOUT_MS);
+  const token = (await s.json()).csrf_token;
+  const r = await withTimeout(fetch("/api/v1/logout", { method: "POST", credentials: "same-origin", cache: "no-store",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "application/json" },
+    body: JSON.stringify(item.body) }), NETWORK_TIMEOUT_MS);
+  return r.status < 500 && r.status !== 400;   // 400 is a stale CSRF token: try again
+}
+
+function sendQueuedLogouts() {
+  if (logoutsPending === false) return Promise.resolve();
+  if (!sendingLogouts) {
+    const generation = logoutsGeneration;
+    sendingLogouts = (async () => {
+      let left = 0;
+      try {
+        for (const item of (await idbAll("queue")).filter((i) => i.kind === "logout")) {
+          let sent = false;
+          try { sent = await sendOneLogout(item); } catch (err) { sent = false; }
+          if (sent) await idbWrite("queue", (s) => s.delete(item.key));
+          else left += 1;
+        }
+      } catch (err) {
+        left += 1;
+      }
+      if (generation === logoutsGeneration) logoutsPending = left > 0;
+    })().finally(() => { sendingLogouts = null; });
+  }
+  return sendingLogouts;
+}
+
+/* A logout form post: erase the device first; if the server cannot be reached the logout is queued. */
+async function logoutThroughWorker(event) {
+  const req = event.request;
+  const patron = await idbGet("meta", "patron").catch(() => undefined);
+  let token = patron && patron.flag;
+  if (!token) token = await req.clone().formData().then((f) => f.get("logout_token")).catch(() => null);
+  await erasePatronData().catch(() => {});
+  try {
+    return await withTimeout(fetch(req), NETWORK_TIMEOUT_MS);
+  } catch (err) {
+    if (token && token !== "1") await queueLogout(token);
+    return Response.redirect("/", 303);
+  }
 }
 
 /* ---------- lifecycle ---------- */
@@ -87,7 +213,8 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("message", (event) => {
   const msg = event.data || {};
   if (msg.type === "SKIP_WAITING") self.skipWaiting();
-  if (msg.type === "LOGOUT") event.waitUntil(clearStores(["snapshot", "queue"]));
+  if (msg.type === "LOGOUT") event.waitUntil(erasePatronData());
+  if (msg.type === "LOGOUT_QUEUED") logoutQueued();
   if (msg.type === "LIST_PAGES") {
     event.waitUntil((async () => {
       const c = await caches.open(PAGES);
@@ -170,24 +297,27 @@ self.addEventListener("fetch", (event) => {
   const req = event.request;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
+  if (isStaticAsset(url) || url.pathname === "/manifest.webmanifest") {
+    if (req.method === "GET") event.respondWith(staleWhileRevalidate(event));
+    return;
+  }
+  // a logout made offline is sent first: nothing is asked of the server with the old session
+  const afterLogouts = (next) => sendQueuedLogouts().catch(() => {}).then(next);
+  const waitForLogouts = logoutsPending !== false;
   if (req.method !== "GET") {
-    if (req.method === "POST" && /^\/(logout|staff\/logout|api\/v1\/logout)$/.test(url.pathname)) {
-      // logging out erases the patron snapshot and queued actions whatever the page does
-      event.respondWith((async () => {
-        await clearStores(["snapshot", "queue"]);
-        return fetch(req);
-      })());
+    if (req.method === "POST" && isLogout(url)) {
+      // logging out erases what the patron left on the device, whatever the page does
+      event.respondWith(logoutThroughWorker(event));
+    } else if (waitForLogouts) {
+      event.respondWith(afterLogouts(() => fetch(req)));
     }
     return;  // never cached
   }
-  if (url.pathname.startsWith("/staff")) return;
-  if (isStaticAsset(url) || url.pathname === "/manifest.webmanifest") {
-    event.respondWith(staleWhileRevalidate(event));
+  if (url.pathname.startsWith("/staff") || req.mode !== "navigate") {
+    if (waitForLogouts) event.respondWith(afterLogouts(() => fetch(req)));
     return;
   }
-  if (req.mode === "navigate") {
-    event.respondWith(networkFirstPage(event));
-  }
+  event.respondWith(afterLogouts(() => networkFirstPage(event)));
 });
 
 /* ---------- push and background sync ---------- */
@@ -212,7 +342,7 @@ self.addEventListener("notificationclick", (event) => {
 
 self.addEventListener("sync", (event) => {
   if (event.tag === "opac-queue") {
-    event.waitUntil(self.clients.matchAll({ type: "window" }).then((list) => {
+    event.waitUntil(sendQueuedLogouts().then(() => self.clients.matchAll({ type: "window" })).then((list) => {
       list.forEach((c) => c.postMessage({ type: "FLUSH_QUEUE" }));
     }));
   }

@@ -309,3 +309,192 @@ def test_hold_and_question_made_offline_are_sent_once_online(app, page, phone, s
         holds = db.session.scalars(select(Hold).where(Hold.patron_id == world["patron_id"])).all()
         assert [h.record_id for h in holds] == [world["records"][1]]
         assert db.session.query(Question).count() == 1
+
+
+# ----------------------------------------------------------------------------- a shared phone forgets its last patron
+
+PATRON_STORES = ("snapshot", "records", "saved")
+
+
+def _cookie(phone, name):
+    return next((c["value"] for c in phone.cookies() if c["name"] == name), None)
+
+
+def _patron_left_nothing(page):
+    """IndexedDB, Cache Storage and web storage hold nothing of the patron; the app shell stays."""
+    for store in PATRON_STORES:
+        assert idb_all(page, store) == [], store
+    assert {m["key"] for m in idb_all(page, "meta")} <= {"pickup-locations"}
+    urls = cache_urls(page)
+    assert not [u for u in urls if "/search" in u or "/record/" in u or "/account" in u or "/card" in u], urls
+    assert any(u.startswith("opac-shell-") and u.endswith("/offline") for u in urls)
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    assert "opac_patron" not in page.evaluate("document.cookie")
+
+
+def _leave_traces(page, site, world):
+    """Patron A searches, opens and saves a record, keeps the snapshot, and stores something locally."""
+    login(page, site, world["card"], world["pin"])
+    wait_until(lambda: len(idb_all(page, "snapshot")) >= 3)
+    page.goto(site + "/search?q=laskar")
+    page.goto(f"{site}/record/{world['records'][0]}")
+    page.click("[data-save-record]")
+    page.wait_for_function("() => document.querySelector('[data-save-record]').getAttribute('aria-pressed') === 'true'")
+    page.evaluate("localStorage.setItem('opac-note', 'Siti'); sessionStorage.setItem('opac-note', 'Siti')")
+    wait_until(lambda: any("/search?q=laskar" in u for u in cache_urls(page))
+               and any("/record/" in u for u in cache_urls(page)))
+    wait_until(lambda: idb_all(page, "records") and idb_all(page, "saved")
+               and any(m["key"] == "patron" for m in idb_all(page, "meta")))
+
+
+def _shows_nothing_of_the_patron_offline(page, site, world):
+    page.goto(f"{site}/search?q=laskar")
+    page.wait_for_selector("#offline-list li")
+    assert page.locator("#offline-hits").count() == 0 or "Laskar" not in page.locator("#offline-hits").inner_text()
+    page.goto(f"{site}/record/{world['records'][0]}")
+    assert "Laskar" not in page.locator("main").inner_text()
+    page.goto(site + "/account/loans")
+    page.wait_for_selector("#offline-view p")
+    assert page.locator("[data-snapshot]").count() == 0 and "Laskar" not in page.locator("main").inner_text()
+    page.goto(site + "/saved")
+    time.sleep(0.5)
+    assert "Laskar" not in page.locator("main").inner_text()
+
+
+def test_online_logout_erases_everything_the_patron_left(app, page, phone, site, world):
+    page.goto(site + "/")
+    wait_for_sw(page)
+    _leave_traces(page, site, world)
+    page.goto(site + "/account")
+    page.click("form[data-logout] button")
+    page.wait_for_url(re.compile(r".*/$"))
+    wait_until(lambda: not idb_all(page, "records") and not idb_all(page, "saved"))
+    _patron_left_nothing(page)
+    assert page.request.get(site + "/api/v1/session").json()["authenticated"] is False
+    phone.set_offline(True)
+    try:
+        _shows_nothing_of_the_patron_offline(page, site, world)
+    finally:
+        phone.set_offline(False)
+
+
+def test_anonymous_saved_list_stays(page, site, world):
+    page.goto(site + "/")
+    wait_for_sw(page)
+    page.goto(f"{site}/record/{world['records'][1]}")
+    page.click("[data-save-record]")
+    page.wait_for_function("() => document.querySelector('[data-save-record]').getAttribute('aria-pressed') === 'true'")
+    page.goto(site + "/")
+    page.reload()
+    time.sleep(0.5)
+    assert [s["title"] for s in idb_all(page, "saved")] == ["Bumi Manusia"]
+
+
+def test_offline_logout_clears_at_once_and_ends_the_session_on_reconnect(app, page, phone, site, world, make_patron):
+    import requests
+
+    from opac.accounts.models import AuthSession
+
+    _, card_b, pin_b = make_patron(name="Budi Santoso")
+    page.goto(site + "/")
+    wait_for_sw(page)
+    _leave_traces(page, site, world)
+    cookie_a, flag_a = _cookie(phone, "session"), _cookie(phone, "opac_patron")
+    page.goto(site + "/account/loans")
+    phone.set_offline(True)
+    try:
+        page.click(f"form[action='/account/loans/{world['loan_id']}/renew'] button")  # queued, never sent
+        page.wait_for_selector("[data-queue-status=pending]")
+        page.goto(site + "/account")  # the offline page offers to log out
+        page.click("#offline-logout")
+        page.wait_for_url(re.compile(r".*/$"))
+        # the device is cleared at once; only the logout waits, bound to A's session
+        wait_until(lambda: not idb_all(page, "records") and not idb_all(page, "snapshot"))
+        _patron_left_nothing(page)
+        queued = idb_all(page, "queue")
+        assert [(q["kind"], q["body"]) for q in queued] == [("logout", {"logout_token": flag_a})]
+        page.wait_for_selector("[data-queue-status=pending]")
+        assert "perangkat ini" in page.locator("#queue-status").inner_text()
+        _shows_nothing_of_the_patron_offline(page, site, world)
+        # B logs in on the phone before the queued logout reaches the server
+        csrf = phone.request.get(site + "/api/v1/session").json()["csrf_token"]
+        r = phone.request.post(site + "/api/v1/login", data={"card": card_b, "pin": pin_b},
+                               headers={"X-CSRFToken": csrf})
+        assert r.ok, r.text()
+    finally:
+        phone.set_offline(False)
+    page.goto(site + "/")
+    wait_until(lambda: idb_all(page, "queue") == [])
+    # A's session is over on the server: A's old cookie is anonymous
+    assert requests.get(site + "/api/v1/session", cookies={"session": cookie_a}, timeout=5).json()["authenticated"] is False
+    with app.app_context():
+        assert db.session.scalars(select(AuthSession).where(AuthSession.user_id == world["patron_id"])).all() == []
+    # and B is still logged in on the phone
+    me = phone.request.get(site + "/api/v1/session").json()
+    assert me["authenticated"] and me["patron"]["card_number"] == card_b
+
+
+def test_logout_form_used_offline_is_sent_on_reconnect(page, phone, site, world):
+    import requests
+
+    page.goto(site + "/")
+    wait_for_sw(page)
+    _leave_traces(page, site, world)
+    cookie_a = _cookie(phone, "session")
+    page.goto(site + "/account")
+    phone.set_offline(True)
+    try:
+        page.click("form[data-logout] button")  # the page was open when the network went
+        page.wait_for_url(re.compile(r".*/$"))
+        wait_until(lambda: not idb_all(page, "saved"))
+        _patron_left_nothing(page)
+        assert [q["kind"] for q in idb_all(page, "queue")] == ["logout"]
+    finally:
+        phone.set_offline(False)
+    # back online, the first page asked for is A's loans: the queued logout goes out before it
+    page.goto(site + "/account/loans")
+    assert "/login" in page.url and "Laskar" not in page.locator("main").inner_text()
+    wait_until(lambda: idb_all(page, "queue") == [])
+    assert requests.get(site + "/api/v1/session", cookies={"session": cookie_a}, timeout=5).json()["authenticated"] is False
+    assert page.request.get(site + "/api/v1/session").json()["authenticated"] is False
+
+
+def test_session_ended_on_the_server_makes_the_device_forget(app, page, site, world):
+    from sqlalchemy import delete
+
+    from opac.accounts.models import AuthSession
+
+    page.goto(site + "/")
+    wait_for_sw(page)
+    _leave_traces(page, site, world)
+    with app.app_context():  # the session ran out, or the patron ended it from another device
+        db.session.execute(delete(AuthSession).where(AuthSession.user_id == world["patron_id"]))
+        db.session.commit()
+    page.goto(site + "/")
+    wait_until(lambda: not idb_all(page, "saved") and not idb_all(page, "snapshot"))
+    _patron_left_nothing(page)
+
+
+def test_logout_when_the_server_cannot_be_reached_is_queued_by_the_worker(page, phone, site, world):
+    """"Lie-fi": the phone says it is online but nothing gets through; the worker queues the logout."""
+    import requests
+
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'onLine', { get: () => true })")
+    page.goto(site + "/")
+    wait_for_sw(page)
+    _leave_traces(page, site, world)
+    cookie_a, flag_a = _cookie(phone, "session"), _cookie(phone, "opac_patron")
+    page.goto(site + "/account")
+    phone.set_offline(True)
+    try:
+        page.click("form[data-logout] button")
+        page.wait_for_url(re.compile(r".*/$"), timeout=30000)
+        wait_until(lambda: "opac_patron" not in page.evaluate("document.cookie"))
+        _patron_left_nothing(page)
+        assert [(q["kind"], q["body"]) for q in idb_all(page, "queue")] == [("logout", {"logout_token": flag_a})]
+    finally:
+        phone.set_offline(False)
+    page.goto(site + "/account/loans")
+    assert "/login" in page.url and "Laskar" not in page.locator("main").inner_text()
+    wait_until(lambda: idb_all(page, "queue") == [])
+    assert requests.get(site + "/api/v1/session", cookies={"session": cookie_a}, timeout=5).json()["authenticated"] is False
