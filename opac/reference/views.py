@@ -15,6 +15,7 @@ from ..accounts.permissions import is_patron, patron_required, staff_required
 from ..catalog.models import Location, utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..params import arg_int
 from ..web import public_page
 from . import services
 from .models import CATEGORIES, CannedReply, FaqEntry, Question
@@ -260,8 +261,9 @@ def queue():
         query = query.where(Question.assignee_id == current_user.id)
     elif assignee == "none":
         query = query.where(Question.assignee_id.is_(None))
-    if age.isdigit():
-        query = query.where(Question.created_at < utcnow() - timedelta(days=int(age)))
+    age_days = arg_int("age", high=36500)  # a century at most: larger values are ignored, never a 500
+    if age_days is not None:
+        query = query.where(Question.created_at < utcnow() - timedelta(days=age_days))
     rows = db.session.scalars(query.order_by(Question.created_at).limit(200)).all()
     return render_template("reference/queue.html", rows=rows, labels=services.CATEGORY_LABELS,
                            status_labels=services.STATUS_LABELS, filters={"status": status, "category": category,
@@ -302,8 +304,9 @@ def staff_thread(question_id: int):
             return redirect(url_for("reference.staff_thread", question_id=q.id), code=303)
     canned = services.canned_replies()
     prefill = ""
-    if request.args.get("canned", "").isdigit():
-        c = db.session.get(CannedReply, int(request.args["canned"]))
+    canned_id = arg_int("canned", low=1)
+    if canned_id is not None:
+        c = db.session.get(CannedReply, canned_id)
         prefill = c.body if c else ""
     return render_template("reference/staff_thread.html", q=q, wa_link=wa_link, canned=canned, prefill=prefill,
                            labels=services.CATEGORY_LABELS, status_labels=services.STATUS_LABELS,
