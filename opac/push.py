@@ -145,7 +145,8 @@ def subscribe():
 @bp.post("/unsubscribe")
 @patron_required
 def unsubscribe():
-    endpoint = str((request.get_json(silent=True) or {}).get("endpoint", ""))
+    data = request.get_json(silent=True)
+    endpoint = str(data.get("endpoint", "")) if isinstance(data, dict) else ""
     db.session.execute(delete(PushSubscription).where(PushSubscription.endpoint == endpoint,
                                                       PushSubscription.patron_id == current_user.id))
     db.session.commit()
