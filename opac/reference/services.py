@@ -203,23 +203,22 @@ def looks_like_spam(honeypot: str | None, stamp: str | None) -> bool:
 
 
 def _rate_limit(ip: str, contact: str | None) -> None:
-    from ..db import begin_write
-
+    """Count this question against the IP and the contact, in the caller's write transaction (the
+    question, its idempotency key and the counts commit together; a refusal rolls its count back)."""
     cfg = current_app.config
     window = timedelta(seconds=cfg.get("ASK_WINDOW_SECONDS", 3600))
     now = utcnow()
-    begin_write()
     over = _bump(f"ask-ip:{ip}", now, window) > cfg.get("ASK_MAX_PER_IP", 5)
     if contact:
         over = _bump(f"ask-contact:{contact}", now, window) > cfg.get("ASK_MAX_PER_CONTACT", 3) or over
-    db.session.commit()
     if over:
         raise AskRefused("rate_limited")
 
 
 def ask(text: str, *, category: str, name: str | None, email: str | None, whatsapp: str | None, channel: str,
         patron=None, ip: str, language: str = "id") -> Question:
-    """Create a question (the caller commits). Limits are counted before anything is stored."""
+    """Create a question (the caller begins the write transaction and commits). Limits are counted
+    before anything is stored."""
     text = (text or "").strip()
     cfg = current_app.config
     if len(text) < cfg.get("ASK_MIN_LENGTH", 10):
