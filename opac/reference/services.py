@@ -346,17 +346,31 @@ def faq_from_question(q: Question) -> FaqEntry:
 
 
 def purge_old_threads(now=None) -> int:
-    """Closed threads older than REFERENCE_RETENTION_DAYS lose their personal data and text."""
+    """Closed threads older than REFERENCE_RETENTION_DAYS, and open ones with no activity for
+    REFERENCE_OPEN_RETENTION_DAYS (closed first), lose their asker, their text and their e-mails."""
+    from sqlalchemy import delete, or_
+
+    from ..circulation.models import OutboxEmail
+
     now = now or utcnow()
-    days = current_app.config.get("REFERENCE_RETENTION_DAYS", 180)
-    rows = db.session.scalars(select(Question).where(Question.status == "closed", Question.purged_at.is_(None),
-                                                     Question.closed_at < now - timedelta(days=days))).all()
+    cfg = current_app.config
+    closed_cutoff = now - timedelta(days=cfg.get("REFERENCE_RETENTION_DAYS", 180))
+    idle_cutoff = now - timedelta(days=cfg.get("REFERENCE_OPEN_RETENTION_DAYS", 365))
+    rows = db.session.scalars(select(Question).where(Question.purged_at.is_(None), or_(
+        (Question.status == "closed") & (func.coalesce(Question.closed_at, Question.updated_at) < closed_cutoff),
+        (Question.status != "closed") & (Question.updated_at < idle_cutoff)))).all()
     for q in rows:
+        if q.status != "closed":
+            q.status = "closed"
+            q.closed_at = now
         q.name = q.email = q.whatsapp = None
         q.patron_id = None
         q.purged_at = now
         for m in q.messages:
             m.body = "[dihapus / removed]"
+        # the received/answered e-mails carry the text and the thread link (its token)
+        db.session.execute(delete(OutboxEmail).where(OutboxEmail.body.contains(q.token, autoescape=True))
+                           .execution_options(synchronize_session=False))
     db.session.flush()
     return len(rows)
 
