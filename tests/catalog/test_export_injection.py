@@ -70,3 +70,29 @@ def test_history_csv_has_no_formulas(app, client, load_records, make_patron, log
     assert all(row["authors"] == "'=cmd|' /C calc'!A0" for row in rows)
     # dates stay plain (a due date is not a formula)
     assert all(row["due"][:1].isdigit() for row in rows)
+
+
+def test_marc_exports_stay_well_formed_with_control_characters(app, client, runner, load_records, tmp_path):
+    """MARC's own delimiters (0x1D record, 0x1E field, 0x1F subfield) or other control characters in
+    a field would end a record early in MARC21 and make MARCXML unparsable."""
+    import xml.etree.ElementTree as ET
+
+    import pymarc
+
+    [rid] = load_records([dict(title="Judul\x1d\x1ePalsu\x1fa\x00\x07\r\nbaru", authors=["Penulis\x1e"],
+                               summary="Ringkas\x0b\x0c", items=[{"barcode": "MC1\x1d", "location": "PUSAT"}]),
+                          ])
+    xml_page = client.get(f"/record/{rid}/marc.xml")
+    assert xml_page.status_code == 200
+    ET.fromstring(xml_page.data)  # parses
+    for fmt in ("mrc", "xml"):
+        out = tmp_path / f"all.{fmt}"
+        result = runner.invoke(args=["export", "--format", fmt, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        if fmt == "xml":
+            root = ET.parse(out).getroot()
+            assert len([e for e in root if e.tag.endswith("record")]) == 1
+        else:
+            records = list(pymarc.MARCReader(out.read_bytes(), to_unicode=True, force_utf8=True))
+            assert len(records) == 1 and records[0] is not None
+            assert records[0]["245"]["a"].startswith("Judul") and "baru" in records[0]["245"]["a"]
