@@ -79,7 +79,7 @@ def test_marc_exports_stay_well_formed_with_control_characters(app, client, runn
 
     import pymarc
 
-    [rid] = load_records([dict(title="Judul\x1d\x1ePalsu\x1fa\x00\x07\r\nbaru", authors=["Penulis\x1e"],
+    [rid] = load_records([dict(title="Judul\x1d\x1ePalsu\x1fa\x07\r\nbaru", authors=["Penulis\x1e"],
                                summary="Ringkas\x0b\x0c", items=[{"barcode": "MC1\x1d", "location": "PUSAT"}]),
                           ])
     xml_page = client.get(f"/record/{rid}/marc.xml")
