@@ -159,6 +159,16 @@ ASK_MAX_PER_CONTACT: int = 3
 ASK_WINDOW_SECONDS: int = 3600
 #: Closed questions lose their personal data after this many days.
 REFERENCE_RETENTION_DAYS: int = 180
+#: Open questions with no message for this many days are closed and lose their personal data too.
+REFERENCE_OPEN_RETENTION_DAYS: int = 365
+#: Closed holds (fulfilled, cancelled, expired) are deleted this many days after they closed.
+HOLD_RETENTION_DAYS: int = 30
+#: In-app notifications (they name the title) are deleted this many days after they were made.
+NOTIFICATION_RETENTION_DAYS: int = 30
+#: Outbox e-mails (sent, failed or never sent) are deleted this many days after they were queued.
+OUTBOX_RETENTION_DAYS: int = 30
+#: Stored answers to idempotency keys (they name titles and thread links) are deleted after this many days.
+IDEMPOTENCY_RETENTION_DAYS: int = 30
 #: Opening hours per weekday (0 = Monday) as "HH:MM-HH:MM"; missing days are closed.
 OPENING_HOURS: dict = {"0": "08:00-20:00", "1": "08:00-20:00", "2": "08:00-20:00", "3": "08:00-20:00",
                        "4": "08:00-20:00", "5": "08:00-14:00"}

@@ -9,8 +9,10 @@ import logging
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from .accounts.models import PushSubscription
 from .accounts.permissions import patron_required
@@ -113,25 +115,38 @@ def public_key():
 @bp.post("/subscribe")
 @patron_required
 def subscribe():
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
     endpoint = str(data.get("endpoint", ""))
-    keys = data.get("keys") or {}
+    keys = data.get("keys") if isinstance(data.get("keys"), dict) else {}
     if not endpoint.startswith("https://") or not keys.get("p256dh") or not keys.get("auth") or len(endpoint) > 2000:
         return jsonify(error="bad_subscription", message="Not a push subscription."), 400
-    existing = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
-    if existing is None:
-        db.session.add(PushSubscription(patron_id=current_user.id, endpoint=endpoint, p256dh=str(keys["p256dh"])[:200],
-                                        auth=str(keys["auth"])[:100]))
-    else:  # a device changing hands goes with the patron now logged in on it
-        existing.patron_id = current_user.id
-    db.session.commit()
-    return jsonify(ok=True)
+    p256dh, auth = str(keys["p256dh"])[:200], str(keys["auth"])[:100]
+    for _attempt in range(2):
+        existing = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+        if existing is not None and existing.patron_id != current_user.id:
+            # never rebind another patron's device: its notices would go to whoever sent the endpoint
+            db.session.rollback()
+            break
+        if existing is None:
+            db.session.add(PushSubscription(patron_id=current_user.id, endpoint=endpoint, p256dh=p256dh, auth=auth))
+        else:  # the same patron again: the browser may have new keys
+            existing.p256dh, existing.auth = p256dh, auth
+        try:
+            db.session.commit()
+            return jsonify(ok=True)
+        except IntegrityError:  # the same endpoint was stored a moment ago: look again
+            db.session.rollback()
+    return jsonify(error="subscription_taken", message=_(
+        "This device receives another patron's notices. That patron must turn notices off on it first; "
+        "then subscribe again.")), 409
 
 
 @bp.post("/unsubscribe")
 @patron_required
 def unsubscribe():
-    endpoint = str((request.get_json(silent=True) or {}).get("endpoint", ""))
+    data = request.get_json(silent=True)
+    endpoint = str(data.get("endpoint", "")) if isinstance(data, dict) else ""
     db.session.execute(delete(PushSubscription).where(PushSubscription.endpoint == endpoint,
                                                       PushSubscription.patron_id == current_user.id))
     db.session.commit()

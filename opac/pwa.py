@@ -186,7 +186,9 @@ def saved_list():
 @patron_required
 def saved_sync():
     """Merge the device's list into the account: ``add`` and ``remove`` record ids; returns the result."""
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
+
     def ids(values) -> set[int]:
         out = set()
         for x in values if isinstance(values, list) else []:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from urllib.parse import urlsplit
@@ -272,11 +270,10 @@ def history_download(fmt: str):
     if fmt == "json":
         resp = Response(json.dumps(rows, ensure_ascii=False, indent=1), mimetype="application/json")
     elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=["title", "authors", "barcode", "borrowed", "due", "returned", "renewals"])
-        writer.writeheader()
-        writer.writerows(rows)
-        resp = Response(out.getvalue(), mimetype="text/csv")
+        from ..exports import csv_text
+
+        resp = Response(csv_text(rows, ["title", "authors", "barcode", "borrowed", "due", "returned", "renewals"]),
+                        mimetype="text/csv")
     else:
         return redirect(url_for("accounts.history"))
     resp.headers["Content-Disposition"] = f'attachment; filename="loan-history.{fmt}"'

@@ -127,8 +127,84 @@ def catalog_paths() -> tuple[dict, dict]:
     return paths, schemas
 
 
+SAVED_RECORD = {
+    "type": "object", "required": ["id", "title", "url", "saved_at"],
+    "properties": {"id": {"type": "integer"}, "title": {"type": "string"}, "author": {"type": ["string", "null"]},
+                   "year": {"type": ["integer", "null"]}, "url": {"type": "string"},
+                   "saved_at": {"type": "string", "description": "ISO 8601 time the record was saved"}},
+}
+
+PICKUP_LOCATION = {
+    "type": "object", "required": ["id", "code", "name"],
+    "properties": {"id": {"type": "integer"}, "code": {"type": "string"}, "name": {"type": "string"}},
+}
+
+
+def app_paths() -> tuple[dict, dict]:
+    """The app's own endpoints: pickup locations, the saved list, Web Push, and this document."""
+    err = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    csrf = {"name": "X-CSRFToken", "in": "header", "required": True, "schema": {"type": "string"},
+            "description": "From GET /api/v1/session"}
+    sec = [{"session": []}]
+    login = {"description": "Not logged in as a patron", "content": err}
+    ok = {"application/json": {"schema": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}}}
+    saved = {"application/json": {"schema": {"type": "object", "required": ["saved"], "properties": {
+        "saved": {"type": "array", "items": {"$ref": "#/components/schemas/SavedRecord"}}}}}}
+    ids = {"type": "array", "maxItems": 1000, "items": {"type": "integer", "minimum": 1}}
+    subscription = {"type": "object", "required": ["endpoint", "keys"], "properties": {
+        "endpoint": {"type": "string", "format": "uri", "maxLength": 2000, "description": "https:// push service URL"},
+        "keys": {"type": "object", "required": ["p256dh", "auth"],
+                 "properties": {"p256dh": {"type": "string"}, "auth": {"type": "string"}}}}}
+    paths = {
+        "/api/v1/openapi.json": {"get": {
+            "summary": "This document", "operationId": "openapi",
+            "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["openapi", "paths"]}}}}}}},
+        "/api/v1/locations": {"get": {
+            "summary": "Pickup locations (the offline hold form keeps a copy)", "operationId": "pickupLocations",
+            "responses": {"200": {"description": "Pickup locations in display order", "content": {"application/json": {
+                "schema": {"type": "object", "required": ["locations"], "properties": {
+                    "locations": {"type": "array", "items": {"$ref": "#/components/schemas/PickupLocation"}}}}}}}}}},
+        "/api/v1/saved": {"get": {
+            "summary": "My saved list", "operationId": "savedList", "security": sec,
+            "responses": {"200": {"description": "The saved records, oldest first", "content": saved}, "401": login}}},
+        "/api/v1/saved/sync": {"post": {
+            "summary": "Merge a device's saved list into the account (add and remove record ids)",
+            "operationId": "savedSync", "security": sec, "parameters": [csrf],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"add": ids, "remove": ids}}}}},
+            "responses": {"200": {"description": "The saved list after merging", "content": saved},
+                          "400": {"description": "CSRF token missing", "content": err}, "401": login}}},
+        "/api/v1/push/key": {"get": {
+            "summary": "The VAPID public key to subscribe with", "operationId": "pushKey",
+            "responses": {"200": {"description": "The key", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["public_key"], "properties": {"public_key": {"type": "string"}}}}}},
+                "404": {"description": "Push is not configured", "content": err}}}},
+        "/api/v1/push/subscribe": {"post": {
+            "summary": "Receive hold-ready and due-soon notices on this device", "operationId": "pushSubscribe",
+            "security": sec, "parameters": [csrf],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": subscription}}},
+            "responses": {"200": {"description": "Subscribed", "content": ok},
+                          "400": {"description": "Not a push subscription, or CSRF token missing", "content": err},
+                          "401": login,
+                          "409": {"description": "The device is subscribed for another patron; the message says what "
+                                                 "to do", "content": err}}}},
+        "/api/v1/push/unsubscribe": {"post": {
+            "summary": "Stop notices on this device (only the patron's own subscription is removed)",
+            "operationId": "pushUnsubscribe", "security": sec, "parameters": [csrf],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["endpoint"], "properties": {"endpoint": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "Unsubscribed (or was not subscribed)", "content": ok},
+                          "400": {"description": "CSRF token missing", "content": err}, "401": login}}},
+    }
+    return paths, {"SavedRecord": SAVED_RECORD, "PickupLocation": PICKUP_LOCATION}
+
+
 def build_document() -> dict:
     paths, schemas = catalog_paths()
+    more_paths, more_schemas = app_paths()
+    paths.update(more_paths)
+    schemas.update(more_schemas)
     for contribute in current_app.extensions.get("opac_openapi", []):
         p, s = contribute()
         paths.update(p)

@@ -119,32 +119,45 @@ def chicago(record) -> Markup:
         f"{lead}<i>{escape(_title(record))}</i>.{escape(ed)} {escape(imprint)}{'.' if imprint else ''}".strip())
 
 
+#: every line break Python, RIS readers or BibTeX parsers might honour (CR, LF, VT, FF, NEL, LS, PS, …)
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def one_line(value) -> str:
+    """A field value folded onto one line, so it cannot end its record or start a new one.
+
+    >>> one_line("Judul\\r\\nER  - \\r\\nTY  - BOOK")
+    'Judul ER  -  TY  - BOOK'
+    """
+    return _LINE_BREAKS.sub(" ", str(value or "")).strip()
+
+
 def ris(record, url: str | None = None) -> str:
-    lines = [f"TY  - {RIS_TYPES.get(record.material_type, 'GEN')}", f"TI  - {_title(record)}"]
+    lines = [f"TY  - {RIS_TYPES.get(record.material_type, 'GEN')}", f"TI  - {one_line(_title(record))}"]
     for a in record.authors or []:
         tag = "A2" if a.get("role") == "editor" else "AU"
-        lines.append(f"{tag}  - {a['name']}")
+        lines.append(f"{tag}  - {one_line(a['name'])}")
     if record.year:
         lines.append(f"PY  - {record.year}")
     for tag, value in (("PB", record.publisher), ("CY", record.place), ("ET", record.edition),
                        ("CN", record.call_number), ("AB", record.summary)):
         if value:
-            lines.append(f"{tag}  - {value}")
+            lines.append(f"{tag}  - {one_line(value)}")
     for i in record.isbns or []:
-        lines.append(f"SN  - {i}")
+        lines.append(f"SN  - {one_line(i)}")
     for s in record.subjects or []:
-        lines.append(f"KW  - {s}")
+        lines.append(f"KW  - {one_line(s)}")
     for lang in record.languages or []:
-        lines.append(f"LA  - {lang}")
+        lines.append(f"LA  - {one_line(lang)}")
     if url:
-        lines.append(f"UR  - {url}")
-    lines.append(f"ID  - {record.control_number}")
+        lines.append(f"UR  - {one_line(url)}")
+    lines.append(f"ID  - {one_line(record.control_number)}")
     lines.append("ER  - ")
-    return "\r\n".join(line.replace("\n", " ") for line in lines) + "\r\n"
+    return "\r\n".join(lines) + "\r\n"
 
 
 def _bib_escape(s: str) -> str:
-    return re.sub(r"([{}\\%&$#_])", r"\\\1", s or "")
+    return re.sub(r"([{}\\%&$#_])", r"\\\1", one_line(s))
 
 
 def bibtex(record, url: str | None = None) -> str:

@@ -601,14 +601,35 @@ def fields_to_marc(fields: dict, items: list[dict] | None = None) -> pymarc.Reco
     return rec
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def scrub_controls(record: pymarc.Record) -> pymarc.Record:
+    r"""Fold control characters in data (line breaks, tabs, and MARC's own delimiters 0x1D-0x1F, which
+    would end a field or the record early) to a space, so an export stays one well-formed record.
+
+    >>> r = pymarc.Record(); r.add_field(Field(tag="245", indicators=["0", "0"],
+    ...     subfields=[Subfield("a", "Judul\x1e\x1dPalsu\r\nbaru")]))
+    >>> scrub_controls(r)["245"]["a"]
+    'Judul Palsu baru'
+    """
+    for field in record.get_fields():
+        if field.is_control_field():
+            field.data = _CONTROL.sub(" ", field.data or "")
+        else:
+            field.subfields = [Subfield(sf.code, _CONTROL.sub(" ", sf.value or "")) for sf in field.subfields]
+    return record
+
+
 def to_iso2709(record: pymarc.Record) -> bytes:
+    scrub_controls(record)
     record.force_utf8 = True
     record.leader = Leader(str(record.leader)[:9] + "a" + str(record.leader)[10:])
     return record.as_marc()
 
 
 def to_marcxml(record: pymarc.Record) -> bytes:
-    return pymarc.record_to_xml(record, namespace=True)
+    return pymarc.record_to_xml(scrub_controls(record), namespace=True)
 
 
 def from_iso2709(data: bytes) -> pymarc.Record:
@@ -621,7 +642,7 @@ def write_collection(records, fmt: str, out: io.BufferedIOBase) -> int:
     if fmt == "xml":
         out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<collection xmlns="%s">\n' % MARCXML_NS.encode())
         for rec in records:
-            out.write(pymarc.record_to_xml(rec, namespace=False).replace(b"<record>", b"<record>", 1) + b"\n")
+            out.write(pymarc.record_to_xml(scrub_controls(rec), namespace=False) + b"\n")
             n += 1
         out.write(b"</collection>\n")
     else:

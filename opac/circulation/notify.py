@@ -95,19 +95,19 @@ def send_due_and_overdue_notices(today: date | None = None) -> tuple[int, int]:
 def daily_run(today: date | None = None) -> dict:
     """Everything `flask --app opac notify` does once a day."""
     from ..mail import send_pending
-    from .services import anonymize_loans, expire_holds
+    from .services import expire_holds
 
     today = today or rules.today()
     expired = expire_holds(today)
     due_soon, overdue = send_due_and_overdue_notices(today)
-    anonymized = anonymize_loans(today)
-    from ..reference.services import purge_old_threads
+    from ..retention import purge_expired_personal_data
 
-    purged = purge_old_threads()
+    retention = purge_expired_personal_data(today)
+    anonymized, purged = retention.pop("loans_anonymized"), retention.pop("questions_purged")
     db.session.flush()
     sent = send_pending()
     return {"expired_holds": expired, "due_soon": due_soon, "overdue": overdue, "anonymized": anonymized,
-            "questions_purged": purged, "emails_sent": sent}
+            "questions_purged": purged, "emails_sent": sent, **retention}
 
 
 def whatsapp_for(note: Notification, patron: Patron) -> str | None:

@@ -550,10 +550,10 @@ def expire_holds(today: date | None = None) -> int:
     return n
 
 
-def anonymize_loans(today: date | None = None) -> int:
+def anonymize_loans(today: date | None = None, *, now=None) -> int:
     """Returned loans lose their patron after ANONYMIZE_AFTER_DAYS unless the patron keeps history."""
     days = current_app.config.get("ANONYMIZE_AFTER_DAYS", 30)
-    cutoff = utcnow() - timedelta(days=days)
+    cutoff = (now or utcnow()) - timedelta(days=days)
     keepers = select(Patron.id).where(Patron.keep_history.is_(True))
     rows = db.session.execute(
         Loan.__table__.update().where(Loan.returned_at.is_not(None), Loan.returned_at < cutoff,

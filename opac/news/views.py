@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ..accounts.permissions import staff_required
 from ..catalog.models import MATERIAL_TYPES, Record
 from ..extensions import db
+from ..params import arg_int, form_int
 from ..reference.services import plain_text, safe_html, sanitize_html
 from ..urls import absolute_url
 from ..web import public_page
@@ -137,8 +138,8 @@ def promote():
 @staff_required("outbox")
 def news_admin():
     if request.method == "POST":
-        post_id = request.form.get("id", type=int)
-        post = db.session.get(NewsPost, post_id) if post_id and 0 < post_id < 2**31 else None
+        post_id = form_int("id", low=1)
+        post = db.session.get(NewsPost, post_id) if post_id is not None else None
         if post is None:
             post = NewsPost()
             db.session.add(post)
@@ -153,7 +154,8 @@ def news_admin():
             flash(_("News saved."), "success")
         return redirect(url_for("news.news_admin"), code=303)
     posts = db.session.scalars(select(NewsPost).order_by(NewsPost.created_at.desc()).limit(100)).all()
-    edit = db.session.get(NewsPost, request.args.get("edit", type=int) or 0) if request.args.get("edit") else None
+    edit_id = arg_int("edit", low=1)
+    edit = db.session.get(NewsPost, edit_id) if edit_id is not None else None
     return render_template("news/admin.html", posts=posts, edit=edit)
 
 

@@ -203,23 +203,22 @@ def looks_like_spam(honeypot: str | None, stamp: str | None) -> bool:
 
 
 def _rate_limit(ip: str, contact: str | None) -> None:
-    from ..db import begin_write
-
+    """Count this question against the IP and the contact, in the caller's write transaction (the
+    question, its idempotency key and the counts commit together; a refusal rolls its count back)."""
     cfg = current_app.config
     window = timedelta(seconds=cfg.get("ASK_WINDOW_SECONDS", 3600))
     now = utcnow()
-    begin_write()
     over = _bump(f"ask-ip:{ip}", now, window) > cfg.get("ASK_MAX_PER_IP", 5)
     if contact:
         over = _bump(f"ask-contact:{contact}", now, window) > cfg.get("ASK_MAX_PER_CONTACT", 3) or over
-    db.session.commit()
     if over:
         raise AskRefused("rate_limited")
 
 
 def ask(text: str, *, category: str, name: str | None, email: str | None, whatsapp: str | None, channel: str,
         patron=None, ip: str, language: str = "id") -> Question:
-    """Create a question (the caller commits). Limits are counted before anything is stored."""
+    """Create a question (the caller begins the write transaction and commits). Limits are counted
+    before anything is stored."""
     text = (text or "").strip()
     cfg = current_app.config
     if len(text) < cfg.get("ASK_MIN_LENGTH", 10):
@@ -348,17 +347,31 @@ def faq_from_question(q: Question) -> FaqEntry:
 
 
 def purge_old_threads(now=None) -> int:
-    """Closed threads older than REFERENCE_RETENTION_DAYS lose their personal data and text."""
+    """Closed threads older than REFERENCE_RETENTION_DAYS, and open ones with no activity for
+    REFERENCE_OPEN_RETENTION_DAYS (closed first), lose their asker, their text and their e-mails."""
+    from sqlalchemy import delete, or_
+
+    from ..circulation.models import OutboxEmail
+
     now = now or utcnow()
-    days = current_app.config.get("REFERENCE_RETENTION_DAYS", 180)
-    rows = db.session.scalars(select(Question).where(Question.status == "closed", Question.purged_at.is_(None),
-                                                     Question.closed_at < now - timedelta(days=days))).all()
+    cfg = current_app.config
+    closed_cutoff = now - timedelta(days=cfg.get("REFERENCE_RETENTION_DAYS", 180))
+    idle_cutoff = now - timedelta(days=cfg.get("REFERENCE_OPEN_RETENTION_DAYS", 365))
+    rows = db.session.scalars(select(Question).where(Question.purged_at.is_(None), or_(
+        (Question.status == "closed") & (func.coalesce(Question.closed_at, Question.updated_at) < closed_cutoff),
+        (Question.status != "closed") & (Question.updated_at < idle_cutoff)))).all()
     for q in rows:
+        if q.status != "closed":
+            q.status = "closed"
+            q.closed_at = now
         q.name = q.email = q.whatsapp = None
         q.patron_id = None
         q.purged_at = now
         for m in q.messages:
             m.body = "[dihapus / removed]"
+        # the received/answered e-mails carry the text and the thread link (its token)
+        db.session.execute(delete(OutboxEmail).where(OutboxEmail.body.contains(q.token, autoescape=True))
+                           .execution_options(synchronize_session=False))
     db.session.flush()
     return len(rows)
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,6 +19,7 @@ from ..accounts.permissions import is_patron, patron_required, staff_required
 from ..catalog.models import Location, utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..params import arg_int
 from ..web import public_page
 from . import services
 from .models import CATEGORIES, CannedReply, FaqEntry, Question
@@ -34,19 +39,65 @@ def _ask_form_values() -> dict:
             "email": f.get("email"), "whatsapp": f.get("whatsapp"), "channel": f.get("channel", "app")}
 
 
-def _create_question(values: dict, honeypot: str | None, stamp: str | None):
-    """Returns (question | None, error message | None); spam gets a silent (None, None)."""
+def _ask_owner() -> str:
+    """Whose idempotency keys these are: the logged-in patron, or else this browser session (an
+    HMAC of the session's CSRF secret), so another client sending the same key never gets this
+    client's thread link."""
+    if is_patron():
+        return f"ask:patron:{current_user.id}"
+    client = session.get("csrf_token") or session.get("ask_client")
+    if not client:
+        client = session["ask_client"] = secrets.token_urlsafe(24)
+    digest = hmac.new(str(current_app.config["SECRET_KEY"]).encode(), str(client).encode(), hashlib.sha256)
+    return "ask:s:" + digest.hexdigest()[:32]
+
+
+def _create_question(values: dict, honeypot: str | None, stamp: str | None, key: str | None = None):
+    """Returns (answer | None, error | None): the answer is {"ok", "message", "thread_url"} and
+    "replayed" when the key was already answered. Spam gets a silent (None, None).
+
+    The question, its e-mail, the spam counts and the idempotency key commit in one write
+    transaction; the key is unique per owner, so concurrent resends make exactly one question and
+    the others get its answer."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ..circulation.services import idempotent_response, remember_response
+    from ..db import begin_write
+
+    owner = _ask_owner() if key else None
+    if key:
+        stored = idempotent_response(owner, key)
+        if stored is not None:
+            return {**stored, "replayed": True}, None
     if services.looks_like_spam(honeypot, stamp):
         return None, None
+    begin_write()
     try:
+        if key:  # another worker may have answered it while we waited for the write lock
+            stored = idempotent_response(owner, key)
+            if stored is not None:
+                db.session.rollback()
+                return {**stored, "replayed": True}, None
         q = services.ask(values["text"], category=values["category"], name=values.get("name"), email=values.get("email"),
                          whatsapp=values.get("whatsapp"), channel=values.get("channel", "app"),
                          patron=current_user if is_patron() else None, ip=_client_ip(), language=str(get_locale()))
+        answer = {"ok": True, "message": _("Your question was received."), "thread_url": services.thread_url(q)}
+        remember_response(owner, key, answer)
         db.session.commit()
-        return q, None
+        return answer, None
     except DomainError as exc:
         db.session.rollback()
         return None, exc
+    except IntegrityError:
+        db.session.rollback()
+        stored = idempotent_response(owner, key) if key else None
+        if stored is None:
+            raise
+        return {**stored, "replayed": True}, None
+
+
+def _form_key() -> str | None:
+    return (request.form.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip()[:100] or None
 
 
 @bp.route("/ask", methods=["GET", "POST"])
@@ -54,19 +105,20 @@ def ask():
     patron = current_user if is_patron() else None
     if request.method == "POST":
         values = _ask_form_values()
-        q, error = _create_question(values, request.form.get("website"), request.form.get("ts"))
+        key = _form_key()
+        answer, error = _create_question(values, request.form.get("website"), request.form.get("ts"), key)
         if error is not None:
             return render_template("reference/ask.html", values=values, error=error.message, stamp=services.form_stamp(),
-                                   categories=CATEGORIES, labels=services.CATEGORY_LABELS, patron=patron), (
-                429 if error.reason == "rate_limited" else 400)
-        if q is None:  # spam: looks like success, stores nothing
+                                   categories=CATEGORIES, labels=services.CATEGORY_LABELS, patron=patron,
+                                   idem=key or uuid.uuid4().hex), (429 if error.reason == "rate_limited" else 400)
+        if answer is None:  # spam: looks like success, stores nothing
             return render_template("reference/sent.html", question=None)
-        return render_template("reference/sent.html", question=q, url=services.thread_url(q))
+        return render_template("reference/sent.html", question=True, url=answer["thread_url"])
     values = {"text": request.args.get("q", "")[:500], "category": "finding" if request.args.get("q") else "other",
               "name": patron.name if patron else "", "email": patron.email if patron else "",
               "whatsapp": patron.whatsapp if patron else "", "channel": "app" if patron else "email"}
     return render_template("reference/ask.html", values=values, stamp=services.form_stamp(), categories=CATEGORIES,
-                           labels=services.CATEGORY_LABELS, patron=patron)
+                           labels=services.CATEGORY_LABELS, patron=patron, idem=uuid.uuid4().hex)
 
 
 def _thread_page(q: Question, post_url: str):
@@ -189,32 +241,21 @@ def suggest_api():
 @bp.post("/api/v1/ask")
 def ask_api():
     """Ask from the app (also the offline queue): an Idempotency-Key makes a resend harmless."""
-    from ..circulation.services import idempotent_response, remember_response
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
+    key = (request.headers.get("Idempotency-Key") or str(data.get("idempotency_key") or "")).strip()[:100] or None
+    def text(name):
+        value = data.get(name)
+        return None if value is None else str(value)
 
-    data = request.get_json(silent=True) or {}
-    key = (request.headers.get("Idempotency-Key") or "")[:100] or None
-    if key:
-        stored = idempotent_response("ask", key)
-        if stored is not None:
-            return jsonify({**stored, "replayed": True})
-    values = {"text": str(data.get("question", "")), "category": str(data.get("category", "other")),
-              "name": data.get("name"), "email": data.get("email"), "whatsapp": data.get("whatsapp"),
-              "channel": str(data.get("channel", "app"))}
-    q, error = _create_question(values, data.get("website"), data.get("ts"))
+    values = {"text": text("question") or "", "category": text("category") or "other", "name": text("name"),
+              "email": text("email"), "whatsapp": text("whatsapp"), "channel": text("channel") or "app"}
+    answer, error = _create_question(values, text("website"), text("ts"), key)
     if error is not None:
         return jsonify(error=error.reason, message=error.message), (429 if error.reason == "rate_limited" else 400)
-    if q is None:
+    if answer is None:
         return jsonify(ok=True, message=_("Your question was received."))
-    result = {"ok": True, "message": _("Your question was received."), "thread_url": services.thread_url(q)}
-    if key:
-        from sqlalchemy.exc import IntegrityError
-
-        try:
-            remember_response("ask", key, result)
-            db.session.commit()
-        except IntegrityError:  # the same request raced itself: the first answer stands
-            db.session.rollback()
-    return jsonify(result)
+    return jsonify(answer)
 
 
 def _thread_json(q: Question) -> dict:
@@ -266,8 +307,9 @@ def queue():
         query = query.where(Question.assignee_id == current_user.id)
     elif assignee == "none":
         query = query.where(Question.assignee_id.is_(None))
-    if age.isdigit():
-        query = query.where(Question.created_at < utcnow() - timedelta(days=int(age)))
+    age_days = arg_int("age", high=36500)  # a century at most: larger values are ignored, never a 500
+    if age_days is not None:
+        query = query.where(Question.created_at < utcnow() - timedelta(days=age_days))
     rows = db.session.scalars(query.order_by(Question.created_at).limit(200)).all()
     return render_template("reference/queue.html", rows=rows, labels=services.CATEGORY_LABELS,
                            status_labels=services.STATUS_LABELS, filters={"status": status, "category": category,
@@ -308,8 +350,9 @@ def staff_thread(question_id: int):
             return redirect(url_for("reference.staff_thread", question_id=q.id), code=303)
     canned = services.canned_replies()
     prefill = ""
-    if request.args.get("canned", "").isdigit():
-        c = db.session.get(CannedReply, int(request.args["canned"]))
+    canned_id = arg_int("canned", low=1)
+    if canned_id is not None:
+        c = db.session.get(CannedReply, canned_id)
         prefill = c.body if c else ""
     return render_template("reference/staff_thread.html", q=q, wa_link=wa_link, canned=canned, prefill=prefill,
                            labels=services.CATEGORY_LABELS, status_labels=services.STATUS_LABELS,
@@ -413,7 +456,9 @@ def openapi_paths() -> tuple[dict, dict]:
                                "category": {"type": "string", "enum": ["finding", "research", "account", "facilities", "other"]},
                                "name": {"type": "string"}, "email": {"type": "string"}, "whatsapp": {"type": "string"},
                                "channel": {"type": "string", "enum": ["app", "email", "whatsapp"]},
-                               "ts": {"type": "string", "description": "The form's signed time stamp"}}}}}},
+                               "ts": {"type": "string", "description": "The form's signed time stamp"},
+                               "idempotency_key": {"type": "string", "maxLength": 100,
+                                                   "description": "As the Idempotency-Key header (the header wins)"}}}}}},
             "responses": {"200": {"description": "Received", "content": {"application/json": {"schema": {"type": "object"}}}},
                           "400": {"description": "Not valid; the message says why", "content": err},
                           "429": {"description": "Too many questions from this address or contact", "content": err}}}},

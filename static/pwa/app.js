@@ -692,18 +692,31 @@
     if (!btn || !("PushManager" in window) || !navigator.serviceWorker) return;
     btn.hidden = false;
     btn.addEventListener("click", function () {
-      fetch("/api/v1/push/key").then(function (r) { return r.ok ? r.json() : Promise.reject(); }).then(function (k) {
-        var key = Uint8Array.from(atob(k.public_key.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - k.public_key.length % 4) % 4)), function (c) { return c.charCodeAt(0); });
+      var key;
+      var subscribe = function () {
         return navigator.serviceWorker.ready.then(function (reg) {
           return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
         });
-      }).then(function (sub) {
+      };
+      var send = function (sub) {
         return csrf().then(function (token) {
           return fetch("/api/v1/push/subscribe", { method: "POST", credentials: "same-origin",
             headers: { "Content-Type": "application/json", "X-CSRFToken": token }, body: JSON.stringify(sub) });
         });
-      }).then(function () { btn.textContent = t("pushon"); btn.disabled = true; })
-        .catch(function () { btn.textContent = t("pushfail"); });
+      };
+      fetch("/api/v1/push/key").then(function (r) { return r.ok ? r.json() : Promise.reject(); }).then(function (k) {
+        key = Uint8Array.from(atob(k.public_key.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - k.public_key.length % 4) % 4)), function (c) { return c.charCodeAt(0); });
+        return subscribe();
+      }).then(function (sub) {
+        return send(sub).then(function (r) {
+          if (r.status !== 409) return r;
+          // this browser's subscription is another patron's (409): replace it with a new one of our own
+          return sub.unsubscribe().then(subscribe).then(send);
+        });
+      }).then(function (r) {
+        if (!r.ok) return Promise.reject();
+        btn.textContent = t("pushon"); btn.disabled = true;
+      }).catch(function () { btn.textContent = t("pushfail"); });
     });
   }
 
