@@ -67,6 +67,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import web
 
     web.init_app(app)
+    from . import db as db_module
+
+    db_module.init_app(app)  # after CSRF and the index check: write requests take SQLite's write lock
     from .accounts import services as account_services
     from .accounts.views import bp as accounts_bp
     from .circulation.api import bp as patron_api_bp

@@ -12,6 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from ..catalog.models import Location
+from ..db import reads_first
 from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..i18n import LANG_COOKIE
@@ -77,6 +78,7 @@ def logout_response(target: str):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@reads_first
 def login():
     target = safe_next(request.values.get("next"), url_for("circulation.my_loans"))
     if request.method == "GET":
@@ -89,7 +91,7 @@ def login():
         log_in(patron)
         db.session.commit()
     except services.AccountError as exc:
-        db.session.rollback()
+        services.commit_counted_attempt()  # a refused login still counts
         status = 429 if exc.reason == "throttled" else 400
         return render_template("accounts/login.html", next=target, error=exc.message, card=card[:32]), status
     resp = redirect(target, code=303)

@@ -203,16 +203,17 @@ def looks_like_spam(honeypot: str | None, stamp: str | None) -> bool:
 
 
 def _rate_limit(ip: str, contact: str | None) -> None:
+    """Count this question against its address and contact; raises when a window is used up.
+    Never commits: the count is stored with the question (a refused question stores neither)."""
     from ..db import begin_write
 
     cfg = current_app.config
-    window = timedelta(seconds=cfg.get("ASK_WINDOW_SECONDS", 3600))
+    window = timedelta(seconds=cfg["ASK_WINDOW_SECONDS"])
     now = utcnow()
     begin_write()
-    over = _bump(f"ask-ip:{ip}", now, window) > cfg.get("ASK_MAX_PER_IP", 5)
+    over = _bump(f"ask-ip:{ip}", now, window) > cfg["ASK_MAX_PER_IP"]
     if contact:
-        over = _bump(f"ask-contact:{contact}", now, window) > cfg.get("ASK_MAX_PER_CONTACT", 3) or over
-    db.session.commit()
+        over = _bump(f"ask-contact:{contact}", now, window) > cfg["ASK_MAX_PER_CONTACT"] or over
     if over:
         raise AskRefused("rate_limited")
 
