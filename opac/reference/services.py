@@ -199,7 +199,7 @@ def looks_like_spam(honeypot: str | None, stamp: str | None) -> bool:
     if honeypot:
         return True
     elapsed = seconds_since(stamp)
-    return elapsed is None or elapsed < current_app.config.get("ASK_MIN_SECONDS", 3)
+    return elapsed is None or elapsed < current_app.config["ASK_MIN_SECONDS"]
 
 
 def _rate_limit(ip: str, contact: str | None) -> None:
@@ -223,10 +223,10 @@ def ask(text: str, *, category: str, name: str | None, email: str | None, whatsa
     """Create a question (the caller commits). Limits are counted before anything is stored."""
     text = (text or "").strip()
     cfg = current_app.config
-    if len(text) < cfg.get("ASK_MIN_LENGTH", 10):
-        raise AskRefused("too_short", min=cfg.get("ASK_MIN_LENGTH", 10))
-    if len(text) > cfg.get("ASK_MAX_LENGTH", 4000):
-        raise AskRefused("too_long", max=cfg.get("ASK_MAX_LENGTH", 4000))
+    if len(text) < cfg["ASK_MIN_LENGTH"]:
+        raise AskRefused("too_short", min=cfg["ASK_MIN_LENGTH"])
+    if len(text) > cfg["ASK_MAX_LENGTH"]:
+        raise AskRefused("too_long", max=cfg["ASK_MAX_LENGTH"])
     email = (email or "").strip() or None
     if email and not valid_email(email):
         raise AskRefused("bad_email")
@@ -279,8 +279,8 @@ def follow_up(q: Question, text: str) -> Message:
         raise AskRefused("closed")
     if len(text) < 2:
         raise AskRefused("too_short", min=2)
-    if len(text) > current_app.config.get("ASK_MAX_LENGTH", 4000):
-        raise AskRefused("too_long", max=current_app.config.get("ASK_MAX_LENGTH", 4000))
+    if len(text) > current_app.config["ASK_MAX_LENGTH"]:
+        raise AskRefused("too_long", max=current_app.config["ASK_MAX_LENGTH"])
     m = Message(author_kind="patron", body=text)
     q.messages.append(m)
     q.status = "received"
@@ -350,7 +350,7 @@ def faq_from_question(q: Question) -> FaqEntry:
 def purge_old_threads(now=None) -> int:
     """Closed threads older than REFERENCE_RETENTION_DAYS lose their personal data and text."""
     now = now or utcnow()
-    days = current_app.config.get("REFERENCE_RETENTION_DAYS", 180)
+    days = current_app.config["REFERENCE_RETENTION_DAYS"]
     rows = db.session.scalars(select(Question).where(Question.status == "closed", Question.purged_at.is_(None),
                                                      Question.closed_at < now - timedelta(days=days))).all()
     for q in rows:
