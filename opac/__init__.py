@@ -23,8 +23,11 @@ class IdConverter(IntegerConverter):
 
 def create_app(test_config: dict | None = None) -> Flask:
     """The application factory: config, extensions, blueprints, commands."""
+    import os
+
     app = Flask(
         __name__,
+        instance_path=os.environ.get("OPAC_INSTANCE_PATH") or None,  # see opac/config.py
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
