@@ -76,7 +76,8 @@ def is_sqlite() -> bool:
 
 def in_write_transaction() -> bool:
     """Whether the request's session is in write mode (SQLite: its transactions hold the write lock)."""
-    return bool(_db().session().info.get(WRITE_OPTION))
+    info = _db().session().info
+    return bool(info.get(WRITE_OPTION) or info.get(_WRITE_NEXT))
 
 
 def begin_write() -> None:
