@@ -23,8 +23,11 @@ class IdConverter(IntegerConverter):
 
 def create_app(test_config: dict | None = None) -> Flask:
     """The application factory: config, extensions, blueprints, commands."""
+    import os
+
     app = Flask(
         __name__,
+        instance_path=os.environ.get("OPAC_INSTANCE_PATH") or None,  # see opac/config.py
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -68,6 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     logs.init_app(app)
     web.init_app(app)
+    from . import db as db_module
+
+    db_module.init_app(app)  # after CSRF and the index check: write requests take SQLite's write lock
     from .accounts import services as account_services
     from .accounts.views import bp as accounts_bp
     from .circulation.api import bp as patron_api_bp

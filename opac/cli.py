@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from .db import begin_write
 from .extensions import db
 
 
@@ -100,6 +101,7 @@ def _report(report, verbose: bool) -> None:
 @with_appcontext
 def import_command(paths, fmt, verbose):
     """Import MARC21, MARCXML, CSV or JSON-lines files (re-importing updates, never duplicates)."""
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from .catalog.services import ImportReport, import_data
     from .search import sync
 
@@ -188,6 +190,7 @@ def index_status():
 @with_appcontext
 def demo(force):
     """Load the demo catalogue (well-known Indonesian and English books with copies)."""
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from .demo import load_demo
 
     n = load_demo(force=force)
@@ -213,6 +216,7 @@ def patron_group():
 @with_appcontext
 def patron_create(card, pin, name, category, email, whatsapp, expires):
     """Create a patron."""
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from datetime import date
 
     from .accounts.services import create_patron
@@ -232,6 +236,7 @@ def patron_create(card, pin, name, category, email, whatsapp, expires):
 @with_appcontext
 def patron_import(path):
     """Import patrons from CSV: card,pin,name,category[,email,whatsapp,expires_on]."""
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from .accounts.services import import_patrons
 
     created, errors = import_patrons(path.read_text(encoding="utf-8-sig"))
@@ -242,6 +247,7 @@ def patron_import(path):
 
 
 def _set_block(card: str, blocked: bool, note: str | None) -> None:
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from .circulation.services import patron_by_card
     from .errors import DomainError
 
@@ -278,6 +284,7 @@ def patron_unblock(card):
 @with_appcontext
 def patron_category(code, name, card_years):
     """Add or rename a patron category (e.g. alumni, visiting researcher)."""
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from sqlalchemy import select
 
     from .accounts.models import PatronCategory
@@ -305,6 +312,7 @@ def staff_group():
 @with_appcontext
 def staff_create(username, password, name, role, email):
     """Create a staff account."""
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from .accounts.services import create_staff
     from .errors import DomainError
 
@@ -396,6 +404,7 @@ def circ_checkin(barcode, location):
 @with_appcontext
 def circ_policy(category, material_type, **values):
     """Set the circulation rules of a patron category × material type (the most specific rule wins)."""
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from sqlalchemy import select
 
     from .accounts.services import category_by_code
@@ -442,7 +451,6 @@ def circ_policies():
 def notify_command():
     """Daily run: expire uncollected holds, due-soon and overdue notices, anonymise loans, send e-mail."""
     from .circulation.notify import daily_run
-    from .db import begin_write
 
     begin_write()
     result = daily_run()
@@ -460,6 +468,7 @@ def calendar_group():
 @click.argument("name")
 @with_appcontext
 def calendar_add(day, name):
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from datetime import date
 
     from .circulation.models import Holiday
@@ -505,6 +514,7 @@ def reference_group():
 @with_appcontext
 def reference_purge():
     """Remove personal data from closed questions older than REFERENCE_RETENTION_DAYS."""
+    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from .reference.services import purge_old_threads
 
     n = purge_old_threads()

@@ -3,6 +3,8 @@
 Every key can be overridden by an environment variable named ``OPAC_<KEY>`` (values are read
 as JSON when they parse as JSON, else as plain strings), or by ``instance/config.py``.
 The three most used have short names: ``OPAC_DATABASE_URL``, ``OPAC_INDEX_DIR``, ``OPAC_SECRET_KEY``.
+``OPAC_INSTANCE_PATH`` (an absolute path, read before any config) moves the instance folder
+(config.py, secret_key, vapid.json) away from the default ``instance/`` beside the package.
 """
 
 from __future__ import annotations

@@ -1,19 +1,49 @@
-"""Database engine set-up and the write-transaction helpers circulation relies on.
+"""Database engine set-up and write transactions.
 
 SQLite: WAL, foreign keys, a busy timeout, and transactions begun by us so that a write
-transaction can start with ``BEGIN IMMEDIATE`` (it takes the write lock up front instead of
-failing with "database is locked" when two workers upgrade read transactions at once).
-PostgreSQL: services lock the rows they change with ``SELECT ... FOR UPDATE``.
+transaction can start with ``BEGIN IMMEDIATE``: it takes the write lock up front (waiting up to
+the busy timeout) instead of failing with "database is locked" when a read transaction tries to
+become a write one after another worker has written. Every POST/PUT/PATCH/DELETE request is a
+write request (``init_app``); the few writes from a read request go through ``short_write``.
+PostgreSQL: services lock the rows they change with ``SELECT ... FOR UPDATE``; nothing else needed.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+from flask_sqlalchemy.session import Session as _FSASession
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .extensions import db
-
 WRITE_OPTION = "opac_write"
+_WRITE_NEXT = "opac_write_next"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _db():
+    from .extensions import db
+
+    return db
+
+
+def _write_engine(engine: Engine) -> Engine:
+    """``engine`` whose transactions begin with BEGIN IMMEDIATE (same pool, cached)."""
+    we = engine.__dict__.get("_opac_write_engine")
+    if we is None:
+        we = engine._opac_write_engine = engine.execution_options(**{WRITE_OPTION: True})
+    return we
+
+
+class Session(_FSASession):
+    """The app's session: once ``begin_write`` marked it, each of its transactions on SQLite
+    begins with BEGIN IMMEDIATE (also a new one after a commit in the same request)."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        engine = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+        if self.info.get(WRITE_OPTION) and engine.dialect.name == "sqlite":
+            return _write_engine(engine)
+        return engine
 
 
 def configure_engine(engine: Engine) -> None:
@@ -34,30 +64,87 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        immediate = bool(conn.get_execution_options().get(WRITE_OPTION))
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.info["opac_write_txn"] = immediate
+        conn.info["opac_changes_at_begin"] = conn.connection.dbapi_connection.total_changes
 
 
 def is_sqlite() -> bool:
-    return db.engine.dialect.name == "sqlite"
+    return _db().engine.dialect.name == "sqlite"
+
+
+def in_write_transaction() -> bool:
+    """Whether the request's session is in write mode (SQLite: its transactions hold the write lock)."""
+    info = _db().session().info
+    return bool(info.get(WRITE_OPTION) or info.get(_WRITE_NEXT))
 
 
 def begin_write() -> None:
-    """Start the request's write transaction, taking SQLite's write lock at once.
+    """Make the rest of this request (or command) a write transaction; never commits.
 
-    Called by views and commands before a service that must not race (circulation, holds,
-    throttles). Ends any read transaction first: on SQLite a read snapshot cannot be upgraded
-    safely once another worker has written.
+    On SQLite the session's transactions from now on begin with BEGIN IMMEDIATE. An open
+    transaction that has read but not written is rolled back first (nothing is lost; a read
+    snapshot cannot safely become a write transaction once another worker has written); one that
+    has already written holds the write lock and simply goes on (the mode then applies from the
+    next transaction). No-op on PostgreSQL.
     """
-    session = db.session()  # the real Session behind the scoped proxy
+    db = _db()
+    if db.engine.dialect.name != "sqlite":
+        return
+    session = db.session()
+    if session.info.get(WRITE_OPTION):
+        return
     if session.in_transaction():
-        session.commit()
-    session.connection(execution_options={WRITE_OPTION: True})
+        session.flush()
+        conn = session.connection()
+        wrote = conn.connection.dbapi_connection.total_changes != conn.info.get("opac_changes_at_begin")
+        if conn.info.get("opac_write_txn") or wrote:
+            session.info[_WRITE_NEXT] = True  # switching engines mid-transaction would open a 2nd connection
+            return
+        session.rollback()
+    session.info[WRITE_OPTION] = True
 
 
-def for_update(query):
-    """``query.with_for_update()``: row locks on PostgreSQL; SQLite relies on ``begin_write``."""
-    return query.with_for_update()
+def _promote_write_mode(session, transaction) -> None:
+    if transaction.parent is None and session.info.pop(_WRITE_NEXT, False):
+        session.info[WRITE_OPTION] = True
+
+
+event.listen(Session, "after_transaction_end", _promote_write_mode)
+
+
+@contextmanager
+def short_write():
+    """A connection for one small write from a read request (a session's last-seen time),
+    committed at once: in the request's own write transaction when it has one (a second
+    connection would wait for the lock the request holds), else in a short BEGIN IMMEDIATE one."""
+    db = _db()
+    if in_write_transaction():
+        yield db.session().connection()
+        return
+    with _write_engine(db.engine).begin() as conn:
+        yield conn
+
+
+def init_app(app) -> None:
+    """Every state-changing request is a write request: on SQLite it takes the write lock when its
+    transaction begins (after CSRF and the other checks registered before this hook)."""
+    from flask import request
+
+    @app.before_request
+    def _begin_write_request():
+        if request.method in WRITE_METHODS:
+            view = app.view_functions.get(request.endpoint or "")
+            if not getattr(view, "reads_first", False):
+                begin_write()
+
+
+def reads_first(view):
+    """Mark a write view that does slow read-only work first (a password check) and calls
+    ``begin_write()`` itself before its first write, so the write lock is not held meanwhile."""
+    view.reads_first = True
+    return view
 
 
 # ----------------------------------------------------------------------------- after-commit tasks
@@ -68,7 +155,7 @@ _tasks_installed = False
 def after_commit(fn, key: str | None = None) -> None:
     """Run ``fn()`` once the current transaction has really committed (never on rollback, never
     for a savepoint). ``key`` de-duplicates: one drain of the index per commit, say."""
-    info = db.session().info
+    info = _db().session().info
     tasks = info.setdefault("opac_tasks", {})
     tasks[key or id(fn)] = fn
 

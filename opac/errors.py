@@ -34,10 +34,3 @@ GENERIC = {
     "error": _l("Something went wrong."),
 }
 
-
-class NotFound(DomainError):
-    status_code = 404
-
-
-class Forbidden(DomainError):
-    status_code = 403

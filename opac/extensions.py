@@ -7,6 +7,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
+from .db import Session as WriteAwareSession
+
 # Stable constraint names so that Alembic migrations work the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -16,7 +18,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+# The session class begins SQLite write transactions with BEGIN IMMEDIATE once marked (opac.db.begin_write).
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING), session_options={"class_": WriteAwareSession})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

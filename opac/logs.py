@@ -65,7 +65,7 @@ def request_id() -> str | None:
         from flask import current_app
 
         offered = request.headers.get(HEADER)
-        if int(current_app.config.get("PROXY_COUNT") or 0) > 0 and is_sane_request_id(offered):
+        if int(current_app.config["PROXY_COUNT"]) > 0 and is_sane_request_id(offered):
             rid = offered
         else:
             rid = uuid.uuid4().hex
@@ -154,7 +154,7 @@ def init_app(app: Flask) -> None:
         return resp
 
     if not app.testing:
-        configure_logging(json_lines=_truthy(app.config.get("LOG_JSON")), level=app.config.get("LOG_LEVEL", "INFO"))
+        configure_logging(json_lines=_truthy(app.config["LOG_JSON"]), level=app.config["LOG_LEVEL"])
 
 
 def _truthy(value) -> bool:

@@ -46,7 +46,7 @@ def send_pending(limit: int = 200) -> int:
     from .circulation.models import OutboxEmail
 
     cfg = current_app.config
-    if not cfg.get("MAIL_SERVER"):
+    if not cfg["MAIL_SERVER"]:
         return 0
     sent = 0
     rows = db.session.scalars(select(OutboxEmail).where(OutboxEmail.sent_at.is_(None), OutboxEmail.error.is_(None))
@@ -54,18 +54,18 @@ def send_pending(limit: int = 200) -> int:
     if not rows:
         return 0
     try:
-        smtp = smtplib.SMTP(cfg["MAIL_SERVER"], int(cfg.get("MAIL_PORT", 587)), timeout=20)
-        if cfg.get("MAIL_USE_TLS", True):
+        smtp = smtplib.SMTP(cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), timeout=20)
+        if cfg["MAIL_USE_TLS"]:
             smtp.starttls()
-        if cfg.get("MAIL_USERNAME"):
-            smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD", ""))
+        if cfg["MAIL_USERNAME"]:
+            smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("SMTP unavailable: %s", exc)
         return 0
     with smtp:
         for row in rows:
             m = EmailMessage()
-            m["From"] = formataddr((header_safe(cfg["LIBRARY_NAME"]), cfg.get("MAIL_FROM", "opac@localhost")))
+            m["From"] = formataddr((header_safe(cfg["LIBRARY_NAME"]), cfg["MAIL_FROM"]))
             m["To"] = header_safe(row.to)
             m["Subject"] = header_safe(row.subject)
             m.set_content(row.body)

@@ -30,7 +30,7 @@ def _key_file() -> Path:
 def vapid_keys() -> dict | None:
     """{"private_pem", "public_key"} from config (OPAC_VAPID_*) or instance/vapid.json."""
     cfg = current_app.config
-    if cfg.get("VAPID_PRIVATE_KEY") and cfg.get("VAPID_PUBLIC_KEY"):
+    if cfg["VAPID_PRIVATE_KEY"] and cfg["VAPID_PUBLIC_KEY"]:
         return {"private_pem": cfg["VAPID_PRIVATE_KEY"], "public_key": cfg["VAPID_PUBLIC_KEY"]}
     path = _key_file()
     if path.exists():
@@ -64,7 +64,7 @@ def send_to_patron(patron_id: int, payload: dict) -> int:
     from pywebpush import WebPushException, webpush
 
     sent = 0
-    subject = current_app.config.get("VAPID_SUBJECT") or f"mailto:{current_app.config.get('MAIL_FROM')}"
+    subject = current_app.config["VAPID_SUBJECT"] or f"mailto:{current_app.config['MAIL_FROM']}"
     subs = db.session.scalars(select(PushSubscription).where(PushSubscription.patron_id == patron_id)).all()
     dead = []
     for sub in subs:

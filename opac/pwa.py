@@ -80,7 +80,7 @@ def _sw_body() -> str:
     mo = Path(current_app.root_path) / "translations" / "id" / "LC_MESSAGES" / "messages.mo"
     if mo.exists():
         digest.update(mo.read_bytes())
-    release = current_app.config.get("PWA_RELEASE_FILE")
+    release = current_app.config["PWA_RELEASE_FILE"]
     if release and Path(release).exists():
         digest.update(Path(release).read_bytes())
     version = digest.hexdigest()[:12]

@@ -28,7 +28,7 @@ def startup_checks(app) -> None:
         if problem is None:
             sync.drain(app, timeout=0)
             return
-        if app.config.get("INDEX_AUTO_REBUILD", True):
+        if app.config["INDEX_AUTO_REBUILD"]:
             log.warning("%s: rebuilding the search index", problem)
             sync.rebuild(app, only_if_needed=True)
         else:

@@ -147,7 +147,7 @@ def init_app(app) -> None:
 
     @app.after_request
     def _compress(resp):
-        if not app.config.get("COMPRESS_RESPONSES") or "gzip" not in request.headers.get("Accept-Encoding", ""):
+        if not app.config["COMPRESS_RESPONSES"] or "gzip" not in request.headers.get("Accept-Encoding", ""):
             return resp
         if resp.status_code < 200 or resp.status_code >= 300 or "Content-Encoding" in resp.headers:
             return resp

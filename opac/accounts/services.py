@@ -181,28 +181,62 @@ def _bump(key: str, now: datetime, window: timedelta) -> int:
         "RETURNING attempts"), {"k": key, "now": now, "cutoff": cutoff}).scalar_one()
 
 
+def _limit(key: str) -> int:
+    cfg = current_app.config
+    return cfg["LOGIN_MAX_ATTEMPTS_PER_IP"] if key.startswith("ip:") else cfg["LOGIN_MAX_ATTEMPTS"]
+
+
+def _window() -> timedelta:
+    return timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
+
+
+def _throttled_error() -> AccountError:
+    return AccountError("throttled", minutes=max(1, int(_window().total_seconds() // 60)))
+
+
+def refuse_if_throttled(keys: list[str]) -> None:
+    """A read-only look at the counters: a used-up window is refused at once, before the slow
+    password check (which then cannot be used to burn the server's CPU)."""
+    from .models import LoginThrottle
+
+    cutoff = utcnow() - _window()
+    rows = db.session.execute(select(LoginThrottle.key, LoginThrottle.attempts).where(
+        LoginThrottle.key.in_(keys), LoginThrottle.window_start >= cutoff)).all()
+    if any(attempts >= _limit(key) for key, attempts in rows):
+        raise _throttled_error()
+
+
 def reserve_attempt(keys: list[str]) -> None:
-    """Count an attempt against every key *before* checking the password, so concurrent
-    guesses across workers can never exceed the limit; raises when a window is used up.
-    Commits on its own (the count must survive whatever the login does next).
+    """Count an attempt against every key, atomically across workers, *before* the outcome is
+    decided, so concurrent guesses can never get more answers than the limit; raises when a
+    window is used up (even for the right password).
+
+    Never commits: the caller is the edge and must commit even when the attempt is refused
+    (a wrong password), or the count is lost — see ``commit_counted_attempt``. Begins the write
+    transaction (on SQLite it takes the write lock here).
 
     Account keys allow LOGIN_MAX_ATTEMPTS; IP keys allow LOGIN_MAX_ATTEMPTS_PER_IP (higher:
     a campus shares one address behind NAT). A successful login gives its attempts back.
     """
     from ..db import begin_write
 
-    cfg = current_app.config
-    window = timedelta(seconds=cfg.get("LOGIN_WINDOW_SECONDS", 900))
+    window = _window()
     now = utcnow()
     begin_write()
     over = False
     for k in keys:
-        limit = cfg.get("LOGIN_MAX_ATTEMPTS_PER_IP", 50) if k.startswith("ip:") else cfg.get("LOGIN_MAX_ATTEMPTS", 5)
-        if _bump(k, now, window) > limit:
+        if _bump(k, now, window) > _limit(k):
             over = True
-    db.session.commit()
+    db.session.flush()
     if over:
-        raise AccountError("throttled", minutes=max(1, int(window.total_seconds() // 60)))
+        raise _throttled_error()
+
+
+def commit_counted_attempt() -> None:
+    """The edge's answer to a refused login (or other throttled check): roll back whatever the
+    attempt did except its count. The throttled services write nothing before they refuse, so
+    this is a plain commit; it exists to say why a refusal commits."""
+    db.session.commit()
 
 
 def release_attempt(keys: list[str]) -> None:
@@ -230,12 +264,20 @@ def _token_id(token: str) -> str:
 
 
 def authenticate(card: str, pin: str, ip: str) -> Patron:
-    """The patron for card + PIN; the same error for an unknown card and a wrong PIN."""
+    """The patron for card + PIN; the same error for an unknown card and a wrong PIN.
+
+    The slow Argon2 check runs before the write transaction (views marked ``reads_first``), so a
+    class logging in at once does not hold SQLite's write lock for every hash; the attempt is then
+    counted and the answer given only within the limit. The edge commits, refused or not.
+    """
     keys = throttle_keys(card, ip, "patron")
+    refuse_if_throttled(keys)
+    found = db.session.scalar(select(Patron).where(Patron.card_number == (card or "").strip()))
+    patron_id, stored = (found.id, found.password_hash) if found else (None, None)
+    ok = verify_password(stored, pin)
     reserve_attempt(keys)
-    patron = db.session.scalar(select(Patron).where(Patron.card_number == (card or "").strip()))
-    ok = verify_password(patron.password_hash if patron else None, pin)
-    if not (patron and ok):
+    patron = db.session.get(Patron, patron_id) if patron_id else None
+    if not (patron and ok and patron.password_hash == stored):
         raise AccountError("bad_login")
     release_attempt(keys)
     if _hasher.check_needs_rehash(patron.password_hash):
@@ -244,11 +286,15 @@ def authenticate(card: str, pin: str, ip: str) -> Patron:
 
 
 def authenticate_staff(username: str, password: str, ip: str) -> StaffUser:
+    """Like ``authenticate``, for staff accounts (an inactive account cannot log in)."""
     keys = throttle_keys(username, ip, "staff")
+    refuse_if_throttled(keys)
+    found = db.session.scalar(select(StaffUser).where(StaffUser.username == (username or "").strip()))
+    staff_id, stored = (found.id, found.password_hash) if found else (None, None)
+    ok = verify_password(stored, password)
     reserve_attempt(keys)
-    staff = db.session.scalar(select(StaffUser).where(StaffUser.username == (username or "").strip()))
-    ok = verify_password(staff.password_hash if staff else None, password)
-    if not (staff and ok and staff.active):
+    staff = db.session.get(StaffUser, staff_id) if staff_id else None
+    if not (staff and ok and staff.password_hash == stored and staff.active):
         raise AccountError("bad_login")
     release_attempt(keys)
     return staff
@@ -301,8 +347,11 @@ def load_session_user(token: str):
     if user is None or (row.kind == "staff" and not user.active):
         return None
     if now - row.last_seen > min(timedelta(minutes=10), idle / 10):
-        with db.engine.begin() as conn:
-            conn.execute(table.update().where(table.c.id == row.id).values(last_seen=now))
+        # session bookkeeping in its own short write, so reading pages keeps a login alive
+        from ..db import short_write
+
+        with short_write() as conn:
+            conn.execute(AuthSession.__table__.update().where(AuthSession.id == row.id).values(last_seen=now))
     user.auth_session_id = token
     user.auth_remember = row.remember
     return user

@@ -66,7 +66,7 @@ def _decrypt(token: str) -> str | None:
 
 def required_for(staff: StaffUser) -> bool:
     """Admins always need two factors; librarians when ``STAFF_2FA_REQUIRED`` is set."""
-    return staff.role == "admin" or bool(current_app.config.get("STAFF_2FA_REQUIRED"))
+    return staff.role == "admin" or bool(current_app.config["STAFF_2FA_REQUIRED"])
 
 
 def authenticator(staff: StaffUser) -> StaffTwoFactor | None:
@@ -102,7 +102,7 @@ def pending_secret(staff: StaffUser) -> str | None:
 
 def provisioning_uri(staff: StaffUser, secret: str) -> str:
     return pyotp.TOTP(secret, interval=INTERVAL).provisioning_uri(
-        name=staff.username, issuer_name=current_app.config.get("LIBRARY_NAME", "OPAC"))
+        name=staff.username, issuer_name=current_app.config["LIBRARY_NAME"])
 
 
 def _matching_step(secret: str, code: str, now: float) -> int | None:

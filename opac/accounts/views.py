@@ -12,6 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from ..catalog.models import Location
+from ..db import reads_first
 from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..i18n import LANG_COOKIE
@@ -127,6 +128,7 @@ def logout_response(target: str):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@reads_first
 def login():
     target = safe_next(request.values.get("next"), url_for("circulation.my_loans"))
     if request.method == "GET":
@@ -139,7 +141,7 @@ def login():
         log_in(patron, remember="remember" in request.form)
         db.session.commit()
     except services.AccountError as exc:
-        db.session.rollback()
+        services.commit_counted_attempt()  # a refused login still counts
         status = 429 if exc.reason == "throttled" else 400
         return render_template("accounts/login.html", next=target, error=exc.message, card=card[:32],
                                remember="remember" in request.form), status
@@ -192,7 +194,10 @@ def change_password():
         log_in(patron, remember=patron.auth_remember)  # the fresh session keeps the device's choice
         db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
+        if exc.reason in ("wrong_password", "throttled"):
+            services.commit_counted_attempt()  # a wrong current PIN still counts (nothing else was written)
+        else:
+            db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("accounts.account"), code=303)
     flash(_("Your PIN is changed. Other devices have been logged out."), "success")

@@ -58,6 +58,76 @@ GMD_TYPES = {
     "manuscript": "manuscript", "naskah": "manuscript",
 }
 
+#: Columns holding names or free text as a string or a list of strings (a number or true/false here
+#: is a mistake in the file, reported); ``authors`` and ``links`` entries may also be objects.
+NAME_LISTS = frozenset({"authors", "subjects", "series", "languages", "notes", "links"})
+#: Limit of one CSV field (Python's csv default): a longer one is a broken file, reported per row.
+CSV_FIELD_LIMIT = 128 * 1024
+
+
+class RowTypeError(ValueError):
+    """A JSON value of a type the column cannot hold (the line is reported and skipped)."""
+
+
+def _type_name(v) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", dict: "an object", list: "a list"}.get(
+        type(v), type(v).__name__)
+
+
+def _scalar(v) -> str | None:
+    """Text and numbers as text (``9786020312345`` is an ISBN); anything else is None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else str(v)
+    return None
+
+
+def _coerce_value(key: str, name: str, v):
+    if key == "items":
+        if isinstance(v, str):
+            return v
+        if not isinstance(v, list) or not all(isinstance(it, dict) for it in v):
+            raise RowTypeError(f'"{name}" must be a list of objects, not {_type_name(v)}')
+        out = []
+        for it in v:
+            item = {}
+            for k, x in it.items():
+                if x is not None and _scalar(x) is None:
+                    raise RowTypeError(f'"{name}.{k}" must be text, not {_type_name(x)}')
+                item[k] = _scalar(x)
+            out.append(item)
+        return out
+    if key in NAME_LISTS:
+        objects_ok = key in ("authors", "links")
+        if isinstance(v, str):
+            return v
+        if isinstance(v, list) and all(isinstance(x, str) or (objects_ok and isinstance(x, dict)) for x in v):
+            return v
+        bad = v if not isinstance(v, list) else next(x for x in v if not isinstance(x, str | dict))
+        raise RowTypeError(f'"{name}" must be text or a list of text, not {_type_name(bad)}')
+    if _scalar(v) is not None:
+        return _scalar(v)
+    if isinstance(v, list) and all(_scalar(x) is not None for x in v):
+        return [_scalar(x) for x in v]
+    raise RowTypeError(f'"{name}" must be text, not {_type_name(v)}')
+
+
+def coerce_types(obj: dict) -> dict:
+    """The row with numbers in text columns turned into text; raises ``RowTypeError`` for a value
+    no column can use (``"authors": 42``, ``"notes": true``)."""
+    out = dict(obj)
+    for key, names in COLUMNS.items():
+        for name in names:
+            if name in obj and obj[name] not in (None, ""):
+                out[name] = _coerce_value(key, name, obj[name])
+    return out
+
+
 _PLACEHOLDER = {"", "-", "--", "n/a", "na", "none", "null", "[s.n.]", "s.n.", "[s.l.]", "s.l.", "?"}
 
 
@@ -176,8 +246,10 @@ def _items(obj: dict, notes: list[str]) -> list[dict]:
 
 
 def row_to_fields(obj: dict) -> tuple[dict, list[str]]:
-    """Catalogue fields from one CSV row / JSON object (raises MarcProblem without a title)."""
+    """Catalogue fields from one CSV row / JSON object (raises MarcProblem without a title,
+    RowTypeError for a value of the wrong type)."""
     notes: list[str] = []
+    obj = coerce_types(obj)
     title = _text(_get(obj, "title"))
     if not title:
         raise MarcProblem("record has no title")
@@ -289,27 +361,52 @@ def read_records(data: bytes, fmt: str) -> Iterator[tuple[int, dict | None, list
             lines = [json.dumps(r) for r in rows]
         else:
             lines = text.splitlines()
-        n = 0
-        for line in lines:
+        array = stripped.startswith("[")
+        for number, line in enumerate(lines, 1):  # a line number (a position in an array)
             if not line.strip():
                 continue
-            n += 1
             try:
                 obj = json.loads(line)
                 if not isinstance(obj, dict):
                     raise ValueError("not an object")
                 fields, notes = row_to_fields(obj)
             except (ValueError, MarcProblem) as exc:
-                yield n, None, f"line is not a usable record ({exc})"[:200], None
+                what = "entry" if array else "line"
+                yield number, None, f"{what} is not a usable record ({exc})"[:200], None
+                continue
+            except Exception as exc:  # noqa: BLE001 - any mapping failure is this line's problem
+                yield number, None, f"could not be read ({type(exc).__name__}: {exc})"[:200], None
+                continue
+            yield number, fields, notes, None
+        return
+    yield from _read_csv(data.decode("utf-8-sig", errors="replace"))
+
+
+def _read_csv(text: str):
+    """CSV rows, numbered from 1 after the header; a broken row (a field over ``CSV_FIELD_LIMIT``,
+    say) is reported with its number and the rest is read."""
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(max(old_limit, len(text) + 1))  # measured per field below, row by row
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        try:
+            reader.fieldnames  # noqa: B018 - reads the header now, inside the raised limit
+        except csv.Error as exc:
+            yield 1, None, f"the header row cannot be read ({exc})", None
+            return
+        for n, row in enumerate(reader, 1):
+            too_long = [k for k, v in row.items() if isinstance(v, str) and len(v) > CSV_FIELD_LIMIT]
+            if too_long:
+                yield n, None, f"field {too_long[0]!r} is longer than {CSV_FIELD_LIMIT // 1024} KB", None
+                continue
+            try:
+                fields, notes = row_to_fields({(k or "").strip().lower(): v for k, v in row.items()})
+            except (MarcProblem, ValueError) as exc:
+                yield n, None, str(exc), None
+                continue
+            except Exception as exc:  # noqa: BLE001 - any mapping failure is this row's problem
+                yield n, None, f"could not be read ({type(exc).__name__}: {exc})"[:200], None
                 continue
             yield n, fields, notes, None
-        return
-    text = data.decode("utf-8-sig", errors="replace")
-    reader = csv.DictReader(io.StringIO(text))
-    for n, row in enumerate(reader, 1):
-        try:
-            fields, notes = row_to_fields({(k or "").strip().lower(): v for k, v in row.items()})
-        except MarcProblem as exc:
-            yield n, None, str(exc), None
-            continue
-        yield n, fields, notes, None
+    finally:
+        csv.field_size_limit(old_limit)

@@ -87,10 +87,36 @@ def decode_binary(raw: bytes) -> tuple[pymarc.Record, list[str]]:
         notes.append(str(w.message)[:120])
     if not record.fields:
         raise MarcProblem("record has no fields")
+    notes.extend(_directory_problems(raw))
     if not kwargs["force_utf8"]:
         record.leader = Leader(str(record.leader)[:9] + "a" + str(record.leader)[10:])
     _normalize_nfc(record)
     return record, notes
+
+
+def _directory_problems(raw: bytes) -> list[str]:
+    """Directory entries whose field lies (partly) past the end of the record: pymarc keeps such a
+    field empty or cut short without a word, so the record would lose it silently.
+
+    >>> _directory_problems(b"00049    a2200037   4500001000400099\x1eabc\x1e\x1d")
+    ['field 001 lies past the end of the record (directory entry points to byte 99); its data is lost']
+    """
+    try:
+        base = int(raw[12:17])
+    except ValueError:
+        return []
+    directory = raw[24:base - 1] if 24 < base <= len(raw) else b""
+    data_length = len(raw) - base
+    problems = []
+    for i in range(0, len(directory) - 11, 12):
+        entry = directory[i:i + 12]
+        tag, length, start = entry[:3], entry[3:7], entry[7:12]
+        if not (length.isdigit() and start.isdigit()):
+            continue
+        if int(start) + int(length) > data_length:
+            problems.append(f"field {tag.decode('ascii', 'replace')} lies past the end of the record "
+                            f"(directory entry points to byte {int(start)}); its data is lost")
+    return problems
 
 
 def _describe(exc: Exception) -> str:
@@ -482,6 +508,7 @@ def marc_to_fields(record: pymarc.Record) -> tuple[dict, list[str]]:
         for f in record.get_fields("035"):
             control = (_subs(f, "a") or [""])[0].strip()
             if control:
+                notes.append(f"no control number (001): {control} from 035 used")
                 break
     if not control:
         control = fallback_control_number(title, authors[0]["name"] if authors else None, year, isbns)

@@ -124,9 +124,5 @@ class Item(db.Model):
         Index("ix_item_record_status", "record_id", "status"),
     )
 
-    @property
-    def is_available(self) -> bool:
-        return self.status == "available"
-
     def __repr__(self) -> str:
         return f"<Item {self.barcode} {self.status}>"

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from ..errors import DomainError
 from ..extensions import db
 from .importers import detect_format, read_records
 from .marc import fields_to_marc, from_iso2709, to_iso2709
@@ -27,10 +26,6 @@ RECORD_FIELDS = (
 log = logging.getLogger(__name__)
 
 
-class CatalogError(DomainError):
-    pass
-
-
 @dataclass
 class ImportReport:
     imported: int = 0
@@ -44,10 +39,6 @@ class ImportReport:
     @property
     def read(self) -> int:
         return self.imported + self.updated + self.unchanged + len(self.skipped)
-
-    def summary(self) -> str:
-        return (f"imported {self.imported}, updated {self.updated}, unchanged {self.unchanged}, "
-                f"skipped {len(self.skipped)}; items added {self.items_added}, updated {self.items_updated}")
 
 
 class LocationCache:
@@ -180,13 +171,6 @@ def import_data(data: bytes, *, name: str = "", fmt: str | None = None, source: 
     if commit:
         commit()
     return report
-
-
-def get_record(record_id: int) -> Record:
-    record = db.session.get(Record, record_id)
-    if record is None:
-        raise CatalogError("not_found")
-    return record
 
 
 def record_marc(record: Record):

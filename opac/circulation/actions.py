@@ -68,7 +68,7 @@ def loan_json(loan, today: date | None = None) -> dict:
         "id": loan.id, "record_id": rec.id, "title": rec.title, "authors": rec.author_names,
         "barcode": loan.item.barcode, "call_number": loan.item.call_number or rec.call_number,
         "checked_out": loan.checked_out_at.date().isoformat(), "due_date": loan.due_date.isoformat(),
-        "days_left": days_left, "overdue": days_left < 0, "renewals": loan.renewals,
+        "days_left": days_left, "overdue": loan.is_overdue(today), "renewals": loan.renewals,
         "renewals_left": max(policy.max_renewals - loan.renewals, 0), "can_renew": problem is None and loan.returned_at is None,
         "renew_refusal": reason, "returned": loan.returned_at.isoformat() if loan.returned_at else None,
         "url": url_for("catalog.record", record_id=rec.id),

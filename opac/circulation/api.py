@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ..accounts import services as account_services
 from ..accounts.barcode import code128_svg, qr_svg
 from ..accounts.permissions import is_patron, patron_required
+from ..db import reads_first
 from ..errors import DomainError
 from ..extensions import db
 from . import actions, rules, services
@@ -58,6 +59,7 @@ def session_info():
 
 
 @bp.post("/login")
+@reads_first
 def login():
     from ..accounts.views import client_ip, log_in
 
@@ -67,7 +69,7 @@ def login():
         log_in(patron, remember=data.get("remember") is True)
         db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
+        account_services.commit_counted_attempt()  # a refused login still counts
         return jsonify(error=exc.reason, message=exc.message), (429 if exc.reason == "throttled" else 401)
     from ..accounts.views import set_patron_flag
 

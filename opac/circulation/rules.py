@@ -36,7 +36,7 @@ class Calendar:
 
     def __init__(self, start: date | None = None):
         start = start or today()
-        self.closed_weekdays = set(current_app.config.get("CLOSED_WEEKDAYS", [6]))
+        self.closed_weekdays = set(current_app.config["CLOSED_WEEKDAYS"])
         self.holidays = set(db.session.scalars(select(Holiday.day).where(
             Holiday.day >= start - timedelta(days=400), Holiday.day <= start + timedelta(days=800))).all())
 

@@ -103,10 +103,10 @@ def account_problem(patron: Patron, today: date) -> tuple[str, dict] | None:
     if patron.blocked:
         return "blocked", {"note": patron.block_note or "-"}
     cfg = current_app.config
-    if cfg.get("FINES_ENABLED"):
+    if cfg["FINES_ENABLED"]:
         owed = outstanding_fines(patron)
-        if owed > cfg.get("FINES_BLOCK_THRESHOLD", 0):
-            return "fines", {"amount": owed, "limit": cfg.get("FINES_BLOCK_THRESHOLD", 0)}
+        if owed > cfg["FINES_BLOCK_THRESHOLD"]:
+            return "fines", {"amount": owed, "limit": cfg["FINES_BLOCK_THRESHOLD"]}
     return None
 
 
@@ -213,7 +213,7 @@ def checkin(item: Item, *, location: Location | None = None, today: date | None 
         loan = lock(Loan, loan.id)
         loan.returned_at = utcnow()
         cfg = current_app.config
-        if cfg.get("FINES_ENABLED") and loan.due_date < today and loan.patron_id:
+        if cfg["FINES_ENABLED"] and loan.due_date < today and loan.patron_id:
             patron = db.session.get(Patron, loan.patron_id)
             policy = rules.policy_for(patron.category_id, item.record.material_type)
             fine = (today - loan.due_date).days * policy.fine_per_day
@@ -315,7 +315,7 @@ def renewal_problem(loan: Loan, patron: Patron, today: date) -> tuple[str, dict]
         return "too_soon", {"days": policy.renew_window_days, "date": opens.isoformat()}
     waiting = _waiting_for_others(record.id, patron.id, today)
     if waiting:
-        allow_other = current_app.config.get("RENEW_IF_OTHER_ITEMS_AVAILABLE", True)
+        allow_other = current_app.config["RENEW_IF_OTHER_ITEMS_AVAILABLE"]
         if not allow_other or _free_copies(record.id, loan.item_id) < waiting:
             return "on_hold", {}
     new_due = _renewed_due(loan, patron, policy, today)
@@ -552,7 +552,7 @@ def expire_holds(today: date | None = None) -> int:
 
 def anonymize_loans(today: date | None = None, *, now=None) -> int:
     """Returned loans lose their patron after ANONYMIZE_AFTER_DAYS unless the patron keeps history."""
-    days = current_app.config.get("ANONYMIZE_AFTER_DAYS", 30)
+    days = current_app.config["ANONYMIZE_AFTER_DAYS"]
     cutoff = (now or utcnow()) - timedelta(days=days)
     keepers = select(Patron.id).where(Patron.keep_history.is_(True))
     rows = db.session.execute(

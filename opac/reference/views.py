@@ -202,7 +202,7 @@ def opening_status(now: datetime | None = None) -> dict:
     cfg = current_app.config
     tz = ZoneInfo(cfg["BABEL_DEFAULT_TIMEZONE"])
     now = now or datetime.now(tz)
-    hours = {int(k): v for k, v in (cfg.get("OPENING_HOURS") or {}).items()}
+    hours = {int(k): v for k, v in (cfg["OPENING_HOURS"] or {}).items()}
     today = now.date()
     cal = Calendar(today)
     span = hours.get(today.weekday()) if cal.is_open(today) else None
@@ -224,9 +224,9 @@ def info():
     cfg = current_app.config
     locations = db.session.scalars(select(Location).order_by(Location.position, Location.name)).all()
     return render_template("reference/info.html", status=opening_status(), locations=locations,
-                           social=cfg.get("SOCIAL_LINKS") or {}, phone=cfg.get("CONTACT_PHONE"),
-                           email=cfg.get("CONTACT_EMAIL"), whatsapp=cfg.get("CONTACT_WHATSAPP"),
-                           address=cfg.get("LIBRARY_ADDRESS"))
+                           social=cfg["SOCIAL_LINKS"] or {}, phone=cfg["CONTACT_PHONE"],
+                           email=cfg["CONTACT_EMAIL"], whatsapp=cfg["CONTACT_WHATSAPP"],
+                           address=cfg["LIBRARY_ADDRESS"])
 
 
 # ----------------------------------------------------------------------------- API

@@ -313,7 +313,7 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams) 
 
 
 def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
-    pq = parse(params.q, current_app.config.get("SEARCH_MAX_QUERY_LENGTH", 512))
+    pq = parse(params.q, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
     if pq.is_empty and params.q.strip():
         # Only punctuation, operators or symbols: nothing to search for; say so instead of guessing.
         return SearchResult(query=params.q, total=0, page=params.page, size=params.size, hits=[],

@@ -2,8 +2,10 @@
 some punctuation, and it would suggest stems). Candidates are real words at edit distance 1
 (insert, delete, replace, swap), ranked by how many records contain them.
 
->>> sorted(edits1("buku"))[:5]
-['abuku', 'aku', 'auku', 'baku', 'bbku']
+>>> sorted(w for w in edits1("buku") if w.isalpha())[:5]
+['abuku', 'auku', 'baku', 'bauku', 'bbku']
+>>> sorted({"buk", "ubku", "bukuu", "bahu"} & edits1("buku"))  # delete, swap, insert; not two edits
+['buk', 'bukuu', 'ubku']
 """
 
 from __future__ import annotations

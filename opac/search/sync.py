@@ -69,7 +69,7 @@ def _drain_after_commit():
         app = current_app._get_current_object()
     except RuntimeError:
         return
-    if app.config.get("INDEX_SYNC_AFTER_COMMIT", True):
+    if app.config["INDEX_SYNC_AFTER_COMMIT"]:
         try:
             drain(app, timeout=30)
         except Exception:  # noqa: BLE001 - the outbox keeps the work; reconcile retries
@@ -238,7 +238,7 @@ _last_check = {"t": 0.0}
 def reconcile_if_due(app) -> None:
     """Cheap periodic check (per process) for outbox rows left behind by a dead worker."""
     now = time.monotonic()
-    if now - _last_check["t"] < app.config.get("INDEX_RECONCILE_SECONDS", 5.0):
+    if now - _last_check["t"] < app.config["INDEX_RECONCILE_SECONDS"]:
         return
     _last_check["t"] = now
     try:

@@ -73,7 +73,7 @@ def _throttle_keys(staff: StaffUser) -> list[str]:
 def _check_code(staff: StaffUser, check):
     """Run ``check`` (a code verification) under the login throttle; returns its result."""
     keys = _throttle_keys(staff)
-    account_services.reserve_attempt(keys)  # commits the attempt on its own
+    account_services.reserve_attempt(keys)  # counted in this transaction: the edge commits it, refused or not
     result = check()
     account_services.release_attempt(keys)
     return result
@@ -91,7 +91,7 @@ def login_code():
         target = _finish_login(staff)
         db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
+        account_services.commit_counted_attempt()  # a refused code still counts (nothing else was written)
         return render_template("staff/login_code.html", error=exc.message), 429 if exc.reason == "throttled" else 400
     return redirect(target, code=303)
 
@@ -143,7 +143,7 @@ def twofa_enrol():
             db.session.commit()
             return render_template("staff/recovery_codes.html", codes=codes, target=target)
         except DomainError as exc:
-            db.session.rollback()
+            account_services.commit_counted_attempt()  # a wrong code still counts
             error, status = exc.message, 429 if exc.reason == "throttled" else 400
     uri = twofa.provisioning_uri(staff, secret)
     return render_template("staff/twofa_enrol.html", qr=qr_svg(uri, label=_("QR code for your authenticator app")),
@@ -159,7 +159,7 @@ def twofa_disable():
                                                          request.form.get("code", "")))
         db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
+        account_services.commit_counted_attempt()  # a wrong code still counts
         flash(exc.message, "error")
         return redirect(url_for("staff.twofa_setup"), code=303)
     flash(_("Two-step verification is off."), "success")
@@ -174,7 +174,7 @@ def twofa_recovery_codes():
             current_user, request.form.get("password", ""), request.form.get("code", "")))
         db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
+        account_services.commit_counted_attempt()  # a wrong code still counts
         flash(exc.message, "error")
         return redirect(url_for("staff.twofa_setup"), code=303)
     return render_template("staff/recovery_codes.html", codes=codes, target=url_for("staff.twofa_setup"))

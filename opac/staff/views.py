@@ -14,6 +14,7 @@ from ..accounts.permissions import can, staff_required
 from ..catalog.models import Item, Location, Record
 from ..circulation import actions, rules
 from ..circulation.models import Hold, OutboxEmail
+from ..db import reads_first
 from ..errors import DomainError
 from ..extensions import db
 from ..mail import whatsapp_link
@@ -28,6 +29,7 @@ def _staff_globals():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@reads_first
 def login():
     from ..accounts.views import client_ip, log_in, safe_next
     from .security import start_second_step
@@ -43,7 +45,7 @@ def login():
             log_in(staff)
         db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
+        account_services.commit_counted_attempt()  # a refused login still counts
         return render_template("staff/login.html", next=target, error=exc.message), (
             429 if exc.reason == "throttled" else 400)
     return second_step or redirect(target, code=303)

@@ -66,9 +66,14 @@ def test_throttle_per_account_and_per_ip(app, client, make_patron):
     assert codes == [400, 400, 400, 429, 429]
     # even the right PIN is refused while the window lasts
     assert client.post("/login", data={"card": card, "pin": pin, "csrf_token": token}).status_code == 429
-    # another card from the same IP: the IP counter (6 attempts so far > 5) is used up too
+    # refused at once (window used up) costs no password check and counts nowhere; the IP has 3 answered
     _, card2, pin2 = make_patron()
+    codes = [client.post("/login", data={"card": card2, "pin": "bad", "csrf_token": token}).status_code for _ in range(2)]
+    assert codes == [400, 400]
+    # another card from the same IP: the IP counter (5 answered attempts) is used up too
     assert client.post("/login", data={"card": card2, "pin": pin2, "csrf_token": token}).status_code == 429
+    _, card3, pin3 = make_patron()
+    assert client.post("/login", data={"card": card3, "pin": pin3, "csrf_token": token}).status_code == 429
 
 
 def test_successful_login_resets_the_account_counter(app, client, make_patron, login):

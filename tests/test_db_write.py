@@ -1,0 +1,97 @@
+"""Write transactions: every state-changing request takes SQLite's write lock when its
+transaction begins; ``begin_write`` never commits what the request has done so far."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select
+
+from opac.accounts.models import PatronCategory
+from opac.db import WRITE_OPTION, begin_write
+from opac.extensions import db
+
+
+def _sqlite(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": False}  # these tests call the request hooks directly
+
+
+@pytest.fixture
+def begins(app):
+    """The BEGIN statements sent to the database (SQLite emits them itself)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    with app.app_context():
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_a_state_changing_request_is_a_write_transaction(app, begins, method):
+    if not _sqlite(app):
+        pytest.skip("BEGIN IMMEDIATE is SQLite's; PostgreSQL locks rows")
+    with app.test_request_context("/account/history/delete", method=method):
+        app.preprocess_request()
+        assert db.session().info.get(WRITE_OPTION)
+        begins.clear()  # the index check before the hook reads on a connection of its own
+        db.session.scalar(select(PatronCategory.id).limit(1))
+        db.session.commit()
+        db.session.scalar(select(PatronCategory.id).limit(1))  # the next transaction of the request too
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE"]
+
+
+def test_a_read_request_and_a_login_read_first(app, begins):
+    if not _sqlite(app):
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
+    with app.test_request_context("/search", method="GET"):
+        app.preprocess_request()
+        begins.clear()
+        db.session.scalar(select(PatronCategory.id).limit(1))
+    with app.test_request_context("/api/v1/login", method="POST", json={}):
+        app.preprocess_request()  # the password is checked before the write lock is taken
+        del begins[1:]
+        db.session.scalar(select(PatronCategory.id).limit(1))
+    assert begins == ["BEGIN", "BEGIN"]
+
+
+def test_begin_write_commits_nothing(app):
+    with app.test_request_context():
+        db.session.add(PatronCategory(code="alumni", name="Alumni", card_years=1))
+        db.session.flush()
+        begin_write()
+        db.session.rollback()
+        assert db.session.scalar(select(PatronCategory).where(PatronCategory.code == "alumni")) is None
+
+
+def test_begin_write_after_a_read_starts_a_fresh_write_transaction(app, begins):
+    with app.test_request_context():
+        db.session.scalar(select(PatronCategory.id).limit(1))
+        begin_write()
+        db.session.add(PatronCategory(code="alumni", name="Alumni", card_years=1))
+        db.session.commit()
+    if _sqlite(app):
+        assert begins == ["BEGIN", "BEGIN IMMEDIATE"]
+    with app.app_context():
+        assert db.session.scalar(select(PatronCategory.name).where(PatronCategory.code == "alumni")) == "Alumni"
+
+
+def test_a_login_refused_for_a_wrong_pin_still_counts(app, client, make_patron):
+    from opac.accounts.models import LoginThrottle
+    from tests.conftest import csrf_token
+
+    _, card, _pin = make_patron()
+    r = client.post("/api/v1/login", json={"card": card, "pin": "0000"}, headers={"X-CSRFToken": csrf_token(client)})
+    assert r.status_code == 401
+    with app.app_context():
+        counts = {t.key: t.attempts for t in db.session.scalars(select(LoginThrottle))}
+    assert counts[f"patron:{card.lower()}"] == 1 and counts["ip:127.0.0.1"] == 1
