@@ -152,8 +152,9 @@ def test_kill_9_mid_stream_then_restart_resumes_without_loss_or_duplication(app,
         wait_converged(app, node, timeout=60)
         position = idx.read_position(idx.generation_path(node))
         with app.app_context():
-            from opac.search.models import IndexChange
             from sqlalchemy import func
+
+            from opac.search.models import IndexChange
 
             assert position["last_id"] == db.session.scalar(select(func.max(IndexChange.id)))
             db.session.remove()
