@@ -128,7 +128,7 @@ _thread_lock = threading.RLock()
 def writer_lock(index_dir: str | Path, timeout: float = 60.0):
     """Exclusive index-writer lock across processes (flock) and threads; WriterBusy on timeout.
 
-    ``timeout=0`` tries once (used by the background reconcile step).
+    ``timeout=0`` tries once.
     """
     base = Path(index_dir)
     base.mkdir(parents=True, exist_ok=True)

@@ -108,6 +108,9 @@ def install() -> None:
         return
     from flask_sqlalchemy.session import Session as FSASession
 
+    from ..db import install_task_hooks
+
+    install_task_hooks()  # after-commit tasks of other modules (push); the index uses none
     event.listen(FSASession, "after_flush", _after_flush)
     event.listen(FSASession, "after_transaction_end", _forget_queued)
     _installed = True
