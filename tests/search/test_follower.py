@@ -201,3 +201,45 @@ def test_reindex_while_changes_are_written_loses_nothing(app, tmp_path, load_rec
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     wait_converged(app, node, timeout=5)
+
+
+def _followers_of(index_dir) -> list[int]:
+    """Pids of `index follow` processes serving ``index_dir``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"follow" in cmd and b"index" in cmd and f"OPAC_INDEX_DIR={index_dir}".encode() in environ:
+            pids.append(int(proc.name))
+    return pids
+
+
+def _found_soon(base, q, timeout=15.0) -> float:
+    import requests
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if requests.get(base + "/api/v1/search", params={"q": q}, timeout=10).json()["total"] == 1:
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    raise AssertionError(f"{q!r} not found within {timeout} s")
+
+
+def test_gunicorn_runs_the_follower_beside_the_workers_and_restarts_it(app, live_server):
+    """The README's one-command install: edits reach search without any other process, even
+    after the follower was killed."""
+    import requests
+
+    add_records(app, 1, "Tertanam")
+    _found_soon(live_server, "tertanam", timeout=30)  # the first poll waits for the follower to start
+    assert requests.get(live_server + "/readyz", timeout=10).json()["ready"]
+    [pid] = _followers_of(app.config["INDEX_DIR"])
+    os.kill(pid, signal.SIGKILL)
+    add_records(app, 1, "Bangkit")
+    _found_soon(live_server, "bangkit", timeout=30)
+    assert _followers_of(app.config["INDEX_DIR"]) not in ([], [pid])
