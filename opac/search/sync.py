@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 #: ids below the newest one checked for gaps when a rebuild starts
 START_WINDOW = 10_000
+#: gaps read again per poll (more are unheard of: each is a transaction in flight or rolled back)
+MAX_GAPS_READ = 5_000
 _installed = False
 
 
@@ -143,10 +145,12 @@ def _note_gaps(position: dict, seen_ids: list[int], below: int, session: Session
         position["gaps"][str(i)] = [now, horizon]
 
 
-def _close_gaps(position: dict, found: set[int], xmin: int | None, gap_seconds: float) -> None:
-    """Forget gaps that were found, or that can no longer be filled."""
+def _close_gaps(position: dict, found: set[int], xmin: int | None, gap_seconds: float, read: set[str]) -> None:
+    """Forget gaps that were found, or that can no longer be filled (only those ``read`` this poll)."""
     now = time.time()
     for key, (noticed, horizon) in list(position["gaps"].items()):
+        if key not in read:
+            continue
         if int(key) in found:
             del position["gaps"][key]
         elif xmin is not None and horizon is not None:
@@ -178,11 +182,15 @@ def _load_records(session: Session, ids: list[int]) -> dict[int, Record]:
     return {r.id: r for r in rows}
 
 
+def _gaps_to_read(position: dict) -> list[str]:
+    return sorted(position["gaps"], key=int)[:MAX_GAPS_READ]
+
+
 def _read_changes(session: Session, position: dict, limit: int):
-    gaps = [int(k) for k in position["gaps"]]
+    gaps = [int(k) for k in _gaps_to_read(position)]
     cond = IndexChange.id > position["last_id"]
     if gaps:
-        cond = or_(cond, IndexChange.id.in_(gaps[:1000]))
+        cond = or_(cond, IndexChange.id.in_(gaps))
     return session.execute(select(IndexChange.id, IndexChange.record_id).where(cond)
                            .order_by(IndexChange.id).limit(limit)).all()
 
@@ -209,6 +217,7 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
             written = 0
             more = True
             before = dict(position, gaps=dict(position["gaps"]))
+            read = set(_gaps_to_read(position))
             try:
                 while written < docs_per_commit:
                     work = dict(position, last_id=max([position["last_id"], *new_ids]))
@@ -255,7 +264,7 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
                 new_ids.sort()
                 _note_gaps(position, new_ids, new_ids[-1], session)
                 position["last_id"] = new_ids[-1]
-            _close_gaps(position, found, xmin, gap_seconds)
+            _close_gaps(position, found, xmin, gap_seconds, read)
             session.rollback()
             if written:
                 position["applied_at"] = time.time()
@@ -377,7 +386,7 @@ def feed_status(app=None) -> dict:
     gaps = [int(k) for k in position["gaps"]]
     cond = IndexChange.id > position["last_id"]
     if gaps:
-        cond = or_(cond, IndexChange.id.in_(gaps[:1000]))
+        cond = or_(cond, IndexChange.id.in_(gaps[:MAX_GAPS_READ]))
     with db.engine.connect() as conn:
         count, oldest = conn.execute(select(func.count(), func.min(IndexChange.created_at)).where(cond)).one()
     lag = max((utcnow() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
