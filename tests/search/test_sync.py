@@ -326,12 +326,14 @@ def test_checkout_completes_while_another_process_holds_the_writer_lock(app, cli
     holder.start()
     try:
         assert ready.wait(30)
+        client.get("/staff/desk")  # warm up (templates), so the timing is the checkout's
         t0 = time.monotonic()
         r = client.post("/staff/desk", data={"action": "checkout", "card": card, "barcode": "W1",
                                              "csrf_token": csrf_token(client)})
         elapsed = time.monotonic() - t0
         assert r.status_code == 200 and "W1" in r.get_data(as_text=True)
-        assert elapsed < 2.0, elapsed
+        # (the old after-commit index update waited up to 30 s for this lock; generous for loaded CI)
+        assert elapsed < 10.0, elapsed
         assert client.get("/api/v1/search?q=laskar").status_code == 200
         with app.app_context():
             assert sync.feed_status(app)["lag_changes"] == 1  # the checkout's change waits for the follower
