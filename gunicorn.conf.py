@@ -33,3 +33,88 @@ def _redacting_logger():
 
 
 logger_class = _redacting_logger()
+
+
+# ----------------------------------------------------------------------------- the embedded follower
+# On a single machine the index follower (`flask --app opac index follow`) runs as a child of the
+# gunicorn master, so the one-command install sees catalogue edits within a second or two. It is
+# restarted if it dies, and stops with gunicorn. Where it runs as its own service (several nodes,
+# systemd), set OPAC_EMBEDDED_FOLLOWER=false.
+_follower = {"pid": None, "stopping": False}
+
+
+def _embedded_follower_enabled() -> bool:
+    from opac.config import EMBEDDED_FOLLOWER, _parse
+
+    raw = os.environ.get("OPAC_EMBEDDED_FOLLOWER")
+    return bool(_parse(raw)) if raw is not None else EMBEDDED_FOLLOWER
+
+
+def _spawn_follower() -> int:
+    """posix_spawn, not subprocess: a worker forked while subprocess waits on its exec-status pipe
+    would inherit the pipe and stall the spawn for the worker's lifetime."""
+    import sys
+
+    env = dict(os.environ, OPAC_FOLLOWER_PARENT=str(os.getpid()))
+    close = []
+    for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
+        fd = int(name)
+        if fd > 2:
+            try:
+                os.fstat(fd)
+                close.append((os.POSIX_SPAWN_CLOSE, fd))
+            except OSError:
+                pass
+    argv = [sys.executable, "-m", "flask", "--app", "opac", "index", "follow"]
+    return os.posix_spawn(sys.executable, argv, env, file_actions=close)
+
+
+def _watch_follower(server, pid: int) -> None:
+    import time
+
+    delay = 1.0
+    while True:
+        started = time.monotonic()
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass  # gunicorn's own reaping collected it first
+        if _follower["stopping"]:
+            return
+        delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 30.0)
+        server.log.warning("index follower (pid %s) exited; restarting in %.0f s", pid, delay)
+        time.sleep(delay)
+        if _follower["stopping"]:
+            return
+        pid = _follower["pid"] = _spawn_follower()
+        server.log.info("index follower restarted (pid %s)", pid)
+
+
+def when_ready(server):
+    """Runs in the master before the workers are forked: start the follower and a watcher."""
+    if not _embedded_follower_enabled():
+        return
+    import threading
+
+    pid = _follower["pid"] = _spawn_follower()
+    server.log.info("index follower started (pid %s)", pid)
+    threading.Thread(target=_watch_follower, args=(server, pid), name="opac-index-follower", daemon=True).start()
+
+
+def on_exit(server):
+    import signal
+    import time
+
+    _follower["stopping"] = True
+    pid = _follower["pid"]
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)  # raises once it is gone (reaped by the watcher or gunicorn)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, ChildProcessError):
+        pass

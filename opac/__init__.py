@@ -118,6 +118,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(catalog_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(search_api_bp)
+    from .search.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(pwa.bp)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -105,27 +106,18 @@ def import_command(paths, fmt, verbose):
     from .catalog.services import ImportReport, import_data
     from .search import sync
 
-    # Bulk mode: the outbox still records every change in its transaction, but the index is
-    # written once at the end (one segment) rather than after every batch commit.
-    db.session.info["opac_sync"] = False
-    try:
-        for path in paths:
-            data = path.read_bytes()
-            click.echo(f"{path}:")
-            report = ImportReport()
-            bar = Progress("  importing")
-            import_data(data, name=path.name, fmt=fmt, source=path.name[:64], report=report,
-                        commit=db.session.commit, progress=bar.update)
-            bar.done()
-            _report(report, verbose)
-    finally:
-        db.session.info["opac_sync"] = True
-    pending = sync.pending()
-    if pending:
-        bar = Progress("  indexing", pending)
-        n = sync.drain(current_app, timeout=600, progress=bar.update)
+    # Every change goes into the index change feed in its own transaction; each node's
+    # `index follow` applies them (a large import in few big index segments).
+    for path in paths:
+        data = path.read_bytes()
+        click.echo(f"{path}:")
+        report = ImportReport()
+        bar = Progress("  importing")
+        import_data(data, name=path.name, fmt=fmt, source=path.name[:64], report=report,
+                    commit=db.session.commit, progress=bar.update)
         bar.done()
-        click.echo(f"Search index updated: {n} records.")
+        _report(report, verbose)
+    click.echo(f"Search index: {sync.pending()} changes in the feed for `flask --app opac index follow` to apply.")
 
 
 @click.command("export")
@@ -145,7 +137,7 @@ def export_command(fmt, output):
 @click.command("reindex")
 @with_appcontext
 def reindex():
-    """Rebuild the search index from the database (atomically swapped in when done)."""
+    """Rebuild the search index from the database while the old one serves; no change is lost."""
     from .search import sync
 
     bar = Progress("indexing")
@@ -159,27 +151,59 @@ def index_group():
     """Search index maintenance."""
 
 
+@index_group.command("follow")
+@click.option("--once", is_flag=True, help="Apply the pending changes and exit.")
+@with_appcontext
+def index_follow(once):
+    """Keep this node's index (OPAC_INDEX_DIR) in step with the database's change feed (one per node)."""
+    import logging
+
+    from .search import sync
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if once:
+        n = sync.follow(current_app, once=True)
+        click.echo(f"Applied {n} record changes; {sync.pending()} pending.")
+        return
+    click.echo(f"Following the change feed into {current_app.config['INDEX_DIR']} (pid {os.getpid()})",
+               err=True)
+    sync.follow(current_app)
+
+
 @index_group.command("sync")
 @with_appcontext
 def index_sync():
-    """Apply pending changes from the outbox to the index."""
+    """Apply the pending changes once (the same as `index follow --once`)."""
     from .search import sync
 
-    n = sync.drain(current_app, timeout=60)
+    n = sync.follow(current_app, once=True)
     click.echo(f"Applied {n} record changes; {sync.pending()} pending.")
+
+
+@index_group.command("prune")
+@with_appcontext
+def index_prune():
+    """Delete change-feed rows older than INDEX_FEED_RETENTION_DAYS (the follower also does this hourly)."""
+    from .search import sync
+
+    click.echo(f"Pruned {sync.prune_feed(current_app)} feed rows.")
 
 
 @index_group.command("status")
 @with_appcontext
 def index_status():
-    """Say whether the index is usable, and how big it is."""
+    """Say whether the index is usable, how big it is and how far behind the feed."""
     from .search import sync
     from .search.services import index_status as status
 
     info = status()
     if info["ok"]:
-        click.echo(f"OK: {info['documents']} documents, {info['size_bytes'] / 1e6:.1f} MB, "
-                   f"{sync.pending()} changes pending")
+        feed = sync.feed_status(current_app)
+        if feed["position"] is None:
+            lag = "no feed position (the follower will rebuild it)"
+        else:
+            lag = f"{feed['lag_changes']} changes pending, lag {feed['lag_seconds']:.1f} s, feed position {feed['position']}"
+        click.echo(f"OK: {info['documents']} documents, {info['size_bytes'] / 1e6:.1f} MB, {lag}")
     else:
         click.echo(f"PROBLEM: {info['problem']}. Run: flask --app opac reindex")
         sys.exit(1)

@@ -22,12 +22,18 @@ SECRET_KEY: str | None = None
 SQLALCHEMY_DATABASE_URI: str | None = None
 #: Directory of the Whoosh index (OPAC_INDEX_DIR); derived data, rebuilt by `flask --app opac reindex`.
 INDEX_DIR: str = str(PROJECT_ROOT / "index")
-#: Rebuild a missing, corrupt or old-schema index automatically at start-up (else say which command to run).
+#: The follower rebuilds a missing, corrupt, old-schema or too stale index by itself (else it names the command).
 INDEX_AUTO_REBUILD: bool = True
-#: Drain the index outbox right after each commit in the request that made the change.
-INDEX_SYNC_AFTER_COMMIT: bool = True
-#: Seconds between background checks of the outbox for changes left by a dead worker.
-INDEX_RECONCILE_SECONDS: float = 5.0
+#: Days the index change feed is kept; a follower away longer than this rebuilds its index instead.
+INDEX_FEED_RETENTION_DAYS: int = 7
+#: Seconds between polls of the change feed by `flask --app opac index follow`.
+INDEX_FOLLOW_INTERVAL: float = 0.5
+#: Seconds a missing feed id (a transaction still running, or rolled back) is waited for (PostgreSQL waits exactly).
+INDEX_FEED_GAP_SECONDS: float = 10.0
+#: /readyz answers 503 when the oldest change not yet in this node's index is older than this (seconds).
+INDEX_READY_MAX_LAG_SECONDS: float = 30.0
+#: gunicorn.conf.py starts `index follow` beside the workers (single-machine install); false when it runs apart.
+EMBEDDED_FOLLOWER: bool = True
 #: Megabytes of decoded postings each worker keeps in memory for fast search.
 SEARCH_POSTINGS_CACHE_MB: int = 128
 #: Number of search results cached per worker (keyed to the index version).

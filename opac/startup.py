@@ -1,4 +1,9 @@
-"""Start-up checks run by each server process: database reachable, index usable (or rebuilt)."""
+"""Start-up checks run by each server process: database reachable, index usable.
+
+Web workers never write the index: a missing or stale index is rebuilt by this node's follower
+(`flask --app opac index follow`, started beside the workers by gunicorn.conf.py unless
+``OPAC_EMBEDDED_FOLLOWER=false``) or by `flask --app opac reindex`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,9 @@ log = logging.getLogger("opac")
 
 
 def startup_checks(app) -> None:
-    """Rebuild a missing, corrupt or old-schema index when allowed; otherwise say what to run."""
+    """Log what is wrong and which command repairs it; never blocks the worker."""
     from .extensions import db
     from .search import index as idx
-    from .search import sync
 
     with app.app_context():
         try:
@@ -25,11 +29,5 @@ def startup_checks(app) -> None:
             log.error("database has no tables: run `flask --app opac init-db`")
             return
         problem = idx.check_index(app.config["INDEX_DIR"])
-        if problem is None:
-            sync.drain(app, timeout=0)
-            return
-        if app.config["INDEX_AUTO_REBUILD"]:
-            log.warning("%s: rebuilding the search index", problem)
-            sync.rebuild(app, only_if_needed=True)
-        else:
-            log.error("%s: run `flask --app opac reindex`", problem)
+        if problem is not None:
+            log.error("%s: the index follower rebuilds it (or run `flask --app opac reindex`)", problem)

@@ -128,14 +128,6 @@ def init_app(app) -> None:
             if action and can(action):
                 request.max_content_length = app.config["UPLOAD_MAX_BYTES"]
 
-    @app.before_request
-    def _reconcile_index():
-        if request.endpoint in ("static", "hashed_asset"):
-            return
-        from .search.sync import reconcile_if_due
-
-        reconcile_if_due(app)
-
     @app.after_request
     def _low_data_cookie(resp):
         """``?lowdata=1`` / ``?lowdata=0`` switches the low-data mode (no cover images) on this device."""

@@ -102,7 +102,6 @@ def app(template_database, tmp_path, app_config):
         "INDEX_DIR": str(tmp_path / "index"),
         "SECRET_KEY": "test-" + uuid.uuid4().hex,
         "BASE_URL": "https://opac.test",
-        "INDEX_RECONCILE_SECONDS": 0.0,
     }
     config.update(app_config)
     app = create_app(config)
@@ -119,6 +118,21 @@ def app(template_database, tmp_path, app_config):
         si = app.extensions.get("opac_search")
         if si:
             si.close()
+
+
+def apply_index_changes(app) -> int:
+    """Apply pending change-feed rows to the test's index now (what `index follow` does within
+    a second); tests call it between a change and a search."""
+    from opac.search import sync
+
+    with app.app_context():
+        return sync.follow_once(app, rebuild_if_needed=False)
+
+
+@pytest.fixture
+def sync_index(app):
+    """``sync_index()`` applies the pending index changes (see ``apply_index_changes``)."""
+    return lambda: apply_index_changes(app)
 
 
 @pytest.fixture
@@ -160,14 +174,17 @@ def make_record(app):
         with app.test_request_context():
             record, _outcome, _notes, _counts = upsert_record(base)
             db.session.commit()
-            return record.id
+            rid = record.id
+        apply_index_changes(app)
+        return rid
 
     return factory
 
 
 @pytest.fixture
-def search_api(client):
+def search_api(app, client):
     def run(q="", **params):
+        apply_index_changes(app)
         r = client.get("/api/v1/search", query_string={"q": q, **params})
         assert r.status_code == 200, r.get_data(as_text=True)
         return r.get_json()
@@ -196,6 +213,7 @@ def load_records(app):
                 record, *_ = upsert_record(base, locations=cache)
                 ids.append(record.id)
             db.session.commit()
+        apply_index_changes(app)
         return ids
 
     return load

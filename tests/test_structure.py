@@ -22,7 +22,7 @@ from tests.conftest import csrf_token
 #: Endpoints anyone may open without logging in.
 PUBLIC = {
     "static", "hashed_asset", "catalog.home", "catalog.record", "catalog.record_ris", "catalog.record_bibtex",
-    "catalog.record_marcxml", "catalog.cover", "catalog.api_record", "search.results", "search_api.api_search",
+    "health.healthz", "health.readyz", "catalog.record_marcxml", "catalog.cover", "catalog.api_record", "search.results", "search_api.api_search",
     "search_api.api_suggest", "openapi.openapi", "pwa.manifest", "pwa.offline", "pwa.service_worker", "pwa.scan",
     "pwa.share_target", "pwa.saved", "pwa.robots", "pwa.locations_api", "push.public_key", "news.new_arrivals", "news.news_list", "news.news_post",
     "news.new_arrivals_feed", "news.news_feed",

@@ -4,7 +4,10 @@ Layout of ``INDEX_DIR``::
 
     current -> gen-20261122T101500-1234   (atomic symlink swap after a rebuild)
     gen-.../                              Whoosh files + opac.json (schema version)
-    writer.lock                           flock held by the single writer across workers
+                                          + feed-position.json (how far this generation follows
+                                            the database's change feed)
+    writer.lock                           flock held by the one writer at a time (follower, reindex)
+    build.lock                            flock held while a new generation is built
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
 from .schema import SCHEMA_VERSION, build_schema
 
 META_FILE = "opac.json"
+POSITION_FILE = "feed-position.json"
 
 # whoosh-reloaded 2.7.5 calls ``set_inline`` but defines ``set_inlined``: inlining short posting
 # lists has never worked (the default limit of 1 hid it). The library is frozen; mend it here.
@@ -124,7 +128,7 @@ _thread_lock = threading.RLock()
 def writer_lock(index_dir: str | Path, timeout: float = 60.0):
     """Exclusive index-writer lock across processes (flock) and threads; WriterBusy on timeout.
 
-    ``timeout=0`` tries once (used by the background reconcile step).
+    ``timeout=0`` tries once.
     """
     base = Path(index_dir)
     base.mkdir(parents=True, exist_ok=True)
@@ -148,3 +152,54 @@ def writer_lock(index_dir: str | Path, timeout: float = 60.0):
     finally:
         os.close(fd)
         _thread_lock.release()
+
+
+def generation_path(index_dir: str | Path) -> Path | None:
+    """The real directory ``current`` points at (None without an index)."""
+    link = current_path(index_dir)
+    return link.resolve() if link.exists() else None
+
+
+def read_position(gen: Path) -> dict | None:
+    """The feed position stored in a generation, or None when it has none (or it is unreadable)."""
+    try:
+        data = json.loads((gen / POSITION_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "last_id" in data else None
+
+
+def write_position(gen: Path, position: dict) -> None:
+    """Replace the generation's position atomically and durably (temp file, fsync, rename)."""
+    tmp = gen / f".{POSITION_FILE}.{os.getpid()}.{threading.get_ident()}"
+    with open(tmp, "w") as f:
+        json.dump(position, f, separators=(",", ":"))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, gen / POSITION_FILE)
+    fd = os.open(gen, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def build_lock(index_dir: str | Path, timeout: float = 3600.0):
+    """One new generation built at a time per index directory (a second reindex waits)."""
+    base = Path(index_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    fd = os.open(base / "build.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WriterBusy("another process is building the index") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)

@@ -1,50 +1,87 @@
-"""Keeping the index in step with the database through a transactional outbox.
+"""Keeping each node's index in step with the database through an ordered change feed.
 
-1. Any flush that touches a record or an item writes the record id to ``index_outbox`` in the
-   same transaction (so a rollback leaves nothing behind, a commit leaves a durable to-do).
-2. After commit, the outbox is drained: under the single cross-process writer lock, documents
-   are rebuilt from a fresh read of the database and written to Whoosh; only then are the
-   outbox rows deleted. A worker dying in between leaves rows that the next drain (another
-   request, start-up, or ``flask --app opac index sync``) applies; applying twice is harmless.
+1. Any flush that touches a record or an item writes ``(record id, kind)`` rows to
+   ``index_change`` in the same transaction: a rollback leaves nothing behind, a commit leaves a
+   durable change with a growing id. Rows are not deleted when applied (every node reads them);
+   they are pruned after ``INDEX_FEED_RETENTION_DAYS``.
+2. One follower per node (``flask --app opac index follow``) reads the feed after the position
+   stored in its index generation, rebuilds the changed records' documents from a fresh read of
+   the database, commits them to Whoosh and only then stores the new position (atomically). Killed
+   in between, it applies the same changes again, which is harmless: documents are replaced by id.
+3. Web workers only read the index: no index writes in requests, no writer lock.
+
+Ids are handed out when a transaction writes, not when it commits: on PostgreSQL a transaction
+committing later can show a smaller id than one already applied. Ids missing below the position
+are kept as *gaps* and read again on every poll until they appear, or until no transaction that
+could still write them is running (PostgreSQL: the snapshot's xmin passed the xmax seen when the
+gap was noticed), or, on other databases, for ``INDEX_FEED_GAP_SECONDS``.
+
+A rebuild (``flask --app opac reindex``) records the feed position before it reads the database,
+builds a new generation while the old one serves, applies the changes since that position, and
+swaps ``current`` under the writer lock: nothing committed meanwhile is lost.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import signal
 import time
+from datetime import timedelta
+from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, event, insert, inspect, select
+from sqlalchemy import delete, event, func, insert, inspect, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from ..catalog.models import Item, Record, utcnow
 from ..extensions import db
 from . import index as idx
 from .documents import build_document
-from .models import IndexOutbox
+from .models import IndexChange
 
 log = logging.getLogger(__name__)
-BATCH = 500
+BATCH = 2000
+#: ids below the newest one checked for gaps when a rebuild starts
+START_WINDOW = 10_000
+#: gaps read again per poll (more are unheard of: each is a transaction in flight or rolled back)
+MAX_GAPS_READ = 5_000
 _installed = False
 
 
-def _touched_records(session) -> set[int]:
-    ids: set[int] = set()
+def _with_app(fn):
+    """Run ``fn(app, ...)`` inside the app's context (the CLI, tests and the loop all call these)."""
+
+    @functools.wraps(fn)
+    def wrapper(app=None, *args, **kwargs):
+        app = app or current_app._get_current_object()
+        with app.app_context():
+            return fn(app, *args, **kwargs)
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- writing the feed
+
+
+def _touched_records(session) -> dict[int, str]:
+    ids: dict[int, str] = {}
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         if isinstance(obj, Record):
             if obj.id is not None and (obj in session.new or obj in session.deleted or session.is_modified(obj)):
-                ids.add(obj.id)
+                ids[obj.id] = "delete" if obj in session.deleted else "upsert"
         elif isinstance(obj, Item):
             if obj in session.dirty and not session.is_modified(obj):
                 continue
             if obj.record_id is not None:
-                ids.add(obj.record_id)
+                ids.setdefault(obj.record_id, "upsert")
             elif obj.record is not None and obj.record.id is not None:
-                ids.add(obj.record.id)
+                ids.setdefault(obj.record.id, "upsert")
             hist = inspect(obj).attrs.record_id.history
             for old in hist.deleted or ():
                 if old is not None:
-                    ids.add(old)
+                    ids.setdefault(old, "upsert")
     return ids
 
 
@@ -52,33 +89,18 @@ def _after_flush(session, _ctx):
     ids = _touched_records(session)
     if not ids:
         return
-    queued = session.info.setdefault("opac_outbox", set())
-    new = ids - queued
+    queued = session.info.setdefault("opac_feed", {})
+    new = {rid: kind for rid, kind in ids.items() if queued.get(rid) != kind}
     if new:
         now = utcnow()
-        session.connection().execute(insert(IndexOutbox), [{"record_id": i, "created_at": now} for i in sorted(new)])
-        queued |= new
-    if session.info.get("opac_sync", True):
-        from ..db import after_commit
-
-        after_commit(_drain_after_commit, key="opac_index_drain")
-
-
-def _drain_after_commit():
-    try:
-        app = current_app._get_current_object()
-    except RuntimeError:
-        return
-    if app.config["INDEX_SYNC_AFTER_COMMIT"]:
-        try:
-            drain(app, timeout=30)
-        except Exception:  # noqa: BLE001 - the outbox keeps the work; reconcile retries
-            log.exception("index sync after commit failed; the outbox keeps the changes")
+        session.connection().execute(
+            insert(IndexChange), [{"record_id": rid, "kind": new[rid], "created_at": now} for rid in sorted(new)])
+        queued.update(new)
 
 
 def _forget_queued(session, transaction):
     if transaction.parent is None:
-        session.info.pop("opac_outbox", None)
+        session.info.pop("opac_feed", None)
 
 
 def install() -> None:
@@ -90,10 +112,67 @@ def install() -> None:
 
     from ..db import install_task_hooks
 
-    install_task_hooks()
+    install_task_hooks()  # after-commit tasks of other modules (push); the index uses none
     event.listen(FSASession, "after_flush", _after_flush)
     event.listen(FSASession, "after_transaction_end", _forget_queued)
     _installed = True
+
+
+# ----------------------------------------------------------------------------- positions and gaps
+
+
+def _pg_snapshot(session: Session, which: str) -> int | None:
+    """xmin or xmax of the current snapshot on PostgreSQL (None elsewhere)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return int(session.execute(text(f"SELECT pg_snapshot_{which}(pg_current_snapshot())::text")).scalar_one())
+
+
+def _new_position(last_id: int = 0) -> dict:
+    return {"last_id": last_id, "gaps": {}, "synced_at": time.time(), "applied_at": None}
+
+
+def _note_gaps(position: dict, seen_ids: list[int], below: int, session: Session) -> None:
+    """Ids between the old position and ``below`` that were not seen become gaps."""
+    seen = set(seen_ids)
+    first = max(position["last_id"] + 1, below - START_WINDOW)  # a huge jump is not worth tracking id by id
+    missing = [i for i in range(first, below) if i not in seen]
+    if not missing:
+        return
+    horizon = _pg_snapshot(session, "xmax")
+    now = time.time()
+    for i in missing:
+        position["gaps"][str(i)] = [now, horizon]
+
+
+def _close_gaps(position: dict, found: set[int], xmin: int | None, gap_seconds: float, read: set[str]) -> None:
+    """Forget gaps that were found, or that can no longer be filled (only those ``read`` this poll)."""
+    now = time.time()
+    for key, (noticed, horizon) in list(position["gaps"].items()):
+        if key not in read:
+            continue
+        if int(key) in found:
+            del position["gaps"][key]
+        elif xmin is not None and horizon is not None:
+            if xmin >= horizon:  # every transaction running when the gap was seen has ended
+                del position["gaps"][key]
+        elif now - noticed > gap_seconds:
+            del position["gaps"][key]
+
+
+def start_position(session: Session) -> dict:
+    """The feed position of 'now' (taken before a rebuild reads the database): the newest id
+    visible, and the ids below it not visible yet (transactions still running)."""
+    newest = session.scalar(select(func.max(IndexChange.id))) or 0
+    position = _new_position(max(newest - START_WINDOW, 0))
+    ids = session.scalars(select(IndexChange.id).where(IndexChange.id > position["last_id"])
+                          .order_by(IndexChange.id)).all()
+    _note_gaps(position, list(ids), newest + 1, session)
+    position["last_id"] = newest
+    return position
+
+
+# ----------------------------------------------------------------------------- applying changes
 
 
 def _load_records(session: Session, ids: list[int]) -> dict[int, Record]:
@@ -103,103 +182,162 @@ def _load_records(session: Session, ids: list[int]) -> dict[int, Record]:
     return {r.id: r for r in rows}
 
 
-def drain(app=None, timeout: float = 30.0, max_batches: int | None = None, docs_per_commit: int = 20_000,
-          progress=None) -> int:
-    """Apply pending outbox rows to the index; returns how many records were written.
+def _gaps_to_read(position: dict) -> list[str]:
+    return sorted(position["gaps"], key=int)[:MAX_GAPS_READ]
 
-    Holds the index writer lock; ``timeout=0`` gives up at once if another process writes.
-    A large backlog (a bulk import) is written with one Whoosh writer per ``docs_per_commit``
-    records: one new segment instead of many small ones to merge.
+
+def _read_changes(session: Session, position: dict, limit: int):
+    gaps = [int(k) for k in _gaps_to_read(position)]
+    cond = IndexChange.id > position["last_id"]
+    if gaps:
+        cond = or_(cond, IndexChange.id.in_(gaps))
+    return session.execute(select(IndexChange.id, IndexChange.record_id).where(cond)
+                           .order_by(IndexChange.id).limit(limit)).all()
+
+
+def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_per_commit: int = 20_000,
+                  progress=None, max_batches: int | None = None) -> int:
+    """Apply the feed after ``position`` to the generation at ``gen``; returns records written.
+
+    The caller makes sure nobody else writes ``gen`` (the writer lock, or a generation not yet
+    current). The position is stored after each Whoosh commit, and when gaps close.
     """
-    app = app or current_app._get_current_object()
-    index_dir = app.config["INDEX_DIR"]
-    if idx.check_index(index_dir) is not None:
-        return 0  # no usable index: a rebuild will read everything anyway
+    from whoosh import index as whoosh_index
+
     done = 0
-    try:
-        lock = idx.writer_lock(index_dir, timeout=timeout)
-        lock.__enter__()
-    except idx.WriterBusy:
-        return 0
-    try:
-        ix = idx.open_index(index_dir)
-        batches = 0
-        with Session(db.engine) as session:
-            session.info["opac_sync"] = False
-            while max_batches is None or batches < max_batches:
-                last_id = 0
-                row_ids: list[int] = []
-                writer = None
-                written = 0
-                in_writer: set[int] = set()
-                try:
-                    while written < docs_per_commit:
-                        rows = session.execute(
-                            select(IndexOutbox.id, IndexOutbox.record_id).where(IndexOutbox.id > last_id)
-                            .order_by(IndexOutbox.id).limit(BATCH)).all()
-                        if not rows:
-                            break
-                        record_ids = sorted({r.record_id for r in rows})
-                        if in_writer.intersection(record_ids):
-                            # changed again since we read it: Whoosh cannot delete a document still
-                            # in this writer's buffer, so commit first and read it afresh
-                            break
-                        last_id = rows[-1].id
-                        row_ids.extend(r.id for r in rows)
-                        in_writer.update(record_ids)
-                        records = _load_records(session, record_ids)
-                        if writer is None:
-                            writer = ix.writer(codec=idx.codec(), timeout=10, limitmb=128)
-                        for rid in record_ids:
-                            writer.delete_by_term("id", str(rid))
-                            rec = records.get(rid)
-                            if rec is not None:
-                                writer.add_document(**build_document(rec))
-                        written += len(record_ids)
-                        session.expunge_all()
-                        if progress:
-                            progress(done + written)
-                    if writer is None:
+    batches = 0
+    ix = None
+    with Session(db.engine) as session:
+        while max_batches is None or batches < max_batches:
+            xmin = _pg_snapshot(session, "xmin")  # before reading: see _close_gaps
+            writer = None
+            in_writer: set[int] = set()
+            found: set[int] = set()
+            new_ids: list[int] = []
+            written = 0
+            more = True
+            before = dict(position, gaps=dict(position["gaps"]))
+            read = set(_gaps_to_read(position))
+            try:
+                while written < docs_per_commit:
+                    work = dict(position, last_id=max([position["last_id"], *new_ids]))
+                    work["gaps"] = {k: v for k, v in position["gaps"].items() if int(k) not in found}
+                    rows = _read_changes(session, work, BATCH)
+                    if not rows:
+                        more = False
                         break
+                    record_ids = sorted({r.record_id for r in rows})
+                    if in_writer.intersection(record_ids):
+                        # changed again since we read it: Whoosh cannot delete a document still
+                        # in this writer's buffer, so commit first and read it afresh
+                        break
+                    for r in rows:
+                        if r.id > work["last_id"]:
+                            new_ids.append(r.id)
+                        else:
+                            found.add(r.id)
+                    in_writer.update(record_ids)
+                    records = _load_records(session, record_ids)
+                    if writer is None:
+                        ix = ix or whoosh_index.open_dir(str(gen))
+                        writer = ix.writer(codec=idx.codec(), timeout=10, limitmb=128)
+                    for rid in record_ids:
+                        writer.delete_by_term("id", str(rid))
+                        rec = records.get(rid)
+                        if rec is not None:
+                            writer.add_document(**build_document(rec))
+                    written += len(record_ids)
+                    session.expunge_all()
+                    if progress:
+                        progress(done + written)
+                    if len(rows) < BATCH:
+                        more = False
+                        break
+                if writer is not None:
                     writer.commit()
-                except BaseException:
-                    if writer is not None:
-                        writer.cancel()
-                    raise
-                for i in range(0, len(row_ids), 1000):
-                    session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_(row_ids[i : i + 1000])))
-                session.commit()
-                done += written
-                batches += 1
-    finally:
-        lock.__exit__(None, None, None)
+                    writer = None
+            except BaseException:
+                if writer is not None:
+                    writer.cancel()
+                raise
+            if new_ids:
+                new_ids.sort()
+                _note_gaps(position, new_ids, new_ids[-1], session)
+                position["last_id"] = new_ids[-1]
+            _close_gaps(position, found, xmin, gap_seconds, read)
+            session.rollback()
+            if written:
+                position["applied_at"] = time.time()
+            if not more:
+                position["synced_at"] = time.time()
+            if position["last_id"] != before["last_id"] or position["gaps"] != before["gaps"] or written or (
+                    not more and time.time() - before.get("synced_at", 0) > 60):
+                idx.write_position(gen, position)
+            done += written
+            batches += 1
+            if not more:
+                break
     return done
 
 
-def pending() -> int:
-    from sqlalchemy import func
-
-    with db.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(IndexOutbox)).scalar_one()
-
-
-def rebuild(app=None, progress=None, batch: int = 1000, only_if_needed: bool = False) -> int:
-    """Build a new index generation from the database and make it current atomically.
-
-    Outbox rows present at the start are covered by the rebuild and removed; rows written
-    meanwhile stay and are applied by the drain that follows. With ``only_if_needed`` (start-up
-    of several workers at once) the first worker rebuilds and the others find a good index.
-    """
-    app = app or current_app._get_current_object()
+@_with_app
+def rebuild_reason(app) -> str | None:
+    """Why this node's index must be rebuilt rather than followed (None: it can follow)."""
     index_dir = app.config["INDEX_DIR"]
-    from sqlalchemy import func
+    problem = idx.check_index(index_dir)
+    if problem:
+        return problem
+    gen = idx.generation_path(index_dir)
+    position = idx.read_position(gen)
+    if position is None:
+        return "the search index has no stored feed position"
+    days = float(app.config["INDEX_FEED_RETENTION_DAYS"])
+    away = time.time() - float(position.get("synced_at") or 0)
+    if away > max(days * 86400 - 3600, days * 86400 / 2):
+        return f"the index follower was away {away / 86400:.1f} days, longer than the feed is kept"
+    with db.engine.connect() as conn:
+        newest = conn.execute(select(func.max(IndexChange.id))).scalar()
+    if newest is not None and newest < position["last_id"]:
+        return "the change feed is behind the index's position (was the database restored?)"
+    return None
 
-    with idx.writer_lock(index_dir, timeout=3600):
-        if only_if_needed and idx.check_index(index_dir) is None:
+
+@_with_app
+def follow_once(app=None, *, timeout: float = 60.0, progress=None, rebuild_if_needed: bool = True) -> int:
+    """Apply every pending change to this node's index (rebuilding it first when it cannot follow);
+    returns the number of records written. The follower's loop calls this; so do tests."""
+    if rebuild_if_needed:
+        reason = rebuild_reason(app)
+        if reason:
+            if not app.config["INDEX_AUTO_REBUILD"]:
+                log.error("%s: run `flask --app opac reindex`", reason)
+                return 0
+            log.warning("%s: rebuilding the search index", reason)
+            rebuild(app)
+    index_dir = app.config["INDEX_DIR"]
+    with idx.writer_lock(index_dir, timeout=timeout):
+        gen = idx.generation_path(index_dir)
+        position = idx.read_position(gen) if gen else None
+        if position is None:
             return 0
+        return apply_changes(gen, position, gap_seconds=float(app.config["INDEX_FEED_GAP_SECONDS"]),
+                             progress=progress)
+
+
+@_with_app
+def rebuild(app=None, progress=None, batch: int = 1000) -> int:
+    """Build a new index generation from the database and make it current without losing changes.
+
+    The feed position is taken before the database is read; the old generation keeps serving
+    (and following) while the new one is built; then the changes since that position are applied
+    to the new generation and ``current`` is swapped under the writer lock.
+    """
+    index_dir = app.config["INDEX_DIR"]
+    gap_seconds = float(app.config["INDEX_FEED_GAP_SECONDS"])
+    with idx.build_lock(index_dir):
         with Session(db.engine) as session:
-            session.info["opac_sync"] = False
-            covered = session.scalars(select(IndexOutbox.id)).all()
+            position = start_position(session)
+            session.rollback()  # a new snapshot for the reads below
             total = session.scalar(select(func.count()).select_from(Record)) or 0
             path, ix = idx.new_generation(index_dir)
             writer = ix.writer(codec=idx.codec(), limitmb=256)
@@ -224,27 +362,100 @@ def rebuild(app=None, progress=None, batch: int = 1000, only_if_needed: bool = F
             except BaseException:
                 writer.cancel()
                 raise
+        idx.write_position(path, position)
+        # catch up outside the lock (nobody else writes this generation), then briefly under it
+        apply_changes(path, position, gap_seconds=gap_seconds)
+        with idx.writer_lock(index_dir, timeout=600):
+            position = idx.read_position(path)
+            apply_changes(path, position, gap_seconds=gap_seconds)
             idx.make_current(index_dir, path)
-            for i in range(0, len(covered), 1000):
-                session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_(covered[i : i + 1000])))
-            session.commit()
-    drain(app)
     return n
 
 
-_last_check = {"t": 0.0}
+# ----------------------------------------------------------------------------- lag, pruning, the loop
 
 
-def reconcile_if_due(app) -> None:
-    """Cheap periodic check (per process) for outbox rows left behind by a dead worker."""
-    now = time.monotonic()
-    if now - _last_check["t"] < app.config["INDEX_RECONCILE_SECONDS"]:
-        return
-    _last_check["t"] = now
-    try:
-        with db.engine.connect() as conn:
-            row = conn.execute(select(IndexOutbox.id).limit(1)).first()
-        if row is not None:
-            drain(app, timeout=0)
-    except Exception:  # noqa: BLE001 - never fail a page because of background sync
-        log.exception("index reconcile failed")
+@_with_app
+def feed_status(app=None) -> dict:
+    """How far this node's index is behind the feed: changes not applied and the age of the oldest."""
+    gen = idx.generation_path(app.config["INDEX_DIR"])
+    position = idx.read_position(gen) if gen else None
+    info = {"position": None, "gaps": None, "lag_changes": None, "lag_seconds": None, "applied_at": None}
+    if position is None:
+        return info
+    gaps = [int(k) for k in position["gaps"]]
+    cond = IndexChange.id > position["last_id"]
+    if gaps:
+        cond = or_(cond, IndexChange.id.in_(gaps[:MAX_GAPS_READ]))
+    with db.engine.connect() as conn:
+        count, oldest = conn.execute(select(func.count(), func.min(IndexChange.created_at)).where(cond)).one()
+    lag = max((utcnow() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    info.update(position=position["last_id"], gaps=len(gaps), lag_changes=count, lag_seconds=round(lag, 3),
+                applied_at=position.get("applied_at"))
+    return info
+
+
+def pending() -> int:
+    """Changes in the feed not yet in this node's index (0 without an index position)."""
+    return feed_status().get("lag_changes") or 0
+
+
+@_with_app
+def prune_feed(app=None, now=None) -> int:
+    """Delete feed rows older than ``INDEX_FEED_RETENTION_DAYS``; returns how many."""
+    cutoff = (now or utcnow()) - timedelta(days=float(app.config["INDEX_FEED_RETENTION_DAYS"]))
+    with Session(db.engine) as session:
+        n = session.execute(delete(IndexChange).where(IndexChange.created_at < cutoff)).rowcount
+        session.commit()
+    return n or 0
+
+
+def follow(app, *, once: bool = False, echo=None) -> int:
+    """The per-node follower loop: poll the feed every ``INDEX_FOLLOW_INTERVAL`` seconds, prune it
+    hourly, stop on SIGTERM/SIGINT (after the current batch), or when the parent that started it
+    (``OPAC_FOLLOWER_PARENT``, set by gunicorn.conf.py) is gone."""
+    if once:
+        return follow_once(app)
+    interval = float(app.config["INDEX_FOLLOW_INTERVAL"])
+    parent = int(os.environ.get("OPAC_FOLLOWER_PARENT") or 0)
+    stopping = {"flag": False}
+
+    def stop(_signum, _frame):
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    total = 0
+    last_prune = 0.0
+    last_check = 0.0
+    failures = 0
+    while not stopping["flag"]:
+        if parent and os.getppid() != parent:
+            log.warning("index follower: the process that started it is gone; stopping")
+            break
+        n = 0
+        try:
+            # whether to rebuild is checked at start, every half minute, and when the index is gone
+            gen = idx.generation_path(app.config["INDEX_DIR"])
+            check = time.monotonic() - last_check > 30 or gen is None or idx.read_position(gen) is None
+            if check:
+                last_check = time.monotonic()
+            n = follow_once(app, rebuild_if_needed=check)
+            total += n
+            if n and echo:
+                echo(n)
+            if time.monotonic() - last_prune > 3600:
+                last_prune = time.monotonic()
+                pruned = prune_feed(app)
+                if pruned:
+                    log.info("index follower: pruned %d old feed rows", pruned)
+            failures = 0
+        except idx.WriterBusy:
+            pass  # a reindex is handing over; try again
+        except Exception:  # noqa: BLE001 - keep following: the next poll retries from the stored position
+            failures += 1
+            log.exception("index follower: applying changes failed (attempt %d)", failures)
+            time.sleep(min(30.0, interval * 2**failures))
+        if not n:
+            time.sleep(interval)
+    return total

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from opac.extensions import db
 
-IGNORED = {"alembic_version", "login_throttle", "auth_session", "index_outbox"}
+IGNORED = {"alembic_version", "login_throttle", "auth_session", "index_change"}
 
 
 def db_state() -> dict:

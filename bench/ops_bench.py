@@ -1,0 +1,299 @@
+"""Operations benchmark: the web only reads the index, the follower writes it.
+
+One run, one machine, numbers and ratios printed together:
+- desk latency (checkout, renewal, checkin over HTTP) alone and during a bulk import;
+- search requests/s under gunicorn (2 workers, wrk) alone and while the desk writes 5 changes/s;
+- index lag (commit -> found by a search over HTTP) p50/p95 under a stream of edits (5/s).
+
+    .venv/bin/python bench/ops_bench.py [--records 8000] [--database-url postgresql+psycopg://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import percentile, shared_data  # noqa: E402
+from bench.throughput import _wrk  # noqa: E402
+
+FLASK = str(Path(sys.executable).with_name("flask"))
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def run(env, *args, check=True):
+    return subprocess.run([FLASK, "--app", "opac", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                          check=check)
+
+
+def catalogue(n: int, skip: int = 0) -> list[dict]:
+    """Real records: the Indonesian set (with copies) first, then the combined catalogue."""
+    data = shared_data()
+    rows = []
+    for f in (data / "indonesian" / "indonesian_catalog.jsonl", data / "catalog" / "catalog_combined.jsonl"):
+        with open(f) as fh:
+            for line in fh:
+                rows.append(json.loads(line))
+                if len(rows) >= n + skip:
+                    return rows[skip:]
+    return rows[skip:]
+
+
+def write_jsonl(rows, path: Path) -> Path:
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return path
+
+
+class Desk:
+    """A librarian at the desk and a patron renewing in the app, over HTTP."""
+
+    def __init__(self, base, staff, patron):
+        self.base = base
+        self.staff = requests.Session()
+        token = self.staff.get(base + "/api/v1/session").json()["csrf_token"]
+        r = self.staff.post(base + "/staff/login", data={"username": staff[0], "password": staff[1],
+                                                          "csrf_token": token}, allow_redirects=False)
+        assert r.status_code == 303, r.text[:300]
+        self.staff_token = self.staff.get(base + "/api/v1/session").json()["csrf_token"]
+        self.card = patron[0]
+        self.patron = requests.Session()
+        token = self.patron.get(base + "/api/v1/session").json()["csrf_token"]
+        r = self.patron.post(base + "/api/v1/login", json={"card": patron[0], "pin": patron[1]},
+                             headers={"X-CSRFToken": token})
+        assert r.status_code == 200, r.text
+        self.patron_token = r.json()["csrf_token"]
+
+    def _desk(self, **data):
+        t = time.perf_counter()
+        r = self.staff.post(self.base + "/staff/desk", data={"csrf_token": self.staff_token, **data},
+                            allow_redirects=False, timeout=120)
+        dt = time.perf_counter() - t
+        assert r.status_code == 200, (r.status_code, r.text[:300])
+        return dt
+
+    def checkout(self, barcode):
+        return self._desk(action="checkout", card=self.card, barcode=barcode)
+
+    def checkin(self, barcode):
+        return self._desk(action="checkin", barcode=barcode)
+
+    def renew_all(self):
+        t = time.perf_counter()
+        r = self.patron.post(self.base + "/api/v1/loans/renew-all", json={},
+                             headers={"X-CSRFToken": self.patron_token, "Idempotency-Key": uuid.uuid4().hex},
+                             timeout=120)
+        dt = time.perf_counter() - t
+        assert r.status_code == 200, (r.status_code, r.text[:300])
+        return dt
+
+
+def desk_round(desk: Desk, barcodes, out: dict, stop=None):
+    """checkout, renewal, checkin for each barcode (until ``stop`` is set, cycling)."""
+    i = 0
+    while True:
+        bc = barcodes[i % len(barcodes)]
+        out["checkout"].append(desk.checkout(bc))
+        out["renewal"].append(desk.renew_all())
+        out["checkin"].append(desk.checkin(bc))
+        i += 1
+        if stop is None and i >= len(barcodes):
+            return
+        if stop is not None and stop.is_set():
+            return
+
+
+def fmt(samples):
+    ms = [s * 1000 for s in samples]
+    return f"p50 {percentile(ms, 50):7.1f} ms  p95 {percentile(ms, 95):7.1f} ms  (n={len(ms)})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=8000)
+    ap.add_argument("--import-records", type=int, default=3000, help="size of the bulk import run beside the desk")
+    ap.add_argument("--database-url", default="")
+    ap.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
+    ap.add_argument("--edits", type=int, default=100)
+    ap.add_argument("--port", type=int, default=8765)
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="opac-ops-"))
+    db_url = args.database_url or f"sqlite:///{work / 'opac.sqlite'}"
+    base = f"http://127.0.0.1:{args.port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPAC_")}
+    env.update(OPAC_DATABASE_URL=db_url, OPAC_INDEX_DIR=str(work / "index"), OPAC_SECRET_KEY="b" * 40,
+               OPAC_BASE_URL=base, OPAC_BIND=f"127.0.0.1:{args.port}", OPAC_WORKERS="2",
+               OPAC_LOGIN_MAX_ATTEMPTS="1000", OPAC_LOGIN_MAX_ATTEMPTS_PER_IP="100000")
+    print(f"work dir {work}; database {db_url.split('@')[-1]}")
+    t0 = time.time()
+    run(env, "init-db")
+    rows = catalogue(args.records)
+    run(env, "import", str(write_jsonl(rows, work / "catalogue.jsonl")))
+    run(env, "reindex")
+    run(env, "patron", "create", "--card", "B0001", "--pin", "1234", "--name", "Bench", "--category", "student")
+    run(env, "staff", "create", "--username", "desk", "--password", "rahasia123", "--name", "Desk",
+        "--role", "librarian")
+    run(env, "circ", "policy", "--max-loans", "1000", "--max-renewals", "100000", "--max-holds", "100")
+    print(f"loaded {len(rows)} records in {time.time() - t0:.0f} s")
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        barcodes = [r[0] for r in conn.execute(sa.text(
+            "SELECT barcode FROM item WHERE status = 'available' ORDER BY id LIMIT 200"))]
+        record_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM record ORDER BY id"))]
+    assert len(barcodes) >= 60, "the catalogue needs copies"
+
+    server = subprocess.Popen([GUNICORN, "-c", "gunicorn.conf.py", "wsgi:app"], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=open(work / "gunicorn.log", "ab"),
+                              start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if requests.get(base + "/readyz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.time() > deadline:
+                raise SystemExit("server not ready; see " + str(work / "gunicorn.log"))
+            time.sleep(0.5)
+        desk = Desk(base, ("desk", "rahasia123"), ("B0001", "1234"))
+        desk_round(desk, barcodes[:10], {"checkout": [], "renewal": [], "checkin": []})  # warm up
+
+        # 1. desk latency alone
+        alone = {"checkout": [], "renewal": [], "checkin": []}
+        desk_round(desk, barcodes[:60], alone)
+
+        # 2. desk latency during a bulk import (new records and updates of existing ones)
+        more = catalogue(args.import_records // 2, skip=args.records)
+        changed = [dict(r, title=r["title"] + " (edisi revisi)") for r in rows[: args.import_records // 2]]
+        bulk = write_jsonl(more + changed, work / "bulk.jsonl")
+        during = {"checkout": [], "renewal": [], "checkin": []}
+        stop = threading.Event()
+        t = threading.Thread(target=desk_round, args=(desk, barcodes[60:120], during, stop))
+        t_imp = time.time()
+        imp = subprocess.Popen([FLASK, "--app", "opac", "import", str(bulk)], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t.start()
+        imp.wait()
+        import_s = time.time() - t_imp
+        # keep measuring while the follower applies the import
+        while requests.get(base + "/readyz").json()["lag_changes"]:
+            time.sleep(0.2)
+        caught_up_s = time.time() - t_imp
+        stop.set()
+        t.join()
+
+        # 3. search throughput alone and while the desk writes 5 changes per second
+        qfile = work / "queries.txt"
+        rng = random.Random(7)
+        words = [w for r in rows for w in r["title"].split() if w.isalpha() and len(w) > 3]
+        qfile.write_text("\n".join(f"/api/v1/search?q={rng.choice(words)}+{rng.choice(words)}" if i % 2 else
+                                   f"/api/v1/search?q={rng.choice(words)}" for i in range(5000)))
+        rps_alone = _wrk(args.port, "", qfile, args.seconds)
+        writes = {"n": 0}
+        stop = threading.Event()
+        lanes = [Desk(base, ("desk", "rahasia123"), ("B0001", "1234")) for _ in range(5)]
+
+        def desk_lane(k):
+            """One of five desks, each a change per second (open loop: slow answers do not slow the others)."""
+            i = 0
+            while not stop.is_set():
+                start = time.time()
+                bc = barcodes[120 + k]
+                (lanes[k].checkout if i % 2 == 0 else lanes[k].checkin)(bc)
+                i += 1
+                writes["n"] += 1
+                time.sleep(max(0.0, 1.0 - (time.time() - start)))
+
+        threads = [threading.Thread(target=desk_lane, args=(k,)) for k in range(5)]
+        for t in threads:
+            t.start()
+        t_w = time.time()
+        rps_writing = _wrk(args.port, "", qfile, args.seconds)
+        desk_rate = writes["n"] / (time.time() - t_w)
+        stop.set()
+        for t in threads:
+            t.join()
+
+        # 4. index lag under a stream of edits (5 per second): commit -> found by a search
+        lags = []
+        pending: dict[str, float] = {}
+        lock = threading.Lock()
+        done = threading.Event()
+
+        from opac import create_app
+        from opac.catalog.models import Record
+        from opac.extensions import db
+
+        app = create_app({"SQLALCHEMY_DATABASE_URI": engine.url.render_as_string(hide_password=False),
+                          "INDEX_DIR": str(work / "index"), "SECRET_KEY": "b" * 40})
+
+        def editor():
+            with app.app_context():
+                for i in range(args.edits):
+                    token = "zq" + "".join(rng.choice(string.ascii_lowercase) for _ in range(8))
+                    rec = db.session.get(Record, record_ids[(i * 37) % len(record_ids)])
+                    rec.title = f"Judul baru {token}"
+                    db.session.commit()  # the change and its feed row, one transaction
+                    with lock:
+                        pending[token] = time.perf_counter()
+                    time.sleep(0.2)
+            done.set()
+
+        s = requests.Session()
+        ed = threading.Thread(target=editor)
+        ed.start()
+        while not (done.is_set() and not pending):
+            with lock:
+                tokens = list(pending.items())
+            for token, t_commit in tokens:
+                if s.get(base + "/api/v1/search", params={"q": token, "facets": "0"}).json()["total"]:
+                    lags.append(time.perf_counter() - t_commit)
+                    with lock:
+                        del pending[token]
+            time.sleep(0.01)
+        ed.join()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+    print()
+    print("desk latency over HTTP (2 gunicorn workers + the follower beside them)")
+    for k in ("checkout", "renewal", "checkin"):
+        print(f"  {k:9} alone          {fmt(alone[k])}")
+        print(f"  {k:9} during import  {fmt(during[k])}   p95 ratio "
+              f"{percentile(during[k], 95) / percentile(alone[k], 95):.2f}x")
+    print(f"  bulk import of {len(more) + len(changed)} records: import {import_s:.1f} s, "
+          f"in this node's index {caught_up_s:.1f} s after it started")
+    print("search throughput (wrk, 2 workers, /api/v1/search)")
+    print(f"  alone                      {rps_alone:7.0f} req/s")
+    print(f"  desk writing {desk_rate:.1f} changes/s  {rps_writing:7.0f} req/s   ratio {rps_writing / rps_alone:.2f}x")
+    ms = [x * 1000 for x in lags]
+    print(f"index lag, commit -> found by search, {len(ms)} edits at 5/s: "
+          f"p50 {percentile(ms, 50):.0f} ms  p95 {percentile(ms, 95):.0f} ms  max {max(ms):.0f} ms")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
