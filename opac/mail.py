@@ -91,7 +91,9 @@ class SmtpSender:
         try:
             refused = self.smtp.send_message(m)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryFailed(f"recipient refused: {exc.recipients}", permanent=True) from exc
+            codes = [code for code, _msg in exc.recipients.values()]
+            raise DeliveryFailed(f"recipient refused: {exc.recipients}",
+                                 permanent=all(code >= 500 for code in codes)) from exc
         except smtplib.SMTPResponseException as exc:
             self.close()
             # 5xx: the server will never take this message; 4xx: try again later
