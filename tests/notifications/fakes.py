@@ -6,6 +6,7 @@ import base64
 import os
 import socketserver
 import threading
+import time
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class FakeSmtp:
     """A tiny SMTP server: records each message; RCPT to ``busy@…`` gets 451, to ``dead@…`` 550."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
         self.messages: list = []
+        self.delay = delay
         self.lock = threading.Lock()
         fake = self
 
@@ -49,6 +51,7 @@ class FakeSmtp:
                             if not chunk or chunk == b".\r\n":
                                 break
                             data += chunk
+                        time.sleep(fake.delay)  # a real server takes a while: lets workers overlap
                         with fake.lock:
                             fake.messages.append(message_from_bytes(data))
                         self.reply("250 queued")
