@@ -12,11 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeSmtp:
-    """A tiny SMTP server: records each message; RCPT to ``busy@…`` gets 451, to ``dead@…`` 550."""
+    """A tiny SMTP server: records each message; RCPT to ``busy@…`` gets 451, to ``dead@…`` 550;
+    while ``down`` is set it turns every connection away (421)."""
 
     def __init__(self, delay: float = 0.0):
         self.messages: list = []
         self.delay = delay
+        self.down = False
         self.lock = threading.Lock()
         fake = self
 
@@ -25,6 +27,9 @@ class FakeSmtp:
                 self.wfile.write((line + "\r\n").encode())
 
             def handle(self):
+                if fake.down:
+                    self.reply("421 fake.test service not available")
+                    return
                 self.reply("220 fake.test ESMTP")
                 while True:
                     line = self.rfile.readline()
