@@ -37,7 +37,7 @@ SEED = 20260302
 START = date(2026, 3, 2)  # a Monday
 DAYS = 30
 PATRONS = 300
-RECORDS = 260
+RECORDS = 300
 ANONYMIZE_AFTER_DAYS = 7
 SMTP_DOWN_DAY = 11  # the mail server is unreachable for one night
 NOTICE_KINDS = ("due_soon", "overdue")
@@ -108,7 +108,7 @@ class Library:
         for i in range(PATRONS):
             category = rng.choices(("student", "lecturer", "public"), (8, 1, 1))[0]
             patron = Patron(card_number=f"C{i:05d}", name=f"Patron {i}", password_hash="-",
-                            category_id=categories[category], expires_on=START + timedelta(days=rng.choice((365, 20))),
+                            category_id=categories[category], expires_on=START + timedelta(days=20 if rng.random() < 0.1 else 365),
                             email=None if rng.random() < 0.1 else f"patron{i}@example.org",
                             language="en" if rng.random() < 0.15 else "id", notify_days_before=rng.choice((1, 2, 3)),
                             keep_history=rng.random() < 0.05)
@@ -189,7 +189,7 @@ class Library:
                 self.act("resume", lambda h=hold_id, p=patron_id: services.resume_hold(h, db.session.get(Patron, p)))
         # checkouts of copies on the shelves
         available = list(db.session.scalars(select(Item.id).where(Item.status == "available").order_by(Item.id)))
-        for item_id in rng.sample(available, min(len(available), 150)):
+        for item_id in rng.sample(available, min(len(available), 170)):
             patron_id = rng.choice(self.patrons)
             self.act("checkout", lambda i=item_id, p=patron_id: services.checkout(
                 db.session.get(Item, i), db.session.get(Patron, p)))
