@@ -148,3 +148,31 @@ def test_nightly_notify_only_queues_and_sends_each_notice_once(app, load_records
                           text=True, timeout=300)
     assert sent.returncode == 0 and "mail sent: 2" in sent.stdout
     assert len(smtp.messages) == 2
+
+
+def test_two_nightly_runs_at_once_send_each_notice_once(app, load_records, make_patron, prod_env):
+    """Cron started `notify` twice (or a re-run overlaps a slow one): the unique key on
+    (loan, kind, due date) lets each due-soon and overdue notice through once."""
+    from opac.catalog.models import Item
+    from opac.circulation import rules, services
+    from opac.circulation.models import LoanNotice
+    from opac.notifications.models import Notification
+
+    load_records([dict(title=f"Buku {i}", items=[f"N{i}"]) for i in range(40)])
+    patrons = [make_patron(email=f"n{i}@example.org")[0] for i in range(8)]
+    with app.app_context():
+        today = rules.today()
+        for i in range(40):
+            loan = services.checkout(db.session.scalar(select(Item).where(Item.barcode == f"N{i}")),
+                                     db.session.get(Patron, patrons[i % 8]))
+            loan.due_date = today + timedelta(days=1) if i % 2 else today - timedelta(days=1 + i % 9)
+        db.session.commit()
+        db.engine.dispose()
+    runs = [flask(prod_env, "notify") for _ in range(2)]
+    outputs = [r.communicate(timeout=300) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    with app.app_context():
+        notices = db.session.scalars(select(LoanNotice)).all()
+        assert len(notices) == 40 and len({(n.loan_id, n.kind) for n in notices}) == 40
+        assert db.session.scalar(select(func.count()).select_from(Notification)) == 40
+        assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 40
