@@ -1,6 +1,6 @@
 """Web Push for "hold ready", "due soon" and "overdue": VAPID keys made by a command, opt-in per device.
 
-A notice queues one message per subscribed device (``queue_push``) in its own transaction; the
+A notice queues one message per subscribed device (``queue_push``) in the notice's transaction; the
 worker (`flask --app opac worker`, ``opac.outbound``) sends them. No request waits for a push service."""
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ from ..accounts.barcode import code128_svg, qr_svg
 from ..accounts.permissions import is_patron, patron_required
 from ..errors import DomainError
 from ..extensions import db
+from ..notifications.models import Notification
 from . import actions, rules, services
-from .models import Hold, Loan, Notification
+from .models import Hold, Loan
 
 bp = Blueprint("patron_api", __name__, url_prefix="/api/v1")
 

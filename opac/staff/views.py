@@ -13,10 +13,10 @@ from ..accounts.models import Patron, PatronCategory
 from ..accounts.permissions import can, staff_required
 from ..catalog.models import Item, Location, Record
 from ..circulation import actions, rules
-from ..circulation.models import Hold, OutboxEmail
+from ..circulation.models import Hold
 from ..errors import DomainError
 from ..extensions import db
-from ..mail import whatsapp_link
+from ..mail import OutboxEmail, whatsapp_link
 from ..web import large_upload
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
