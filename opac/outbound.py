@@ -115,10 +115,12 @@ def deliver_one(model, send: Callable, max_attempts: int) -> str | None:
     return outcome
 
 
-def drain(model, send: Callable, max_attempts: int, limit: int = 1000) -> dict:
-    """Deliver due rows until none is left (or ``limit``); counts by outcome."""
+def drain(model, send: Callable, max_attempts: int, limit: int = 1000, stop=None) -> dict:
+    """Deliver due rows until none is left (or ``limit``, or ``stop`` is set); counts by outcome."""
     counts: dict[str, int] = {}
     for _ in range(limit):
+        if stop is not None and stop.is_set():
+            break
         outcome = deliver_one(model, send, max_attempts)
         if outcome is None:
             break

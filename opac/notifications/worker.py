@@ -19,18 +19,18 @@ from ..push import PushMessage, send_push
 log = logging.getLogger(__name__)
 
 
-def deliver_due() -> dict:
+def deliver_due(stop: threading.Event | None = None) -> dict:
     """One pass over both queues: send every due message; counts by channel and outcome."""
     cfg = current_app.config
     counts = {}
     if cfg.get("MAIL_SERVER"):
         sender = SmtpSender()
         try:
-            for outcome, n in outbound.drain(OutboxEmail, sender, int(cfg["MAIL_MAX_ATTEMPTS"])).items():
+            for outcome, n in outbound.drain(OutboxEmail, sender, int(cfg["MAIL_MAX_ATTEMPTS"]), stop=stop).items():
                 counts[f"mail_{outcome}"] = n
         finally:
             sender.close()
-    for outcome, n in outbound.drain(PushMessage, send_push, int(cfg["PUSH_MAX_ATTEMPTS"])).items():
+    for outcome, n in outbound.drain(PushMessage, send_push, int(cfg["PUSH_MAX_ATTEMPTS"]), stop=stop).items():
         counts[f"push_{outcome}"] = n
     return counts
 
@@ -45,7 +45,7 @@ def run(*, once: bool = False, stop: threading.Event | None = None) -> dict:
     totals: dict[str, int] = {}
     poll = float(current_app.config.get("WORKER_POLL_SECONDS", 5))
     while not stop.is_set():
-        counts = deliver_due()
+        counts = deliver_due(stop)
         for key, n in counts.items():
             totals[key] = totals.get(key, 0) + n
         if counts:
