@@ -99,11 +99,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(news_bp)
     from . import push
-    from .circulation import notify as circulation_notify
 
     app.register_blueprint(push.bp)
-    if push.on_notification not in circulation_notify.listeners:
-        circulation_notify.listeners.append(push.on_notification)
     app.extensions["opac_due_dates"] = due_dates
     from .circulation.api import openapi_paths as circulation_openapi
 
@@ -132,9 +129,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
+    from . import mail as _mail  # noqa: F401
+    from . import push as _push  # noqa: F401
     from .accounts import models as _accounts  # noqa: F401
     from .catalog import models as _catalog  # noqa: F401
     from .circulation import models as _circulation  # noqa: F401
     from .news import models as _news  # noqa: F401
+    from .notifications import models as _notifications  # noqa: F401
     from .reference import models as _reference  # noqa: F401
     from .search import models as _search  # noqa: F401

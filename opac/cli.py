@@ -473,13 +473,24 @@ def circ_policies():
 @click.command("notify")
 @with_appcontext
 def notify_command():
-    """Daily run: expire uncollected holds, due-soon and overdue notices, anonymise loans, send e-mail."""
+    """Daily run: expire uncollected holds, queue due-soon and overdue notices, anonymise loans, purge questions."""
     from .circulation.notify import daily_run
 
     begin_write()
     result = daily_run()
     db.session.commit()
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()))
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Send everything due now, then exit.")
+@with_appcontext
+def worker_command(once):
+    """Send queued e-mail and Web Push until stopped (SIGTERM finishes the current message)."""
+    from .notifications.worker import run
+
+    totals = run(once=once)
+    click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(totals.items())) or "nothing to send")
 
 
 @click.group("calendar")
@@ -552,5 +563,5 @@ def init_more(app) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(reference_group)
-    for cmd in (patron_group, staff_group, circ_group, notify_command, calendar_group, push_group):
+    for cmd in (patron_group, staff_group, circ_group, notify_command, worker_command, calendar_group, push_group):
         app.cli.add_command(cmd)

@@ -145,6 +145,22 @@ MAIL_USE_TLS: bool = True
 #: SMTP user name and password.
 MAIL_USERNAME: str = ""
 MAIL_PASSWORD: str = ""
+#: Seconds an SMTP connection may wait for the server before the message is retried later.
+MAIL_TIMEOUT: float = 20
+#: Sending attempts of an e-mail before it becomes a dead letter (staff can queue it again).
+MAIL_MAX_ATTEMPTS: int = 8
+#: Sending attempts of a push message before it becomes a dead letter.
+PUSH_MAX_ATTEMPTS: int = 5
+#: Seconds a push service may take to answer.
+PUSH_TIMEOUT: float = 10
+#: Wait after the first failed attempt (seconds); it doubles with every further failure.
+OUTBOUND_RETRY_SECONDS: float = 60
+#: Longest wait between two attempts (seconds).
+OUTBOUND_RETRY_MAX_SECONDS: float = 6 * 3600
+#: Seconds the worker sleeps when both queues are empty.
+WORKER_POLL_SECONDS: float = 5
+#: Tests only (obeyed when TESTING): the library's date (YYYY-MM-DD) or local time the clock reads.
+FAKE_TODAY: str | None = None
 #: VAPID key pair for Web Push (else instance/vapid.json made by `flask --app opac push keys`).
 VAPID_PRIVATE_KEY: str = ""
 VAPID_PUBLIC_KEY: str = ""

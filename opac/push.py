@@ -1,26 +1,46 @@
-"""Web Push for "hold ready" and "due soon": VAPID keys made by a command, opt-in per device,
-sent after the transaction that created the notice commits."""
+"""Web Push for "hold ready", "due soon" and "overdue": VAPID keys made by a command, opt-in per device.
+
+A notice queues one message per subscribed device (``queue_push``) in the notice's transaction; the
+worker (`flask --app opac worker`, ``opac.outbound``) sends them. No request waits for a push service."""
 
 from __future__ import annotations
 
 import base64
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import delete, select
+from sqlalchemy import JSON, ForeignKey, String, delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .accounts.models import PushSubscription
 from .accounts.permissions import patron_required
+from .catalog.models import utcnow
 from .extensions import db
+from .outbound import DeliveryFailed, QueuedMessage
 
 log = logging.getLogger(__name__)
 bp = Blueprint("push", __name__, url_prefix="/api/v1/push")
 PUSH_KINDS = {"hold_ready", "due_soon", "overdue"}
+
+
+class PushMessage(QueuedMessage, db.Model):
+    """A push message for one device of a patron; sent only while the device still belongs to them."""
+
+    __tablename__ = "push_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patron.id", ondelete="CASCADE"), index=True)
+    #: NULL once the device unsubscribed (the message is then cancelled)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("push_subscription.id", ondelete="SET NULL"),
+                                                        index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def _key_file() -> Path:
@@ -56,35 +76,14 @@ def generate_keys(force: bool = False) -> dict:
     return data
 
 
-def send_to_patron(patron_id: int, payload: dict) -> int:
-    """Push ``payload`` to every subscribed device of a patron; drops dead subscriptions."""
-    keys = vapid_keys()
-    if not keys:
+def queue_push(patron_id: int, kind: str, payload: dict) -> int:
+    """Queue ``payload`` for every device the patron subscribed (same transaction as the notice)."""
+    if kind not in PUSH_KINDS or not vapid_keys():
         return 0
-    from pywebpush import WebPushException, webpush
-
-    sent = 0
-    subject = current_app.config["VAPID_SUBJECT"] or f"mailto:{current_app.config['MAIL_FROM']}"
-    subs = db.session.scalars(select(PushSubscription).where(PushSubscription.patron_id == patron_id)).all()
-    dead = []
-    for sub in subs:
-        try:
-            webpush(subscription_info={"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
-                    data=json.dumps(payload), vapid_private_key=_private_key_for_pywebpush(keys["private_pem"]),
-                    vapid_claims={"sub": subject}, timeout=5)
-            sent += 1
-        except WebPushException as exc:
-            status = getattr(getattr(exc, "response", None), "status_code", None)
-            if status in (404, 410):
-                dead.append(sub.id)
-            else:
-                log.warning("push failed (%s)", status)
-        except Exception:  # noqa: BLE001 - a push service being down never breaks circulation
-            log.warning("push failed", exc_info=True)
-    if dead:
-        db.session.execute(delete(PushSubscription).where(PushSubscription.id.in_(dead)))
-        db.session.commit()
-    return sent
+    subs = db.session.scalars(select(PushSubscription.id).where(PushSubscription.patron_id == patron_id)).all()
+    for sub_id in subs:
+        db.session.add(PushMessage(patron_id=patron_id, subscription_id=sub_id, kind=kind, payload=payload))
+    return len(subs)
 
 
 def _private_key_for_pywebpush(pem: str):
@@ -93,15 +92,32 @@ def _private_key_for_pywebpush(pem: str):
     return Vapid01.from_pem(pem.encode())
 
 
-def on_notification(patron, note) -> None:
-    """Notification listener: queue a push for after the commit."""
-    if note.kind not in PUSH_KINDS:
-        return
-    from .db import after_commit
+def send_push(row: PushMessage) -> None:
+    """Send one queued push (the worker's sender); raises DeliveryFailed."""
+    sub = db.session.get(PushSubscription, row.subscription_id) if row.subscription_id else None
+    if sub is None or sub.patron_id != row.patron_id:
+        # unsubscribed, or the device is now signed in to someone else: never show them this notice
+        raise DeliveryFailed("the device no longer receives this patron's notices", cancel=True)
+    keys = vapid_keys()
+    if not keys:
+        raise DeliveryFailed("Web Push is not configured (flask --app opac push keys)")
+    from pywebpush import WebPushException, webpush
 
-    payload = {"title": note.subject, "body": note.body, "url": note.url or "/", "kind": note.kind}
-    pid = patron.id
-    after_commit(lambda: send_to_patron(pid, payload), key=f"push-{note.kind}-{pid}-{note.subject}")
+    cfg = current_app.config
+    subject = cfg["VAPID_SUBJECT"] or f"mailto:{cfg['MAIL_FROM']}"
+    try:
+        webpush(subscription_info={"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
+                data=json.dumps(row.payload), vapid_private_key=_private_key_for_pywebpush(keys["private_pem"]),
+                vapid_claims={"sub": subject}, timeout=float(cfg["PUSH_TIMEOUT"]))
+    except WebPushException as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (404, 410):  # the browser dropped the subscription
+            db.session.execute(delete(PushSubscription).where(PushSubscription.id == sub.id))
+            raise DeliveryFailed(f"subscription gone ({status})", cancel=True) from exc
+        raise DeliveryFailed(f"push service answered {status}",
+                             permanent=status is not None and 400 <= status < 500 and status != 429) from exc
+    except (OSError, ValueError) as exc:
+        raise DeliveryFailed(f"push failed: {type(exc).__name__}: {exc}") from exc
 
 
 @bp.get("/key")

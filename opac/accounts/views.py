@@ -299,7 +299,7 @@ def history_delete():
 @bp.get("/account/notifications")
 @patron_required
 def notifications():
-    from ..circulation.models import Notification
+    from ..notifications.models import Notification
 
     notes = db.session.scalars(select(Notification).where(Notification.patron_id == current_user.id)
                                .order_by(Notification.created_at.desc()).limit(100)).all()
@@ -310,7 +310,7 @@ def notifications():
 @patron_required
 def notifications_read():
     from ..catalog.models import utcnow
-    from ..circulation.models import Notification
+    from ..notifications.models import Notification
 
     db.session.execute(Notification.__table__.update().where(
         Notification.patron_id == current_user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))

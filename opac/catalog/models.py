@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
 
 MATERIAL_TYPES = (
@@ -22,7 +23,8 @@ HOLDABLE_STATUSES = ("available", "on_loan", "on_hold_shelf", "in_transit")
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now in UTC (naive), from the one clock tests can move (opac.clock)."""
+    return clock.now()
 
 
 class Location(db.Model):

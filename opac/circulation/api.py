@@ -17,8 +17,9 @@ from ..accounts.permissions import is_patron, patron_required
 from ..db import reads_first
 from ..errors import DomainError
 from ..extensions import db
+from ..notifications.models import Notification
 from . import actions, rules, services
-from .models import Hold, Loan, Notification
+from .models import Hold, Loan
 
 bp = Blueprint("patron_api", __name__, url_prefix="/api/v1")
 

@@ -1,4 +1,4 @@
-"""Loans, renewals, holds, rules, the library calendar, notifications and the mail outbox.
+"""Loans, renewals, holds, rules, the library calendar, and the notices sent for each loan.
 
 Invariants that concurrent requests could break live in the database: one open loan per item,
 one active hold per patron and title, one ready hold per copy, one use of an idempotency key.
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..catalog.models import Item, Location, Record, utcnow
 from ..extensions import db
+from ..mail import OutboxEmail  # noqa: F401 - re-exported: it used to live here
+from ..notifications.models import Notification  # noqa: F401 - re-exported
 
 HOLD_STATUSES = ("waiting", "in_transit", "ready", "fulfilled", "cancelled", "expired")
 ACTIVE_HOLD = ("waiting", "in_transit", "ready")
@@ -163,31 +165,15 @@ class Fine(db.Model):
     paid_at: Mapped[datetime | None] = mapped_column()
 
 
-class Notification(db.Model):
-    """An in-app notification, written in the patron's language when it is created."""
+class LoanNotice(db.Model):
+    """A due-soon or overdue notice sent for a loan: the unique key makes each one go out once,
+    however often (or concurrently) the daily run runs. ``kind``: due_soon, overdue_1, overdue_7…"""
 
-    __tablename__ = "notification"
+    __tablename__ = "loan_notice"
     id: Mapped[int] = mapped_column(primary_key=True)
-    patron_id: Mapped[int] = mapped_column(ForeignKey("patron.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    url: Mapped[str | None] = mapped_column(String(300))
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    due_date: Mapped[date] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column()
 
-
-class OutboxEmail(db.Model):
-    """E-mail to send (SMTP when configured) and the development outbox staff can read."""
-
-    __tablename__ = "outbox_email"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    to: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(32), default="notice")
-    patron_id: Mapped[int | None] = mapped_column(ForeignKey("patron.id", ondelete="SET NULL"))
-    whatsapp: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column()
-    error: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("loan_id", "kind", "due_date", name="uq_loan_notice_loan_kind_due"),)

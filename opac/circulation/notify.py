@@ -1,115 +1,85 @@
-"""Patron notices (hold ready, due soon, overdue, renewal refused because of a hold): an in-app
-notification and an e-mail, written in the patron's language; the daily run sends them."""
+"""The nightly run's notices: due soon and overdue, each sent once per loan, kind and due date.
+
+Notices are ``opac.notifications`` events; nothing is sent here (the worker sends the queues).
+A ``LoanNotice`` row is written before the notice, under a unique key (loan, kind, due date), so a
+second run the same day, a re-run after a crash, or two runs at once never send one twice.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app
-from flask_babel import force_locale, format_date
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Patron
 from ..extensions import db
-from ..mail import queue_email, whatsapp_link
-from ..urls import absolute_url, site_path
+from ..notifications.events import Notice, emit
 from . import rules
-from .models import Hold, Loan, Notification
+from .models import Loan, LoanNotice
+from .services import expire_holds
 
-MESSAGES = {
-    "hold_ready": (_l("Ready for pickup: %(title)s"),
-                   _l("%(title)s is ready for pickup at %(location)s until %(date)s.")),
-    "due_soon": (_l("Due soon: %(title)s"),
-                 _l("%(title)s is due on %(date)s. You can renew it in the app if no one is waiting for it.")),
-    "overdue": (_l("Overdue: %(title)s"),
-                _l("%(title)s was due on %(date)s. Please return or renew it as soon as possible.")),
-    "renewal_blocked": (_l("Cannot be renewed: %(title)s"),
-                        _l("Another patron has placed a hold on %(title)s, so it cannot be renewed. "
-                           "Please return it by %(date)s.")),
-}
-
-#: Other packages (web push) subscribe here: callables taking (patron, notification).
-listeners: list = []
+#: Days late at which an overdue notice goes out.
+OVERDUE_STEPS = (1, 7, 14)
 
 
-def notify(patron: Patron, kind: str, url: str | None = None, **params) -> Notification:
-    lang = patron.language if patron.language in current_app.config["LANGUAGES"] else "id"
-    with force_locale(lang):
-        shown = {k: (format_date(v, "long") if isinstance(v, date) else v) for k, v in params.items()}
-        subject_t, body_t = MESSAGES[kind]
-        subject = str(subject_t) % shown
-        body = str(body_t) % shown
-    note = Notification(patron_id=patron.id, kind=kind, subject=subject, body=body, url=url)
-    db.session.add(note)
-    if patron.notify_email and patron.email:
-        link = absolute_url("circulation.my_loans") if kind != "hold_ready" else absolute_url(
-            "circulation.my_holds")
-        queue_email(patron.email, subject, f"{body}\n\n{link}\n\n— {current_app.config['LIBRARY_NAME']}",
-                    kind=kind, patron_id=patron.id, whatsapp=patron.whatsapp if patron.notify_whatsapp else None)
-    db.session.flush()
-    for listener in listeners:
-        try:
-            listener(patron, note)
-        except Exception:  # noqa: BLE001 - a push failure must not undo a checkin
-            current_app.logger.warning("notification listener failed", exc_info=True)
-    return note
+def record_notice(loan: Loan, kind: str) -> bool:
+    """Claim the (loan, kind, due date) notice; False if it was already sent (or is being sent)."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(LoanNotice(loan_id=loan.id, kind=kind, due_date=loan.due_date))
+            db.session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
-def notify_hold_ready(patron: Patron, hold: Hold) -> None:
-    notify(patron, "hold_ready", url=site_path("circulation.my_holds"), title=hold.record.title,
-           location=hold.pickup_location.name, date=hold.pickup_by)
+def overdue_step(days_late: int) -> int | None:
+    """The overdue notice due at ``days_late`` days late: the highest step reached.
 
-
-def notify_renewal_blocked(patron: Patron, loan: Loan) -> None:
-    notify(patron, "renewal_blocked", url=site_path("circulation.my_loans"), title=loan.item.record.title,
-           date=loan.due_date)
+    >>> [overdue_step(d) for d in (0, 1, 6, 7, 20)]
+    [None, 1, 1, 7, 14]
+    """
+    reached = [s for s in OVERDUE_STEPS if days_late >= s]
+    return reached[-1] if reached else None
 
 
 def send_due_and_overdue_notices(today: date | None = None) -> tuple[int, int]:
     """Due-soon notices (patron's chosen days ahead) and overdue notices (day 1, 7 and 14)."""
     today = today or rules.today()
     due_soon = overdue = 0
-    open_loans = db.session.scalars(select(Loan).where(Loan.returned_at.is_(None), Loan.patron_id.is_not(None))).all()
+    open_loans = db.session.scalars(select(Loan).where(Loan.returned_at.is_(None), Loan.patron_id.is_not(None))
+                                    .order_by(Loan.id)).all()
+    patrons = {p.id: p for p in db.session.scalars(select(Patron).where(
+        Patron.id.in_({loan.patron_id for loan in open_loans} or {0})))}
     for loan in open_loans:
-        patron = db.session.get(Patron, loan.patron_id)
+        patron = patrons.get(loan.patron_id)
         if patron is None:
             continue
         days_left = (loan.due_date - today).days
-        if 0 <= days_left <= patron.notify_days_before and loan.due_notice_for != loan.due_date:
-            notify(patron, "due_soon", url=site_path("circulation.my_loans"), title=loan.item.record.title,
-                   date=loan.due_date)
+        params = {"title": loan.item.record.title, "date": loan.due_date}
+        if 0 <= days_left <= patron.notify_days_before and record_notice(loan, "due_soon"):
+            emit(Notice("due_soon", patron.id, params))
             loan.due_notice_for = loan.due_date
             due_soon += 1
-        late = -days_left
-        thresholds = (1, 7, 14)
-        if late >= 1 and loan.overdue_notices < len(thresholds) and late >= thresholds[loan.overdue_notices]:
-            notify(patron, "overdue", url=site_path("circulation.my_loans"), title=loan.item.record.title,
-                   date=loan.due_date)
-            loan.overdue_notices += 1
+        step = overdue_step(-days_left)
+        if step is not None and record_notice(loan, f"overdue_{step}"):
+            emit(Notice("overdue", patron.id, params))
+            loan.overdue_notices = OVERDUE_STEPS.index(step) + 1
             overdue += 1
     db.session.flush()
     return due_soon, overdue
 
 
 def daily_run(today: date | None = None) -> dict:
-    """Everything `flask --app opac notify` does once a day."""
-    from ..mail import send_pending
-    from .services import expire_holds
+    """Everything `flask --app opac notify` does once a day; it only queues messages."""
+    from ..retention import purge_expired_personal_data
 
     today = today or rules.today()
     expired = expire_holds(today)
     due_soon, overdue = send_due_and_overdue_notices(today)
-    from ..retention import purge_expired_personal_data
-
     retention = purge_expired_personal_data(today)
     anonymized, purged = retention.pop("loans_anonymized"), retention.pop("questions_purged")
     db.session.flush()
-    sent = send_pending()
     return {"expired_holds": expired, "due_soon": due_soon, "overdue": overdue, "anonymized": anonymized,
-            "questions_purged": purged, "emails_sent": sent, **retention}
-
-
-def whatsapp_for(note: Notification, patron: Patron) -> str | None:
-    return whatsapp_link(patron.whatsapp, f"{note.subject}\n{note.body}") if patron.whatsapp else None
-
+            "questions_purged": purged, **retention}

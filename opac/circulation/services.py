@@ -21,6 +21,7 @@ from ..accounts.models import Patron
 from ..catalog.models import HOLDABLE_STATUSES, Item, Location, Record, utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..notifications.events import Notice, emit
 from . import rules
 from .models import ACTIVE_HOLD, Fine, Hold, IdempotencyKey, Loan, Renewal
 
@@ -268,8 +269,6 @@ def trap_hold(item: Item, location: Location | None, today: date) -> Hold | None
 
 
 def _make_ready(hold: Hold, item: Item, location: Location | None, today: date) -> Hold:
-    from .notify import notify_hold_ready
-
     patron = db.session.get(Patron, hold.patron_id)
     policy = rules.policy_for(patron.category_id, item.record.material_type)
     hold.status = "ready"
@@ -278,7 +277,8 @@ def _make_ready(hold: Hold, item: Item, location: Location | None, today: date) 
     hold.pickup_by = rules.pickup_deadline(today, policy.pickup_days)
     item.status = "on_hold_shelf"
     db.session.flush()
-    notify_hold_ready(patron, hold)
+    emit(Notice("hold_ready", patron.id, {"title": item.record.title, "location": hold.pickup_location.name,
+                                          "date": hold.pickup_by}, endpoint="circulation.my_holds"))
     return hold
 
 
@@ -423,13 +423,11 @@ def place_hold(record_id: int, patron: Patron, *, pickup_location_id: int | None
             db.session.flush()
     except IntegrityError:
         raise CirculationRefused("already_holding") from None
-    from .notify import notify_renewal_blocked
-
     for loan in db.session.scalars(select(Loan).join(Item, Item.id == Loan.item_id).where(
             Item.record_id == record.id, Loan.returned_at.is_(None), Loan.patron_id.is_not(None))).all():
         borrower = db.session.get(Patron, loan.patron_id)
         if borrower and renewal_problem(loan, borrower, today) == ("on_hold", {}):
-            notify_renewal_blocked(borrower, loan)
+            emit(Notice("renewal_blocked", borrower.id, {"title": record.title, "date": loan.due_date}))
     return hold
 
 

@@ -13,11 +13,11 @@ from ..accounts.models import Patron, PatronCategory
 from ..accounts.permissions import can, staff_required
 from ..catalog.models import Item, Location, Record
 from ..circulation import actions, rules
-from ..circulation.models import Hold, OutboxEmail
+from ..circulation.models import Hold
 from ..db import reads_first
 from ..errors import DomainError
 from ..extensions import db
-from ..mail import whatsapp_link
+from ..mail import OutboxEmail, whatsapp_link
 from ..web import large_upload
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -156,6 +156,45 @@ def outbox():
     bodies = {r.id: redact_secrets(r.body) for r in rows}
     return render_template("staff/outbox.html", rows=rows, bodies=bodies,
                            wa={r.id: whatsapp_link(r.whatsapp, f"{r.subject}\n{bodies[r.id]}") for r in rows if r.whatsapp})
+
+
+#: Outbound queues staff can inspect: channel name -> model (e-mail, Web Push).
+def _queues() -> dict:
+    from ..push import PushMessage
+
+    return {"mail": OutboxEmail, "push": PushMessage}
+
+
+@bp.get("/dead-letters")
+@staff_required("outbox")
+def dead_letters():
+    """Messages the worker gave up on after their last attempt, with the last error."""
+    rows = []
+    for channel, model in _queues().items():
+        for r in db.session.scalars(select(model).where(model.status == "dead").order_by(model.id.desc()).limit(200)):
+            rows.append({"channel": channel, "id": r.id, "created_at": r.created_at, "attempts": r.attempts,
+                         "error": r.error, "to": r.to if channel == "mail" else None,
+                         "subject": r.subject if channel == "mail" else (r.payload or {}).get("title", r.kind)})
+    rows.sort(key=lambda r: r["created_at"], reverse=True)
+    return render_template("staff/dead_letters.html", rows=rows)
+
+
+@bp.post("/dead-letters/retry")
+@staff_required("outbox")
+def retry_dead_letter():
+    from .. import outbound
+    from ..db import begin_write
+
+    model = _queues().get(request.form.get("channel", ""))
+    row_id = request.form.get("id", type=int)
+    begin_write()
+    if model is None or row_id is None or not 0 < row_id < 2**31 or not outbound.retry(model, row_id):
+        db.session.rollback()
+        flash(_("This message is not a dead letter (any more); nothing was changed."), "error")
+        return redirect(url_for("staff.dead_letters"), code=303)
+    db.session.commit()
+    flash(_("The message is queued again; the worker will send it shortly."), "success")
+    return redirect(url_for("staff.dead_letters"), code=303)
 
 
 @bp.route("/import", methods=["GET", "POST"])

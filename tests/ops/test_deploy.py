@@ -16,11 +16,6 @@ from opac import config
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
-#: Commands being built on other branches at the same time (follower, notices): a unit may name them
-#: before they exist here. Once merged, they are checked like every other command.
-BUILT_IN_PARALLEL = {("index", "follow"), ("worker",)}
-#: Settings being built on other branches (staff two-factor authentication).
-SETTINGS_IN_PARALLEL = {"STAFF_2FA_REQUIRED"}
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +98,6 @@ def test_every_exec_start_names_a_real_command(app, unit):
         words.append(rest.pop(0))
         sub = group.commands.get(words[-1])
         if sub is None:
-            if tuple(words) in BUILT_IN_PARALLEL:
-                pytest.skip(f"`flask --app opac {' '.join(words)}` is built on another branch; checked once merged")
             pytest.fail(f"{unit.name}: `flask --app opac {' '.join(words)}` is not a command of the app")
         group = sub
     assert not isinstance(group, click.Group), f"{unit.name}: {' '.join(words)} is a group, not a command"
@@ -124,7 +117,7 @@ def test_environment_example_names_only_real_settings():
     named = set(re.findall(r"^#?\s*OPAC_([A-Z0-9_]+)=", text, flags=re.M))
     for required in ("BASE_URL", "DATABASE_URL", "INDEX_DIR", "SECRET_KEY", "PROXY_COUNT", "SESSION_COOKIE_SECURE"):
         assert re.search(rf"^OPAC_{required}=", text, flags=re.M), f"OPAC_{required} must be set in the example"
-    unknown = named - _documented_keys() - SETTINGS_IN_PARALLEL
+    unknown = named - _documented_keys()
     assert not unknown, f"not settings of the app: {sorted(unknown)}"
 
 

@@ -75,7 +75,7 @@ def test_share_target_and_scan(client, load_records):
     assert "BarcodeDetector" not in client.get("/scan").get_data(as_text=True)  # plain page; the script enhances
 
 
-def test_push_keys_subscribe_and_send_after_commit(app, client, login, make_patron, api, runner, monkeypatch,
+def test_push_keys_subscribe_and_send_by_the_worker(app, client, login, make_patron, api, runner, monkeypatch,
                                                    load_records):
     res = runner.invoke(args=["push", "keys"])
     assert res.exit_code == 0 and "VAPID public key:" in res.output
@@ -101,7 +101,12 @@ def test_push_keys_subscribe_and_send_after_commit(app, client, login, make_patr
         pickup = db.session.scalar(select(Location.id))
         assert actions.place_hold(pid, rid, pickup)["ok"]
         assert sent == []
-        assert actions.checkin("PU1")["ok"]  # the hold is ready: a push after the commit
+        assert actions.checkin("PU1")["ok"]  # the hold is ready: a push message is queued
+    assert sent == []  # no push service is called from a request
+    from opac.notifications.worker import run
+
+    with app.app_context():
+        assert run(once=True) == {"push_sent": 1}
     assert len(sent) == 1
     payload = json.loads(sent[0]["data"])
     assert payload["kind"] == "hold_ready" and "Bumi Manusia" in payload["body"]
