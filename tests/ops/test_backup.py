@@ -53,10 +53,10 @@ def make_library(env: dict, tmp_path: Path) -> None:
     }) for i in range(1, 5)) + "\n")
     flask(env, "import", str(records))
     patrons = tmp_path / "patrons.csv"
-    patrons.write_text("card,pin,name,category,email\n2026001,1234,Siti Aminah,student,siti@example.org\n"
-                       "2026002,5678,Budi Santoso,lecturer,budi@example.org\n")
+    patrons.write_text("card,pin,name,category,email\n2026001,4826,Siti Aminah,student,siti@example.org\n"
+                       "2026002,3917,Budi Santoso,lecturer,budi@example.org\n")
     flask(env, "patron", "import", str(patrons))
-    flask(env, "staff", "create", "--username", "pustakawan", "--password", "rahasia123", "--name", "Pustakawan")
+    flask(env, "staff", "create", "--username", "pustakawan", "--password", "kopi-susu-pagi-hari", "--name", "Pustakawan")
     flask(env, "circ", "checkout", "--card", "2026001", "--barcode", "B101")
     flask(env, "circ", "checkout", "--card", "2026002", "--barcode", "B201")
 
@@ -206,10 +206,10 @@ def test_sqlite_restore_refuses_to_overwrite_checks_integrity_and_revision(tmp_p
     url = f"sqlite:///{tmp_path}/opac.sqlite"
     env = prod_env(url, tmp_path)
     flask(env, "init-db")
-    flask(env, "patron", "create", "--card", "2026001", "--pin", "1234", "--name", "Siti", "--category", "student")
+    flask(env, "patron", "create", "--card", "2026001", "--pin", "4826", "--name", "Siti", "--category", "student")
     backups = tmp_path / "backups"
     flask(env, "backup", str(backups))
-    flask(env, "patron", "create", "--card", "2026002", "--pin", "1234", "--name", "Budi", "--category", "student")
+    flask(env, "patron", "create", "--card", "2026002", "--pin", "4826", "--name", "Budi", "--category", "student")
 
     # A database that holds data is not overwritten without --force, and says why.
     r = flask(env, "restore", str(backups), ok=False)
