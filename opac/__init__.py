@@ -103,6 +103,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions.setdefault("opac_openapi", []).append(circulation_openapi)
     app.extensions.setdefault("opac_seeders", []).append(account_services.seed_defaults)
+    from .circulation.selfcheck_views import bp as selfcheck_bp
+    from .circulation.selfcheck_views import openapi_paths as selfcheck_openapi
+
+    app.register_blueprint(selfcheck_bp)
+    app.extensions.setdefault("opac_openapi", []).append(selfcheck_openapi)
     from . import pwa
     from .api.openapi import bp as openapi_bp
     from .catalog.views import bp as catalog_bp
