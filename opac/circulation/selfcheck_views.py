@@ -4,7 +4,7 @@ staff see the self-checkouts and show the desk's changing QR code."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -33,7 +33,7 @@ def _status() -> dict:
     until = selfcheck.grant_until()
     return {"allowed": problem is None, "mode": selfcheck.mode(),
             "reason": problem, "message": selfcheck.SelfcheckRefused(problem).message if problem else None,
-            "allowed_until": datetime.fromtimestamp(until, timezone.utc).isoformat() if until else None}
+            "allowed_until": datetime.fromtimestamp(until, UTC).isoformat() if until else None}
 
 
 def _page(status: int = 200, **values):
