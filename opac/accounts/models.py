@@ -241,4 +241,6 @@ class Registration(db.Model):
     consent_at: Mapped[datetime] = mapped_column(default=utcnow)
     patron_id: Mapped[int | None] = mapped_column(ForeignKey("patron.id", ondelete="SET NULL"), unique=True)
 
+    patron: Mapped[Patron | None] = relationship()
+
     __table_args__ = (CheckConstraint(f"status IN {REGISTRATION_STATUSES!r}", name="status"),)
