@@ -233,3 +233,25 @@ def test_eight_identical_requests_make_one_loan_and_other_keys_get_409(app, live
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Loan)) == 2
         assert set(db.session.scalars(select(Loan.channel))) == {"self"}
+
+
+def test_answers_match_the_openapi_document(app, client, api, login, scene):
+    import jsonschema
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    op = spec["paths"]["/api/v1/selfcheck"]
+
+    def check(response, method, status):
+        schema = op[method]["responses"][str(status)]["content"]["application/json"]["schema"]
+        jsonschema.Draft202012Validator({"components": spec["components"], **schema}).validate(response.get_json())
+
+    login(*scene["patron"][1:])
+    check(client.get("/api/v1/selfcheck"), "get", 200)
+    ok = _borrow(api, "SC1", "o1")
+    check(ok, "post", 200)
+    refused = _borrow(api, "SC1", "o2")
+    assert refused.status_code == 409
+    check(refused, "post", 409)
+    outside = _borrow(api, "SC2", "o3", client=client, environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    check(outside, "post", 403)
+    assert "Borrow it yourself" in client.get("/account/loans?hl=en").get_data(as_text=True)
