@@ -75,7 +75,7 @@ def register(name: str, email: str, whatsapp: str | None, pin: str, confirm: str
     if not consent:
         raise RegistrationError("consent")
     language = language if language in cfg["LANGUAGES"] else "id"
-    if _bump(f"register:{email.lower()}", now, window) > int(cfg["SELF_REGISTRATION_MAX_PER_ADDRESS"]):
+    if _bump(f"register:{_hash(email.lower())[:40]}", now, window) > int(cfg["SELF_REGISTRATION_MAX_PER_ADDRESS"]):
         return None  # the same answer, nothing sent: no mail bombing of an address
     if _email_taken(email):
         with force_locale(language):
