@@ -106,6 +106,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions.setdefault("opac_openapi", []).append(circulation_openapi)
     app.extensions.setdefault("opac_seeders", []).append(account_services.seed_defaults)
+    from .accounts.registration_views import bp as registration_bp
+    from .accounts.registration_views import openapi_paths as registration_openapi
+
+    app.register_blueprint(registration_bp)
+    app.extensions.setdefault("opac_openapi", []).append(registration_openapi)
+    from .circulation.selfcheck_views import bp as selfcheck_bp
+    from .circulation.selfcheck_views import openapi_paths as selfcheck_openapi
+
+    app.register_blueprint(selfcheck_bp)
+    app.extensions.setdefault("opac_openapi", []).append(selfcheck_openapi)
     from . import pwa
     from .api.openapi import bp as openapi_bp
     from .catalog.views import bp as catalog_bp

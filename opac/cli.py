@@ -478,6 +478,9 @@ def notify_command():
 
     begin_write()
     result = daily_run()
+    from .accounts.registration import purge_unverified_registrations
+
+    result["unverified_signups_purged"] = purge_unverified_registrations()
     db.session.commit()
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()))
 

@@ -117,6 +117,30 @@ FINES_ENABLED: bool = False
 FINES_BLOCK_THRESHOLD: int = 50_000
 #: Allow a renewal despite waiting holds when other copies are free for them (Koha's rule).
 RENEW_IF_OTHER_ITEMS_AVAILABLE: bool = True
+#: Self-checkout with the phone: "network" (the request must come from SELFCHECK_NETWORKS) or "desk_code" (scan the desk's QR).
+SELFCHECK_MODE: str = "network"
+#: CIDR ranges of the library's own network for self-checkout, e.g. ["10.20.0.0/16"] (empty: self-checkout off in "network" mode).
+SELFCHECK_NETWORKS: list = []
+#: The desk's self-checkout QR code changes every this many minutes (the previous code stays valid one more period).
+SELFCHECK_DESK_CODE_MINUTES: int = 5
+#: Minutes a scanned desk code allows self-checkout in that login session.
+SELFCHECK_GRANT_MINUTES: int = 30
+#: Joining the library online at /register (off: the page is a 404).
+SELF_REGISTRATION: bool = False
+#: New online members wait for staff approval before they get a card number.
+SELF_REGISTRATION_APPROVAL: bool = False
+#: Patron category code given to members who joined online.
+SELF_REGISTRATION_CATEGORY: str = "public"
+#: Card numbers of members who joined online: this prefix and a sequence number (e.g. W000042).
+SELF_REGISTRATION_CARD_PREFIX: str = "W"
+#: Hours a verification link of an online sign-up stays valid.
+SELF_REGISTRATION_LINK_HOURS: int = 24
+#: Unverified online sign-ups are deleted by the daily run after this many days.
+SELF_REGISTRATION_PURGE_DAYS: int = 3
+#: Online sign-ups allowed per client IP address within the reset window (RESET_WINDOW_SECONDS).
+SELF_REGISTRATION_MAX_PER_IP: int = 10
+#: Sign-up mails sent to one e-mail address within the reset window (further sign-ups send nothing).
+SELF_REGISTRATION_MAX_PER_ADDRESS: int = 3
 #: Returned loans lose their link to the patron after this many days unless the patron keeps history.
 ANONYMIZE_AFTER_DAYS: int = 30
 #: Public address of the OPAC (scheme, host, optional path). Every absolute URL (e-mail, push, feeds,

@@ -31,6 +31,8 @@ PUBLIC = {
     "circulation.place_hold",  # redirects to the login page itself
     "reference.ask", "reference.faq", "reference.info", "reference.thread", "reference.suggest_api",
     "reference.faq_helpful", "reference.ask_api", "reference.thread_api", "reference.reply_api",
+    "registration.register", "registration.verify", "registration.confirm", "registration.api_register",
+    "registration.api_verify",
 }
 
 
@@ -88,6 +90,7 @@ def _values(world):
         "token": "not-a-token", "fmt": "csv", "hashed": "app.0000000000.css", "filename": "pwa/app.css",
         "question_id": world.get("b_question", 1), "faq_id": world.get("faq_id", 1), "access": world.get("b_access", "x"),
         "lang": "id", "post_id": 1, "session_id": world.get("b_session", "x"), "staff_id": 1,
+        "registration_id": 1, "decision": "approve",
     }
 
 

@@ -217,3 +217,30 @@ class StaffNotice(db.Model):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column()
+
+
+REGISTRATION_STATUSES = ("unverified", "pending", "approved", "rejected")
+
+
+class Registration(db.Model):
+    """Someone joining the library online: unverified until the e-mailed link is opened, then a
+    patron (at once, or after staff approval). Only the link token's hash is stored."""
+
+    __tablename__ = "registration"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    whatsapp: Mapped[str | None] = mapped_column(String(32))
+    pin_hash: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="unverified")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    verified_at: Mapped[datetime | None] = mapped_column()
+    consent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    patron_id: Mapped[int | None] = mapped_column(ForeignKey("patron.id", ondelete="SET NULL"), unique=True)
+
+    patron: Mapped[Patron | None] = relationship()
+
+    __table_args__ = (CheckConstraint(f"status IN {REGISTRATION_STATUSES!r}", name="status"),)

@@ -1,4 +1,4 @@
-"""Secret-bearing URLs (password reset links, private question threads): one list of patterns, used to
+"""Secret-bearing URLs (password reset links, private question threads, sign-up confirmation links): one list of patterns, used to
 redact them wherever they would otherwise be shown or written down (staff outbox, access logs) and to
 send such pages with ``Referrer-Policy: no-referrer``.
 
@@ -14,7 +14,7 @@ REDACTED = "[redacted]"
 
 _SLASH = r"(?:/|%2f)"
 #: Path prefixes whose next segment is a secret token (``/api/v1/ask/t/`` is covered by ``/ask/t/``).
-SECRET_PREFIXES = (("password-reset",), ("ask", "t"))
+SECRET_PREFIXES = (("password-reset",), ("ask", "t"), ("register", "verify"))
 _PATTERN = re.compile(
     "(" + "|".join(_SLASH + _SLASH.join(re.escape(p) for p in parts) + _SLASH for parts in SECRET_PREFIXES) + ")"
     r"(?!\[redacted\])[^/?#&\s\"'<>\\%]+(?:%(?!2f)[0-9a-f]{2}[^/?#&\s\"'<>\\%]*)*",

@@ -137,6 +137,18 @@ def not_needed_after(patron_id: int, hold_id: int, day: date | None, key: str | 
                 lambda p: {"ok": True, "hold": hold_json(services.set_not_needed_after(hold_id, p, day))})
 
 
+def self_checkout(patron_id: int, barcode: str, key: str | None = None) -> dict:
+    """The patron borrows a copy with the phone: the desk's checkout and rules, marked channel "self"."""
+
+    def action(patron):
+        item = services.item_by_barcode(barcode)
+        loan = services.checkout(item, patron, channel="self")
+        return {"ok": True, "loan": loan_json(loan), "loan_id": loan.id, "due_date": loan.due_date.isoformat(),
+                "title": item.record.title, "barcode": item.barcode}
+
+    return _run(patron_id, key, action)
+
+
 # ----------------------------------------------------------------------------- desk (staff)
 
 

@@ -68,6 +68,8 @@ class Loan(db.Model):
     location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
     due_notice_for: Mapped[date | None] = mapped_column()
     overdue_notices: Mapped[int] = mapped_column(default=0)
+    #: how the loan was made: "desk" (by staff) or "self" (self-checkout with the patron's phone)
+    channel: Mapped[str] = mapped_column(String(8), default="desk", server_default="desk")
 
     item: Mapped[Item] = relationship(lazy="joined")
     record: Mapped[Record | None] = relationship()
@@ -78,6 +80,7 @@ class Loan(db.Model):
               postgresql_where=text("returned_at IS NULL")),
         Index("ix_loan_open_due", "returned_at", "due_date"),
         CheckConstraint("renewals >= 0", name="renewals"),
+        Index("ix_loan_channel", "channel", "checked_out_at"),
     )
 
     @property

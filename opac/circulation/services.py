@@ -155,8 +155,9 @@ def remember_response(owner: str, key: str | None, response: dict) -> None:
 # ----------------------------------------------------------------------------- loans
 
 
-def checkout(item: Item, patron: Patron, *, location: Location | None = None, today: date | None = None) -> Loan:
-    """Lend ``item`` to ``patron`` under the patron's category rules."""
+def checkout(item: Item, patron: Patron, *, location: Location | None = None, today: date | None = None,
+             channel: str = "desk") -> Loan:
+    """Lend ``item`` to ``patron`` under the patron's category rules (``channel``: "desk" or "self")."""
     today = today or rules.today()
     patron = lock(Patron, patron.id)
     lock(Record, item.record_id)
@@ -192,7 +193,7 @@ def checkout(item: Item, patron: Patron, *, location: Location | None = None, to
         hold_to_fill.item_id = item.id
     due = rules.due_date(today, policy.loan_days, patron.expires_on)
     loan = Loan(item_id=item.id, record_id=record.id, patron_id=patron.id, due_date=due,
-                location_id=location.id if location else item.location_id)
+                location_id=location.id if location else item.location_id, channel=channel)
     item.status = "on_loan"
     db.session.add(loan)
     try:
