@@ -166,6 +166,8 @@ def create_list():
         flash(exc.message, "error")
         return redirect(url_for("patron_services.my_lists"), code=303)
     flash(_("List %(name)s is made.", name=rl.name), "success")
+    if record_id:
+        return redirect(url_for("patron_services.record_lists", record_id=record_id), code=303)
     return redirect(url_for("patron_services.my_list", list_id=rl.id), code=303)
 
 
@@ -207,9 +209,9 @@ def remove_from_list(list_id: int):
     rl = _own_list(list_id)
     services.remove_entry(rl, form_int("record_id", low=1) or 0)
     db.session.commit()
-    return redirect(request.form.get("back") == "record" and url_for(
-        "catalog.record", record_id=form_int("record_id", low=1) or 1) or url_for(
-        "patron_services.my_list", list_id=rl.id), code=303)
+    if request.form.get("back") == "record" and form_int("record_id", low=1):
+        return redirect(url_for("patron_services.record_lists", record_id=form_int("record_id", low=1)), code=303)
+    return redirect(url_for("patron_services.my_list", list_id=rl.id), code=303)
 
 
 @bp.post("/record/<id:record_id>/lists")
@@ -227,7 +229,7 @@ def add_to_list(record_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-    return redirect(url_for("catalog.record", record_id=record_id), code=303)
+    return redirect(url_for("patron_services.record_lists", record_id=record_id), code=303)
 
 
 @bp.get("/lists/shared/<token>")
@@ -348,15 +350,24 @@ def api_record_shelf(record_id: int):
 
 
 def record_panel(record: Record) -> dict:
-    """What the record page shows from this package: the shelf around it, the patron's lists."""
-    lists, on = [], set()
-    if is_patron():
-        lists = db.session.scalars(services.patron_lists(current_user).order_by(ReadingList.name).limit(100)).all()
-        from .models import ReadingListEntry
+    """What the (public, shared-cache) record page shows from this package: the shelf around it.
+    Nothing of the patron's: their lists are on their own page, ``/record/<id>/lists``."""
+    return {"shelf": shelf.shelf_view(record)}
 
-        on = set(db.session.scalars(select(ReadingListEntry.list_id).where(
-            ReadingListEntry.record_id == record.id, ReadingListEntry.list_id.in_([x.id for x in lists])))) if lists else set()
-    return {"shelf": shelf.shelf_view(record), "lists": lists, "on_lists": on}
+
+@bp.get("/record/<id:record_id>/lists")
+@patron_required
+def record_lists(record_id: int):
+    """Add the record to one of my lists or take it off (the private side of the record page)."""
+    record = db.session.get(Record, record_id)
+    if record is None:
+        abort(404)
+    from .models import ReadingListEntry
+
+    lists = db.session.scalars(services.patron_lists(current_user).order_by(ReadingList.name).limit(100)).all()
+    on = set(db.session.scalars(select(ReadingListEntry.list_id).where(
+        ReadingListEntry.record_id == record.id, ReadingListEntry.list_id.in_([x.id for x in lists])))) if lists else set()
+    return render_template("patron_services/record_lists.html", record=record, lists=lists, on_lists=on)
 
 
 # ----------------------------------------------------------------------------- JSON API
