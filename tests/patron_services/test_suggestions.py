@@ -40,9 +40,11 @@ def test_patron_suggests_with_a_valid_isbn_and_is_told(app, client, make_patron,
     with app.app_context():
         s = db.session.scalar(select(PurchaseSuggestion))
         assert (s.patron_id, s.isbn, s.status, s.pickup_location_id) == (pid, "9789799731234", "submitted", pickup)
-        note = db.session.scalar(select(Notification).where(Notification.patron_id == pid))
-        assert note.kind == "suggestion" and "Bumi Manusia" in note.subject
-        assert db.session.scalar(select(OutboxEmail).where(OutboxEmail.patron_id == pid)) is not None
+        note = db.session.scalar(select(Notification).where(Notification.patron_id == pid,
+                                                            Notification.kind == "suggestion"))
+        assert note.subject == "Usulan Anda: Bumi Manusia" and "sudah kami terima" in note.body
+        assert db.session.scalar(select(OutboxEmail).where(OutboxEmail.patron_id == pid,
+                                                           OutboxEmail.kind == "suggestion")) is not None
 
 
 def test_invalid_isbn_and_missing_title_are_refused_with_a_reason(app, client, make_patron, login):
@@ -112,7 +114,8 @@ def test_staff_workflow_to_arrival_places_a_hold(app, client, make_patron, make_
         assert (s.status, s.record_id) == ("arrived", rid)
         hold = db.session.get(Hold, s.hold_id)
         assert (hold.patron_id, hold.record_id, hold.pickup_location_id) == (pid, rid, pickup)
-        kinds = db.session.scalars(select(Notification.body).where(Notification.patron_id == pid)
+        kinds = db.session.scalars(select(Notification.body).where(Notification.patron_id == pid,
+                                                                   Notification.kind == "suggestion")
                                    .order_by(Notification.id)).all()
         assert len(kinds) == 4  # submitted, accepted, ordered, arrived
         assert "sudah dipesan" in kinds[2] and "sudah dipesankan (reservasi) untuk Anda" in kinds[3]
@@ -134,7 +137,8 @@ def test_rejection_needs_a_reason_and_tells_the_patron(app, client, make_patron,
     with app.app_context():
         s = db.session.get(PurchaseSuggestion, sid)
         assert (s.status, s.staff_reason) == ("rejected", "Sudah ada di koleksi")
-        last = db.session.scalar(select(Notification).where(Notification.patron_id == pid)
+        last = db.session.scalar(select(Notification).where(Notification.patron_id == pid,
+                                                            Notification.kind == "suggestion")
                                  .order_by(Notification.id.desc()))
         assert last.body == "The library will not buy Laskar Pelangi: Sudah ada di koleksi"
     _step(client, sid, "accepted")  # a closed suggestion stays closed
