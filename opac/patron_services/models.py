@@ -93,3 +93,20 @@ class ReadingListEntry(db.Model):
     record: Mapped[Record] = relationship()
 
     __table_args__ = (Index("uq_reading_list_entry", "list_id", "record_id", unique=True),)
+
+
+class ClearanceLetter(db.Model):
+    """A clearance letter ("surat bebas pustaka"): the patron owed the library nothing on the day it
+    was issued. Anyone can check it at its unguessable public link (printed as a QR code)."""
+
+    __tablename__ = "clearance_letter"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_share_token)
+    patron_id: Mapped[int | None] = mapped_column(ForeignKey("patron.id", ondelete="SET NULL"), index=True)
+    #: as on the day of issue (the letter stays checkable if the account is later removed)
+    patron_name: Mapped[str] = mapped_column(String(200))
+    card_number: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))

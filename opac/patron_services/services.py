@@ -16,7 +16,14 @@ from ..circulation import services as circulation
 from ..errors import DomainError
 from ..extensions import db
 from ..urls import site_path
-from .models import SUGGESTION_STEPS, PurchaseSuggestion, ReadingList, ReadingListEntry, new_share_token
+from .models import (
+    SUGGESTION_STEPS,
+    ClearanceLetter,
+    PurchaseSuggestion,
+    ReadingList,
+    ReadingListEntry,
+    new_share_token,
+)
 
 notices.MESSAGES.setdefault("suggestion", (_l("Your suggestion: %(title)s"), _l("%(message)s")))
 
@@ -45,6 +52,10 @@ class PatronServiceRefused(DomainError):
         "record_missing": _l("This record does not exist."),
         "too_many_entries": _l("A list holds at most %(max)s titles."),
         "too_many_lists": _l("You can keep at most %(max)s lists."),
+        "has_loans": _l("Please return your %(n)s borrowed items first."),
+        "has_holds": _l("Please collect or cancel your %(n)s holds first."),
+        "has_fines": _l("Please pay your fines of %(amount)s first."),
+        "already_revoked": _l("This letter is already revoked."),
     }
 
 
@@ -269,3 +280,46 @@ def list_json(rl: ReadingList, *, with_entries: bool = True) -> dict:
     return out
 
 
+
+
+# ----------------------------------------------------------------------------- clearance letters
+
+
+def clearance_problem(patron: Patron) -> tuple[str, dict] | None:
+    """Why the patron cannot have a clearance letter now: open loans, active holds, unpaid fines."""
+    loans = db.session.scalar(select(func.count()).select_from(circulation.patron_loans(patron).subquery()))
+    if loans:
+        return "has_loans", {"n": loans}
+    holds = db.session.scalar(select(func.count()).select_from(circulation.patron_holds(patron).subquery()))
+    if holds:
+        return "has_holds", {"n": holds}
+    fines = circulation.outstanding_fines(patron)
+    if fines:
+        return "has_fines", {"amount": "Rp " + f"{int(fines):,}".replace(",", ".")}
+    return None
+
+
+def issue_clearance(patron: Patron) -> ClearanceLetter:
+    """Issue a letter if the patron owes nothing (patron row locked: no checkout slips in between)."""
+    patron = circulation.lock(Patron, patron.id)
+    problem = clearance_problem(patron)
+    if problem:
+        raise PatronServiceRefused(problem[0], **problem[1])
+    letter = ClearanceLetter(patron_id=patron.id, patron_name=patron.name, card_number=patron.card_number,
+                             token=new_share_token(), issued_at=utcnow())
+    db.session.add(letter)
+    db.session.flush()
+    return letter
+
+
+def revoke_clearance(letter_id: int, *, by: StaffUser, reason=None) -> ClearanceLetter:
+    letter = circulation.lock(ClearanceLetter, letter_id)
+    if letter is None:
+        raise PatronServiceRefused("not_found")
+    if letter.revoked_at is not None:
+        raise PatronServiceRefused("already_revoked")
+    letter.revoked_at = utcnow()
+    letter.revoked_by = by.id
+    letter.revoked_reason = _text(reason, "reason", 1000, _l("Reason"))
+    db.session.flush()
+    return letter

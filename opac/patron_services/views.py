@@ -16,7 +16,7 @@ from ..extensions import db
 from ..params import arg_int, form_int
 from ..web import public_page
 from . import services, shelf
-from .models import SUGGESTION_STATUSES, SUGGESTION_STEPS, PurchaseSuggestion, ReadingList
+from .models import SUGGESTION_STATUSES, SUGGESTION_STEPS, ClearanceLetter, PurchaseSuggestion, ReadingList
 
 bp = Blueprint("patron_services", __name__)
 
@@ -368,6 +368,82 @@ def record_lists(record_id: int):
     on = set(db.session.scalars(select(ReadingListEntry.list_id).where(
         ReadingListEntry.record_id == record.id, ReadingListEntry.list_id.in_([x.id for x in lists])))) if lists else set()
     return render_template("patron_services/record_lists.html", record=record, lists=lists, on_lists=on)
+
+
+# ----------------------------------------------------------------------------- clearance letters
+
+
+@bp.get("/account/clearance")
+@patron_required
+def my_clearance():
+    letters = db.session.scalars(select(ClearanceLetter).where(ClearanceLetter.patron_id == current_user.id)
+                                 .order_by(ClearanceLetter.issued_at.desc())).all()
+    problem = services.clearance_problem(current_user)
+    message = services.PatronServiceRefused(problem[0], **problem[1]).message if problem else None
+    return render_template("patron_services/clearance.html", letters=letters, problem=message)
+
+
+@bp.post("/account/clearance")
+@patron_required
+def request_clearance():
+    begin_write()
+    try:
+        letter = services.issue_clearance(current_user)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("patron_services.my_clearance"), code=303)
+    return redirect(url_for("patron_services.clearance_letter", letter_id=letter.id), code=303)
+
+
+@bp.get("/account/clearance/<id:letter_id>")
+@patron_required
+def clearance_letter(letter_id: int):
+    letter = db.session.scalar(select(ClearanceLetter).where(ClearanceLetter.id == letter_id,
+                                                             ClearanceLetter.patron_id == current_user.id))
+    if letter is None:
+        abort(404)
+    from ..accounts.barcode import qr_svg
+    from ..urls import absolute_url
+
+    url = absolute_url("patron_services.verify_clearance", token=letter.token)
+    return render_template("patron_services/clearance_letter.html", letter=letter, url=url,
+                           qr=qr_svg(url, label=_("Check this letter")))
+
+
+@bp.get("/clearance/<token>")
+@public_page
+def verify_clearance(token: str):
+    letter = db.session.scalar(select(ClearanceLetter).where(ClearanceLetter.token == token[:64])) if token else None
+    if letter is None:
+        abort(404)
+    return render_template("patron_services/clearance_verify.html", letter=letter)
+
+
+@bp.get("/staff/clearances")
+@staff_required("patrons")
+def staff_clearances():
+    q = (request.args.get("q") or "").strip()[:64]
+    query = select(ClearanceLetter).order_by(ClearanceLetter.issued_at.desc())
+    if q:
+        query = query.where(ClearanceLetter.card_number == q)
+    return render_template("patron_services/staff_clearances.html", letters=db.session.scalars(query.limit(200)).all(),
+                           q=q)
+
+
+@bp.post("/staff/clearances/<id:letter_id>/revoke")
+@staff_required("patrons")
+def revoke_clearance(letter_id: int):
+    begin_write()
+    try:
+        services.revoke_clearance(letter_id, by=current_user, reason=request.form.get("reason"))
+        db.session.commit()
+        flash(_("The letter is revoked."), "success")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("patron_services.staff_clearances"), code=303)
 
 
 # ----------------------------------------------------------------------------- JSON API
