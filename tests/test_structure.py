@@ -32,7 +32,7 @@ PUBLIC = {
     "reference.ask", "reference.faq", "reference.info", "reference.thread", "reference.suggest_api",
     "reference.faq_helpful", "reference.ask_api", "reference.thread_api", "reference.reply_api",
     "patron_services.shared_list", "patron_services.reading_lists", "patron_services.reading_list",
-    "patron_services.record_shelf", "patron_services.api_record_shelf",
+    "patron_services.record_shelf", "patron_services.api_record_shelf", "patron_services.verify_clearance",
 }
 
 
@@ -73,8 +73,13 @@ def two_patrons(app, load_records, make_patron, make_staff):
         b_list = lists.create_list(name="Daftar pribadi B " + b[1], patron=db.session.get(Patron, b[0]))
         lists.add_entry(b_list, ids[0])
         b_list = b_list.id
+        from opac.patron_services.models import ClearanceLetter
+
+        letter = ClearanceLetter(patron_id=b[0], patron_name="B " + b[1], card_number=b[1], token="b-letter-token-xyz")
+        db.session.add(letter)
         db.session.commit()
-    return {"b_list": b_list, "records": ids, "a": a, "b": b, "staff": staff, "staff_secret": staff_secret, "b_loan": b_loan,
+        b_letter = letter.id
+    return {"b_list": b_list, "b_letter": b_letter, "records": ids, "a": a, "b": b, "staff": staff, "staff_secret": staff_secret, "b_loan": b_loan,
             "b_hold": b_hold, "b_question": b_question, "b_access": b_access, "b_session": b_session}
 
 
@@ -97,6 +102,7 @@ def _values(world):
         "question_id": world.get("b_question", 1), "faq_id": world.get("faq_id", 1), "access": world.get("b_access", "x"),
         "lang": "id", "post_id": 1, "session_id": world.get("b_session", "x"), "staff_id": 1,
         "list_id": world.get("b_list", 1), "suggestion_id": world.get("b_suggestion", 1),
+        "letter_id": world.get("b_letter", 1),
     }
 
 
@@ -167,7 +173,7 @@ def test_patron_a_cannot_see_or_touch_patron_b(app, client, two_patrons, login):
     _, card_b, _ = two_patrons["b"]
     login(*two_patrons["a"][1:])
     values = _values(two_patrons)
-    owned = {"loan_id", "hold_id", "question_id", "session_id", "list_id"}
+    owned = {"loan_id", "hold_id", "question_id", "session_id", "list_id", "letter_id"}
     with app.app_context():
         before = db_state()
     checked = 0
