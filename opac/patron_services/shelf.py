@@ -79,7 +79,7 @@ def shelf_view(record: Record, *, direction: str | None = None, from_item: Item 
     if anchor is None:
         return None
     if direction in ("prev", "next"):
-        rows = neighbours(anchor, direction, exclude_record=None if from_item else record.id, size=SIDE * 2)
+        rows = neighbours(anchor, direction, exclude_record=anchor.record_id, size=SIDE * 2)
         left, right = (list(reversed(rows)), []) if direction == "prev" else ([], rows)
     else:
         left = list(reversed(neighbours(anchor, "prev", exclude_record=record.id)))
