@@ -131,6 +131,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(openapi_bp)
     app.register_blueprint(pwa.bp)
 
+    from .patron_services import views as patron_services
+
+    patron_services.install(app)
     from . import cli
 
     cli.init_app(app)
@@ -146,5 +149,6 @@ def _register_models() -> None:
     from .circulation import models as _circulation  # noqa: F401
     from .news import models as _news  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
+    from .patron_services import models as _patron_services  # noqa: F401
     from .reference import models as _reference  # noqa: F401
     from .search import models as _search  # noqa: F401

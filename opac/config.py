@@ -232,6 +232,8 @@ SOCIAL_LINKS: dict = {"instagram": "https://instagram.com/perpustakaan", "facebo
                       "whatsapp": "https://wa.me/6281234567890"}
 #: Sender address of library e-mail.
 MAIL_FROM: str = "perpustakaan@example.org"
+#: Purchase suggestions ("usulan koleksi") a patron may send per calendar month.
+SUGGESTIONS_PER_MONTH: int = 5
 
 
 def _parse(value: str):

@@ -33,6 +33,8 @@ PUBLIC = {
     "reference.faq_helpful", "reference.ask_api", "reference.thread_api", "reference.reply_api",
     "registration.register", "registration.verify", "registration.confirm", "registration.api_register",
     "registration.api_verify",
+    "patron_services.shared_list", "patron_services.reading_lists", "patron_services.reading_list",
+    "patron_services.record_shelf", "patron_services.api_record_shelf", "patron_services.verify_clearance",
 }
 
 
@@ -68,7 +70,18 @@ def two_patrons(app, load_records, make_patron, make_staff):
         start_session(db.session.get(Patron, b[0]))  # B is signed in somewhere
         db.session.commit()
         b_session = db.session.scalar(select(AuthSession.ref).where(AuthSession.user_id == b[0]))
-    return {"records": ids, "a": a, "b": b, "staff": staff, "staff_secret": staff_secret, "b_loan": b_loan,
+        from opac.patron_services import services as lists
+
+        b_list = lists.create_list(name="Daftar pribadi B " + b[1], patron=db.session.get(Patron, b[0]))
+        lists.add_entry(b_list, ids[0])
+        b_list = b_list.id
+        from opac.patron_services.models import ClearanceLetter
+
+        letter = ClearanceLetter(patron_id=b[0], patron_name="B " + b[1], card_number=b[1], token="b-letter-token-xyz")
+        db.session.add(letter)
+        db.session.commit()
+        b_letter = letter.id
+    return {"b_list": b_list, "b_letter": b_letter, "records": ids, "a": a, "b": b, "staff": staff, "staff_secret": staff_secret, "b_loan": b_loan,
             "b_hold": b_hold, "b_question": b_question, "b_access": b_access, "b_session": b_session}
 
 
@@ -91,6 +104,8 @@ def _values(world):
         "question_id": world.get("b_question", 1), "faq_id": world.get("faq_id", 1), "access": world.get("b_access", "x"),
         "lang": "id", "post_id": 1, "session_id": world.get("b_session", "x"), "staff_id": 1,
         "registration_id": 1, "decision": "approve",
+        "list_id": world.get("b_list", 1), "suggestion_id": world.get("b_suggestion", 1),
+        "letter_id": world.get("b_letter", 1),
     }
 
 
@@ -161,7 +176,7 @@ def test_patron_a_cannot_see_or_touch_patron_b(app, client, two_patrons, login):
     _, card_b, _ = two_patrons["b"]
     login(*two_patrons["a"][1:])
     values = _values(two_patrons)
-    owned = {"loan_id", "hold_id", "question_id", "session_id"}
+    owned = {"loan_id", "hold_id", "question_id", "session_id", "list_id", "letter_id"}
     with app.app_context():
         before = db_state()
     checked = 0

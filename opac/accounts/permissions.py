@@ -27,6 +27,8 @@ ACTIONS = MappingProxyType({
     "outbox": STAFF,
     "reference": STAFF,
     "faq": STAFF,
+    "suggestions": STAFF,  # purchase suggestions: accept, order, mark arrived, reject
+    "course_lists": STAFF,  # course reading lists
     "own_account": STAFF,  # one's own two-factor settings, signed-in devices and notices
     "catalog_import": ADMIN,
     "patron_import": ADMIN,

@@ -271,6 +271,12 @@ def _history_rows(patron):
 @bp.get("/account/history.<fmt>")
 @patron_required
 def history_download(fmt: str):
+    if fmt == "ris":  # for reference managers (Zotero, Mendeley, EndNote): each title once
+        from ..patron_services.history import history_ris
+
+        resp = Response(history_ris(current_user), mimetype="application/x-research-info-systems")
+        resp.headers["Content-Disposition"] = 'attachment; filename="loan-history.ris"'
+        return resp
     rows = list(_history_rows(current_user))
     if fmt == "json":
         resp = Response(json.dumps(rows, ensure_ascii=False, indent=1), mimetype="application/json")

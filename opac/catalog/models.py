@@ -115,6 +115,8 @@ class Item(db.Model):
     copy_number: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(20), default="available")
     public_note: Mapped[str | None] = mapped_column(Text)
+    #: shelf order of the item's (or its record's) call number, kept by patron_services.shelf
+    shelf_key: Mapped[str | None] = mapped_column(String(160).with_variant(String(160, collation="C"), "postgresql"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -124,6 +126,7 @@ class Item(db.Model):
     __table_args__ = (
         CheckConstraint(f"status IN {ITEM_STATUSES!r}", name="status"),
         Index("ix_item_record_status", "record_id", "status"),
+        Index("ix_item_shelf_key", "shelf_key", "id"),
     )
 
     def __repr__(self) -> str:

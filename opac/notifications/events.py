@@ -32,6 +32,7 @@ MESSAGES = {
     "renewal_blocked": (_l("Cannot be renewed: %(title)s"),
                         _l("Another patron has placed a hold on %(title)s, so it cannot be renewed. "
                            "Please return it by %(date)s.")),
+    "suggestion": (_l("Your suggestion: %(title)s"), _l("%(message)s")),
 }
 
 
