@@ -21,11 +21,12 @@ def _get_routes(app, prefix=""):
 
 
 @pytest.fixture
-def staff_client(app, make_staff):
+def staff_client(app, make_admin):
+    from .conftest import staff_login
+
     client = app.test_client()
-    user, password = make_staff("boss", "secret123", role="admin")
-    r = client.post("/staff/login", data={"username": user, "password": password, "csrf_token": csrf_token(client)})
-    assert r.status_code == 303
+    user, password, secret = make_admin("boss")
+    staff_login(client, app, user, password, secret)
     return client
 
 

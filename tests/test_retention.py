@@ -133,7 +133,7 @@ def _full_activity(app, load_records, make_patron, make_staff, prefix: str, keep
         assert r.status_code == 200, r.get_data(as_text=True)
         urls.append(r.get_json()["thread_url"])
     tokens = [u.rsplit("/", 1)[1] for u in urls]
-    user, password = make_staff(f"staff{prefix.lower()}", "secret123")
+    user, password = make_staff(f"staff{prefix.lower()}", "kopi-susu-pagi-hari")
     with app.test_request_context():
         from opac.accounts.models import StaffUser
 

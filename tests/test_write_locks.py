@@ -69,10 +69,10 @@ def test_64_simultaneous_patron_logins(app, live_server, make_patron):
 
 
 def test_64_simultaneous_staff_form_logins_during_desk_writes(app, live_server, make_staff, load_records, make_patron):
-    staff = [make_staff(f"desk{i:02d}", "secret123") for i in range(N)]
+    staff = [make_staff(f"desk{i:02d}", "kopi-susu-pagi-hari") for i in range(N)]
     load_records([dict(title=f"Buku {i}", items=[{"barcode": f"B{i:03d}", "location": "PUSAT"}]) for i in range(8)])
     patrons = [make_patron() for _ in range(8)]
-    desk = [HttpUser(live_server).login_staff("desk00", "secret123") for _ in range(8)]
+    desk = [HttpUser(live_server).login_staff("desk00", "kopi-susu-pagi-hari") for _ in range(8)]
     users = [HttpUser(live_server) for _ in range(N)]
     logins = [lambda u=u, s=s: _post(u, "/staff/login", data={"username": s[0], "password": s[1]})
               for u, s in zip(users, staff)]
