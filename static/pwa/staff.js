@@ -75,6 +75,8 @@
         if (ev.key === "Enter" && !barcode.value) { ev.preventDefault(); barcode.focus(); }
       });
     }
+    /* form.action is shadowed by the hidden input named "action": read the attribute */
+    var url = form.getAttribute("action") || window.location.pathname;
     var busy = false;
     form.addEventListener("submit", function (ev) {
       if (!window.fetch || !window.DOMParser || !result) return;  /* plain post */
@@ -82,13 +84,13 @@
       if (busy) return;
       busy = true;
       var used = document.activeElement && form.contains(document.activeElement) ? document.activeElement : barcode;
-      fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
+      fetch(url, {method: "POST", body: new FormData(form), credentials: "same-origin",
                           headers: {"Accept": "text/html", "X-Requested-With": "fetch"}})
         .then(function (r) { return r.text(); })
         .then(function (html) {
           var doc = new DOMParser().parseFromString(html, "text/html");
           var fresh = doc.getElementById("desk-result");
-          if (!fresh) { window.location.assign(form.action); return; }
+          if (!fresh) { window.location.assign(url); return; }
           result.innerHTML = fresh.innerHTML;
           var state = fresh.getAttribute("data-result");
           result.setAttribute("data-result", state);
