@@ -88,6 +88,7 @@ def _values(world):
         "token": "not-a-token", "fmt": "csv", "hashed": "app.0000000000.css", "filename": "pwa/app.css",
         "question_id": world.get("b_question", 1), "faq_id": world.get("faq_id", 1), "access": world.get("b_access", "x"),
         "lang": "id", "post_id": 1, "session_id": world.get("b_session", "x"), "staff_id": 1,
+        "series": "loans",
     }
 
 

@@ -160,19 +160,19 @@ def statistics():
     return render_template("staff/statistics.html", series=series, charts=charts, days=days)
 
 
-@bp.get("/statistics/<key>.csv")
+@bp.get("/statistics/<series>.csv")
 @staff_required("statistics")
-def statistics_csv(key: str):
+def statistics_csv(series: str):
     from flask import Response, abort
 
     from . import statistics as stats
 
-    if key not in (*stats.SERIES, "first_answer"):
+    if series not in (*stats.SERIES, "first_answer"):
         abort(404)
     day_list = stats.day_range(_stats_days())
-    series = stats.first_answer_hours(day_list) if key == "first_answer" else stats.daily_counts(key, day_list)
-    return Response(stats.series_csv(series), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{key}-{day_list[0]}-{day_list[-1]}.csv"',
+    data = stats.first_answer_hours(day_list) if series == "first_answer" else stats.daily_counts(series, day_list)
+    return Response(stats.series_csv(data), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{series}-{day_list[0]}-{day_list[-1]}.csv"',
         "Cache-Control": "no-store"})
 
 
