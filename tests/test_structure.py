@@ -106,6 +106,7 @@ def _values(world):
         "registration_id": 1, "decision": "approve",
         "list_id": world.get("b_list", 1), "suggestion_id": world.get("b_suggestion", 1),
         "letter_id": world.get("b_letter", 1),
+        "series": "loans",
     }
 
 

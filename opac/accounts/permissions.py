@@ -25,6 +25,7 @@ ACTIONS = MappingProxyType({
     "holds_shelf": STAFF,
     "patrons": STAFF,
     "outbox": STAFF,
+    "statistics": STAFF,  # daily counts and their CSV: nothing tied to a patron
     "reference": STAFF,
     "faq": STAFF,
     "suggestions": STAFF,  # purchase suggestions: accept, order, mark arrived, reject

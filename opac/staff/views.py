@@ -6,12 +6,12 @@ from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..accounts import services as account_services
 from ..accounts.models import Patron, PatronCategory
 from ..accounts.permissions import can, staff_required
-from ..catalog.models import Item, Location, Record
+from ..catalog.models import Location, utcnow
 from ..circulation import actions, rules
 from ..circulation.models import Hold
 from ..db import reads_first
@@ -63,27 +63,31 @@ def logout():
 @bp.get("/")
 @staff_required("desk")
 def dashboard():
-    today = rules.today()
-    stats = {
-        "ready": db.session.scalar(select(func.count()).select_from(Hold).where(Hold.status == "ready")),
-        "waiting": db.session.scalar(select(func.count()).select_from(Hold).where(Hold.status == "waiting")),
-        "expired_ready": db.session.scalar(select(func.count()).select_from(Hold).where(
-            Hold.status == "ready", Hold.pickup_by < today)),
-        "records": db.session.scalar(select(func.count()).select_from(Record)),
-        "outbox": db.session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None))),
-    }
+    from flask_babel import format_timedelta
     from flask_login import current_user
 
-    from ..accounts.models import StaffNotice
+    from .dashboard import desk_counts
 
-    stats["notices"] = db.session.scalar(select(func.count()).select_from(StaffNotice).where(
-        StaffNotice.staff_id == current_user.id, StaffNotice.read_at.is_(None)))
-    return render_template("staff/dashboard.html", stats=stats)
+    counts = desk_counts(current_user)
+    oldest = counts["oldest_question"]
+    wait = format_timedelta(utcnow() - oldest, threshold=1.0) if oldest else None
+    return render_template("staff/dashboard.html", counts=counts, oldest_wait=wait)
 
 
 def _desk_location():
     loc_id = session.get("desk_location_id")
     return db.session.get(Location, loc_id) if isinstance(loc_id, int) and 0 < loc_id < 2**31 else None
+
+
+DESK_MODES = ("checkout", "checkin")
+
+
+def _desk_mode() -> str:
+    """The desk's mode: the form just posted, else the link followed, else the one last used here."""
+    for mode in (request.form.get("action"), request.args.get("mode"), session.get("desk_mode")):
+        if mode in DESK_MODES:
+            return mode
+    return "checkout"
 
 
 @bp.route("/desk", methods=["GET", "POST"])
@@ -96,6 +100,8 @@ def desk():
         if action == "location":
             session["desk_location_id"] = request.form.get("location_id", type=int)
             return redirect(url_for("staff.desk"), code=303)
+        if action in DESK_MODES:
+            session["desk_mode"] = action  # sticky: the next visit opens where the librarian left off
         if action == "checkout":
             result = actions.checkout(request.form.get("card", ""), request.form.get("barcode", ""),
                                       loc.id if loc else None)
@@ -106,30 +112,70 @@ def desk():
     locations = db.session.scalars(select(Location).order_by(Location.position, Location.name)).all()
     status = 200 if result is None or result.get("ok") else 409
     return render_template("staff/desk.html", result=result, locations=locations, desk_location=_desk_location(),
-                           card=request.form.get("card", "")), status
+                           mode=_desk_mode(), card=request.form.get("card", "").strip()[:64],
+                           barcode=request.form.get("barcode", "").strip()[:64] if result and not result.get("ok")
+                           else ""), status
 
 
 @bp.get("/holds")
 @staff_required("holds_shelf")
 def holds_shelf():
+    from .dashboard import holds_to_pull
+
     today = rules.today()
     ready = db.session.scalars(select(Hold).where(Hold.status == "ready").order_by(Hold.pickup_by)).all()
     transit = db.session.scalars(select(Hold).where(Hold.status == "in_transit").order_by(Hold.placed_at)).all()
-    # waiting holds whose title has a copy on the shelf: to pull
-    waiting = db.session.scalars(select(Hold).where(Hold.status == "waiting").order_by(Hold.placed_at)).all()
-    to_pull = []
-    seen = set()
-    for h in waiting:
-        if h.record_id in seen or h.is_suspended(today):
-            continue
-        copies = db.session.scalars(select(Item).where(Item.record_id == h.record_id, Item.status == "available")).all()
-        if copies:
-            seen.add(h.record_id)
-            to_pull.append((h, copies))
+    to_pull = holds_to_pull(today)
     patrons = {p.id: p for p in db.session.scalars(select(Patron).where(
         Patron.id.in_({h.patron_id for h in ready + transit + [x for x, _c in to_pull]} or {0}))).all()}
     return render_template("staff/holds.html", ready=ready, transit=transit, to_pull=to_pull, patrons=patrons,
                            today=today)
+
+
+@bp.get("/overdue")
+@staff_required("desk")
+def overdue():
+    from .dashboard import overdue_loans
+
+    today = rules.today()
+    rows = overdue_loans(today)
+    patrons = {p.id: p for p in db.session.scalars(select(Patron).where(
+        Patron.id.in_({loan.patron_id for loan in rows if loan.patron_id} or {0}))).all()}
+    return render_template("staff/overdue.html", rows=rows, patrons=patrons, today=today)
+
+
+def _stats_days() -> int:
+    from .statistics import MAX_DAYS
+
+    days = request.args.get("days", type=int) or 30
+    return max(1, min(days, MAX_DAYS))
+
+
+@bp.get("/statistics")
+@staff_required("statistics")
+def statistics():
+    from . import statistics as stats
+
+    days = _stats_days()
+    series = stats.all_series(stats.day_range(days))
+    charts = {key: stats.bar_chart(s) for key, s in series.items()}
+    return render_template("staff/statistics.html", series=series, charts=charts, days=days)
+
+
+@bp.get("/statistics/<series>.csv")
+@staff_required("statistics")
+def statistics_csv(series: str):
+    from flask import Response, abort
+
+    from . import statistics as stats
+
+    if series not in (*stats.SERIES, "first_answer"):
+        abort(404)
+    day_list = stats.day_range(_stats_days())
+    data = stats.first_answer_hours(day_list) if series == "first_answer" else stats.daily_counts(series, day_list)
+    return Response(stats.series_csv(data), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{series}-{day_list[0]}-{day_list[-1]}.csv"',
+        "Cache-Control": "no-store"})
 
 
 @bp.post("/holds/expire")
