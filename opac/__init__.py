@@ -114,6 +114,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(search_api_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(pwa.bp)
+    from .oai.views import bp as oai_bp
+
+    app.register_blueprint(oai_bp)
 
     from . import cli
 

@@ -31,7 +31,11 @@ PUBLIC = {
     "circulation.place_hold",  # redirects to the login page itself
     "reference.ask", "reference.faq", "reference.info", "reference.thread", "reference.suggest_api",
     "reference.faq_helpful", "reference.ask_api", "reference.thread_api", "reference.reply_api",
+    "oai.endpoint", "catalog.opensearch",
 }
+#: Read-only POST endpoints exempt from CSRF (a protocol that allows POST for long queries); they must
+#: answer and change nothing.
+READ_ONLY_POST = {"oai.endpoint"}
 
 
 @pytest.fixture
@@ -126,6 +130,9 @@ def test_every_post_without_csrf_is_refused_and_changes_nothing(app, client, two
             if url is None:
                 continue
             r = client.open(url, method=method, data={"x": "1"})
+            if rule.endpoint in READ_ONLY_POST:
+                assert r.status_code == 200, (rule.endpoint, r.status_code)
+                continue
             assert r.status_code == 400, (rule.endpoint, r.status_code)
             checked += 1
     with app.app_context():

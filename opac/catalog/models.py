@@ -74,7 +74,8 @@ class Record(db.Model):
     marc: Mapped[bytes | None] = mapped_column(LargeBinary)
     source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: Changes with every edit of the record or its copies' shelving; the OAI-PMH datestamp.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     items: Mapped[list[Item]] = relationship(
         back_populates="record", cascade="all, delete-orphan", order_by="Item.id"
@@ -130,3 +131,20 @@ class Item(db.Model):
 
     def __repr__(self) -> str:
         return f"<Item {self.barcode} {self.status}>"
+
+
+class RecordTombstone(db.Model):
+    """A deleted record remembered for harvesters (OAI-PMH ``deletedRecord persistent``).
+
+    Written in the same transaction as the deletion; removed when the control number comes back.
+    """
+
+    __tablename__ = "record_tombstone"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    control_number: Mapped[str] = mapped_column(String(64), unique=True)
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: The OAI set specs the record belonged to, space-separated with a space at both ends.
+    sets: Mapped[str] = mapped_column(Text, default=" ")
+
+    def __repr__(self) -> str:
+        return f"<RecordTombstone {self.control_number}>"
