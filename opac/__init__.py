@@ -63,6 +63,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .search import sync
 
     sync.install()
+    from .catalog import models as catalog_models
+
+    catalog_models.install()
 
     from . import logs, web
 

@@ -305,3 +305,20 @@ def test_post_is_accepted_without_csrf_and_public_cache_headers(client, catalogu
     assert error_code(root) is None and len(identifiers(root)) == 2
     assert r.headers["Cache-Control"] == "public, no-cache"
     assert "Set-Cookie" not in r.headers
+
+
+def test_moving_a_copy_moves_the_datestamp_but_circulating_it_does_not(app, client, catalogue):
+    from opac.catalog.models import Item
+    from opac.catalog.services import LocationCache
+
+    rid = catalogue["ids"][0]
+    with app.test_request_context():
+        before = db.session.get(Record, rid).updated_at
+        db.session.scalar(select(Item).where(Item.barcode == "A1")).status = "on_loan"
+        db.session.commit()
+        assert db.session.get(Record, rid).updated_at == before
+        db.session.scalar(select(Item).where(Item.barcode == "A1")).location = LocationCache().get("ANAK")
+        db.session.commit()
+        assert db.session.get(Record, rid).updated_at > before
+    root = oai(client, verb="ListIdentifiers", metadataPrefix="oai_dc", set="location:ANAK")
+    assert identifiers(root) == [f"oai:opac.test:{catalogue['controls'][0]}"]
