@@ -66,6 +66,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .search import sync
 
     sync.install()
+    from .catalog import models as catalog_models
+
+    catalog_models.install()
 
     from . import logs, web
 
@@ -130,6 +133,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(pwa.bp)
+    from .oai.views import bp as oai_bp
+
+    app.register_blueprint(oai_bp)
 
     from .patron_services import views as patron_services
 

@@ -57,6 +57,7 @@ def init_app(app) -> None:
     app.cli.add_command(init_db)
     app.cli.add_command(import_command)
     app.cli.add_command(export_command)
+    app.cli.add_command(delete_record_command)
     app.cli.add_command(reindex)
     app.cli.add_command(index_group)
     app.cli.add_command(demo)
@@ -132,6 +133,39 @@ def export_command(fmt, output):
     with open(output, "wb") as out:
         n = write_collection(iter_export(), fmt, out)
     click.echo(f"Exported {n} records to {output}")
+
+
+@click.command("delete-record")
+@click.argument("control_numbers", nargs=-1, required=True)
+@with_appcontext
+def delete_record_command(control_numbers):
+    """Delete records (and their copies) by control number; harvesters see them as deleted."""
+    from sqlalchemy import select
+
+    from .catalog.models import Record
+    from .catalog.services import CatalogError, delete_record
+    from .db import begin_write
+
+    failed = 0
+    for control in control_numbers:
+        begin_write()
+        record = db.session.scalar(select(Record).where(Record.control_number == control))
+        if record is None:
+            db.session.rollback()
+            click.echo(f"{control}: no such record", err=True)
+            failed += 1
+            continue
+        try:
+            delete_record(record)
+        except CatalogError as exc:
+            db.session.rollback()
+            click.echo(f"{control}: {exc.message}", err=True)
+            failed += 1
+            continue
+        db.session.commit()
+        click.echo(f"{control}: deleted")
+    if failed:
+        raise SystemExit(1)
 
 
 @click.command("reindex")

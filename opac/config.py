@@ -224,6 +224,12 @@ OPENING_HOURS: dict = {"0": "08:00-20:00", "1": "08:00-20:00", "2": "08:00-20:00
 LIBRARY_ADDRESS: str = "Jl. Pendidikan No. 1, Kampus Nusantara"
 CONTACT_PHONE: str = "+62 21 555 0100"
 CONTACT_EMAIL: str = "perpustakaan@example.org"
+#: Records per OAI-PMH ListRecords/ListIdentifiers page before a resumption token.
+OAI_PAGE_SIZE: int = 250
+#: Seconds an OAI-PMH resumption token stays valid (signed with SECRET_KEY, no server state).
+OAI_TOKEN_LIFETIME: int = 86400
+#: Administrator e-mail in the OAI-PMH Identify response; None: CONTACT_EMAIL.
+OAI_ADMIN_EMAIL: str | None = None
 #: WhatsApp number (international digits, no +) for click-to-chat.
 CONTACT_WHATSAPP: str = "6281234567890"
 #: Social media links: name -> URL (Instagram, Facebook, X, YouTube, WhatsApp channel…).

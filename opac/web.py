@@ -18,7 +18,7 @@ from .errors import DomainError
 
 log = logging.getLogger(__name__)
 COMPRESSIBLE = {"text/html", "text/css", "application/javascript", "text/javascript", "application/json",
-                "application/manifest+json", "image/svg+xml", "application/xml", "text/plain", "text/csv",
+                "application/manifest+json", "image/svg+xml", "application/xml", "text/xml", "text/plain", "text/csv",
                 "application/marcxml+xml", "application/x-bibtex", "application/x-research-info-systems"}
 
 CSP = (

@@ -35,7 +35,11 @@ PUBLIC = {
     "registration.api_verify",
     "patron_services.shared_list", "patron_services.reading_lists", "patron_services.reading_list",
     "patron_services.record_shelf", "patron_services.api_record_shelf", "patron_services.verify_clearance",
+    "oai.endpoint", "catalog.opensearch",
 }
+#: Read-only POST endpoints exempt from CSRF (a protocol that allows POST for long queries); they must
+#: answer and change nothing.
+READ_ONLY_POST = {"oai.endpoint"}
 
 
 @pytest.fixture
@@ -145,6 +149,9 @@ def test_every_post_without_csrf_is_refused_and_changes_nothing(app, client, two
             if url is None:
                 continue
             r = client.open(url, method=method, data={"x": "1"})
+            if rule.endpoint in READ_ONLY_POST:
+                assert r.status_code == 200, (rule.endpoint, r.status_code)
+                continue
             assert r.status_code == 400, (rule.endpoint, r.status_code)
             checked += 1
     with app.app_context():

@@ -179,3 +179,43 @@ def bibtex(record, url: str | None = None) -> str:
             fields.append((name, str(value)))
     body = ",\n".join(f"  {k} = {{{_bib_escape(v)}}}" for k, v in fields)
     return f"@{kind}{{{key or 'record'},\n{body}\n}}\n"
+
+
+COINS_GENRES = {"book": "book", "ebook": "book", "thesis": "book", "journal": "journal", "article": "article"}
+
+
+def coins(data: dict, url: str | None = None, referrer: str | None = None) -> str:
+    """The OpenURL ContextObject (Z39.88-2004, KEV) for a COinS ``<span class="Z3988" title=…>``.
+
+    ``data`` holds title, subtitle, authors (names), year, publisher, place, edition, isbns,
+    material_type: a search hit's data or :func:`coins_data` of a record.
+
+    >>> coins({"title": "Laskar Pelangi", "authors": ["Hirata, Andrea"], "year": 2005, "isbns": ["9789793062792"]})
+    'ctx_ver=Z39.88-2004&rft_val_fmt=info%3Aofi%2Ffmt%3Akev%3Amtx%3Abook&rft.genre=book&rft.btitle=Laskar+Pelangi&rft.au=Hirata%2C+Andrea&rft.date=2005&rft.isbn=9789793062792'
+    """
+    from urllib.parse import urlencode
+
+    genre = COINS_GENRES.get(data.get("material_type") or "book", "book")
+    journal = genre in ("journal", "article")
+    title = f"{data['title']}: {data['subtitle']}" if data.get("subtitle") else data.get("title") or ""
+    pairs = [("ctx_ver", "Z39.88-2004"),
+             ("rft_val_fmt", "info:ofi/fmt:kev:mtx:" + ("journal" if journal else "book"))]
+    if referrer:
+        pairs.append(("rfr_id", referrer))
+    if url:
+        pairs.append(("rft_id", url))
+    pairs += [("rft.genre", genre), ("rft.jtitle" if genre == "journal" else "rft.atitle" if journal else "rft.btitle",
+                                     title)]
+    pairs += [("rft.au", a) for a in (data.get("authors") or [])[:10]]
+    for key, value in (("rft.date", data.get("year")), ("rft.pub", data.get("publisher")),
+                       ("rft.place", data.get("place")), ("rft.edition", data.get("edition"))):
+        if value:
+            pairs.append((key, str(value)))
+    pairs += [("rft.isbn", i) for i in (data.get("isbns") or [])[:3]]
+    return urlencode(pairs)
+
+
+def coins_data(record) -> dict:
+    return {"title": record.title, "subtitle": record.subtitle, "authors": record.author_names, "year": record.year,
+            "publisher": record.publisher, "place": record.place, "edition": record.edition,
+            "isbns": record.isbns, "material_type": record.material_type}

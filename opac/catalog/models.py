@@ -76,7 +76,8 @@ class Record(db.Model):
     marc: Mapped[bytes | None] = mapped_column(LargeBinary)
     source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: Changes with every edit of the record or its copies' shelving; the OAI-PMH datestamp.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     items: Mapped[list[Item]] = relationship(
         back_populates="record", cascade="all, delete-orphan", order_by="Item.id"
@@ -131,3 +132,56 @@ class Item(db.Model):
 
     def __repr__(self) -> str:
         return f"<Item {self.barcode} {self.status}>"
+
+
+class RecordTombstone(db.Model):
+    """A deleted record remembered for harvesters (OAI-PMH ``deletedRecord persistent``).
+
+    Written in the same transaction as the deletion; removed when the control number comes back.
+    """
+
+    __tablename__ = "record_tombstone"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    control_number: Mapped[str] = mapped_column(String(64), unique=True)
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: The OAI set specs the record belonged to, space-separated with a space at both ends.
+    sets: Mapped[str] = mapped_column(Text, default=" ")
+
+    def __repr__(self) -> str:
+        return f"<RecordTombstone {self.control_number}>"
+
+
+_MOVES = ("location", "location_id", "collection", "record", "record_id")
+
+
+def _touch_records_of_moved_items(session, _context, _instances) -> None:
+    """A copy added, removed, or moved to another location or collection changes its record's OAI sets:
+    move the record's datestamp so that incremental harvests see the change (circulation does not)."""
+    from sqlalchemy import inspect
+
+    now = utcnow()
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, Item):
+            continue
+        state = inspect(obj)
+        if obj in session.dirty and not any(state.attrs[a].history.has_changes() for a in _MOVES):
+            continue
+        record = obj.record if obj.record is not None else (
+            session.get(Record, obj.record_id) if obj.record_id is not None else None)
+        if record is not None and record not in session.deleted:
+            record.updated_at = now
+
+
+_installed = False
+
+
+def install() -> None:
+    """Register the datestamp hook once per process (it applies to every Flask-SQLAlchemy session)."""
+    global _installed
+    if _installed:
+        return
+    from flask_sqlalchemy.session import Session as FSASession
+    from sqlalchemy import event
+
+    event.listen(FSASession, "before_flush", _touch_records_of_moved_items)
+    _installed = True

@@ -9,12 +9,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
 
 from ..extensions import db
 from .importers import detect_format, read_records
 from .marc import fields_to_marc, from_iso2709, to_iso2709
-from .models import ITEM_STATUSES, Item, Location, Record
+from .models import ITEM_STATUSES, Item, Location, Record, RecordTombstone, utcnow
 
 RECORD_FIELDS = (
     "title", "subtitle", "responsibility", "edition", "publisher", "place", "year", "material_type",
@@ -24,6 +25,13 @@ RECORD_FIELDS = (
 
 
 log = logging.getLogger(__name__)
+
+
+class CatalogError(DomainError):
+    messages = {
+        "in_circulation": _l("This record cannot be deleted: a copy is on loan, waiting on the hold shelf or in "
+                             "transit, or a hold is waiting for it."),
+    }
 
 
 @dataclass
@@ -83,6 +91,8 @@ def upsert_record(fields: dict, *, marc: bytes | None = None, source: str | None
                         **{k: fields.get(k) for k in RECORD_FIELDS})
         record.authors = record.authors or []
         db.session.add(record)
+        # a control number that comes back is no longer deleted for harvesters
+        db.session.execute(delete(RecordTombstone).where(RecordTombstone.control_number == control))
         db.session.flush()
         outcome = "imported"
     else:
@@ -124,6 +134,8 @@ def upsert_record(fields: dict, *, marc: bytes | None = None, source: str | None
             updated += dirty
     if (added or updated) and outcome == "unchanged":
         outcome = "updated"
+    if outcome == "updated" and (added or updated):
+        record.updated_at = utcnow()  # copies' shelving changes the record's OAI sets
     db.session.flush()
     return record, outcome, notes, (added, updated)
 
@@ -171,6 +183,46 @@ def import_data(data: bytes, *, name: str = "", fmt: str | None = None, source: 
     if commit:
         commit()
     return report
+
+
+def record_set_specs(record: Record) -> list[str]:
+    """The OAI-PMH sets of a record: ``type:<material type>``, ``location:<code>``, ``collection:<code>``."""
+    specs = [f"type:{record.material_type}"]
+    for item in record.items:
+        if item.location is not None and f"location:{item.location.code}" not in specs:
+            specs.append(f"location:{item.location.code}")
+    for item in record.items:
+        if item.collection and f"collection:{item.collection}" not in specs:
+            specs.append(f"collection:{item.collection}")
+    return specs
+
+
+def delete_record(record: Record) -> RecordTombstone:
+    """Delete a record and its copies, leaving a tombstone for harvesters in the same transaction.
+
+    Refused while a copy circulates or a hold waits for the record (their history would go with it).
+    """
+    from ..circulation.models import Hold, Loan
+
+    busy = {"on_loan", "on_hold_shelf", "in_transit"}
+    item_ids = [i.id for i in record.items]
+    open_loan = item_ids and db.session.scalar(
+        select(Loan.id).where(Loan.item_id.in_(item_ids), Loan.returned_at.is_(None)).limit(1))
+    waiting = db.session.scalar(
+        select(Hold.id).where(Hold.record_id == record.id, Hold.status.in_(("waiting", "in_transit", "ready")))
+        .limit(1))
+    if any(i.status in busy for i in record.items) or open_loan or waiting:
+        raise CatalogError("in_circulation")
+    sets = " " + " ".join(record_set_specs(record)) + " "
+    tomb = db.session.scalar(select(RecordTombstone).where(RecordTombstone.control_number == record.control_number))
+    if tomb is None:
+        tomb = RecordTombstone(control_number=record.control_number)
+        db.session.add(tomb)
+    tomb.deleted_at = utcnow()
+    tomb.sets = sets
+    db.session.delete(record)
+    db.session.flush()
+    return tomb
 
 
 def record_marc(record: Record):

@@ -127,6 +127,32 @@ def record_marcxml(record_id: int):
     return resp
 
 
+@bp.app_template_global("coins")
+def coins_title(source, url: str | None = None) -> str:
+    """The COinS ``title`` of a record or a search hit's data (for ``<span class="Z3988">``)."""
+    from ..oai.provider import repository_host
+
+    data = citation.coins_data(source) if isinstance(source, Record) else source
+    if url is None and data.get("id"):
+        url = absolute_url("catalog.record", record_id=data["id"])
+    return citation.coins(data, url, referrer=f"info:sid/{repository_host()}:opac")
+
+
+@bp.get("/opensearch.xml")
+def opensearch():
+    """OpenSearch description: lets browsers add the catalogue as a search engine."""
+    from flask import current_app as app
+
+    search = absolute_url("search.results")
+    body = render_template("catalog/opensearch.xml", search=search, api=absolute_url("search_api.api_search"),
+                           icon=absolute_url("static", filename="pwa/icons/icon-192.png"),
+                           self_url=absolute_url("catalog.opensearch"),
+                           short_name=app.config["LIBRARY_SHORT_NAME"][:16])
+    resp = Response(body, mimetype="application/opensearchdescription+xml")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
 PALETTE = ("#0b5d4b", "#7a3e9d", "#9c4221", "#1f4e79", "#6b4f1d", "#2f6f3e", "#8a1c3b", "#3d4b5c")
 
 
