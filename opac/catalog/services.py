@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
+from ..errors import DomainError
 from ..extensions import db
 from .importers import detect_format, read_records
 from .marc import fields_to_marc, from_iso2709, to_iso2709
