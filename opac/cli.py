@@ -514,9 +514,11 @@ def reference_purge():
 
 def init_more(app) -> None:
     from .backup import backup_command, restore_command
+    from .slims.cli import import_slims_command
 
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(reference_group)
+    app.cli.add_command(import_slims_command)
     for cmd in (patron_group, staff_group, circ_group, notify_command, calendar_group, push_group):
         app.cli.add_command(cmd)
