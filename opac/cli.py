@@ -241,6 +241,25 @@ def patron_import(path):
         click.echo(f"  line {line}: {msg}")
 
 
+@patron_group.command("set-pin")
+@click.option("--card", required=True)
+@click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def patron_set_pin(card, pin):
+    """Set a patron's PIN at the desk (e.g. a member migrated from SLiMS without an e-mail address)."""
+    from .accounts.services import set_patron_pin
+    from .db import begin_write
+    from .errors import DomainError
+
+    begin_write()
+    try:
+        set_patron_pin(card, pin)
+        db.session.commit()
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"PIN of patron {card} set; their other sessions are ended.")
+
+
 def _set_block(card: str, blocked: bool, note: str | None) -> None:
     from .circulation.services import patron_by_card
     from .errors import DomainError

@@ -58,6 +58,7 @@ class AccountError(DomainError):
         "unknown_category": _l("Unknown patron category %(category)s."),
         "bad_token": _l("This password reset link is invalid or has expired."),
         "bad_role": _l("Unknown staff role."),
+        "unknown_card": _l("No patron has the card number %(card)s."),
     }
 
 
@@ -521,3 +522,16 @@ def upsert_imported_patron(card: str, name: str, category: PatronCategory, *, em
             changed = True
     db.session.flush()
     return patron, "updated" if changed else "unchanged"
+
+
+def set_patron_pin(card: str, pin: str) -> Patron:
+    """Staff set a new PIN for a patron at the desk (e.g. a migrated patron without e-mail); the
+    credential rules apply and the patron's sessions end."""
+    patron = db.session.scalar(select(Patron).where(Patron.card_number == (card or "").strip()))
+    if patron is None:
+        raise AccountError("unknown_card", card=card)
+    check_new_secret("patron", pin, card=patron.card_number)
+    patron.password_hash = hash_password(pin)
+    end_all_sessions(patron)
+    db.session.flush()
+    return patron

@@ -217,6 +217,14 @@ def test_import_slims_twice_updates_and_never_duplicates(slims_db, tmp_path):
     assert loan["card_number"] == "M001" and loan["returned_at"] is None
     assert lib.one("SELECT COUNT(*) FROM loan") == 2
 
+    # a member without e-mail gets a PIN at the desk; trivial PINs are refused with the reason
+    r = subprocess.run([FLASK, "--app", "opac", "patron", "set-pin", "--card", "M002", "--pin", "1234"], env=env,
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "terlalu mudah ditebak" in r.stderr  # Indonesian, the default language
+    assert lib.patron("M002")["password_hash"] == "!no-pin-yet"
+    flask(env, "patron", "set-pin", "--card", "M002", "--pin", "583920")
+    assert lib.patron("M002")["password_hash"].startswith("$argon2")
+
     # the catalogue is searchable straight away
     assert "OK: 7 documents" in flask(env, "index", "status")
 
@@ -295,3 +303,11 @@ def test_imported_patron_has_no_pin_until_reset(app):
                                                  email="siti@example.ac.id", whatsapp=None, expires_on=None)
         assert outcome == "unchanged"
         assert authenticate("M001", "493817", "10.0.0.4")  # a second import keeps the PIN chosen here
+
+
+def test_set_patron_pin_refuses_unknown_card(app):
+    from opac.accounts.services import AccountError, set_patron_pin
+
+    with app.app_context(), pytest.raises(AccountError) as err:
+        set_patron_pin("NOPE", "583920")
+    assert "NOPE" in err.value.message
