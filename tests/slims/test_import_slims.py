@@ -62,9 +62,31 @@ def slims_db():
         server.close()
 
 
-def prod_env(tmp_path: Path) -> dict:
+@pytest.fixture
+def opac_url(tmp_path):
+    """The opac database the command writes: a temp SQLite file, or a fresh PostgreSQL database when
+    OPAC_TEST_DATABASE_URL is set (named after OPAC_TEST_DB_PREFIX, dropped afterwards)."""
+    pg = os.environ.get("OPAC_TEST_DATABASE_URL")
+    if not pg:
+        yield f"sqlite:///{tmp_path}/opac.sqlite"
+        return
+    base = sa.make_url(pg).set(drivername="postgresql+psycopg")
+    name = f"{os.environ.get('OPAC_TEST_DB_PREFIX', '')}slims_{uuid.uuid4().hex[:8]}".lower()
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def prod_env(tmp_path: Path, db_url: str | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPAC_")}
-    env.update({"OPAC_DATABASE_URL": f"sqlite:///{tmp_path}/opac.sqlite", "OPAC_INDEX_DIR": str(tmp_path / "index"),
+    env.update({"OPAC_DATABASE_URL": db_url or f"sqlite:///{tmp_path}/opac.sqlite",
+                "OPAC_INDEX_DIR": str(tmp_path / "index"),
                 "OPAC_BASE_URL": "https://opac.example.org", "OPAC_SECRET_KEY": "slims-test-" + uuid.uuid4().hex})
     return env
 
@@ -88,8 +110,8 @@ def counts(out: str) -> dict[str, list[int]]:
 class Library:
     """Read the opac database the command wrote (plain SQL, as a second process would)."""
 
-    def __init__(self, tmp_path: Path):
-        self.engine = sa.create_engine(f"sqlite:///{tmp_path}/opac.sqlite")
+    def __init__(self, url: str):
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
 
     def rows(self, sql: str, **params) -> list[dict]:
         with self.engine.connect() as c:
@@ -130,14 +152,14 @@ def test_mapping_doctests():
     assert doctest.testmod(mapping).failed == 0
 
 
-def test_import_slims_twice_updates_and_never_duplicates(slims_db, tmp_path):
+def test_import_slims_twice_updates_and_never_duplicates(slims_db, opac_url, tmp_path):
     from opac.catalog.isbn import normalize_isbn
 
     server, url = slims_db
-    env = prod_env(tmp_path)
+    env = prod_env(tmp_path, opac_url)
     flask(env, "init-db")
     out = flask(env, "import-slims", "--url", url)
-    lib = Library(tmp_path)
+    lib = Library(opac_url)
     table = counts(out)
     assert table["records"] == [7, 0, 0, 1], out
     assert "skipped records 7: no title" in out
