@@ -205,8 +205,8 @@ def import_records(src: SlimsSource, report: SlimsReport, *, commit: Callable[[]
                 with db.session.begin_nested():
                     fields = record_fields(src, row, report)
                     record, outcome, notes, (added, updated) = upsert_record(fields, source="slims", locations=locations)
-                    statuses = _apply_item_statuses(record, fields["items"])
-                    db.session.flush()
+                    # a new copy got its status from upsert_record; an existing one keeps its own there
+                    statuses = 0 if outcome == "imported" else _apply_item_statuses(record, fields["items"])
             except Exception as exc:  # noqa: BLE001 - one broken row is reported, the run goes on
                 db.session.expire_all()
                 locations = LocationCache()
@@ -335,8 +335,15 @@ def import_loans(conn, report: SlimsReport, *, with_history: bool, commit: Calla
     earlier and since returned in SLiMS is closed; returned loans are imported only ``with_history``."""
     rows = _rows(conn, "SELECT loan_id, item_code, member_id, loan_date, due_date, renewed, is_return, return_date "
                        "FROM loan ORDER BY loan_id")
+    # without history, a returned SLiMS loan matters only if it closes a loan open here
+    on_loan_here = set(db.session.scalars(
+        select(Item.barcode).join(Loan, Loan.item_id == Item.id).where(Loan.returned_at.is_(None))))
     for n, r in enumerate(rows, 1):
         kind = "loans" if not r["is_return"] else "history"
+        if r["is_return"] and not with_history and m.text(r["item_code"]) not in on_loan_here:
+            if progress:
+                progress(1)
+            continue
         try:
             with db.session.begin_nested():
                 outcome = _import_loan(r, with_history=with_history)
@@ -344,7 +351,9 @@ def import_loans(conn, report: SlimsReport, *, with_history: bool, commit: Calla
             db.session.expire_all()
             report.skip(kind, f"loan_id {r['loan_id']}", _reason(exc))
         else:
-            if outcome:
+            if outcome == "closed":
+                report.count("loans", "updated")
+            elif outcome:
                 report.count(kind, outcome)
         if progress:
             progress(1)
@@ -370,7 +379,7 @@ def _import_loan(r: dict, *, with_history: bool) -> str | None:
                 if item.status == "on_loan":
                     item.status = "available"
                 db.session.flush()
-                return "updated" if with_history else None
+                return "closed"
         if not with_history:
             return None
     if item is None:

@@ -262,7 +262,7 @@ def test_import_slims_twice_updates_and_never_duplicates(slims_db, opac_url, tmp
           VALUES (9, 1, 'Cantik itu luka', '', 3, '2015', 'id');
         INSERT INTO item (item_id, biblio_id, item_code, location_id, input_date) VALUES (10, 9, 'B0009', 'PST', NOW());
     """)
-    out2 = flask(env, "import-slims", "--url", url, "--with-history")
+    out2 = flask(env, "import-slims", "--url", url)
     table2 = counts(out2)
     assert table2["records"] == [1, 3, 4, 1], out2  # new 9; updated 3 (title), 1 (B0002 moved), 2 (B0004 found)
     assert table2["patrons"] == [0, 1, 2, 1], out2
@@ -276,16 +276,21 @@ def test_import_slims_twice_updates_and_never_duplicates(slims_db, opac_url, tmp
     assert m2["email"] == "budi.santoso@example.id" and str(m2["expires_on"]) == "2028-01-31"
     [loan] = lib.loans("B0003")
     assert (str(loan["due_date"]), loan["renewals"], loan["returned_at"]) == ("2026-12-04", 2, None)
-    b1_loans = lib.loans("B0001")  # M002's old loan (history) and M001's loan, returned in SLiMS meanwhile
-    assert [(x["card_number"], x["returned_at"] is not None) for x in b1_loans] == [("M001", True), ("M002", True)]
+    [loan] = lib.loans("B0001")  # M001's loan, returned in SLiMS meanwhile, is closed here too
+    assert loan["card_number"] == "M001" and str(loan["returned_at"])[:10] == "2026-11-28"
     assert lib.item("B0001")["status"] == "available"
-    assert table2["history"][0] == 1, out2
+    assert table2["loans"][:2] == [0, 2] and table2["history"] == [0, 0, 0, 0], out2
 
-    # --- a third run with nothing changed: all unchanged, still no duplicates
+    # --- a third run with nothing changed but the history asked for: only the history is new
     out3 = flask(env, "import-slims", "--url", url, "--with-history")
     table3 = counts(out3)
     assert table3["records"] == [0, 0, 8, 1] and table3["patrons"] == [0, 0, 3, 1], out3
-    assert table3["loans"][:2] == [0, 0] and table3["history"][:2] == [0, 0], out3
+    assert table3["loans"][:2] == [0, 0] and table3["history"] == [1, 0, 1, 0], out3
+    b1_loans = lib.loans("B0001")
+    assert [(x["card_number"], str(x["returned_at"])[:10]) for x in b1_loans] == [("M001", "2026-11-28"), ("M002", "2026-01-12")]
+    # --- and a fourth: nothing new, nothing duplicated
+    table4 = counts(flask(env, "import-slims", "--url", url, "--with-history"))
+    assert table4["history"] == [0, 0, 2, 0] and table4["loans"][:2] == [0, 0]
     assert lib.one("SELECT COUNT(*) FROM loan") == 3 and lib.one("SELECT COUNT(*) FROM record") == 8
 
 
