@@ -66,10 +66,6 @@ def _rows(conn, sql: str, **params) -> list[dict]:
     return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
 
 
-def _columns(conn, table: str) -> set[str]:
-    return {r["Field"] for r in _rows(conn, f"SHOW COLUMNS FROM `{table}`")}
-
-
 class SlimsSource:
     """The SLiMS tables we read, loaded once (lookup tables are small; biblio is read in order)."""
 
@@ -98,7 +94,6 @@ class SlimsSource:
         for r in _rows(conn, "SELECT item_id, biblio_id, call_number, coll_type_id, item_code, location_id, "
                              "item_status_id FROM item ORDER BY item_id"):
             self.items[r["biblio_id"]].append(r)
-        self.biblio_columns = _columns(conn, "biblio")
 
     def biblio_ids(self) -> list[int]:
         return [r["biblio_id"] for r in _rows(self.conn, "SELECT biblio_id FROM biblio ORDER BY biblio_id")]
@@ -197,6 +192,10 @@ def import_records(src: SlimsSource, report: SlimsReport, *, commit: Callable[[]
                    progress: Callable[[int], None] | None = None, batch: int = 200) -> None:
     sync_locations(src)
     ids = src.biblio_ids()
+    for bid in sorted(set(src.items) - set(ids), key=lambda b: (b is None, b or 0)):
+        for it in src.items[bid]:
+            report.skip("items", m.text(it["item_code"]) or f"item_id {it['item_id']}",
+                        f"its record (biblio_id {bid}) does not exist in SLiMS")
     locations = LocationCache()
     for start in range(0, len(ids), batch):
         for row in src.biblios(ids[start:start + batch]):
@@ -295,7 +294,6 @@ def import_patrons(conn, report: SlimsReport, *, commit: Callable[[], None],
         except Exception as exc:  # noqa: BLE001 - reported per member
             db.session.expire_all()
             fallback = None
-            cats = {k: db.session.merge(v) for k, v in cats.items()}
             report.skip("patrons", card or repr(r["member_id"]), _reason(exc))
         else:
             report.count("patrons", outcome)

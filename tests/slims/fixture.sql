@@ -193,7 +193,8 @@ INSERT INTO `item` VALUES
 (6, 5, '', 1, 'SK-2019-001', '', NULL, 'FT', 'NL', '2019-08-01 09:00:00', NULL),
 (7, 6, '', 1, 'B0006', '', NULL, 'PST', NULL, '2018-01-01 00:00:00', NULL),
 (8, 8, '', 2, '', '', NULL, 'PST', NULL, '2017-02-02 00:00:00', NULL),
-(9, 8, '', 2, 'B0008', '', NULL, 'PST', 'R', '2017-02-02 00:00:00', NULL);
+(9, 8, '', 2, 'B0008', '', NULL, 'PST', 'R', '2017-02-02 00:00:00', NULL),
+(11, 404, '', 2, 'B0404', '', NULL, 'PST', NULL, '2017-02-02 00:00:00', NULL);
 
 CREATE TABLE `mst_member_type` (
   `member_type_id` int(11) NOT NULL auto_increment,

@@ -172,6 +172,7 @@ def test_import_slims_twice_updates_and_never_duplicates(slims_db, opac_url, tmp
     assert table["history"] == [0, 0, 0, 0], out  # returned loans only with --with-history
     assert "location 'XYZ' does not exist in SLiMS" in out
     assert "no barcode (item_code is empty)" in out
+    assert "skipped items B0404: its record (biblio_id 404) does not exist in SLiMS" in out
 
     # records: ISBD title split, publisher/place from the master tables, ISBN typed with spaces
     r1 = lib.record("slims:1")
