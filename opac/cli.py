@@ -304,6 +304,25 @@ def patron_import(path):
         click.echo(f"  line {line}: {msg}")
 
 
+@patron_group.command("set-pin")
+@click.option("--card", required=True)
+@click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def patron_set_pin(card, pin):
+    """Set a patron's PIN at the desk (e.g. a member migrated from SLiMS without an e-mail address)."""
+    from .accounts.services import set_patron_pin
+    from .db import begin_write
+    from .errors import DomainError
+
+    begin_write()
+    try:
+        set_patron_pin(card, pin)
+        db.session.commit()
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"PIN of patron {card} set; their other sessions are ended.")
+
+
 def _set_block(card: str, blocked: bool, note: str | None) -> None:
     begin_write()  # SQLite: the write lock first, as the web's write requests do
     from .circulation.services import patron_by_card
@@ -596,9 +615,11 @@ def reference_purge():
 
 def init_more(app) -> None:
     from .backup import backup_command, restore_command
+    from .slims.cli import import_slims_command
 
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(reference_group)
+    app.cli.add_command(import_slims_command)
     for cmd in (patron_group, staff_group, circ_group, notify_command, worker_command, calendar_group, push_group):
         app.cli.add_command(cmd)

@@ -58,6 +58,7 @@ class AccountError(DomainError):
         "unknown_category": _l("Unknown patron category %(category)s."),
         "bad_token": _l("This password reset link is invalid or has expired."),
         "bad_role": _l("Unknown staff role."),
+        "unknown_card": _l("No patron has the card number %(card)s."),
     }
 
 
@@ -537,3 +538,49 @@ def disable_staff_account(staff_id: int, *, by: StaffUser) -> StaffUser:
     end_all_sessions(staff)
     db.session.flush()
     return staff
+
+
+#: password_hash of a patron imported from another system whose PIN could not move: no PIN
+#: matches it (it is not an Argon2 hash), so the patron sets one through the reset link or at the desk.
+UNUSABLE_PASSWORD = "!no-pin-yet"  # noqa: S105 - a marker, not a secret
+
+
+def upsert_imported_patron(card: str, name: str, category: PatronCategory, *, email: str | None,
+                           whatsapp: str | None, expires_on: date | None) -> tuple[Patron, str]:
+    """Create or update the patron with ``card`` from a migration; returns (patron, outcome).
+
+    Outcome is ``imported``, ``updated`` or ``unchanged``. A new patron gets no usable PIN; an
+    existing patron keeps the PIN and settings they chose here. Invalid e-mail/WhatsApp values
+    raise AccountError (the caller reports and drops them).
+    """
+    card = card.strip()
+    if email and not valid_email(email):
+        raise AccountError("bad_email")
+    values = {"name": name.strip(), "category_id": category.id, "email": email or None,
+              "whatsapp": normalize_whatsapp(whatsapp), "expires_on": expires_on}
+    patron = db.session.scalar(select(Patron).where(Patron.card_number == card))
+    if patron is None:
+        patron = Patron(card_number=card, password_hash=UNUSABLE_PASSWORD, **values)
+        db.session.add(patron)
+        db.session.flush()
+        return patron, "imported"
+    changed = False
+    for key, value in values.items():
+        if getattr(patron, key) != value:
+            setattr(patron, key, value)
+            changed = True
+    db.session.flush()
+    return patron, "updated" if changed else "unchanged"
+
+
+def set_patron_pin(card: str, pin: str) -> Patron:
+    """Staff set a new PIN for a patron at the desk (e.g. a migrated patron without e-mail); the
+    credential rules apply and the patron's sessions end."""
+    patron = db.session.scalar(select(Patron).where(Patron.card_number == (card or "").strip()))
+    if patron is None:
+        raise AccountError("unknown_card", card=card)
+    check_new_secret("patron", pin, card=patron.card_number)
+    patron.password_hash = hash_password(pin)
+    end_all_sessions(patron)
+    db.session.flush()
+    return patron

@@ -1,0 +1,1 @@
+"""Migration from SLiMS (Senayan Library Management System) 9: ``flask --app opac import-slims``."""
