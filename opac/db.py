@@ -12,38 +12,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from flask_sqlalchemy.session import Session as _FSASession
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-WRITE_OPTION = "opac_write"
+from .extensions import WRITE_OPTION, WriteAwareSession, db, write_engine
+
 _WRITE_NEXT = "opac_write_next"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def _db():
-    from .extensions import db
-
-    return db
-
-
-def _write_engine(engine: Engine) -> Engine:
-    """``engine`` whose transactions begin with BEGIN IMMEDIATE (same pool, cached)."""
-    we = engine.__dict__.get("_opac_write_engine")
-    if we is None:
-        we = engine._opac_write_engine = engine.execution_options(**{WRITE_OPTION: True})
-    return we
-
-
-class Session(_FSASession):
-    """The app's session: once ``begin_write`` marked it, each of its transactions on SQLite
-    begins with BEGIN IMMEDIATE (also a new one after a commit in the same request)."""
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        engine = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
-        if self.info.get(WRITE_OPTION) and engine.dialect.name == "sqlite":
-            return _write_engine(engine)
-        return engine
 
 
 def configure_engine(engine: Engine) -> None:
@@ -71,12 +46,12 @@ def configure_engine(engine: Engine) -> None:
 
 
 def is_sqlite() -> bool:
-    return _db().engine.dialect.name == "sqlite"
+    return db.engine.dialect.name == "sqlite"
 
 
 def in_write_transaction() -> bool:
     """Whether the request's session is in write mode (SQLite: its transactions hold the write lock)."""
-    info = _db().session().info
+    info = db.session().info
     return bool(info.get(WRITE_OPTION) or info.get(_WRITE_NEXT))
 
 
@@ -89,7 +64,6 @@ def begin_write() -> None:
     has already written holds the write lock and simply goes on (the mode then applies from the
     next transaction). No-op on PostgreSQL.
     """
-    db = _db()
     if db.engine.dialect.name != "sqlite":
         return
     session = db.session()
@@ -111,7 +85,7 @@ def _promote_write_mode(session, transaction) -> None:
         session.info[WRITE_OPTION] = True
 
 
-event.listen(Session, "after_transaction_end", _promote_write_mode)
+event.listen(WriteAwareSession, "after_transaction_end", _promote_write_mode)
 
 
 @contextmanager
@@ -119,11 +93,10 @@ def short_write():
     """A connection for one small write from a read request (a session's last-seen time),
     committed at once: in the request's own write transaction when it has one (a second
     connection would wait for the lock the request holds), else in a short BEGIN IMMEDIATE one."""
-    db = _db()
     if in_write_transaction():
         yield db.session().connection()
         return
-    with _write_engine(db.engine).begin() as conn:
+    with write_engine(db.engine).begin() as conn:
         yield conn
 
 
@@ -155,7 +128,7 @@ _tasks_installed = False
 def after_commit(fn, key: str | None = None) -> None:
     """Run ``fn()`` once the current transaction has really committed (never on rollback, never
     for a savepoint). ``key`` de-duplicates: one drain of the index per commit, say."""
-    info = _db().session().info
+    info = db.session().info
     tasks = info.setdefault("opac_tasks", {})
     tasks[key or id(fn)] = fn
 

@@ -130,14 +130,14 @@ def verify_registration(token: str) -> Registration:
     db.session.refresh(row)
     if db.session.scalar(select(Patron.id).where(func.lower(Patron.email) == row.email.lower()).limit(1)):
         raise RegistrationError("already_member")
-    if not current_app.config.get("SELF_REGISTRATION_APPROVAL"):
+    if not current_app.config["SELF_REGISTRATION_APPROVAL"]:
         issue_card(row)
     db.session.flush()
     return row
 
 
 def _next_card_number(row: Registration) -> str:
-    prefix = str(current_app.config.get("SELF_REGISTRATION_CARD_PREFIX") or "")[:20]
+    prefix = str(current_app.config["SELF_REGISTRATION_CARD_PREFIX"] or "")[:20]
     base = f"{prefix}{row.id:06d}"
     card, n = base, 0
     while db.session.scalar(select(Patron.id).where(Patron.card_number == card)):

@@ -16,7 +16,7 @@ bp = Blueprint("registration", __name__)
 
 
 def _on() -> None:
-    if not current_app.config.get("SELF_REGISTRATION"):
+    if not current_app.config["SELF_REGISTRATION"]:
         abort(404)
 
 

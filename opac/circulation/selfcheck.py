@@ -31,13 +31,13 @@ class SelfcheckRefused(DomainError):
 
 
 def mode() -> str:
-    return "desk_code" if current_app.config.get("SELFCHECK_MODE") == "desk_code" else "network"
+    return "desk_code" if current_app.config["SELFCHECK_MODE"] == "desk_code" else "network"
 
 
 def networks() -> list:
     """The configured ranges; a malformed entry is ignored (and never matches)."""
     nets = []
-    for value in current_app.config.get("SELFCHECK_NETWORKS") or []:
+    for value in current_app.config["SELFCHECK_NETWORKS"] or []:
         try:
             nets.append(ipaddress.ip_network(str(value).strip(), strict=False))
         except ValueError:
@@ -56,7 +56,7 @@ def in_library_network(ip: str) -> bool:
 
 
 def _window(now: float | None = None) -> int:
-    period = max(1, int(current_app.config.get("SELFCHECK_DESK_CODE_MINUTES", 5))) * 60
+    period = max(1, int(current_app.config["SELFCHECK_DESK_CODE_MINUTES"])) * 60
     return int((time.time() if now is None else now) // period)
 
 
@@ -96,7 +96,7 @@ def redeem_desk_code(code: str) -> float:
         raise SelfcheckRefused("off")
     if not valid_desk_code(code_from_scan(code)):
         raise SelfcheckRefused("bad_desk_code")
-    until = time.time() + int(current_app.config.get("SELFCHECK_GRANT_MINUTES", 30)) * 60
+    until = time.time() + int(current_app.config["SELFCHECK_GRANT_MINUTES"]) * 60
     session[SESSION_KEY] = until
     return until
 
@@ -105,7 +105,7 @@ def access_problem(ip: str) -> str | None:
     """Why this request may not self-check out (None: it may)."""
     if mode() == "desk_code":
         return None if grant_until() else "desk_code_needed"
-    if not current_app.config.get("SELFCHECK_NETWORKS"):
+    if not current_app.config["SELFCHECK_NETWORKS"]:
         return "off"
     return None if in_library_network(ip) else "outside"
 

@@ -286,7 +286,7 @@ def identify(root, _args) -> None:
     _sub(el, "repositoryName", current_app.config["LIBRARY_NAME"])
     _sub(el, "baseURL", absolute_url("oai.endpoint"))
     _sub(el, "protocolVersion", "2.0")
-    _sub(el, "adminEmail", current_app.config.get("OAI_ADMIN_EMAIL") or current_app.config["CONTACT_EMAIL"])
+    _sub(el, "adminEmail", current_app.config["OAI_ADMIN_EMAIL"] or current_app.config["CONTACT_EMAIL"])
     _sub(el, "earliestDatestamp", datestamp(_earliest()))
     _sub(el, "deletedRecord", "persistent")
     _sub(el, "granularity", "YYYY-MM-DDThh:mm:ssZ")

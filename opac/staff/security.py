@@ -23,7 +23,7 @@ from ..accounts.permissions import is_staff, staff_required
 from ..catalog.models import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from .views import bp
+from .blueprint import bp
 
 PENDING_KEY = "staff_2fa"
 PENDING_SECONDS = 600

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -19,8 +19,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..mail import OutboxEmail, whatsapp_link
 from ..web import large_upload
-
-bp = Blueprint("staff", __name__, url_prefix="/staff")
+from .blueprint import bp
 
 
 @bp.app_context_processor

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 from lxml import etree
+
+from ..cli_helpers import prod_env, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).with_name("flask"))
@@ -17,25 +16,16 @@ NS = {"o": "http://www.openarchives.org/OAI/2.0/"}
 
 
 def test_delete_record_command_leaves_a_deleted_header(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPAC_")}
-    env.update({"OPAC_DATABASE_URL": f"sqlite:///{tmp_path / 'opac.sqlite'}", "OPAC_INDEX_DIR": str(tmp_path / "index"),
-                "OPAC_BASE_URL": "https://opac.example.org", "OPAC_SECRET_KEY": "cli-" + uuid.uuid4().hex})
-
-    def flask(*args, ok=True):
-        r = subprocess.run([FLASK, "--app", "opac", *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                           timeout=300)
-        assert (r.returncode == 0) == ok, f"{args}: {r.stdout}\n{r.stderr}"
-        return r
-
-    flask("init-db")
+    env = prod_env(tmp_path, BASE_URL="https://opac.example.org")
+    run_cli(env, "init-db")
     data = tmp_path / "records.jsonl"
     data.write_text("\n".join(json.dumps({"control_number": c, "title": f"Judul {c}",
                                           "items": [{"barcode": f"B{c}", "location": "PUSAT"}]})
                               for c in ("K1", "K2")), encoding="utf-8")
-    flask("import", str(data))
-    out = flask("delete-record", "K1").stdout
+    run_cli(env, "import", str(data))
+    out = run_cli(env, "delete-record", "K1").stdout
     assert "K1: deleted" in out
-    r = flask("delete-record", "K1", "NOPE", ok=False)
+    r = run_cli(env, "delete-record", "K1", "NOPE", expect=1)
     assert "no such record" in r.stderr
 
     from opac import create_app
