@@ -50,7 +50,6 @@ def import_slims_command(url, with_history, verbose):
         conn = engine.connect()
     except (sa.exc.SQLAlchemyError, ImportError) as exc:
         raise click.ClickException(f"cannot open the SLiMS database: {str(exc).splitlines()[0][:200]}") from None
-    db.session.info["opac_sync"] = False  # index once at the end, not after every batch
     try:
         totals = count_rows(conn, with_history=with_history)
         src = SlimsSource(conn)
@@ -66,12 +65,11 @@ def import_slims_command(url, with_history, verbose):
         db.session.rollback()
         raise click.ClickException(f"SLiMS database not readable: {str(exc).splitlines()[0][:200]}") from None
     finally:
-        db.session.info["opac_sync"] = True
         conn.close()
         engine.dispose()
     _print_report(report, verbose)
     if not index_status()["ok"]:  # a fresh installation: build the whole index once
         click.echo(f"Search index built: {sync.rebuild(current_app)} records.")
-    elif sync.pending():
-        click.echo(f"Search index updated: {sync.drain(current_app, timeout=600)} records.")
+    else:
+        click.echo(f"Search index: {sync.pending()} changes in the feed for `flask --app opac index follow` to apply.")
     click.echo("Members have no PIN yet: they set one with 'Forgot PIN?' (e-mail) or at the desk.")

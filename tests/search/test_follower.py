@@ -133,7 +133,7 @@ def test_kill_9_mid_stream_then_restart_resumes_without_loss_or_duplication(app,
 
     def writer():
         i = 0
-        while not stop_writing.is_set() and i < 400:
+        while not stop_writing.is_set() and i < 5000:  # until the three kills are done
             add_records(app, 5, "Aliran", start=i)
             i += 5
             written["n"] = i
@@ -147,6 +147,7 @@ def test_kill_9_mid_stream_then_restart_resumes_without_loss_or_duplication(app,
             stop(proc, signal.SIGKILL)  # mid-stream: maybe between the Whoosh commit and the position
             kills += 1
             proc = start_follower(env, log)
+        stop_writing.set()
         t.join(120)
         assert kills == 3 and written["n"] > 0
         wait_converged(app, node, timeout=60)
