@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.browser import browser, playwright_instance  # noqa: E402,F401  (one browser per test process)
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("OPAC_TEST_DATABASE_URL", "")
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from opac.catalog.models import Item, Location
 from opac.circulation.models import Hold, Loan
 from opac.extensions import db
-from tests.pwa.conftest import PHONE, browser, playwright_instance  # noqa: F401  (fixtures)
+from tests.browser import PHONE
 
 pytestmark = [pytest.mark.browser]
 
@@ -94,7 +94,7 @@ def scan(page, code: str, expect: str):
     raise AssertionError((code, expect, state))
 
 
-def test_desk_by_keyboard_and_scanner_at_1280(browser, site, staff_world):  # noqa: F811
+def test_desk_by_keyboard_and_scanner_at_1280(browser, site, staff_world):
     ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")
     ctx.add_init_script(TONE_SPY)
     page = ctx.new_page()
@@ -150,7 +150,7 @@ STAFF_PAGES = ["/staff/", "/staff/desk", "/staff/holds", "/staff/overdue", "/sta
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_staff_pages_at_390_no_sideways_scroll_and_readable(browser, site, staff_world, scheme):  # noqa: F811
+def test_staff_pages_at_390_no_sideways_scroll_and_readable(browser, site, staff_world, scheme):
     from axe_playwright_python.sync_playwright import Axe
 
     ctx = browser.new_context(**PHONE, locale="id-ID", color_scheme=scheme)
