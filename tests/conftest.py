@@ -381,8 +381,9 @@ class HttpUser:
         return self
 
 
-def run_at_once(fns):
-    """Call every function in its own thread, released together by a barrier; results in order."""
+def run_at_once(fns, timeout: float | None = 120):
+    """Call every function in its own thread, released together by a barrier; results in order
+    (``timeout``: how long to wait for each thread; None waits as long as the calls take)."""
     import threading
 
     barrier = threading.Barrier(len(fns))
@@ -399,7 +400,7 @@ def run_at_once(fns):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
+        t.join(timeout)
     return results
 
 

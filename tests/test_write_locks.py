@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from opac.extensions import db
-from tests.conftest import HttpUser
+from tests.conftest import HttpUser, run_at_once
 
 pytestmark = pytest.mark.slow
 N = 64
@@ -31,28 +31,6 @@ def _post(user: HttpUser, path: str, **kw):
     return user.s.post(user.base + path, headers=headers, allow_redirects=False, timeout=600, **kw)
 
 
-def _at_once(fns) -> list:
-    """Like conftest's run_at_once, but waits as long as the requests may take."""
-    import threading
-
-    barrier = threading.Barrier(len(fns))
-    results: list = [None] * len(fns)
-
-    def worker(i, fn):
-        barrier.wait()
-        try:
-            results[i] = fn()
-        except Exception as exc:  # noqa: BLE001
-            results[i] = exc
-
-    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(fns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 def _codes(results) -> list:
     return [r.status_code if hasattr(r, "status_code") else repr(r) for r in results]
 
@@ -60,7 +38,7 @@ def _codes(results) -> list:
 def test_64_simultaneous_patron_logins(app, live_server, make_patron):
     patrons = [make_patron() for _ in range(N)]
     users = [HttpUser(live_server) for _ in range(N)]
-    results = _at_once([lambda u=u, p=p: _post(u, "/api/v1/login", json={"card": p[1], "pin": p[2]})
+    results = run_at_once(timeout=None, fns=[lambda u=u, p=p: _post(u, "/api/v1/login", json={"card": p[1], "pin": p[2]})
                            for u, p in zip(users, patrons)])
     codes = _codes(results)
     assert codes == [200] * N, codes
@@ -79,7 +57,7 @@ def test_64_simultaneous_staff_form_logins_during_desk_writes(app, live_server, 
     checkouts = [lambda d=d, p=p, i=i: _post(d, "/staff/desk", data={"action": "checkout", "card": p[1],
                                                                    "barcode": f"B{i:03d}"})
                  for i, (d, p) in enumerate(zip(desk, patrons))]
-    results = _at_once(logins + checkouts)
+    results = run_at_once(timeout=None, fns=logins + checkouts)
     codes = _codes(results)
     assert codes[:N] == [303] * N, codes
     assert codes[N:] == [200] * 8, codes
@@ -93,7 +71,7 @@ def test_failed_logins_still_count_without_a_hidden_commit(app, live_server, mak
     """The throttle's count is committed by the edge even though the login is refused."""
     _pid, card, _pin = make_patron()
     users = [HttpUser(live_server) for _ in range(8)]
-    results = _at_once([lambda u=u: _post(u, "/api/v1/login", json={"card": card, "pin": "0000"}) for u in users])
+    results = run_at_once(timeout=None, fns=[lambda u=u: _post(u, "/api/v1/login", json={"card": card, "pin": "0000"}) for u in users])
     codes = sorted(_codes(results))
     limit = app.config["LOGIN_MAX_ATTEMPTS"]
     assert codes == [401] * limit + [429] * (8 - limit), codes
@@ -106,7 +84,7 @@ def test_64_simultaneous_asks(app, live_server):
     with app.test_request_context():
         stamp = form_stamp()
     users = [HttpUser(live_server) for _ in range(N)]
-    results = _at_once([
+    results = run_at_once(timeout=None, fns=[
         lambda u=u, i=i: _post(u, "/api/v1/ask", json={
             "question": f"Apakah perpustakaan buka hari Sabtu? ({i})", "category": "other", "channel": "email",
             "email": f"penanya{i}@example.org", "ts": stamp}, headers={"Idempotency-Key": uuid.uuid4().hex})

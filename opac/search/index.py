@@ -137,14 +137,7 @@ def writer_lock(index_dir: str | Path, timeout: float = 60.0):
         raise WriterBusy("index writer busy in this process")
     fd = os.open(base / "writer.lock", os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WriterBusy("another process is writing the index") from None
-                time.sleep(0.02)
+        _flock(fd, deadline, "another process is writing the index", pause=0.02)
         try:
             yield
         finally:
@@ -184,6 +177,18 @@ def write_position(gen: Path, position: dict) -> None:
         os.close(fd)
 
 
+def _flock(fd: int, deadline: float, busy: str, *, pause: float) -> None:
+    """Take an exclusive lock on ``fd`` across processes, polling until ``deadline`` (monotonic)."""
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise WriterBusy(busy) from None
+            time.sleep(pause)
+
+
 @contextmanager
 def build_lock(index_dir: str | Path, timeout: float = 3600.0):
     """One new generation built at a time per index directory (a second reindex waits)."""
@@ -192,14 +197,7 @@ def build_lock(index_dir: str | Path, timeout: float = 3600.0):
     deadline = time.monotonic() + timeout
     fd = os.open(base / "build.lock", os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WriterBusy("another process is building the index") from None
-                time.sleep(0.1)
+        _flock(fd, deadline, "another process is building the index", pause=0.1)
         yield
     finally:
         os.close(fd)
