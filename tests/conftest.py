@@ -138,6 +138,26 @@ def sync_index(app):
 
 
 @pytest.fixture
+def smtp():
+    """A fake SMTP server on loopback that records what it receives (tests/notifications/fakes.py)."""
+    from tests.notifications.fakes import FakeSmtp
+
+    server = FakeSmtp()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def push_service():
+    """A fake Web Push service on loopback that records what it receives."""
+    from tests.notifications.fakes import FakePushService
+
+    server = FakePushService()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

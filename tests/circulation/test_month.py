@@ -29,7 +29,7 @@ from opac.mail import OutboxEmail
 from opac.notifications.models import Notification
 from opac.notifications.worker import run as run_worker
 from opac.push import PushMessage
-from tests.notifications.fakes import FakePushService, FakeSmtp, browser_keys, vapid_config
+from tests.notifications.fakes import browser_keys, vapid_config
 
 pytestmark = pytest.mark.month
 
@@ -41,20 +41,6 @@ RECORDS = 300
 ANONYMIZE_AFTER_DAYS = 7
 SMTP_DOWN_DAY = 11  # the mail server is unreachable for one night
 NOTICE_KINDS = ("due_soon", "overdue")
-
-
-@pytest.fixture
-def smtp():
-    server = FakeSmtp()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def push_service():
-    server = FakePushService()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -18,23 +18,9 @@ from opac.notifications.models import Notification
 from opac.notifications.worker import run
 from opac.push import PushMessage
 from tests.conftest import csrf_token
-from tests.notifications.fakes import FakePushService, FakeSmtp, browser_keys, vapid_config
+from tests.notifications.fakes import browser_keys, vapid_config
 
 START = datetime(2026, 3, 2, 9, 0)  # library time
-
-
-@pytest.fixture
-def smtp():
-    server = FakeSmtp()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def push_service():
-    server = FakePushService()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from opac.accounts.models import Patron, PushSubscription
 from opac.extensions import db
 from opac.mail import OutboxEmail, queue_email
 from opac.push import PushMessage
-from tests.notifications.fakes import FakePushService, FakeSmtp, browser_keys, vapid_config
+from tests.notifications.fakes import FakeSmtp, browser_keys, vapid_config
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).with_name("flask"))
@@ -28,13 +28,6 @@ FLASK = str(Path(sys.executable).with_name("flask"))
 @pytest.fixture
 def smtp():
     server = FakeSmtp(delay=0.03)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def push_service():
-    server = FakePushService()
     yield server
     server.close()
 
