@@ -42,12 +42,10 @@ class Location(db.Model):
         return f"<Location {self.code}>"
 
 
-class Record(db.Model):
-    """A bibliographic record (one title/edition), kept with its source MARC."""
+class Description:
+    """The descriptive columns of a bibliographic record, shared by our records and partners' records
+    (``opac.partners.models.PartnerRecord``): one mapping, one index document builder for both."""
 
-    __tablename__ = "record"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    control_number: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(Text)
     subtitle: Mapped[str | None] = mapped_column(Text)
     responsibility: Mapped[str | None] = mapped_column(Text)
@@ -72,6 +70,26 @@ class Record(db.Model):
     #: [{"url": ..., "label": ...}] from 856
     links: Mapped[list] = mapped_column(JSON, default=list)
     cover_url: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def author_names(self) -> list[str]:
+        return [a["name"] for a in self.authors or []]
+
+    @property
+    def main_author(self) -> str | None:
+        return self.authors[0]["name"] if self.authors else None
+
+    @property
+    def full_title(self) -> str:
+        return f"{self.title}: {self.subtitle}" if self.subtitle else self.title
+
+
+class Record(Description, db.Model):
+    """A bibliographic record (one title/edition) held by this library, kept with its source MARC."""
+
+    __tablename__ = "record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    control_number: Mapped[str] = mapped_column(String(64), unique=True)
     #: ISO 2709 MARC21 (UTF-8) as imported or generated from CSV/JSON input.
     marc: Mapped[bytes | None] = mapped_column(LargeBinary)
     source: Mapped[str | None] = mapped_column(String(64))
@@ -86,18 +104,6 @@ class Record(db.Model):
     __table_args__ = (
         CheckConstraint(f"material_type IN {MATERIAL_TYPES!r}", name="material_type"),
     )
-
-    @property
-    def author_names(self) -> list[str]:
-        return [a["name"] for a in self.authors or []]
-
-    @property
-    def main_author(self) -> str | None:
-        return self.authors[0]["name"] if self.authors else None
-
-    @property
-    def full_title(self) -> str:
-        return f"{self.title}: {self.subtitle}" if self.subtitle else self.title
 
     def __repr__(self) -> str:
         return f"<Record {self.control_number} {self.title[:30]!r}>"

@@ -42,11 +42,12 @@ def due_dates_for(items) -> dict[int, object]:
 @bp.get("/")
 @public_page
 def home():
+    from ..search.documents import LOCAL
     from ..search.services import SearchParams, SearchUnavailable, search
 
     newest = []
     try:
-        newest = search(SearchParams.build(q="", sort="newest", size=8, facets=False)).hits
+        newest = search(SearchParams.build(q="", sort="newest", size=8, facets=False, filters={"library": [LOCAL]})).hits
     except SearchUnavailable:
         pass
     from ..news.views import published_news
