@@ -573,19 +573,18 @@ def location_names() -> dict[str, str]:
     return _location_cache["names"]
 
 
-_library_cache: dict = {"t": 0.0, "names": {}}
-
-
-def library_names() -> dict[str, str]:
-    """Library facet value -> the library's name (ours from ``LIBRARY_NAME``), refreshed every minute."""
+def library_names(need=()) -> dict[str, str]:
+    """Library facet value -> the library's name (ours from ``LIBRARY_NAME``); read again every
+    minute, or sooner when a value in ``need`` is not known yet (a partner just added)."""
+    cache = current_app.extensions.setdefault("opac_library_names", {"t": -1e9, "names": {}})
     now = time.monotonic()
-    if now - _library_cache["t"] > 60:
+    if now - cache["t"] > 60 or (now - cache["t"] > 1 and any(c not in cache["names"] for c in need if c != LOCAL)):
         from sqlalchemy import select
 
         from ..extensions import db
         from ..partners.models import Partner
 
         with db.engine.connect() as conn:
-            _library_cache["names"] = dict(conn.execute(select(Partner.name, Partner.display_name)).all())
-        _library_cache["t"] = now
-    return {**_library_cache["names"], LOCAL: current_app.config["LIBRARY_NAME"]}
+            cache["names"] = dict(conn.execute(select(Partner.name, Partner.display_name)).all())
+        cache["t"] = now
+    return {**cache["names"], LOCAL: current_app.config["LIBRARY_NAME"]}

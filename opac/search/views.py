@@ -104,14 +104,15 @@ def results():
         "search/results.html", params=params, result=result, active=active, args=request.args,
         search_url=lambda **kw: search_url(request.args, **kw), facet_label=facet_label,
         facet_labels=FACET_LABELS, sort_labels=SORT_LABELS, type_labels=MATERIAL_TYPE_LABELS,
-        language_labels=LANGUAGE_LABELS, library_names=library_names(),
+        language_labels=LANGUAGE_LABELS,
+        library_names=library_names([c for h in (result.hits if result else []) for c in h.held_by]),
     )
 
 
 def hit_json(hit, record_url: str | None = None) -> dict:
     """A hit as JSON; ``record_url`` is a record URL with ``{}`` for the id (built once per page)."""
     d = hit.data
-    names = library_names()
+    names = library_names(hit.held_by)
     if "library" in d:  # a partner's record: no copies here, its page is at the partner
         availability, url = None, d.get("url")
     else:
