@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import clock
@@ -93,6 +93,9 @@ class Record(Description, db.Model):
     #: ISO 2709 MARC21 (UTF-8) as imported or generated from CSV/JSON input.
     marc: Mapped[bytes | None] = mapped_column(LargeBinary)
     source: Mapped[str | None] = mapped_column(String(64))
+    #: Hidden from the public catalogue (SLiMS ``opac_hide``): not searched, no public page, not served
+    #: to harvesters; its copies still circulate and staff still see it.
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     #: Changes with every edit of the record or its copies' shelving; the OAI-PMH datestamp.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)

@@ -81,6 +81,11 @@ def _lang_marker(record) -> str:
     return f"\x02{langs[0] if langs else ''}\x03"
 
 
+def is_public(record) -> bool:
+    """Whether a record belongs in the search index: partners' records always, ours unless hidden."""
+    return not getattr(record, "hidden", False)
+
+
 def doc_id(record) -> int:
     """A record's id in the index and the change feed: partner records count down from -1.
 

@@ -40,7 +40,7 @@ from ..catalog.models import Item, Record, utcnow
 from ..extensions import db
 from ..partners.models import PartnerRecord
 from . import index as idx
-from .documents import build_document, doc_id
+from .documents import build_document, doc_id, is_public
 from .models import IndexChange
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,7 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
                     for rid in record_ids:
                         writer.delete_by_term("id", str(rid))
                         rec = records.get(rid)
-                        if rec is not None:
+                        if rec is not None and is_public(rec):
                             writer.add_document(**build_document(rec))
                     written += len(record_ids)
                     session.expunge_all()
@@ -361,7 +361,8 @@ def rebuild(app=None, progress=None, batch: int = 1000) -> int:
                         if not recs:
                             break
                         for rec in recs:
-                            writer.add_document(**build_document(rec))
+                            if is_public(rec):
+                                writer.add_document(**build_document(rec))
                         n += len(recs)
                         last_id = recs[-1].id
                         session.expunge_all()
