@@ -142,11 +142,12 @@ def harvest_command(name):
 
     Exits with status 1 when a partner could not be harvested completely (it is retried next time)."""
     from flask import current_app
+    from sqlalchemy.exc import SQLAlchemyError
 
     from ..db import begin_write
     from ..search import sync
     from ..search.services import index_status
-    from .services import PartnerError, find_partner, harvest_partner, list_partners
+    from .services import HarvestReport, PartnerError, find_partner, harvest_partner, list_partners
 
     try:
         partners = [find_partner(name)] if name else [p for p, _n in list_partners()]
@@ -163,6 +164,9 @@ def harvest_command(name):
         progress = _Progress(pname)
         try:
             report = harvest_partner(partner, commit=_commit, progress=progress)
+        except SQLAlchemyError as exc:  # one partner's bad data must not keep the others from their harvest
+            db.session.rollback()
+            report = HarvestReport(pname, error=f"database error: {str(exc).splitlines()[0][:300]}")
         finally:
             progress.close()
         db.session.commit()

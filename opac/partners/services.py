@@ -139,8 +139,8 @@ def _apply_page(partner: Partner, page, report: HarvestReport) -> None:
         select(PartnerRecord).where(PartnerRecord.partner_id == partner.id, PartnerRecord.identifier.in_(identifiers)))
     } if identifiers else {}
     for header, meta in page.records:
-        if not header.identifier:
-            report.failed.append(("(no identifier)", "header without an identifier"))
+        if not header.identifier or len(header.identifier) > 255:
+            report.failed.append((header.identifier[:300] or "(no identifier)", "missing or longer than 255 characters"))
             continue
         rec = existing.get(header.identifier)
         if header.deleted:
