@@ -1,6 +1,6 @@
 """Union search benchmark: what partner records cost a search, side by side in one run.
 
-Our catalogue is the first ``--ours`` records of catalog_combined; a partner holds ``--partner``
+Our catalogue is ``--ours`` records of catalog_combined (every other one); a partner holds ``--partner``
 records, half of them our books with an ISBN (folded into ours as "also at"), half books we lack.
 Query latency is measured three ways over the same query mix:
 
@@ -8,7 +8,7 @@ Query latency is measured three ways over the same query mix:
     union off      UNION_SEARCH=false on the union index (partners filtered out)
     union on       partners searched, the same book folded into one result, held_by for each hit
 
-    .venv/bin/python bench/union_bench.py [--ours 12000] [--partner 8000] [--queries 200]
+    .venv/bin/python bench/union_bench.py [--ours 6000] [--partner 4000] [--queries 200]
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def _latency(app, qmix, union: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ours", type=int, default=12000)
-    ap.add_argument("--partner", type=int, default=8000)
+    ap.add_argument("--ours", type=int, default=6000)
+    ap.add_argument("--partner", type=int, default=4000)
     ap.add_argument("--queries", type=int, default=200)
     args = ap.parse_args()
 
@@ -62,7 +62,7 @@ def main() -> None:
     from opac.search import sync
 
     rows = [json.loads(line) for line in (shared_data() / "catalog" / "catalog_combined.jsonl").open(encoding="utf-8")]
-    ours, rest = rows[: args.ours], rows[args.ours :]
+    ours, rest = rows[::2][: args.ours], rows[1::2]  # every source on both sides (ISBNs are in some only)
     shared = [r for r in ours if r.get("isbn")][: args.partner // 2]
     theirs = shared + rest[: args.partner - len(shared)]
     qmix = query_mix([{"title": r["title"], "authors": r.get("authors") or [], "subjects": r.get("subjects") or []}
