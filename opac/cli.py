@@ -621,5 +621,9 @@ def init_more(app) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(reference_group)
     app.cli.add_command(import_slims_command)
+    from .partners.cli import harvest_command, partner_group
+
+    app.cli.add_command(partner_group)
+    app.cli.add_command(harvest_command)
     for cmd in (patron_group, staff_group, circ_group, notify_command, worker_command, calendar_group, push_group):
         app.cli.add_command(cmd)

@@ -230,6 +230,10 @@ OAI_PAGE_SIZE: int = 250
 OAI_TOKEN_LIFETIME: int = 86400
 #: Administrator e-mail in the OAI-PMH Identify response; None: CONTACT_EMAIL.
 OAI_ADMIN_EMAIL: str | None = None
+#: Partner libraries' harvested records appear in search results (the Library facet narrows to ours); false: ours only.
+UNION_SEARCH: bool = True
+#: Seconds to wait for a partner's OAI-PMH repository per request before the harvest counts it as down.
+PARTNER_HARVEST_TIMEOUT: float = 60.0
 #: WhatsApp number (international digits, no +) for click-to-chat.
 CONTACT_WHATSAPP: str = "6281234567890"
 #: Social media links: name -> URL (Instagram, Facebook, X, YouTube, WhatsApp channel…).
