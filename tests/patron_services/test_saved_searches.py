@@ -178,3 +178,30 @@ def test_saved_searches_go_with_the_account(app, make_patron, make_record):
         db.session.delete(db.session.get(Patron, pid))
         db.session.commit()
     assert _count(app, SavedSearch) == 0 and _count(app, SavedSearchMatch) == 0
+
+
+def test_daily_run_command_sends_due_alerts(app, tmp_path, make_patron, make_record):
+    """`flask --app opac notify` in a production-like process checks the saved searches whose week is up."""
+    from datetime import timedelta
+
+    from opac.accounts.models import Patron
+    from tests.cli_helpers import BASE_URL, prod_env, run_cli
+
+    app.config["FAKE_TODAY"] = None  # the subprocess runs on the real clock
+    pid, _card, _pin = make_patron(email="ani@example.org")
+    with app.test_request_context():
+        saved = save_search(db.session.get(Patron, pid), MultiDict([("q", "astronomi")]), alert_email=True)
+        saved.created_at -= timedelta(days=8)
+        saved.next_check_at -= timedelta(days=8)
+        db.session.commit()
+    make_record(title="Astronomi untuk Pemula")
+    with app.app_context():
+        db.engine.dispose()
+    env = prod_env(tmp_path / "cli", database_url=app.config["SQLALCHEMY_DATABASE_URI"],
+                   index_dir=app.config["INDEX_DIR"])
+    out = run_cli(env, "notify").stdout
+    assert "saved searches checked: 1" in out and "saved search matches: 1" in out, out
+    with app.app_context():
+        mail = db.session.scalar(select(OutboxEmail).where(OutboxEmail.kind == "saved_search"))
+        assert "Astronomi untuk Pemula" in mail.body and f"{BASE_URL}/saved-searches" in mail.body
+    assert "saved searches checked: 0" in run_cli(env, "notify").stdout
