@@ -43,7 +43,7 @@ def daily_code(day: date | None = None) -> str:
 
 
 def valid_code(code: str) -> bool:
-    return bool(code) and hmac.compare_digest(str(code)[:64], daily_code())
+    return bool(code) and hmac.compare_digest(str(code)[:64].encode(), daily_code().encode())
 
 
 def check_in(patron: Patron, code: str) -> bool:
