@@ -4,19 +4,19 @@ its retention period is over (privacy by default; loans stay for a patron who ke
 One function, :func:`purge_expired_personal_data`, called by ``flask --app opac notify``; it only
 flushes (the command commits). Every period is a setting in opac/config.py:
 
-=============================  =====================================================================
-ANONYMIZE_AFTER_DAYS           returned loans lose their patron; paid fines lose their loan
-HOLD_RETENTION_DAYS            closed holds (fulfilled, cancelled, expired) are deleted
-NOTIFICATION_RETENTION_DAYS    in-app notifications are deleted
-OUTBOX_RETENTION_DAYS          outbox e-mails are deleted (a purged question's at once)
-IDEMPOTENCY_RETENTION_DAYS     stored answers to repeated requests are deleted
-REFERENCE_RETENTION_DAYS       closed questions lose their asker and their text
-REFERENCE_OPEN_RETENTION_DAYS  open questions without activity are closed, then purged the same way
-SUGGESTION_RETENTION_DAYS      answered purchase suggestions (arrived, rejected) are deleted
-CLEARANCE_LETTER_RETENTION_DAYS  clearance letters are deleted (their public link stops answering)
+=================================  =====================================================================
+ANONYMIZE_AFTER_DAYS               returned loans lose their patron; paid fines lose their loan
+HOLD_RETENTION_DAYS                closed holds (fulfilled, cancelled, expired) are deleted
+NOTIFICATION_RETENTION_DAYS        in-app notifications are deleted
+OUTBOX_RETENTION_DAYS              outbox e-mails are deleted (a purged question's at once)
+IDEMPOTENCY_RETENTION_DAYS         stored answers to repeated requests are deleted
+REFERENCE_RETENTION_DAYS           closed questions lose their asker and their text
+REFERENCE_OPEN_RETENTION_DAYS      open questions without activity are closed, then purged the same way
+SUGGESTION_RETENTION_DAYS          answered purchase suggestions (arrived, rejected) are deleted
+CLEARANCE_LETTER_RETENTION_DAYS    clearance letters are deleted (their public link stops answering)
 SAVED_SEARCH_MATCH_RETENTION_DAYS  records found by saved-search alerts leave the patron's list
-VISIT_RETENTION_DAYS           a patron's own visit records are deleted (the anonymous counts stay)
-=============================  =====================================================================
+VISIT_RETENTION_DAYS               a patron's own visit records are deleted (the anonymous counts stay)
+=================================  =====================================================================
 
 Saved searches themselves stay while the patron keeps them (they go with the account).
 """
