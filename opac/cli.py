@@ -526,7 +526,8 @@ def circ_policies():
 @click.command("notify")
 @with_appcontext
 def notify_command():
-    """Daily run: expire uncollected holds, queue due-soon and overdue notices, anonymise loans, purge questions."""
+    """Daily run: expire uncollected holds, queue due-soon and overdue notices, anonymise loans, purge questions,
+    and check the saved searches whose week is up for new records."""
     from .circulation.notify import daily_run
 
     begin_write()
@@ -534,6 +535,9 @@ def notify_command():
     from .accounts.registration import purge_unverified_registrations
 
     result["unverified_signups_purged"] = purge_unverified_registrations()
+    from .patron_services.alerts import run_saved_search_alerts
+
+    result.update(run_saved_search_alerts())
     db.session.commit()
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()))
 

@@ -367,16 +367,10 @@ def _held_by(snap: Snapshot, d: int, data: dict, local: np.ndarray | None) -> li
     return list(dict.fromkeys([own, *sorted(holders, key=lambda h: (h != LOCAL, h))]))
 
 
-def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
-    pq = parse(params.q, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
-    if pq.is_empty and params.q.strip():
-        # Only punctuation, operators or symbols: nothing to search for; say so instead of guessing.
-        return SearchResult(query=params.q, total=0, page=params.page, size=params.size, hits=[],
-                            messages=list(pq.messages) + ["no_terms"], sort=params.sort)
-    ex = Executor(snap, si.prefix_limit)
-    ev = ex.evaluate(pq)
-    base_filter = filter_mask(snap, {FILTER_FIELDS[k]: list(v) for k, v in params.filters})
+def _filters_mask(snap: Snapshot, params: SearchParams) -> np.ndarray:
+    """The documents that pass the facet filters, the year range and "available now"."""
     extra = np.ones(snap.N, dtype=bool)
+    base_filter = filter_mask(snap, {FILTER_FIELDS[k]: list(v) for k, v in params.filters})
     if base_filter is not None:
         extra &= base_filter
     if params.year:
@@ -396,6 +390,18 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
         am = np.zeros(snap.N, dtype=bool)
         am[ids] = True
         extra &= am
+    return extra
+
+
+def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
+    pq = parse(params.q, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
+    if pq.is_empty and params.q.strip():
+        # Only punctuation, operators or symbols: nothing to search for; say so instead of guessing.
+        return SearchResult(query=params.q, total=0, page=params.page, size=params.size, hits=[],
+                            messages=list(pq.messages) + ["no_terms"], sort=params.sort)
+    ex = Executor(snap, si.prefix_limit)
+    ev = ex.evaluate(pq)
+    extra = _filters_mask(snap, params)
     local = _local_mask(snap)
     if not current_app.config["UNION_SEARCH"]:
         extra &= local
@@ -444,6 +450,19 @@ def search(params: SearchParams) -> SearchResult:
     snap = si.snapshot()
     key = ("search", si._target, snap.generation, params)
     return si.cached(key, lambda: _run(si, snap, params))
+
+
+def matching_record_ids(params: SearchParams, added_from_day: int) -> set[int]:
+    """Ids of our own records matching ``params`` (all its words, no fallback) that were added to the
+    catalogue on or after ``added_from_day`` (days since 1970): what a saved search's alert looks for."""
+    si = get_index()
+    snap = si.snapshot()
+    pq = parse(params.q, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
+    if pq.is_empty and params.q.strip():
+        return set()
+    mask = Executor(snap, si.prefix_limit).evaluate(pq).mask & _filters_mask(snap, params) & _local_mask(snap)
+    mask &= snap.column("added") >= added_from_day
+    return {int(snap.hit(d)["id"]) for d in np.flatnonzero(mask)}
 
 
 # ----------------------------------------------------------------------------- suggest
