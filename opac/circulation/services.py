@@ -100,7 +100,7 @@ def outstanding_fines(patron: Patron) -> int:
 def account_problem(patron: Patron, today: date) -> tuple[str, dict] | None:
     """Why this patron cannot borrow, renew or place holds right now (None if nothing)."""
     if patron.card_expired(today):
-        return "card_expired", {"date": patron.expires_on.isoformat()}
+        return "card_expired", {"date": patron.expires_on}
     if patron.blocked:
         return "blocked", {"note": patron.block_note or "-"}
     cfg = current_app.config
@@ -165,7 +165,7 @@ def checkout(item: Item, patron: Patron, *, location: Location | None = None, to
     _raise_account_problem(patron, today)
     current = open_loan_for(item)
     if current is not None:
-        raise CirculationRefused("already_on_loan", date=current.due_date.isoformat())
+        raise CirculationRefused("already_on_loan", date=current.due_date)
     hold_to_fill = None
     if item.status == "on_hold_shelf" or item.status == "in_transit":
         set_aside = db.session.scalar(select(Hold).where(Hold.item_id == item.id, Hold.status.in_(("ready", "in_transit"))))
@@ -313,7 +313,7 @@ def renewal_problem(loan: Loan, patron: Patron, today: date) -> tuple[str, dict]
         return "overdue", {}
     if policy.renew_window_days is not None and loan.due_date - today > timedelta(days=policy.renew_window_days):
         opens = loan.due_date - timedelta(days=policy.renew_window_days)
-        return "too_soon", {"days": policy.renew_window_days, "date": opens.isoformat()}
+        return "too_soon", {"days": policy.renew_window_days, "date": opens}
     waiting = _waiting_for_others(record.id, patron.id, today)
     if waiting:
         allow_other = current_app.config["RENEW_IF_OTHER_ITEMS_AVAILABLE"]
@@ -321,7 +321,7 @@ def renewal_problem(loan: Loan, patron: Patron, today: date) -> tuple[str, dict]
             return "on_hold", {}
     new_due = _renewed_due(loan, patron, policy, today)
     if new_due <= loan.due_date:
-        return "card_expires", {"date": patron.expires_on.isoformat() if patron.expires_on else "?"}
+        return "card_expires", {"date": patron.expires_on or "?"}
     return None
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..accounts.permissions import is_patron, patron_required
 from ..catalog.models import Record
+from ..dates import format_date
 from ..extensions import db
 from . import actions, rules, services
 from .models import Hold, Loan
@@ -44,7 +45,7 @@ def my_loans():
 def renew(loan_id: int):
     result = actions.renew(current_user.id, loan_id, _key())
     if result["ok"]:
-        flash(_("Renewed: %(title)s, now due %(date)s.", title=result["title"], date=result["due_date"]), "success")
+        flash(_("Renewed: %(title)s, now due %(date)s.", title=result["title"], date=format_date(result["due_date"])), "success")
     else:
         flash(_("Not renewed: %(reason)s", reason=result["message"]), "error")
     return redirect(url_for("circulation.my_loans"), code=303)

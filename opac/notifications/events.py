@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
-from flask_babel import force_locale, format_date
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from .. import push
 from ..accounts.models import Patron
+from ..dates import format_date
 from ..extensions import db
 from ..mail import queue_email
 from ..urls import absolute_url, site_path
@@ -54,7 +55,7 @@ def emit(notice: Notice) -> Notification | None:
         return None
     lang = patron.language if patron.language in current_app.config["LANGUAGES"] else "id"
     with force_locale(lang):
-        shown = {k: (format_date(v, "long") if isinstance(v, date) else v) for k, v in notice.params.items()}
+        shown = {k: (format_date(v, lang=lang) if isinstance(v, date) else v) for k, v in notice.params.items()}
         subject_t, body_t = MESSAGES[notice.kind]
         subject = str(subject_t) % shown
         body = str(body_t) % shown
