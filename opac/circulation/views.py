@@ -37,7 +37,8 @@ def my_loans():
     today = rules.today()
     loans = db.session.scalars(services.patron_loans(current_user).order_by(Loan.due_date, Loan.id)).all()
     return render_template("circulation/loans.html", loans=[actions.loan_json(x, today) for x in loans],
-                           idem=uuid.uuid4().hex, fetched_at=today)
+                           plan=services.renew_all_plan(current_user, today=today), idem=uuid.uuid4().hex,
+                           fetched_at=today)
 
 
 @bp.post("/account/loans/<id:loan_id>/renew")
@@ -54,7 +55,8 @@ def renew(loan_id: int):
 @bp.post("/account/loans/renew-all")
 @patron_required
 def renew_all():
-    result = actions.renew_all(current_user.id, _key())
+    result = actions.renew_all(current_user.id, _key(),
+                               include_renewed_today=request.form.get("include_renewed_today") == "1")
     if not result["ok"]:
         flash(result["message"], "error")
         return redirect(url_for("circulation.my_loans"), code=303)
