@@ -34,18 +34,23 @@ MESSAGES = {
                         _l("Another patron has placed a hold on %(title)s, so it cannot be renewed. "
                            "Please return it by %(date)s.")),
     "suggestion": (_l("Your suggestion: %(title)s"), _l("%(message)s")),
+    "ask_reply": (_l("A librarian answered your question"), _l("%(excerpt)s")),
 }
 
 
 @dataclass(frozen=True)
 class Notice:
     """Something a patron should hear about: ``kind`` (a key of MESSAGES), the text's parameters
-    (dates are shown in the patron's language) and the page it links to."""
+    (dates are shown in the patron's language), the page it links to (``endpoint`` with
+    ``url_values``) and the channels besides the in-app notification ("email" when the patron's
+    settings ask for notices by e-mail, "push" to the patron's subscribed devices)."""
 
     kind: str
     patron_id: int
     params: dict = field(default_factory=dict)
     endpoint: str = "circulation.my_loans"
+    url_values: dict = field(default_factory=dict)
+    channels: tuple[str, ...] = ("email", "push")
 
 
 def emit(notice: Notice) -> Notification | None:
@@ -60,13 +65,14 @@ def emit(notice: Notice) -> Notification | None:
         subject = str(subject_t) % shown
         body = str(body_t) % shown
     note = Notification(patron_id=patron.id, kind=notice.kind, subject=subject, body=body,
-                        url=site_path(notice.endpoint))
+                        url=site_path(notice.endpoint, **notice.url_values))
     db.session.add(note)
-    if patron.notify_email and patron.email:
-        queue_email(patron.email, subject,
-                    f"{body}\n\n{absolute_url(notice.endpoint)}\n\n— {current_app.config['LIBRARY_NAME']}",
+    if "email" in notice.channels and patron.notify_email and patron.email:
+        link = absolute_url(notice.endpoint, **notice.url_values)
+        queue_email(patron.email, subject, f"{body}\n\n{link}\n\n— {current_app.config['LIBRARY_NAME']}",
                     kind=notice.kind, patron_id=patron.id, whatsapp=patron.whatsapp if patron.notify_whatsapp else None)
-    push.queue_push(patron.id, notice.kind, {"title": subject, "body": body, "url": note.url or "/",
-                                             "kind": notice.kind})
+    if "push" in notice.channels:
+        push.queue_push(patron.id, notice.kind, {"title": subject, "body": body, "url": note.url or "/",
+                                                 "kind": notice.kind})
     db.session.flush()
     return note

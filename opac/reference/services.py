@@ -24,8 +24,9 @@ from ..catalog.models import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..mail import queue_email, valid_email, whatsapp_link
+from ..notifications.models import Notification
 from ..search.analysis import STOP_WORDS, stem_en, stem_id, words
-from ..urls import absolute_url
+from ..urls import absolute_url, site_path
 from .models import CATEGORIES, CHANNELS, CannedReply, FaqEntry, FaqHelpful, Message, Question
 
 CATEGORY_LABELS = {
@@ -306,7 +307,8 @@ def reply(q: Question, staff, html: str, *, internal: bool = False) -> Message:
             q.first_reply_at = utcnow()
         if q.assignee_id is None:
             q.assignee_id = staff.id
-        if q.email:
+        notify_answer(q, body)
+        if q.email and (q.channel != "app" or q.patron_id is None):  # a patron who chose the app is told there
             with force_locale(q.language or "id"):
                 subject = _("A librarian answered your question")
                 text = plain_text(body) + "\n\n" + _("See the whole conversation and reply here:") + f"\n{thread_url(q)}"
@@ -314,6 +316,41 @@ def reply(q: Question, staff, html: str, *, internal: bool = False) -> Message:
                         whatsapp=q.whatsapp if q.channel == "whatsapp" else None)
     db.session.flush()
     return m
+
+
+def notify_answer(q: Question, body: str) -> None:
+    """A patron's question was answered: an in-app notification (the unread answer behind the
+    badge) and, if they chose the app, a push to their devices. E-mail is ``reply``'s, once."""
+    if q.patron_id is None:
+        return
+    from ..notifications.events import Notice, emit
+
+    emit(Notice("ask_reply", q.patron_id, {"excerpt": plain_text(body)[:200]}, endpoint="reference.my_question",
+                url_values={"question_id": q.id}, channels=("push",) if q.channel == "app" else ()))
+
+
+def _answer_notifications(patron):
+    return (Notification.patron_id == patron.id, Notification.kind == "ask_reply", Notification.read_at.is_(None))
+
+
+def unread_answers(patron) -> int:
+    """How many of the patron's questions have an answer they have not opened yet (the badge)."""
+    return db.session.scalar(select(func.count(func.distinct(Notification.url)))
+                             .where(*_answer_notifications(patron))) or 0
+
+
+def unread_question_ids(patron, questions) -> set[int]:
+    """Which of ``questions`` (the patron's own) have an unread answer."""
+    urls = set(db.session.scalars(select(Notification.url).where(*_answer_notifications(patron))).all())
+    return {q.id for q in questions if site_path("reference.my_question", question_id=q.id) in urls}
+
+
+def mark_answers_read(patron, q: Question) -> int:
+    """The patron opened the thread of their question ``q``: its answers are read (badge cleared)."""
+    rows = db.session.execute(Notification.__table__.update().where(
+        *_answer_notifications(patron), Notification.url == site_path("reference.my_question", question_id=q.id))
+        .values(read_at=utcnow()))
+    return rows.rowcount or 0
 
 
 def whatsapp_reply_link(q: Question, m: Message) -> str | None:
