@@ -47,7 +47,7 @@ def _out(result: dict):
 
 
 def patron_json(p) -> dict:
-    return {"id": p.id, "name": p.name, "card_number": p.card_number, "category": p.category.name,
+    return {"id": p.id, "name": p.name, "card_number": p.card_number, "category": p.category.label,
             "expires_on": p.expires_on.isoformat() if p.expires_on else None, "email": p.email,
             "whatsapp": p.whatsapp, "language": p.language, "keep_history": p.keep_history}
 

@@ -33,6 +33,7 @@ CATEGORY_LABELS = {
     "finding": _l("Finding materials"), "research": _l("Research help"), "account": _l("My account and loans"),
     "facilities": _l("Facilities and services"), "other": _l("Other"),
 }
+CHANNEL_LABELS = {"app": _l("reply in the app"), "email": _l("reply by e-mail"), "whatsapp": _l("reply on WhatsApp")}
 STATUS_LABELS = {"received": _l("Received"), "answered": _l("Answered"), "closed": _l("Closed")}
 ALLOWED_TAGS = {"a", "p", "br", "ul", "ol", "li", "strong", "em", "b", "i", "blockquote"}
 
@@ -60,8 +61,44 @@ def sanitize_html(html: str) -> str:
     if "<" not in text:  # plain text: keep the paragraphs and line breaks the librarian typed
         paras = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
         text = "".join("<p>" + str(escape(p)).replace("\n", "<br>") + "</p>" for p in paras)
-    return nh3.clean(text, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
+    return _clean(link_record_paths(_clean(text)))  # links made in clean HTML, then cleaned as the rest
+
+
+def _clean(html: str) -> str:
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+
+
+_RECORD_PATH = re.compile(r"(?<![\w/.:#?=&-])/record/([1-9][0-9]{0,9})\b(?!/)")
+
+
+def link_record_paths(html: str) -> str:
+    """``/record/123`` written in a reply's text (not already in a link) becomes a link to that
+    record of this catalogue; nothing else is linked (other paths, other sites).
+
+    >>> link_record_paths("<p>Lihat /record/12, bukan /record/x atau https://a.example/record/3</p>")
+    '<p>Lihat <a href="/record/12">/record/12</a>, bukan /record/x atau https://a.example/record/3</p>'
+    >>> link_record_paths('<p><a href="/record/5">/record/5</a> /record/6/marc</p>')
+    '<p><a href="/record/5">/record/5</a> /record/6/marc</p>'
+    """
+    out, in_link = [], 0
+    for part in re.split(r"(<[^>]*>)", html):
+        if part.startswith("<"):
+            tag = part[1:].lstrip("/").split(None, 1)[0].rstrip(">").lower() if len(part) > 2 else ""
+            if tag == "a":
+                in_link += -1 if part.startswith("</") else 1
+            out.append(part)
+        elif in_link > 0:
+            out.append(part)
+        else:
+            out.append(_RECORD_PATH.sub(lambda m: f'<a href="{_record_path(int(m.group(1)))}">{m.group(0)}</a>', part))
+    return "".join(out)
+
+
+def _record_path(record_id: int) -> str:
+    from flask import has_app_context
+
+    return site_path("catalog.record", record_id=record_id) if has_app_context() else f"/record/{record_id}"
 
 
 def safe_html(html: str) -> Markup:

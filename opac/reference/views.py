@@ -257,14 +257,27 @@ def opening_status(now: datetime | None = None) -> dict:
     return {"open_now": open_now, "today_hours": span, "week": week}
 
 
+#: How the services spell their own names (``SOCIAL_LINKS`` keys are lower case).
+SERVICE_NAMES = {"youtube": "YouTube", "whatsapp": "WhatsApp", "tiktok": "TikTok", "linkedin": "LinkedIn", "x": "X"}
+
+
+def service_name(key: str) -> str:
+    """The name of a social service as it spells it.
+
+    >>> [service_name(k) for k in ("youtube", "whatsapp", "instagram", "Mastodon")]
+    ['YouTube', 'WhatsApp', 'Instagram', 'Mastodon']
+    """
+    return SERVICE_NAMES.get(key.lower(), key if key != key.lower() else key.capitalize())
+
+
 @bp.get("/info")
 @public_page
 def info():
     cfg = current_app.config
     locations = db.session.scalars(select(Location).order_by(Location.position, Location.name)).all()
-    return render_template("reference/info.html", status=opening_status(), locations=locations,
-                           social=cfg["SOCIAL_LINKS"] or {}, phone=cfg["CONTACT_PHONE"],
-                           email=cfg["CONTACT_EMAIL"], whatsapp=cfg["CONTACT_WHATSAPP"],
+    social = {service_name(k): v for k, v in (cfg["SOCIAL_LINKS"] or {}).items()}
+    return render_template("reference/info.html", status=opening_status(), locations=locations, social=social,
+                           phone=cfg["CONTACT_PHONE"], email=cfg["CONTACT_EMAIL"], whatsapp=cfg["CONTACT_WHATSAPP"],
                            address=cfg["LIBRARY_ADDRESS"])
 
 
@@ -394,6 +407,7 @@ def staff_thread(question_id: int):
         c = db.session.get(CannedReply, canned_id)
         prefill = c.body if c else ""
     return render_template("reference/staff_thread.html", q=q, wa_link=wa_link, canned=canned, prefill=prefill,
+                           channel_labels=services.CHANNEL_LABELS,
                            labels=services.CATEGORY_LABELS, status_labels=services.STATUS_LABELS,
                            safe_html=services.safe_html)
 

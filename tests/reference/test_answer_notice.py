@@ -26,7 +26,7 @@ def app_config(smtp):
 
 
 def _badge(page: str) -> str | None:
-    m = re.search(r'<span class="badge" data-badge="answers"[^>]*?( hidden)?><span aria-hidden="true">(\d+)</span>', page)
+    m = re.search(r'<span class="nav-badge" data-badge="answers"[^>]*?( hidden)?><span aria-hidden="true">(\d+)</span>', page)
     return None if m is None or m.group(1) else m.group(2)
 
 
