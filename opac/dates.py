@@ -22,7 +22,8 @@ Month abbreviations: id ``Jan Feb Mar Apr Mei Jun Jul Agu Sep Okt Nov Des``; en 
 May Jun Jul Aug Sep Oct Nov Dec`` (never a trailing dot). Weekdays from Monday: id ``Senin Selasa
 Rabu Kamis Jumat Sabtu Minggu``; en ``Monday … Sunday``. Any other language falls back to ``id``.
 Machine-readable forms (``<time datetime=…>``): a date is ``YYYY-MM-DD``; a datetime is ISO 8601
-in the library's zone to the minute with its offset, ``2026-12-14T09:30+07:00``.
+in the library's zone to the minute with its offset, ``2026-12-14T09:30+07:00``. Pages carry the
+zone's name in ``<meta name="library-time-zone">`` for scripts that format dates offline.
 """
 
 from __future__ import annotations
