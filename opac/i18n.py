@@ -42,7 +42,8 @@ def init_app(app) -> None:
         return dates.time_tag(value, form) if value else ""
 
     @app.template_filter("format_datetime")
-    def _format_datetime(value):
+    def _format_datetime(value, width=None):
+        """Date and time in the one form; Babel widths (``'short'``) still written in templates get it too."""
         return dates.time_tag(value, None) if value else ""
 
     @app.template_filter("date_text")
