@@ -43,6 +43,11 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def start_of_day(day: date) -> datetime:
+    """When the library's ``day`` began, in UTC naive (to compare with stored times)."""
+    return datetime.combine(day, time(0, 0), tzinfo=_zone()).astimezone(UTC).replace(tzinfo=None)
+
+
 def today() -> date:
     """Today in the library's time zone (a 23:30 loan in Jakarta is due from that day)."""
     fake = _fake_local()

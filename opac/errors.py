@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask_babel import lazy_gettext as _l
 
 
@@ -20,7 +22,10 @@ class DomainError(Exception):
     def message(self) -> str:
         template = self.messages.get(self.reason) or GENERIC.get(self.reason) or self.reason
         try:
-            return str(template) % self.params if self.params else str(template)
+            from .dates import format_date
+
+            shown = {k: format_date(v) if isinstance(v, date) else v for k, v in self.params.items()}
+            return str(template) % shown if shown else str(template)
         except (KeyError, TypeError, ValueError):
             return str(template)
 

@@ -34,22 +34,26 @@ def init_app(app) -> None:
     def _languages():
         return {"ui_languages": app.config["LANGUAGES"], "ui_locale": str(get_locale() or "id")}
 
-    from flask_babel import format_date, format_datetime
+    from . import dates
 
     @app.template_filter("format_date")
-    def _format_date(value, fmt="medium"):
-        if isinstance(value, str):
-            from datetime import date
-
-            try:
-                value = date.fromisoformat(value[:10])
-            except ValueError:
-                return value
-        return format_date(value, fmt) if value else ""
+    def _format_date(value, form="short"):
+        """``<time datetime>`` with the date in one of ``dates.FORMS`` (opac.dates)."""
+        return dates.time_tag(value, form) if value else ""
 
     @app.template_filter("format_datetime")
-    def _format_datetime(value, fmt="medium"):
-        return format_datetime(value, fmt) if value else ""
+    def _format_datetime(value, width=None):
+        """Date and time in the one form; Babel widths (``'short'``) still written in templates get it too."""
+        return dates.time_tag(value, None) if value else ""
+
+    @app.template_filter("date_text")
+    def _date_text(value, form="short"):
+        """The date as plain text (attributes, SVG, e-mail bodies)."""
+        return dates.format_date(value, form)
+
+    @app.template_filter("datetime_text")
+    def _datetime_text(value):
+        return dates.format_datetime(value)
 
     @app.template_filter("language_name")
     def _language_name(code):

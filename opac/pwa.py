@@ -70,8 +70,8 @@ def _sw_body() -> str:
 
     static = Path(current_app.static_folder) / "pwa"
     source = (static / SW_SOURCE).read_text()
-    assets = [asset("app.css"), asset("app.js"), "/static/pwa/icons/icon-192.png", "/static/pwa/icons/icon-512.png",
-              "/manifest.webmanifest"]
+    assets = [asset("app.css"), asset("app.js"), asset("answers.js"), "/static/pwa/icons/icon-192.png",
+              "/static/pwa/icons/icon-512.png", "/manifest.webmanifest"]
     digest = hashlib.sha256(source.encode())
     for a in assets:
         digest.update(a.encode())

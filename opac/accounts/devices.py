@@ -13,12 +13,13 @@ import re
 import secrets
 
 from flask import current_app
-from flask_babel import force_locale, format_datetime
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..catalog.models import utcnow
+from ..dates import format_datetime
 from ..extensions import db
 from ..mail import queue_email
 from ..urls import absolute_url, site_path
@@ -148,7 +149,7 @@ def notify_new_sign_in(user, device: str, prefix: str) -> None:
     endpoint = "staff.devices" if user.kind == "staff" else "accounts.devices"
     link = absolute_url(endpoint)
     with force_locale(lang):
-        when = format_datetime(utcnow(), "medium")
+        when = format_datetime(utcnow(), lang)
         subject = _("A new sign-in to your library account")
         secret_word = _("password") if user.kind == "staff" else _("PIN")
         body = _("Someone signed in to your library account on %(device)s from %(ip)s at %(when)s. "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -20,6 +21,11 @@ def new_session_ref() -> str:
     return secrets.token_urlsafe(12)
 
 
+#: The standard patron categories' names (``accounts.services.DEFAULT_CATEGORIES``), translated.
+CATEGORY_LABELS = {"student": _l("Student"), "lecturer": _l("Lecturer"), "staff": _l("University staff"),
+                   "public": _l("Member of the public")}
+
+
 class PatronCategory(db.Model):
     """Student, lecturer, staff, public, …: circulation rules are set per category."""
 
@@ -28,6 +34,12 @@ class PatronCategory(db.Model):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     card_years: Mapped[int] = mapped_column(default=1)
+
+    @property
+    def label(self) -> str:
+        """The name shown, in the interface's language for the standard categories (the stored
+        name of older installations mixes both languages: "Mahasiswa / Student")."""
+        return str(CATEGORY_LABELS[self.code]) if self.code in CATEGORY_LABELS else self.name
 
 
 class Patron(UserMixin, db.Model):

@@ -57,10 +57,17 @@ def can(action: str, user=None) -> bool:
     return is_staff(user) and user.role in ACTIONS[action]
 
 
+def here() -> str:
+    """This request's path and query, to come back to after logging in (no stray ``?`` when
+    there is no query: Werkzeug's ``full_path`` always ends in one)."""
+    query = request.query_string.decode("latin-1")
+    return request.path + (f"?{query}" if query else "")
+
+
 def _unauthenticated(login_endpoint: str):
     if wants_json():
         return jsonify(error="login_required", message="Log in first."), 401
-    return redirect(url_for(login_endpoint, next=request.full_path if request.method == "GET" else None))
+    return redirect(url_for(login_endpoint, next=here() if request.method == "GET" else None))
 
 
 def _needs_enrolment(user) -> bool:

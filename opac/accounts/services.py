@@ -28,8 +28,8 @@ _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 DEFAULT_CATEGORIES = (
-    ("student", "Mahasiswa / Student", 1), ("lecturer", "Dosen / Lecturer", 3),
-    ("staff", "Karyawan / Staff", 3), ("public", "Umum / Public", 1),
+    ("student", "Student", 1), ("lecturer", "Lecturer", 3), ("staff", "University staff", 3),
+    ("public", "Member of the public", 1),
 )
 #: (category, loan days, max loans, max renewals, max holds)
 DEFAULT_POLICIES = (

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import textwrap
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
-from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -14,6 +12,7 @@ from ..extensions import db
 from ..urls import absolute_url
 from ..web import public_page
 from . import citation
+from .covers import cover_svg
 from .marc import to_marcxml
 from .models import Item, Record
 from .services import record_marc
@@ -156,7 +155,6 @@ def opensearch():
     return resp
 
 
-PALETTE = ("#0b5d4b", "#7a3e9d", "#9c4221", "#1f4e79", "#6b4f1d", "#2f6f3e", "#8a1c3b", "#3d4b5c")
 
 
 @bp.get("/cover/<id:record_id>.svg")
@@ -165,21 +163,7 @@ def cover(record_id: int):
     rec = db.session.get(Record, record_id)
     if rec is None or rec.hidden:
         abort(404)
-    digest = hashlib.sha1(f"{rec.title}|{rec.main_author}".encode(), usedforsecurity=False).digest()
-    colour = PALETTE[digest[0] % len(PALETTE)]
-    lines = textwrap.wrap(rec.title, 14)[:5]
-    author = (rec.main_author or "").split(",")[0][:22]
-    text = "".join(
-        f'<text x="16" y="{48 + i * 26}" font-size="20" font-weight="700">{escape(line)}</text>'
-        for i, line in enumerate(lines)
-    )
-    svg = (
-        '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="240" viewBox="0 0 160 240" role="img" '
-        f'aria-label="{escape(rec.title)}"><rect width="160" height="240" fill="{colour}"/>'
-        '<rect x="8" y="8" width="144" height="224" fill="none" stroke="#fff" stroke-opacity=".4"/>'
-        f'<g fill="#fff" font-family="sans-serif">{text}'
-        f'<text x="16" y="216" font-size="13" opacity=".9">{escape(author)}</text></g></svg>'
-    )
+    svg = cover_svg(rec.title, rec.main_author)
     resp = Response(svg, mimetype="image/svg+xml")
     resp.headers["Cache-Control"] = "public, max-age=86400"
     resp.set_etag(hashlib.sha1(svg.encode(), usedforsecurity=False).hexdigest())

@@ -69,7 +69,8 @@ def loan_json(loan, today: date | None = None) -> dict:
         "barcode": loan.item.barcode, "call_number": loan.item.call_number or rec.call_number,
         "checked_out": loan.checked_out_at.date().isoformat(), "due_date": loan.due_date.isoformat(),
         "days_left": days_left, "overdue": loan.is_overdue(today), "renewals": loan.renewals,
-        "renewals_left": max(policy.max_renewals - loan.renewals, 0), "can_renew": problem is None and loan.returned_at is None,
+        "renewals_left": max(policy.max_renewals - loan.renewals, 0),
+        "renewed_today": loan.returned_at is None and services.renewed_today(loan, today), "can_renew": problem is None and loan.returned_at is None,
         "renew_refusal": reason, "returned": loan.returned_at.isoformat() if loan.returned_at else None,
         "url": url_for("catalog.record", record_id=rec.id),
     }
@@ -102,9 +103,9 @@ def renew(patron_id: int, loan_id: int, key: str | None = None) -> dict:
     return _run(patron_id, key, action)
 
 
-def renew_all(patron_id: int, key: str | None = None) -> dict:
+def renew_all(patron_id: int, key: str | None = None, *, include_renewed_today: bool = False) -> dict:
     def action(patron):
-        results = services.renew_all(patron)
+        results = services.renew_all(patron, include_renewed_today=include_renewed_today)
         return {"ok": True, "results": results, "renewed": sum(r["renewed"] for r in results)}
 
     return _run(patron_id, key, action)

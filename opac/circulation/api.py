@@ -47,7 +47,7 @@ def _out(result: dict):
 
 
 def patron_json(p) -> dict:
-    return {"id": p.id, "name": p.name, "card_number": p.card_number, "category": p.category.name,
+    return {"id": p.id, "name": p.name, "card_number": p.card_number, "category": p.category.label,
             "expires_on": p.expires_on.isoformat() if p.expires_on else None, "email": p.email,
             "whatsapp": p.whatsapp, "language": p.language, "keep_history": p.keep_history}
 
@@ -120,10 +120,24 @@ def renew(loan_id: int):
     return _out(actions.renew(current_user.id, loan_id, _key()))
 
 
+def _include_renewed_today(value) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
+@bp.get("/loans/renew-all")
+@patron_required
+def renew_all_preview():
+    """What POST would do, loan by loan, without doing it."""
+    include = _include_renewed_today(request.args.get("include_renewed_today"))
+    return jsonify(plan=services.renew_all_plan(current_user, include_renewed_today=include),
+                   include_renewed_today=include)
+
+
 @bp.post("/loans/renew-all")
 @patron_required
 def renew_all():
-    return _out(actions.renew_all(current_user.id, _key()))
+    include = _include_renewed_today(_body().get("include_renewed_today"))
+    return _out(actions.renew_all(current_user.id, _key(), include_renewed_today=include))
 
 
 @bp.get("/holds")
@@ -193,7 +207,7 @@ def openapi_paths() -> tuple[dict, dict]:
             "description": "Repeat a request with the same key to get the first answer instead of acting twice."}
     sec = [{"session": []}]
 
-    def post(summary, op, body=None, path_param=None):
+    def post(summary, op, body=None, path_param=None, body_required=True):
         d = {"summary": summary, "operationId": op, "security": sec, "parameters": [csrf, idem],
              "responses": {"200": {"description": "Done", "content": ok_obj},
                            "400": {"description": "Bad request or CSRF token missing", "content": err},
@@ -202,13 +216,29 @@ def openapi_paths() -> tuple[dict, dict]:
         if path_param:
             d["parameters"] = [{"name": path_param, "in": "path", "required": True, "schema": {"type": "integer"}}] + d["parameters"]
         if body:
-            d["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+            d["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": body}}}
         return {"post": d}
 
-    def get(summary, op, schema):
-        return {"get": {"summary": summary, "operationId": op, "security": sec, "responses": {
+    def get(summary, op, schema, params=None):
+        d = {"summary": summary, "operationId": op, "security": sec, "responses": {
             "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
-            "401": {"description": "Not logged in", "content": err}}}}
+            "401": {"description": "Not logged in", "content": err}}}
+        if params:
+            d["parameters"] = params
+        return {"get": d}
+
+    include_param = {"name": "include_renewed_today", "in": "query", "required": False,
+                     "schema": {"type": "boolean", "default": False},
+                     "description": "Also renew loans already renewed today (skipped otherwise)"}
+    plan_entry = {"type": "object", "required": ["loan_id", "title", "action", "renewed_today", "last_renewal"],
+                  "properties": {"loan_id": {"type": "integer"}, "title": {"type": "string"},
+                                 "action": {"type": "string", "enum": ["renew", "skip"]},
+                                 "due_date": {"type": "string", "format": "date"},
+                                 "new_due_date": {"type": "string", "format": "date"},
+                                 "last_renewal": {"type": "boolean", "description": "Renewing spends the last renewal"},
+                                 "renewed_today": {"type": "boolean"},
+                                 "reason": {"type": "string", "description": "Why it is skipped (a stable code)"},
+                                 "message": {"type": "string"}}}
 
     loan = {"type": "object", "required": ["id", "title", "due_date", "days_left", "renewals", "renewals_left", "can_renew"],
             "properties": {"id": {"type": "integer"}, "title": {"type": "string"}, "due_date": {"type": "string", "format": "date"},
@@ -247,7 +277,17 @@ def openapi_paths() -> tuple[dict, dict]:
         "/api/v1/loans": get("My loans, with whether each can be renewed and why not", "loans",
                              {"type": "object", "properties": {"loans": {"type": "array", "items": {"$ref": "#/components/schemas/Loan"}}}}),
         "/api/v1/loans/{loan_id}/renew": post("Renew one loan", "renew", path_param="loan_id"),
-        "/api/v1/loans/renew-all": post("Renew every loan that can be renewed; a result per loan", "renewAll"),
+        "/api/v1/loans/renew-all": {
+            **get("What renewing all would do: per loan, renew (new due date, whether it is the last renewal) "
+                  "or skip with the reason", "renewAllPreview", {
+                      "type": "object", "required": ["plan"], "properties": {
+                          "plan": {"type": "array", "items": {"$ref": "#/components/schemas/RenewPlanEntry"}},
+                          "include_renewed_today": {"type": "boolean"}}},
+                  params=[include_param]),
+            **post("Renew every loan that can be renewed (loans renewed today only with include_renewed_today); "
+                   "a result per loan", "renewAll", body={
+                       "type": "object", "properties": {"include_renewed_today": {"type": "boolean", "default": False}}},
+                   body_required=False)},
         "/api/v1/holds": {**get("My holds with queue position", "holds", {"type": "object", "properties": {
             "holds": {"type": "array", "items": {"$ref": "#/components/schemas/Hold"}}}}),
             **post("Place a title-level hold", "placeHold", body={
@@ -262,4 +302,4 @@ def openapi_paths() -> tuple[dict, dict]:
         "/api/v1/notifications": get("My notifications", "notifications", {"type": "object"}),
         "/api/v1/card": get("My library card (barcode and QR as SVG)", "card", {"type": "object"}),
     }
-    return paths, {"Loan": loan, "Hold": hold}
+    return paths, {"Loan": loan, "Hold": hold, "RenewPlanEntry": plan_entry}

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from .. import clock
 from ..accounts.models import Patron
 from ..catalog.models import HOLDABLE_STATUSES, Item, Location, Record, utcnow
 from ..errors import DomainError
@@ -53,6 +54,7 @@ class CirculationRefused(DomainError):
         "hold_not_active": _l("This hold is no longer active."),
         "bad_date": _l("Choose a date in the future."),
         "not_waiting": _l("Only a waiting hold can be suspended."),
+        "renewed_today": _l("Already renewed today: renewed again only if you ask for it."),
     }
 
 
@@ -100,7 +102,7 @@ def outstanding_fines(patron: Patron) -> int:
 def account_problem(patron: Patron, today: date) -> tuple[str, dict] | None:
     """Why this patron cannot borrow, renew or place holds right now (None if nothing)."""
     if patron.card_expired(today):
-        return "card_expired", {"date": patron.expires_on.isoformat()}
+        return "card_expired", {"date": patron.expires_on}
     if patron.blocked:
         return "blocked", {"note": patron.block_note or "-"}
     cfg = current_app.config
@@ -165,7 +167,7 @@ def checkout(item: Item, patron: Patron, *, location: Location | None = None, to
     _raise_account_problem(patron, today)
     current = open_loan_for(item)
     if current is not None:
-        raise CirculationRefused("already_on_loan", date=current.due_date.isoformat())
+        raise CirculationRefused("already_on_loan", date=current.due_date)
     hold_to_fill = None
     if item.status == "on_hold_shelf" or item.status == "in_transit":
         set_aside = db.session.scalar(select(Hold).where(Hold.item_id == item.id, Hold.status.in_(("ready", "in_transit"))))
@@ -313,7 +315,7 @@ def renewal_problem(loan: Loan, patron: Patron, today: date) -> tuple[str, dict]
         return "overdue", {}
     if policy.renew_window_days is not None and loan.due_date - today > timedelta(days=policy.renew_window_days):
         opens = loan.due_date - timedelta(days=policy.renew_window_days)
-        return "too_soon", {"days": policy.renew_window_days, "date": opens.isoformat()}
+        return "too_soon", {"days": policy.renew_window_days, "date": opens}
     waiting = _waiting_for_others(record.id, patron.id, today)
     if waiting:
         allow_other = current_app.config["RENEW_IF_OTHER_ITEMS_AVAILABLE"]
@@ -321,7 +323,7 @@ def renewal_problem(loan: Loan, patron: Patron, today: date) -> tuple[str, dict]
             return "on_hold", {}
     new_due = _renewed_due(loan, patron, policy, today)
     if new_due <= loan.due_date:
-        return "card_expires", {"date": patron.expires_on.isoformat() if patron.expires_on else "?"}
+        return "card_expires", {"date": patron.expires_on or "?"}
     return None
 
 
@@ -354,20 +356,52 @@ def renew_loan(loan_id: int, patron: Patron, *, by: str = "patron", today: date 
     return loan
 
 
-def renew_all(patron: Patron, *, today: date | None = None) -> list[dict]:
-    """Try every open loan; one result (renewed with new due date, or the reason) per loan."""
+def renewed_today(loan: Loan, today: date) -> bool:
+    """Whether ``loan`` was renewed earlier on the library's ``today`` ("Renew all" skips it)."""
+    return bool(db.session.scalar(select(func.count()).select_from(Renewal).where(
+        Renewal.loan_id == loan.id, Renewal.renewed_at >= clock.start_of_day(today))))
+
+
+def renew_all_plan(patron: Patron, *, today: date | None = None, include_renewed_today: bool = False) -> list[dict]:
+    """What "Renew all" will do, loan by loan, before it does it: ``renew`` (with the new due date
+    and whether it spends the last renewal) or ``skip`` with the reason (renewed today, no
+    renewals left, someone waits for it, …). ``renew_all`` follows the same plan."""
+    today = today or rules.today()
+    plan = []
+    for loan in db.session.scalars(patron_loans(patron).order_by(Loan.due_date, Loan.id)).all():
+        policy = rules.policy_for(patron.category_id, loan.item.record.material_type)
+        entry = {"loan_id": loan.id, "title": loan.item.record.title, "due_date": loan.due_date.isoformat(),
+                 "renewed_today": renewed_today(loan, today)}
+        problem = renewal_problem(loan, patron, today)
+        if problem is None and entry["renewed_today"] and not include_renewed_today:
+            problem = ("renewed_today", {})
+        if problem is None:
+            entry.update(action="renew", new_due_date=_renewed_due(loan, patron, policy, today).isoformat(),
+                         last_renewal=loan.renewals + 1 >= policy.max_renewals)
+        else:
+            entry.update(action="skip", reason=problem[0],
+                         message=CirculationRefused(problem[0], **problem[1]).message, last_renewal=False)
+        plan.append(entry)
+    return plan
+
+
+def renew_all(patron: Patron, *, today: date | None = None, include_renewed_today: bool = False) -> list[dict]:
+    """Carry out ``renew_all_plan``: one result (renewed with the new due date, or the reason) per loan."""
     today = today or rules.today()
     results = []
     patron = lock(Patron, patron.id)
-    for loan in db.session.scalars(patron_loans(patron).order_by(Loan.due_date, Loan.id)).all():
+    for entry in renew_all_plan(patron, today=today, include_renewed_today=include_renewed_today):
+        base = {"loan_id": entry["loan_id"], "title": entry["title"]}
+        if entry["action"] == "skip":
+            results.append({**base, "renewed": False, "reason": entry["reason"], "message": entry["message"]})
+            continue
         try:
             with db.session.begin_nested():
-                renewed = renew_loan(loan.id, patron, today=today)
-            results.append({"loan_id": loan.id, "renewed": True, "due_date": renewed.due_date.isoformat(),
-                            "title": renewed.item.record.title})
+                renewed = renew_loan(entry["loan_id"], patron, today=today)
+            results.append({**base, "renewed": True, "due_date": renewed.due_date.isoformat(),
+                            "last_renewal": entry["last_renewal"]})
         except CirculationRefused as exc:
-            results.append({"loan_id": loan.id, "renewed": False, "reason": exc.reason, "message": exc.message,
-                            "title": loan.item.record.title})
+            results.append({**base, "renewed": False, "reason": exc.reason, "message": exc.message})
     return results
 
 

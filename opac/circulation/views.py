@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..accounts.permissions import is_patron, patron_required
 from ..catalog.models import Record
+from ..dates import format_date
 from ..extensions import db
 from . import actions, rules, services
 from .models import Hold, Loan
@@ -36,7 +37,8 @@ def my_loans():
     today = rules.today()
     loans = db.session.scalars(services.patron_loans(current_user).order_by(Loan.due_date, Loan.id)).all()
     return render_template("circulation/loans.html", loans=[actions.loan_json(x, today) for x in loans],
-                           idem=uuid.uuid4().hex, fetched_at=today)
+                           plan=services.renew_all_plan(current_user, today=today), idem=uuid.uuid4().hex,
+                           fetched_at=today)
 
 
 @bp.post("/account/loans/<id:loan_id>/renew")
@@ -44,7 +46,7 @@ def my_loans():
 def renew(loan_id: int):
     result = actions.renew(current_user.id, loan_id, _key())
     if result["ok"]:
-        flash(_("Renewed: %(title)s, now due %(date)s.", title=result["title"], date=result["due_date"]), "success")
+        flash(_("Renewed: %(title)s, now due %(date)s.", title=result["title"], date=format_date(result["due_date"])), "success")
     else:
         flash(_("Not renewed: %(reason)s", reason=result["message"]), "error")
     return redirect(url_for("circulation.my_loans"), code=303)
@@ -53,7 +55,8 @@ def renew(loan_id: int):
 @bp.post("/account/loans/renew-all")
 @patron_required
 def renew_all():
-    result = actions.renew_all(current_user.id, _key())
+    result = actions.renew_all(current_user.id, _key(),
+                               include_renewed_today=request.form.get("include_renewed_today") == "1")
     if not result["ok"]:
         flash(result["message"], "error")
         return redirect(url_for("circulation.my_loans"), code=303)

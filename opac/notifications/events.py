@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
-from flask_babel import force_locale, format_date
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from .. import push
 from ..accounts.models import Patron
+from ..dates import format_date
 from ..extensions import db
 from ..mail import queue_email
 from ..urls import absolute_url, site_path
@@ -35,18 +36,23 @@ MESSAGES = {
     "suggestion": (_l("Your suggestion: %(title)s"), _l("%(message)s")),
     "saved_search": (_l("New in the catalogue for “%(name)s”"),
                      _l("New titles match your saved search “%(name)s” (%(count)s): %(titles)s")),
+    "ask_reply": (_l("A librarian answered your question"), _l("%(excerpt)s")),
 }
 
 
 @dataclass(frozen=True)
 class Notice:
     """Something a patron should hear about: ``kind`` (a key of MESSAGES), the text's parameters
-    (dates are shown in the patron's language) and the page it links to."""
+    (dates are shown in the patron's language), the page it links to (``endpoint`` with
+    ``url_values``) and the channels besides the in-app notification ("email" when the patron's
+    settings ask for notices by e-mail, "push" to the patron's subscribed devices)."""
 
     kind: str
     patron_id: int
     params: dict = field(default_factory=dict)
     endpoint: str = "circulation.my_loans"
+    url_values: dict = field(default_factory=dict)
+    channels: tuple[str, ...] = ("email", "push")
     #: e-mail / Web Push for this notice: None follows the patron's notice settings
     email: bool | None = None
     push: bool | None = None
@@ -59,18 +65,19 @@ def emit(notice: Notice) -> Notification | None:
         return None
     lang = patron.language if patron.language in current_app.config["LANGUAGES"] else "id"
     with force_locale(lang):
-        shown = {k: (format_date(v, "long") if isinstance(v, date) else v) for k, v in notice.params.items()}
+        shown = {k: (format_date(v, lang=lang) if isinstance(v, date) else v) for k, v in notice.params.items()}
         subject_t, body_t = MESSAGES[notice.kind]
         subject = str(subject_t) % shown
         body = str(body_t) % shown
     note = Notification(patron_id=patron.id, kind=notice.kind, subject=subject, body=body,
-                        url=site_path(notice.endpoint))
+                        url=site_path(notice.endpoint, **notice.url_values))
     db.session.add(note)
-    if (patron.notify_email if notice.email is None else notice.email) and patron.email:
-        queue_email(patron.email, subject,
-                    f"{body}\n\n{absolute_url(notice.endpoint)}\n\n— {current_app.config['LIBRARY_NAME']}",
+    if ("email" in notice.channels and (patron.notify_email if notice.email is None else notice.email)
+            and patron.email):
+        link = absolute_url(notice.endpoint, **notice.url_values)
+        queue_email(patron.email, subject, f"{body}\n\n{link}\n\n— {current_app.config['LIBRARY_NAME']}",
                     kind=notice.kind, patron_id=patron.id, whatsapp=patron.whatsapp if patron.notify_whatsapp else None)
-    if notice.push is not False:
+    if "push" in notice.channels and notice.push is not False:
         push.queue_push(patron.id, notice.kind, {"title": subject, "body": body, "url": note.url or "/",
                                                  "kind": notice.kind})
     db.session.flush()

@@ -24,14 +24,16 @@ from ..catalog.models import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..mail import queue_email, valid_email, whatsapp_link
+from ..notifications.models import Notification
 from ..search.analysis import STOP_WORDS, stem_en, stem_id, words
-from ..urls import absolute_url
+from ..urls import absolute_url, site_path
 from .models import CATEGORIES, CHANNELS, CannedReply, FaqEntry, FaqHelpful, Message, Question
 
 CATEGORY_LABELS = {
     "finding": _l("Finding materials"), "research": _l("Research help"), "account": _l("My account and loans"),
     "facilities": _l("Facilities and services"), "other": _l("Other"),
 }
+CHANNEL_LABELS = {"app": _l("reply in the app"), "email": _l("reply by e-mail"), "whatsapp": _l("reply on WhatsApp")}
 STATUS_LABELS = {"received": _l("Received"), "answered": _l("Answered"), "closed": _l("Closed")}
 ALLOWED_TAGS = {"a", "p", "br", "ul", "ol", "li", "strong", "em", "b", "i", "blockquote"}
 
@@ -59,8 +61,44 @@ def sanitize_html(html: str) -> str:
     if "<" not in text:  # plain text: keep the paragraphs and line breaks the librarian typed
         paras = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
         text = "".join("<p>" + str(escape(p)).replace("\n", "<br>") + "</p>" for p in paras)
-    return nh3.clean(text, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
+    return _clean(link_record_paths(_clean(text)))  # links made in clean HTML, then cleaned as the rest
+
+
+def _clean(html: str) -> str:
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+
+
+_RECORD_PATH = re.compile(r"(?<![\w/.:#?=&-])/record/([1-9][0-9]{0,9})\b(?!/)")
+
+
+def link_record_paths(html: str) -> str:
+    """``/record/123`` written in a reply's text (not already in a link) becomes a link to that
+    record of this catalogue; nothing else is linked (other paths, other sites).
+
+    >>> link_record_paths("<p>Lihat /record/12, bukan /record/x atau https://a.example/record/3</p>")
+    '<p>Lihat <a href="/record/12">/record/12</a>, bukan /record/x atau https://a.example/record/3</p>'
+    >>> link_record_paths('<p><a href="/record/5">/record/5</a> /record/6/marc</p>')
+    '<p><a href="/record/5">/record/5</a> /record/6/marc</p>'
+    """
+    out, in_link = [], 0
+    for part in re.split(r"(<[^>]*>)", html):
+        if part.startswith("<"):
+            tag = part[1:].lstrip("/").split(None, 1)[0].rstrip(">").lower() if len(part) > 2 else ""
+            if tag == "a":
+                in_link += -1 if part.startswith("</") else 1
+            out.append(part)
+        elif in_link > 0:
+            out.append(part)
+        else:
+            out.append(_RECORD_PATH.sub(lambda m: f'<a href="{_record_path(int(m.group(1)))}">{m.group(0)}</a>', part))
+    return "".join(out)
+
+
+def _record_path(record_id: int) -> str:
+    from flask import has_app_context
+
+    return site_path("catalog.record", record_id=record_id) if has_app_context() else f"/record/{record_id}"
 
 
 def safe_html(html: str) -> Markup:
@@ -308,7 +346,8 @@ def reply(q: Question, staff, html: str, *, internal: bool = False) -> Message:
             q.first_reply_at = utcnow()
         if q.assignee_id is None:
             q.assignee_id = staff.id
-        if q.email:
+        notify_answer(q, body)
+        if q.email and (q.channel != "app" or q.patron_id is None):  # a patron who chose the app is told there
             with force_locale(q.language or "id"):
                 subject = _("A librarian answered your question")
                 text = plain_text(body) + "\n\n" + _("See the whole conversation and reply here:") + f"\n{thread_url(q)}"
@@ -316,6 +355,41 @@ def reply(q: Question, staff, html: str, *, internal: bool = False) -> Message:
                         whatsapp=q.whatsapp if q.channel == "whatsapp" else None)
     db.session.flush()
     return m
+
+
+def notify_answer(q: Question, body: str) -> None:
+    """A patron's question was answered: an in-app notification (the unread answer behind the
+    badge) and, if they chose the app, a push to their devices. E-mail is ``reply``'s, once."""
+    if q.patron_id is None:
+        return
+    from ..notifications.events import Notice, emit
+
+    emit(Notice("ask_reply", q.patron_id, {"excerpt": plain_text(body)[:200]}, endpoint="reference.my_question",
+                url_values={"question_id": q.id}, channels=("push",) if q.channel == "app" else ()))
+
+
+def _answer_notifications(patron):
+    return (Notification.patron_id == patron.id, Notification.kind == "ask_reply", Notification.read_at.is_(None))
+
+
+def unread_answers(patron) -> int:
+    """How many of the patron's questions have an answer they have not opened yet (the badge)."""
+    return db.session.scalar(select(func.count(func.distinct(Notification.url)))
+                             .where(*_answer_notifications(patron))) or 0
+
+
+def unread_question_ids(patron, questions) -> set[int]:
+    """Which of ``questions`` (the patron's own) have an unread answer."""
+    urls = set(db.session.scalars(select(Notification.url).where(*_answer_notifications(patron))).all())
+    return {q.id for q in questions if site_path("reference.my_question", question_id=q.id) in urls}
+
+
+def mark_answers_read(patron, q: Question) -> int:
+    """The patron opened the thread of their question ``q``: its answers are read (badge cleared)."""
+    rows = db.session.execute(Notification.__table__.update().where(
+        *_answer_notifications(patron), Notification.url == site_path("reference.my_question", question_id=q.id))
+        .values(read_at=utcnow()))
+    return rows.rowcount or 0
 
 
 def whatsapp_reply_link(q: Question, m: Message) -> str | None:

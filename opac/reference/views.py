@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -125,6 +125,8 @@ def _thread_page(q: Question, post_url: str):
     if request.method == "POST":
         try:
             services.follow_up(q, request.form.get("message", ""))
+            if is_patron() and q.patron_id == current_user.id:
+                services.mark_answers_read(current_user, q)  # they are answering it: they have read it
             db.session.commit()
             flash(_("Your message is sent."), "success")
         except DomainError as exc:
@@ -132,7 +134,9 @@ def _thread_page(q: Question, post_url: str):
             flash(exc.message, "error")
         return redirect(post_url, code=303)
     messages = [m for m in q.messages if not m.internal]
-    return render_template("reference/thread.html", q=q, messages=messages, post_url=post_url,
+    mine = is_patron() and q.patron_id == current_user.id
+    unread = mine and bool(services.unread_question_ids(current_user, [q]))
+    return render_template("reference/thread.html", q=q, messages=messages, post_url=post_url, unread=unread,
                            labels=services.CATEGORY_LABELS, status_labels=services.STATUS_LABELS,
                            safe_html=services.safe_html)
 
@@ -150,7 +154,7 @@ def thread(token: str):
 def my_questions():
     rows = db.session.scalars(services.patron_questions(current_user).order_by(Question.updated_at.desc())).all()
     return render_template("reference/my_questions.html", rows=rows, labels=services.CATEGORY_LABELS,
-                           status_labels=services.STATUS_LABELS)
+                           status_labels=services.STATUS_LABELS, unread=services.unread_question_ids(current_user, rows))
 
 
 @bp.route("/account/questions/<id:question_id>", methods=["GET", "POST"])
@@ -160,6 +164,41 @@ def my_question(question_id: int):
     if q is None:
         abort(404)
     return _thread_page(q, url_for("reference.my_question", question_id=q.id))
+
+
+@bp.post("/account/questions/<id:question_id>/read")
+@patron_required
+def my_question_read(question_id: int):
+    """The patron has opened the answer (sent by the thread page's script, or its button without
+    script): the answer no longer counts in the badge."""
+    q = db.session.scalar(services.patron_questions(current_user).where(Question.id == question_id))
+    if q is None:
+        abort(404)
+    services.mark_answers_read(current_user, q)
+    db.session.commit()
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(ok=True, unread_answers=services.unread_answers(current_user))
+    return redirect(url_for("reference.my_question", question_id=q.id), code=303)
+
+
+@bp.get("/api/v1/ask/unread")
+@patron_required
+def unread_api():
+    """The badge: how many of my questions have an answer I have not opened."""
+    return jsonify(unread_answers=services.unread_answers(current_user))
+
+
+@bp.app_context_processor
+def _unread_answers():
+    """``unread_answers()`` for the Ask tab's badge, on private pages only: public pages are
+    cached and carry no patron data (the app script fills the badge in there)."""
+
+    def count() -> int:
+        if g.get("public_page") or not is_patron():
+            return 0
+        return services.unread_answers(current_user)
+
+    return {"unread_answers": count}
 
 
 @bp.get("/faq")
@@ -218,14 +257,27 @@ def opening_status(now: datetime | None = None) -> dict:
     return {"open_now": open_now, "today_hours": span, "week": week}
 
 
+#: How the services spell their own names (``SOCIAL_LINKS`` keys are lower case).
+SERVICE_NAMES = {"youtube": "YouTube", "whatsapp": "WhatsApp", "tiktok": "TikTok", "linkedin": "LinkedIn", "x": "X"}
+
+
+def service_name(key: str) -> str:
+    """The name of a social service as it spells it.
+
+    >>> [service_name(k) for k in ("youtube", "whatsapp", "instagram", "Mastodon")]
+    ['YouTube', 'WhatsApp', 'Instagram', 'Mastodon']
+    """
+    return SERVICE_NAMES.get(key.lower(), key if key != key.lower() else key.capitalize())
+
+
 @bp.get("/info")
 @public_page
 def info():
     cfg = current_app.config
     locations = db.session.scalars(select(Location).order_by(Location.position, Location.name)).all()
-    return render_template("reference/info.html", status=opening_status(), locations=locations,
-                           social=cfg["SOCIAL_LINKS"] or {}, phone=cfg["CONTACT_PHONE"],
-                           email=cfg["CONTACT_EMAIL"], whatsapp=cfg["CONTACT_WHATSAPP"],
+    social = {service_name(k): v for k, v in (cfg["SOCIAL_LINKS"] or {}).items()}
+    return render_template("reference/info.html", status=opening_status(), locations=locations, social=social,
+                           phone=cfg["CONTACT_PHONE"], email=cfg["CONTACT_EMAIL"], whatsapp=cfg["CONTACT_WHATSAPP"],
                            address=cfg["LIBRARY_ADDRESS"])
 
 
@@ -355,6 +407,7 @@ def staff_thread(question_id: int):
         c = db.session.get(CannedReply, canned_id)
         prefill = c.body if c else ""
     return render_template("reference/staff_thread.html", q=q, wa_link=wa_link, canned=canned, prefill=prefill,
+                           channel_labels=services.CHANNEL_LABELS,
                            labels=services.CATEGORY_LABELS, status_labels=services.STATUS_LABELS,
                            safe_html=services.safe_html)
 
@@ -440,6 +493,13 @@ def openapi_paths() -> tuple[dict, dict]:
             "from": {"type": "string", "enum": ["patron", "staff"]}, "body": {"type": "string"},
             "created_at": {"type": "string"}}}}}}
     paths = {
+        "/api/v1/ask/unread": {"get": {
+            "summary": "How many of my questions have an answer I have not opened (the Ask tab's badge)",
+            "operationId": "askUnread", "security": [{"session": []}],
+            "responses": {"200": {"description": "The count", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["unread_answers"],
+                "properties": {"unread_answers": {"type": "integer", "minimum": 0}}}}}},
+                          "401": {"description": "Not logged in", "content": err}}}},
         "/api/v1/ask/suggest": {"get": {
             "summary": "FAQ answers and catalogue records for a question being typed", "operationId": "askSuggest",
             "parameters": [{"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 10000}}],

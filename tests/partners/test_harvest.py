@@ -78,7 +78,7 @@ def test_slims_partner_harvest_union_search_and_incremental(app, client, slims, 
     assert search_api("bumi manusia", library="local")["total"] == 0
 
     html = client.get("/search", query_string={"q": "laskar pelangi"}).get_data(as_text=True)
-    assert "Juga ada di Perpustakaan SMAN 1" in html and "<h2>Perpustakaan</h2>" in html
+    assert "Juga ada di Perpustakaan SMAN 1" in html and "<h3>Perpustakaan</h3>" in html
     html = client.get("/search", query_string={"q": "bumi manusia"}).get_data(as_text=True)
     partner_hit = html.split('class="hit hit-partner"')[1].split("</li>")[0]
     assert "Dimiliki oleh Perpustakaan SMAN 1" in partner_hit

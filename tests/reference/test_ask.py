@@ -236,7 +236,7 @@ def test_faq_public_search_helpful_and_admin(app, client, make_staff, faq):
 
 def test_info_page_shows_todays_status(app, client):
     page = client.get("/info").get_data(as_text=True)
-    for text in ("Instagram", "Facebook", "Youtube", "Whatsapp", "+62 21 555 0100"):
+    for text in ("Instagram", "Facebook", "YouTube", "WhatsApp", "+62 21 555 0100"):
         assert text in page
     with app.test_request_context():
         from datetime import datetime
