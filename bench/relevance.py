@@ -3,6 +3,7 @@
     .venv/bin/python bench/relevance.py                   # loads the real catalogue once into --workdir
     .venv/bin/python bench/relevance.py --reuse           # reuse the database; rebuild the three indexes
     .venv/bin/python bench/relevance.py --reuse --no-build   # reuse the indexes too
+    .venv/bin/python bench/relevance.py --reuse --no-build --quality --misses 20   # + known items, worst queries
 
 The three engines index the same records with the same four fields (title, author, subject, the
 rest) and the same field weights (3, 2, 1.2, 1), all words required (FTS5's and our default; tantivy
@@ -185,6 +186,7 @@ def main():
     ap.add_argument("--reuse", action="store_true", help="reuse the database of an earlier run")
     ap.add_argument("--no-build", action="store_true", help="reuse the three indexes too")
     ap.add_argument("--misses", type=int, default=0, help="print the N queries where we trail most")
+    ap.add_argument("--quality", action="store_true", help="also bench/quality.py's known-item figures (ours)")
     args = ap.parse_args()
     wd = args.workdir
     db_path = wd / "opac.sqlite"
@@ -206,6 +208,10 @@ def main():
     engines = {"ours": Ours(app), "FTS5 bm25": FTS5(wd / "fts5.sqlite", db_path), "tantivy BM25": Tantivy(wd / "tantivy")}
     res = evaluate(engines, judged)
     print_table(res, judged)
+    if args.quality:
+        from bench.quality import evaluate as known_items
+
+        known_items(app)
     if args.misses:
         gap = sorted(judged, key=lambda q: res["ours"]["_per_query"][q["qid"]]
                      - max(res[n]["_per_query"][q["qid"]] for n in res if n != "ours"))

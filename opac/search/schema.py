@@ -10,7 +10,7 @@ from whoosh import columns, fields, formats
 
 from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: Free-text fields searched by default, with their weight in the score.
 TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 1.2}
@@ -37,6 +37,9 @@ def build_schema() -> fields.Schema:
         publisher=_text(phrase=False),
         series=_text(phrase=False),
         shingles=fields.FieldType(formats.Existence(), ShingleAnalyzer(), scorable=False),
+        # Word pairs of the title, series and each subject heading part (names also as "forename
+        # surname"): a query whose words form a phrase there is about that topic (phrase bonus).
+        headings=fields.FieldType(formats.Existence(), ShingleAnalyzer(), scorable=False),
         isbn=_values(),
         callnumber=_values(),
         control=_values(),
@@ -54,6 +57,7 @@ def build_schema() -> fields.Schema:
         sort_author2=fields.COLUMN(columns.NumericColumn("Q", default=0)),
         title_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
         full_title_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
+        holdings=fields.COLUMN(columns.NumericColumn("i", default=0)),
         hit=fields.STORED(),
     )
 
@@ -68,6 +72,7 @@ COLUMNS = {
     "sort_author2": ">u8",
     "title_key": ">i8",
     "full_title_key": ">i8",
+    "holdings": ">i4",
 }
 
 #: Facet fields counted for the sidebar: facet name -> index field.
