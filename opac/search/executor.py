@@ -328,6 +328,8 @@ class Executor:
         the places they hold: the version patrons want first (text before audiovisual unless the
         query asks for a film, then more copies), so the novel comes before its film and the
         edition the library holds most copies of before a single old one."""
+        if pq.whole_isbn is not None:
+            return  # an ISBN names one edition
         ids = np.flatnonzero(mask)
         if len(ids) < 2:
             return

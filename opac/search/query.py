@@ -20,6 +20,7 @@ Anything else (brackets, ``>``, emoji, lone operators) is treated as text or ign
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from ..catalog.isbn import compact, isbn_forms, normalize_isbn, normalize_issn
@@ -209,9 +210,13 @@ def parse(text: str, max_length: int = 512) -> ParsedQuery:
 
     >>> [c.describe() for c in parse("J. R. R. Tolkien").clauses], parse("J. R. R. Tolkien").plain_words
     (['word(jrr)', 'word(tolkien)'], ['j', 'r', 'r', 'tolkien'])
+    >>> [c.describe() for c in parse('f# major "f sharp"').clauses]
+    ['word(fsharp)', 'word(major)', 'phrase(all:f sharp)']
     """
     pq = _parse(text, max_length)
-    normalized = normalize_query(pq.text)
+    # not inside quotes: a quoted phrase is matched word pair by word pair as written
+    pieces = re.split("[\"“”]", pq.text)
+    normalized = '"'.join(normalize_query(p) if i % 2 == 0 else p for i, p in enumerate(pieces))
     if normalized != pq.text and pq.whole_isbn is None:
         typed = pq
         pq = _parse(normalized, max_length)

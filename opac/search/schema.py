@@ -13,7 +13,7 @@ from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer
 SCHEMA_VERSION = 7
 
 #: Free-text fields searched by default, with their weight in the score.
-TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 1.2}
+TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 2.0}
 
 
 def _text(phrase: bool) -> fields.FieldType:
