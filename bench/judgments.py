@@ -1,6 +1,6 @@
 """Graded relevance judgments derived from the records themselves (not from any engine).
 
-    .venv/bin/python bench/judgments.py --db /tmp/opac-bench/real/opac.sqlite   # rewrites bench/judgments.jsonl
+    .venv/bin/python bench/judgments.py   # rewrites bench/judgments.jsonl from /tmp/opac-relevance/opac.sqlite
 
 The catalogue is the real one of the search benchmark (catalog_combined + the Indonesian records,
 loaded into an opac database). Queries and grades come from the catalogue fields with fixed rules,
@@ -40,6 +40,7 @@ import random
 import re
 import sqlite3
 import sys
+import tempfile
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
@@ -387,8 +388,8 @@ def load(path: Path = OUT) -> list[dict]:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--db", type=Path, default=Path("/tmp/opac-bench/real/opac.sqlite"),
-                    help="an opac database holding the benchmark catalogue (bench/search_bench.py builds one)")
+    ap.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "opac-relevance" / "opac.sqlite",
+                    help="an opac database holding the benchmark catalogue (bench/relevance.py builds one)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     qs = build(args.db)
