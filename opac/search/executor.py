@@ -347,7 +347,9 @@ class Executor:
             av[av_ids] = True
         for g in groups.tolist():
             members = ids[inverse == g]
-            slots = np.sort(score[members])[::-1]
+            # the places the versions hold, best first; equal scores (same title, same fields) are
+            # separated a little so that the preferred order survives the tie-breaks of sorting
+            slots = np.sort(score[members])[::-1] - np.arange(len(members), dtype=np.float32) * 1e-3
             preferred = sorted(members.tolist(), key=lambda d: (av[d], -holdings[d], -score[d], d))
             score[preferred] = slots
 
