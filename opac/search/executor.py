@@ -341,6 +341,7 @@ class Executor:
         if not len(groups):
             return
         holdings = self.snap.column("holdings")
+        years = self.snap.column("year")
         av = np.zeros(self.N, dtype=bool)
         if not AV_WORDS.intersection(pq.plain_words):
             av_ids, _ = self.snap.postings("f_type", "audiovisual")
@@ -350,7 +351,8 @@ class Executor:
             # the places the versions hold, best first; equal scores (same title, same fields) are
             # separated a little so that the preferred order survives the tie-breaks of sorting
             slots = np.sort(score[members])[::-1] - np.arange(len(members), dtype=np.float32) * 1e-3
-            preferred = sorted(members.tolist(), key=lambda d: (av[d], -holdings[d], -score[d], d))
+            # then as results are ordered anyway: score, newest, document
+            preferred = sorted(members.tolist(), key=lambda d: (av[d], -holdings[d], -score[d], -years[d], d))
             score[preferred] = slots
 
     def _known_item_boost(self, pq: ParsedQuery, mask: np.ndarray, score: np.ndarray) -> None:
