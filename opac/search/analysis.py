@@ -135,6 +135,98 @@ def query_variants(word: str) -> tuple[tuple[str, float], ...]:
     return tuple(out.items())
 
 
+# -- forms one thing is written in several ways: initials, music keys, hyphenated compounds -------
+
+_KEY_LETTERS = frozenset("abcdefg")
+_SHARP, _FLAT = frozenset("#\u266f"), frozenset("\u266d")
+#: German key names (before -Dur / -moll) -> the English key token; "B" is B flat, "H" is B.
+_GERMAN_KEYS = {"cis": "csharp", "dis": "dsharp", "eis": "esharp", "fis": "fsharp", "gis": "gsharp",
+                "ais": "asharp", "his": "bsharp", "ces": "cflat", "des": "dflat", "es": "eflat", "fes": "fflat",
+                "ges": "gflat", "as": "aflat", "b": "bflat", "h": "b", **{c: c for c in "acdefg"}}
+_MODES = {"dur": "major", "moll": "minor"}
+
+
+def _initial(w: str) -> bool:
+    return len(w) == 1 and w.isascii() and w.isalpha()
+
+
+def special_forms(text: str) -> tuple[list, list[str], list[tuple[int, int, tuple[str, ...]]], set[int]]:
+    """The word matches of ``text``, their folded words, the runs of words (first, last index)
+    with the one normal form they stand for, and which of the runs are hyphenated compounds:
+
+    - initials: "J.R.R.", "J. R. R." and "JRR" are all ``jrr``;
+    - music keys: "F#", "F\u266f", "F sharp" and German "Fis" (before -Dur/-moll) are ``fsharp``,
+      "Dur"/"moll" after a key are ``major``/``minor`` ("B-moll" is ``bflat minor``);
+    - hyphenated compounds: "e-learning" is also ``elearning``.
+
+    >>> [f for _, _, f in special_forms("J.R.R. Tolkien; Tolkien, J. R. R.")[2]]
+    [('jrr',), ('jrr',)]
+    >>> [f for _, _, f in special_forms("F# major, F sharp major, Fis-Dur, b-moll, E\u266d")[2]]
+    [('fsharp',), ('fsharp',), ('fsharp', 'major'), ('bflat', 'minor'), ('eflat',)]
+    >>> special_forms("E-learning and e learning")[2:]
+    ([(0, 1, ('elearning',))], {0})
+    """
+    ms = list(WORD_RE.finditer(text or ""))
+    ws = [fold(m.group()) for m in ms]
+    out: list[tuple[int, int, tuple[str, ...]]] = []
+    compounds: set[int] = set()
+    i, n = 0, len(ms)
+    while i < n:
+        w = ws[i]
+        gap = text[ms[i].end() : ms[i + 1].start()] if i + 1 < n else None
+        joined = gap is not None and gap.strip() in ("", "-")
+        after = text[ms[i].end() : ms[i].end() + 1]
+        if joined and ws[i + 1] in _MODES and w in _GERMAN_KEYS:
+            out.append((i, i + 1, (_GERMAN_KEYS[w], _MODES[ws[i + 1]])))
+            i += 2
+            continue
+        if w in _KEY_LETTERS and after and (after in _SHARP or after in _FLAT):
+            out.append((i, i, (w + ("sharp" if after in _SHARP else "flat"),)))
+            i += 1
+            continue
+        if w in _KEY_LETTERS and joined and ws[i + 1] in ("sharp", "flat"):
+            out.append((i, i + 1, (w + ws[i + 1],)))
+            i += 2
+            continue
+        if _initial(w):
+            j = i
+            while (j + 1 < n and _initial(ws[j + 1]) and ms[j].end() < ms[j + 1].start()
+                   and not text[ms[j].end() : ms[j + 1].start()].strip(". ")):
+                j += 1
+            if j > i:
+                out.append((i, j, ("".join(ws[i : j + 1]),)))
+                i = j + 1
+                continue
+        if gap == "-" and w.isalpha() and ws[i + 1].isalpha() and w.isascii() and ws[i + 1].isascii():
+            out.append((i, i + 1, (w + ws[i + 1],)))
+            compounds.add(len(out) - 1)
+        i += 1
+    return ms, ws, out, compounds
+
+
+def normalize_query(text: str) -> str:
+    """A query with initials and music keys written one way (hyphenated compounds are left to the
+    executor, which also tries the closed form).
+
+    >>> normalize_query("j. r. r. tolkien"), normalize_query("JRR Tolkien"), normalize_query("f# major")
+    ('jrr tolkien', 'JRR Tolkien', 'fsharp major')
+    >>> normalize_query("fis-dur"), normalize_query("b flat minor"), normalize_query("e-learning")
+    ('fsharp major', 'bflat minor', 'e-learning')
+    """
+    ms, _ws, spans, compounds = special_forms(text)
+    parts, last = [], 0
+    for k, (first, end, forms) in enumerate(spans):
+        if k in compounds:
+            continue  # a hyphenated compound: kept as typed
+        parts.append(text[last : ms[first].start()])
+        parts.append(" ".join(forms))
+        last = ms[end].end()
+        if text[last : last + 1] in ("." if first < end else "") or text[last : last + 1] in _SHARP | _FLAT:
+            last += 1
+    parts.append(text[last:])
+    return "".join(parts)
+
+
 class LibraryTokenizer(Tokenizer):
     """Folded words with positions and character offsets, plus stems at the same position.
 
@@ -153,21 +245,26 @@ class LibraryTokenizer(Tokenizer):
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         pos = start_pos
         query = mode == "query"
-        for m in WORD_RE.finditer(value, offset):
-            w = fold(m.group())
+        ms, ws, spans, _ = special_forms(value[offset:])
+        extra = {end: forms for _first, end, forms in spans}
+        for k, (m, w) in enumerate(zip(ms, ws, strict=True)):
             t.text = w
             t.boost = 1.0
             t.stopped = False
             if positions:
                 t.pos = pos
             if chars:
-                t.startchar = start_char + m.start()
-                t.endchar = start_char + m.end()
+                t.startchar = start_char + offset + m.start()
+                t.endchar = start_char + offset + m.end()
             yield t
             if not query:
                 for s in index_stems(w, language):
                     t.text = STEM_MARK + s
                     yield t
+                for form in extra.get(k, ()):
+                    if form != w:
+                        t.text = form
+                        yield t
             pos += 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 
 from ..catalog.isbn import isbn_forms
@@ -74,6 +75,29 @@ def availability(items) -> dict:
         counts[it.status] = counts.get(it.status, 0) + 1
     loanable = sum(v for k, v in counts.items() if k not in ("lost", "missing"))
     return {"total": len(items), "available": counts.get("available", 0), "holdable": loanable, "by_status": counts}
+
+
+_NAME_HEADING = re.compile(r"^([^,()]+), ([^,()0-9]+?)(?: \([^)]*\))?(?:, [^,]*\d.*)?$")
+
+
+def heading_lines(title: str, series: list[str], subjects: list[str]) -> list[str]:
+    """The lines whose word pairs make the ``headings`` field: the title, each series, each part
+    of each subject heading, and a personal name heading also in reading order.
+
+    >>> heading_lines("Bleak house", [], ["Dickens, Charles, 1812-1870 -- Criticism", "Climate change"])
+    ['Bleak house', 'Dickens, Charles, 1812-1870', 'Charles Dickens', 'Criticism', 'Climate change']
+    """
+    lines = [title, *series]
+    for s in subjects:
+        for part in s.split(" -- "):
+            part = part.strip(" .")
+            if not part:
+                continue
+            lines.append(part)
+            m = _NAME_HEADING.match(part)
+            if m:
+                lines.append(f"{m.group(2)} {m.group(1)}")
+    return lines
 
 
 def _lang_marker(record) -> str:
@@ -148,6 +172,7 @@ def build_document(record, items=None) -> dict:
         "id": str(doc_id(record)),
         "all": marker + "\n".join(p for p in all_parts if p),
         "shingles": "\n".join(p for p in all_parts if p),
+        "headings": "\n".join(heading_lines(title_text, list(record.series or []), subjects)),
         "title": marker + title_text + ("\n" + "\n".join(record.series) if record.series else ""),
         "author": marker + "\n".join(authors + ([record.responsibility] if record.responsibility else [])),
         "subject": marker + "\n".join(subjects),
@@ -172,5 +197,6 @@ def build_document(record, items=None) -> dict:
         "sort_author2": key64(" ".join(words(authors[0])) if authors else "\uffff", 1),
         "title_key": hash64(normalize_phrase(record.title)),
         "full_title_key": hash64(normalize_phrase(title_text)),
+        "holdings": avail["total"],
         "hit": json.dumps(hit, ensure_ascii=False, separators=(",", ":")),
     }

@@ -35,6 +35,15 @@ _BYTE_TO_LENGTH = np.array([byte_to_length(i) for i in range(256)], dtype=np.flo
 
 K1 = 1.2
 B = 0.75
+
+
+def saturate(tf: np.ndarray) -> np.ndarray:
+    """BM25's term frequency saturation ``tf * (k1 + 1) / (tf + k1)`` of (pseudo) frequencies.
+
+    >>> saturate(np.array([0.0, 1.0, 100.0])).round(2).tolist()
+    [0.0, 1.0, 2.17]
+    """
+    return tf * (K1 + 1.0) / (tf + K1)
 #: Free-text fields whose lexicon (prefix expansion, spelling) keeps only words with a letter.
 TEXT_LEXICON_FIELDS = frozenset({"all", "title", "author", "subject", "publisher", "series"})
 
@@ -284,11 +293,18 @@ class Snapshot:
         return self._cached(("len", field), build)
 
     def avg_length(self, field: str) -> float:
+        """Mean length of ``field`` over the live documents (deleted ones do not count)."""
+
         def build():
-            total = sum(leaf.reader.field_length(field) for leaf in self.leaves)
-            return max(total / max(self.N, 1), 1.0)
+            lengths = self.lengths(field)
+            live = lengths[self.live] if self.has_deletions else lengths
+            return max(float(live.mean()) if len(live) else 1.0, 1.0)
 
         return self._cached(("avgdl", field), build)
+
+    @property
+    def has_deletions(self) -> bool:
+        return any(leaf.live is not None for leaf in self.leaves)
 
     def column(self, name: str) -> np.ndarray:
         def build():
@@ -413,11 +429,18 @@ class Snapshot:
 
     # -- scoring -----------------------------------------------------------------------
 
-    def bm25(self, field: str, ids: np.ndarray, tf: np.ndarray, df: int) -> np.ndarray:
-        idf = math.log(1.0 + (self.N - df + 0.5) / (df + 0.5))
-        dl = self.lengths(field)[ids]
-        norm = K1 * (1.0 - B + B * dl / self.avg_length(field))
-        return (idf * tf * (K1 + 1.0) / (tf + norm)).astype(np.float32)
+    def live_count(self, ids: np.ndarray) -> int:
+        """How many of ``ids`` (a posting list) are live documents: a document frequency."""
+        return int(self.live[ids].sum()) if self.has_deletions else len(ids)
+
+    def idf(self, df: int) -> float:
+        """BM25 inverse document frequency over the live documents."""
+        n = self.doc_count
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def length_norm(self, field: str, ids: np.ndarray) -> np.ndarray:
+        """BM25 length normalisation ``1 - b + b * dl / avgdl`` of ``field`` for ``ids``."""
+        return 1.0 - B + B * self.lengths(field)[ids] / self.avg_length(field)
 
     # -- lexicon -----------------------------------------------------------------------
 

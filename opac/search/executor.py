@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import normalize_phrase, query_variants
-from .documents import hash64
+from .analysis import normalize_phrase, query_variants, shingles
+from .documents import TYPE_WORDS, hash64
+from .engine import saturate
 from .query import AnyOf, Clause, Exact, ParsedQuery, Phrase, Word, YearRange
 from .schema import TEXT_FIELDS
 from .spelling import corrections_for
@@ -21,6 +22,26 @@ from .spelling import corrections_for
 EXACT_TITLE_BOOST = 40.0
 EXACT_VALUE_SCORE = 25.0
 FUZZY_WEIGHT = 0.55
+#: Score factor when every word pair of the query is a phrase of a heading (title, series,
+#: subject heading part); fewer pairs, proportionally less.
+PHRASE_BOOST = 1.0
+#: How many best matches the preference among versions of one work looks at.
+VERSIONS_WINDOW = 200
+#: Query words that ask for the audiovisual version (then the film is not put after the book).
+AV_WORDS = frozenset(TYPE_WORDS["audiovisual"].split())
+
+
+@dataclass(frozen=True)
+class Compound(Clause):
+    """Two adjacent query words that the index also holds written as one ("e learning",
+    "e-learning" -> "elearning"): either both words or the closed form."""
+
+    first: Word = Word()
+    second: Word = Word()
+
+    @property
+    def joined(self) -> Word:
+        return Word(text=self.first.text + self.second.text)
 
 
 @dataclass
@@ -95,40 +116,47 @@ class Executor:
         return mask, score
 
     def _word(self, w: Word):
-        fields = [w.field] if w.field else list(TEXT_FIELDS)
-        weights = {f: TEXT_FIELDS.get(f, 2.0) for f in fields}
+        """BM25F: a term's frequencies in the title, author and subject fields and in the rest
+        of the record are weighted (TEXT_FIELDS), each normalised by its field's length, summed,
+        and only then saturated, once; "all" repeats every other field, so only what it holds
+        beyond them counts as "the rest". A word scores as its best variant (word, stems,
+        corrections), each with its own weight."""
         match_field = w.field or "all"
-        terms = self._word_terms(w, fields)
         mask = np.zeros(self.N, dtype=bool)
         score = self._zeros()
-        # Every word of every field is also in "all": look a term up in the other fields only if
-        # "all" has it (most variants of most words exist nowhere).
-        present = terms
-        if match_field == "all" and len(fields) > 1:
-            present = []
-            for term, wt in terms:
-                ids, tf = self.snap.postings("all", term)
-                if len(ids):
-                    present.append((term, wt))
-        for f in fields:
-            fscore = None
-            for term, wt in present:
-                ids, tf = self.snap.postings(f, term)
-                if not len(ids):
-                    continue
-                if f == match_field:
-                    mask[ids] = True
-                s = wt * self.snap.bm25(f, ids, tf, len(ids))
-                if fscore is None:
-                    fscore = self._zeros()
-                    fscore[ids] = s
-                else:
-                    fscore[ids] = np.maximum(fscore[ids], s)
-            if fscore is not None:
-                score += weights[f] * fscore
+        for term, wt in self._word_terms(w, [match_field] if w.field else list(TEXT_FIELDS)):
+            ids, tf = self.snap.postings(match_field, term)
+            if not len(ids):
+                continue
+            mask[ids] = True
+            if w.field:
+                pseudo = tf / self.snap.length_norm(match_field, ids)
+            else:
+                pseudo = self._pseudo_frequency(term, ids, tf)
+            s = (wt * self.snap.idf(self.snap.live_count(ids)) * saturate(pseudo)).astype(np.float32)
+            score[ids] = np.maximum(score[ids], s)
         if mask.any():
             self.matched_words.add(w.text)
         return mask, score
+
+    def _pseudo_frequency(self, term: str, ids: np.ndarray, tf_all: np.ndarray) -> np.ndarray:
+        """BM25F's weighted, length-normalised frequency of ``term`` in the documents ``ids`` (its
+        postings in "all", which hold every document of the other fields' postings)."""
+        pseudo = np.zeros(len(ids), dtype=np.float32)
+        rest = tf_all.astype(np.float32)
+        for f, weight in TEXT_FIELDS.items():
+            if f == "all":
+                continue
+            fids, ftf = self.snap.postings(f, term)
+            if not len(fids):
+                continue
+            at = np.minimum(np.searchsorted(ids, fids), len(ids) - 1)
+            ok = ids[at] == fids
+            at, fids, ftf = at[ok], fids[ok], ftf[ok]
+            pseudo[at] += weight * ftf / self.snap.length_norm(f, fids)
+            rest[at] -= ftf
+        pseudo += TEXT_FIELDS["all"] * np.maximum(rest, 0.0) / self.snap.length_norm("all", ids)
+        return pseudo
 
     def phrase(self, p: Phrase):
         # Candidates: documents with every word; then the indexed word pairs (and title positions).
@@ -183,9 +211,39 @@ class Executor:
             score = np.maximum(score, s)
         return mask, score
 
+    def compound(self, c: Compound):
+        m1, s1 = self.word(c.first)
+        m2, s2 = self.word(c.second)
+        mj, sj = self.word(c.joined)
+        both = m1 & m2
+        # the closed form stands for both words
+        return both | mj, np.maximum(np.where(both, s1 + s2, 0.0), 2.0 * sj).astype(np.float32)
+
+    def _compounds(self, clauses: list[Clause]) -> list[Clause]:
+        """Adjacent plain words whose closed form is an indexed word become a Compound."""
+
+        def plain(c):
+            return (isinstance(c, Word) and not c.negated and c.field is None and not c.prefix and not c.optional
+                    and c.text.isalpha())
+
+        out, i = [], 0
+        while i < len(clauses):
+            a = clauses[i]
+            b = clauses[i + 1] if i + 1 < len(clauses) else None
+            if b is not None and plain(a) and plain(b) and len(a.text + b.text) >= 5 \
+                    and self.snap.has_term("all", a.text + b.text):
+                out.append(Compound(first=a, second=b))
+                i += 2
+                continue
+            out.append(a)
+            i += 1
+        return out
+
     def clause(self, c: Clause):
         if isinstance(c, Word):
             return self.word(c)
+        if isinstance(c, Compound):
+            return self.compound(c)
         if isinstance(c, Phrase):
             return self.phrase(c)
         if isinstance(c, Exact):
@@ -212,6 +270,7 @@ class Executor:
             else:
                 required.append(c)
         score = self._zeros()
+        required = self._compounds(required)
         if required:
             if any_words:
                 hits = np.zeros(self.N, dtype=np.int16)
@@ -242,9 +301,59 @@ class Executor:
             m, _ = self.clause(c.__class__(**{**c.__dict__, "negated": False}))
             mask &= ~m
         mask &= live
+        self._phrase_bonus(pq, mask, score)
         self._known_item_boost(pq, mask, score)
+        self._prefer_versions(pq, mask, score)
         return Evaluation(mask=mask, score=score, corrected=dict(self.corrected),
                           matched_words=set(self.matched_words), fallback=any_words)
+
+    def _phrase_bonus(self, pq: ParsedQuery, mask: np.ndarray, score: np.ndarray) -> None:
+        """Documents where the query's words stand together in a heading (title, series, subject
+        heading part, a name heading in reading order) are about that: their score grows with the
+        share of the query's word pairs found there, over words scattered across notes."""
+        seq = [c.text for c in pq.clauses if isinstance(c, Word) and not c.negated and c.field is None
+               and not c.prefix]
+        pairs = shingles(seq)
+        if not pairs or not mask.any():
+            return
+        found = np.zeros(self.N, dtype=np.float32)
+        for pair in dict.fromkeys(pairs):
+            ids, _ = self.snap.postings("headings", pair)
+            found[ids] += pairs.count(pair)
+        hit = mask & (found > 0)
+        score[hit] *= 1.0 + PHRASE_BOOST * found[hit] / len(pairs)
+
+    def _prefer_versions(self, pq: ParsedQuery, mask: np.ndarray, score: np.ndarray) -> None:
+        """Among the best matches, records of one work (same normalised title) are reordered in
+        the places they hold: the version patrons want first (text before audiovisual unless the
+        query asks for a film, then more copies), so the novel comes before its film and the
+        edition the library holds most copies of before a single old one."""
+        if pq.whole_isbn is not None:
+            return  # an ISBN names one edition
+        ids = np.flatnonzero(mask)
+        if len(ids) < 2:
+            return
+        if len(ids) > VERSIONS_WINDOW:
+            ids = ids[np.argpartition(-score[ids], VERSIONS_WINDOW - 1)[:VERSIONS_WINDOW]]
+        keys = self.snap.column("title_key")[ids]
+        uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        groups = np.flatnonzero((counts > 1) & (uniq != 0))
+        if not len(groups):
+            return
+        holdings = self.snap.column("holdings")
+        years = self.snap.column("year")
+        av = np.zeros(self.N, dtype=bool)
+        if not AV_WORDS.intersection(pq.plain_words):
+            av_ids, _ = self.snap.postings("f_type", "audiovisual")
+            av[av_ids] = True
+        for g in groups.tolist():
+            members = ids[inverse == g]
+            # the places the versions hold, best first; equal scores (same title, same fields) are
+            # separated a little so that the preferred order survives the tie-breaks of sorting
+            slots = np.sort(score[members])[::-1] - np.arange(len(members), dtype=np.float32) * 1e-3
+            # then as results are ordered anyway: score, newest, document
+            preferred = sorted(members.tolist(), key=lambda d: (av[d], -holdings[d], -score[d], -years[d], d))
+            score[preferred] = slots
 
     def _known_item_boost(self, pq: ParsedQuery, mask: np.ndarray, score: np.ndarray) -> None:
         phrase = normalize_phrase(" ".join(pq.plain_words))

@@ -20,10 +20,11 @@ Anything else (brackets, ``>``, emoji, lone operators) is treated as text or ign
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from ..catalog.isbn import compact, isbn_forms, normalize_isbn, normalize_issn
-from .analysis import STOP_WORDS, words
+from .analysis import STOP_WORDS, normalize_query, words
 from .documents import normalize_call_number
 from .vocabulary import FIELD_ALIASES, TEXT_FIELD_OF, parse_year_range
 
@@ -203,7 +204,27 @@ def _field_clauses(fname: str, value: str, quoted: bool, negated: bool) -> list[
 
 
 def parse(text: str, max_length: int = 512) -> ParsedQuery:
-    """Parse a query string; unknown syntax becomes words, nothing raises."""
+    """Parse a query string; unknown syntax becomes words, nothing raises. Initials and music keys
+    are searched in one written form (analysis.normalize_query); the words as typed stay the
+    ``plain_words`` (exact-title detection, spelling).
+
+    >>> [c.describe() for c in parse("J. R. R. Tolkien").clauses], parse("J. R. R. Tolkien").plain_words
+    (['word(jrr)', 'word(tolkien)'], ['j', 'r', 'r', 'tolkien'])
+    >>> [c.describe() for c in parse('f# major "f sharp"').clauses]
+    ['word(fsharp)', 'word(major)', 'phrase(all:f sharp)']
+    """
+    pq = _parse(text, max_length)
+    # not inside quotes: a quoted phrase is matched word pair by word pair as written
+    pieces = re.split("[\"“”]", pq.text)
+    normalized = '"'.join(normalize_query(p) if i % 2 == 0 else p for i, p in enumerate(pieces))
+    if normalized != pq.text and pq.whole_isbn is None:
+        typed = pq
+        pq = _parse(normalized, max_length)
+        pq.text, pq.plain_words = typed.text, typed.plain_words
+    return pq
+
+
+def _parse(text: str, max_length: int) -> ParsedQuery:
     text = (text or "").replace("\x00", " ")
     pq = ParsedQuery(text=text)
     if len(text) > max_length:

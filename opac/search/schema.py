@@ -10,10 +10,10 @@ from whoosh import columns, fields, formats
 
 from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 #: Free-text fields searched by default, with their weight in the score.
-TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 1.2}
+TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 2.0}
 
 
 def _text(phrase: bool) -> fields.FieldType:
@@ -37,6 +37,9 @@ def build_schema() -> fields.Schema:
         publisher=_text(phrase=False),
         series=_text(phrase=False),
         shingles=fields.FieldType(formats.Existence(), ShingleAnalyzer(), scorable=False),
+        # Word pairs of the title, series and each subject heading part (names also as "forename
+        # surname"): a query whose words form a phrase there is about that topic (phrase bonus).
+        headings=fields.FieldType(formats.Existence(), ShingleAnalyzer(), scorable=False),
         isbn=_values(),
         callnumber=_values(),
         control=_values(),
@@ -57,6 +60,7 @@ def build_schema() -> fields.Schema:
         full_title_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
         # the same book at several libraries (ISBN or 035): hash64 of catalog.marc.match_key, 0 none
         dup_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
+        holdings=fields.COLUMN(columns.NumericColumn("i", default=0)),
         hit=fields.STORED(),
     )
 
@@ -72,6 +76,7 @@ COLUMNS = {
     "title_key": ">i8",
     "full_title_key": ">i8",
     "dup_key": ">i8",
+    "holdings": ">i4",
 }
 
 #: Facet fields counted for the sidebar: facet name -> index field.
