@@ -10,6 +10,7 @@ HOLD_RETENTION_DAYS            closed holds (fulfilled, cancelled, expired) are 
 NOTIFICATION_RETENTION_DAYS    in-app notifications are deleted
 OUTBOX_RETENTION_DAYS          outbox e-mails are deleted (a purged question's at once)
 IDEMPOTENCY_RETENTION_DAYS     stored answers to repeated requests are deleted
+SEARCH_STATS_DAYS              counts of searches without results are deleted (aggregate, no patron)
 REFERENCE_RETENTION_DAYS       closed questions lose their asker and their text
 REFERENCE_OPEN_RETENTION_DAYS  open questions without activity are closed, then purged the same way
 =============================  =====================================================================
@@ -84,6 +85,11 @@ def purge_expired_personal_data(today: date | None = None) -> dict:
     counts["idempotency_keys_deleted"] = db.session.execute(
         delete(IdempotencyKey).where(IdempotencyKey.created_at < now - _days("IDEMPOTENCY_RETENTION_DAYS", 30))
         .execution_options(synchronize_session=False)).rowcount or 0
+
+    from .circulation import rules
+    from .search.misses import purge_misses
+
+    counts["search_misses_deleted"] = purge_misses(today or rules.today())
 
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.window_start < now - THROTTLE_RETENTION)
                        .execution_options(synchronize_session=False))

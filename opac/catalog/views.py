@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import textwrap
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -60,13 +60,20 @@ def home():
 def record(record_id: int):
     from ..search.services import more_like_this
 
+    from ..accounts.permissions import can
+
     rec = load_record(record_id)
+    staff_view = can("catalog_edit")
+    if rec.withdrawn_at is not None and not staff_view:
+        abort(404)
+    if staff_view:
+        g.public_page = False  # it carries the staff's edit link: private, not for shared or offline caches
     items = sorted(rec.items, key=lambda i: (STATUS_ORDER.get(i.status, 9), i.location.name if i.location else "",
                                              i.barcode))
     url = absolute_url("catalog.record", record_id=rec.id)
     return render_template(
         "catalog/record.html", record=rec, items=items, due_dates=due_dates_for(items),
-        similar=more_like_this(rec), url=url, jsonld=_jsonld(rec, url),
+        similar=more_like_this(rec), url=url, jsonld=_jsonld(rec, url), staff_view=staff_view,
         citations={"APA": citation.apa(rec), "MLA": citation.mla(rec), "Chicago": citation.chicago(rec)},
     )
 

@@ -244,7 +244,7 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
                     for rid in record_ids:
                         writer.delete_by_term("id", str(rid))
                         rec = records.get(rid)
-                        if rec is not None:
+                        if rec is not None and rec.withdrawn_at is None:  # withdrawn: out of the index
                             writer.add_document(**build_document(rec))
                     written += len(record_ids)
                     session.expunge_all()
@@ -346,7 +346,8 @@ def rebuild(app=None, progress=None, batch: int = 1000) -> int:
             try:
                 while True:
                     recs = session.scalars(
-                        select(Record).where(Record.id > last_id).order_by(Record.id).limit(batch)
+                        select(Record).where(Record.id > last_id, Record.withdrawn_at.is_(None))
+                        .order_by(Record.id).limit(batch)
                         .options(selectinload(Record.items).joinedload(Item.location))
                     ).all()
                     if not recs:

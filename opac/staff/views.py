@@ -158,7 +158,8 @@ def statistics():
     days = _stats_days()
     series = stats.all_series(stats.day_range(days))
     charts = {key: stats.bar_chart(s) for key, s in series.items()}
-    return render_template("staff/statistics.html", series=series, charts=charts, days=days)
+    return render_template("staff/statistics.html", series=series, charts=charts, days=days,
+                           **stats.search_misses(stats.day_range(days)))
 
 
 @bp.get("/statistics/<series>.csv")
@@ -174,6 +175,19 @@ def statistics_csv(series: str):
     data = stats.first_answer_hours(day_list) if series == "first_answer" else stats.daily_counts(series, day_list)
     return Response(stats.series_csv(data), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{series}-{day_list[0]}-{day_list[-1]}.csv"',
+        "Cache-Control": "no-store"})
+
+
+@bp.get("/statistics/search_misses.csv")
+@staff_required("statistics")
+def statistics_search_misses_csv():
+    from flask import Response
+
+    from . import statistics as stats
+
+    day_list = stats.day_range(_stats_days())
+    return Response(stats.search_misses_csv(day_list), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="search_misses-{day_list[0]}-{day_list[-1]}.csv"',
         "Cache-Control": "no-store"})
 
 
@@ -290,4 +304,5 @@ def patrons():
 
 
 
+from . import records as _records  # noqa: E402,F401  (record and copy editing)
 from . import security as _security  # noqa: E402,F401  (second login step, 2FA, devices, staff accounts)
