@@ -16,9 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import DomainError
 from ..extensions import db
 from .importers import detect_format, read_records
-from .marc import fields_to_marc, from_iso2709, to_iso2709
 from .isbn import normalize_isbn, normalize_issn
-from .marc import language_code
+from .marc import fields_to_marc, from_iso2709, language_code, to_iso2709
 from .models import (
     EDITABLE_ITEM_STATUSES,
     ITEM_STATUSES,
@@ -341,10 +340,6 @@ def _clean_fields(fields: dict, record: Record) -> dict:
                 raise CatalogError("bad_year")
         if key == "material_type" and value not in MATERIAL_TYPES:
             raise CatalogError("bad_material_type")
-        if key == "authors":
-            # a name kept keeps its role and kind; a new one is a personal author
-            known = {a["name"]: a for a in record.authors or []}
-            value = [known.get(n) or {"name": n, "role": "author", "kind": "person"} for n in value or []]
         if key == "isbns":
             value = [_checked(normalize_isbn, v, "bad_isbn") for v in value or []]
         if key == "issns":
@@ -353,6 +348,10 @@ def _clean_fields(fields: dict, record: Record) -> dict:
             value = [_checked(language_code, v, "bad_language") for v in value or []]
         if isinstance(value, list):
             value = list(dict.fromkeys(v for v in value if v))
+        if key == "authors":
+            # a name kept keeps its role and kind; a new one is a personal author
+            known = {a["name"]: a for a in record.authors or []}
+            value = [known.get(n) or {"name": n, "role": "author", "kind": "person"} for n in value or []]
         out[key] = value
     return out
 

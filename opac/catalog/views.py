@@ -58,9 +58,8 @@ def home():
 @bp.get("/record/<id:record_id>")
 @public_page
 def record(record_id: int):
-    from ..search.services import more_like_this
-
     from ..accounts.permissions import can
+    from ..search.services import more_like_this
 
     rec = load_record(record_id)
     staff_view = can("catalog_edit")
