@@ -46,9 +46,10 @@ def fields_from_form(form) -> dict:
 
 def _load(record_id: int, *, lock: bool = False) -> Record:
     """The record with its copies; on PostgreSQL locked for the edit (circulation locks the same rows)."""
-    query = select(Record).where(Record.id == record_id)
-    query = query.with_for_update() if lock else query.options(selectinload(Record.items))
-    record = db.session.scalar(query)
+    from ..circulation.services import lock as lock_row
+
+    record = lock_row(Record, record_id) if lock else db.session.scalar(
+        select(Record).where(Record.id == record_id).options(selectinload(Record.items)))
     if record is None:
         abort(404)
     return record
@@ -149,9 +150,10 @@ def record_add_copy(record_id: int):
 @staff_required("catalog_edit")
 def record_edit_copy(record_id: int, item_id: int):
     def edit(record):
-        item = db.session.scalar(select(Item).where(Item.id == item_id, Item.record_id == record.id)
-                                 .with_for_update())
-        if item is None:
+        from ..circulation.services import lock as lock_row
+
+        item = lock_row(Item, item_id)
+        if item is None or item.record_id != record.id:
             abort(404)
         changed = catalog.edit_item(item, by=current_user, status=request.form.get("status"),
                                     location_id=request.form.get("location_id"),

@@ -47,7 +47,10 @@ def test_librarian_edits_a_record_and_the_index_and_log_follow(app, client, shel
     found = client.get("/staff/records", query_string={"q": "E2"}).get_data(as_text=True)  # by a copy's barcode
     assert f"/staff/records/{rid}" in found and "Laskar Pelangi" in found
     assert f"/staff/records/{rid}" in client.get("/staff/records", query_string={"q": "978-979-3062-79-2"}).text
-    assert f"/staff/records/{rid}" in client.get(f"/record/{rid}").text  # the record page links staff to it
+    staff_view = client.get(f"/record/{rid}")  # the record page links staff to the edit page, privately
+    assert f"/staff/records/{rid}" in staff_view.text and staff_view.headers["Cache-Control"] == "private, no-store"
+    public = app.test_client().get(f"/record/{rid}")
+    assert "/staff/records" not in public.text and public.headers["Cache-Control"] == "no-cache"
     page = client.get(f"/staff/records/{rid}").get_data(as_text=True)
     assert 'name="title" type="text" value="Laskar Pelangi"' in page and "Hirata, Andrea" in page
 
