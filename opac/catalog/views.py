@@ -21,7 +21,7 @@ from .services import record_marc
 bp = Blueprint("catalog", __name__)
 
 STATUS_ORDER = {"available": 0, "on_hold_shelf": 1, "on_loan": 2, "in_transit": 3, "not_for_loan": 4,
-                "missing": 5, "lost": 6}
+                "missing": 5, "lost": 6, "withdrawn": 7}
 
 
 def load_record(record_id: int) -> Record:
@@ -67,7 +67,7 @@ def record(record_id: int):
         abort(404)
     if staff_view:
         g.public_page = False  # it carries the staff's edit link: private, not for shared or offline caches
-    items = sorted(rec.items, key=lambda i: (STATUS_ORDER.get(i.status, 9), i.location.name if i.location else "",
+    items = sorted((i for i in rec.items if staff_view or i.status != "withdrawn"), key=lambda i: (STATUS_ORDER.get(i.status, 9), i.location.name if i.location else "",
                                              i.barcode))
     url = absolute_url("catalog.record", record_id=rec.id)
     return render_template(

@@ -64,8 +64,9 @@ def normalize_call_number(cn: str) -> str:
 
 
 def availability(items) -> dict:
-    """Counts of a record's items by status, plus a summary: available / total."""
+    """Counts of a record's items by status, plus a summary: available / total (withdrawn copies left out)."""
     counts: dict[str, int] = {}
+    items = [it for it in items if it.status != "withdrawn"]
     for it in items:
         counts[it.status] = counts.get(it.status, 0) + 1
     loanable = sum(v for k, v in counts.items() if k not in ("lost", "missing"))

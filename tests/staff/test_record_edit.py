@@ -12,7 +12,8 @@ from tests.conftest import csrf_token, staff_login
 
 
 @pytest.fixture
-def shelf(app, load_records):
+def shelf(app, client, load_records):
+    client.get("/?hl=en")  # messages asserted in English (the cookie keeps it)
     ids = load_records([
         dict(title="Laskar Pelangi", authors=["Hirata, Andrea"], isbns=["9789793062792"],
              items=[{"barcode": "E1", "location": "PUSAT"}, {"barcode": "E2", "location": "PUSAT"}]),
@@ -96,7 +97,7 @@ def test_a_bad_field_is_refused_with_its_reason_and_nothing_changes(app, client,
         assert db.session.scalar(select(RecordEdit)) is None
 
 
-def test_copies_added_and_changed_and_duplicate_barcodes_refused(app, client, shelf, librarian):
+def test_copies_added_and_changed_and_duplicate_barcodes_refused(app, client, shelf, librarian, search_api):
     rid = shelf["ids"][1]
     url = f"/staff/records/{rid}"
     r = post(client, f"{url}/copies", barcode="E1", location_id=str(shelf["pusat"]))
@@ -123,6 +124,11 @@ def test_copies_added_and_changed_and_duplicate_barcodes_refused(app, client, sh
         assert db.session.get(Item, e3).status == "missing"
         e1 = db.session.scalar(select(Item.id).where(Item.barcode == "E1"))
     assert post(client, f"{url}/copies/{e1}", status="lost").status_code == 404
+    # one copy withdrawn: patrons no longer see or count it, staff still do
+    assert post(client, f"{url}/copies/{e3}", status="withdrawn", location_id="", call_number="").status_code == 303
+    assert "E3" not in app.test_client().get(f"/record/{rid}").text and "E3" in client.get(f"/record/{rid}").text
+    hit = search_api("pemimpi")["hits"][0]
+    assert hit["availability"]["total"] == 1 and hit["availability"]["available"] == 1
 
 
 def test_roles_csrf_and_get_only_reads(app, client, shelf, make_patron, login):
