@@ -1,7 +1,7 @@
 """Searches that found nothing, counted per day and normalised query for the staff statistics.
 
 Aggregate only: a row is (day, query, count), with no patron, session or address. A search view
-calls :func:`count_miss` after it has built its response, only for a first page with query text,
+calls :func:`count_miss_after` with its response (the count runs once the response is sent), only for a first page with query text,
 no filters and no hits: one small upsert (``INSERT ... ON CONFLICT DO UPDATE``, race-free on
 SQLite and PostgreSQL thanks to the unique (day, query)), in its own short transaction that waits
 at most ``MISS_WAIT_SECONDS`` for a lock and never fails the search. The daily run purges rows
@@ -92,6 +92,18 @@ def count_miss(q: str) -> bool:
         log.warning("a search without results was not counted", exc_info=True)
         return False
     return True
+
+
+def count_miss_after(response, q: str):
+    """Count ``q`` once ``response`` has been sent (the WSGI server closes it): the searcher never waits."""
+    app = current_app._get_current_object()
+
+    def count():
+        with app.app_context():
+            count_miss(q)
+
+    response.call_on_close(count)
+    return response
 
 
 def top_misses(days: list[date], limit: int = 50) -> list[tuple[str, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+from flask import Blueprint, jsonify, make_response, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
@@ -106,7 +106,8 @@ def results():
         language_labels=LANGUAGE_LABELS,
     )
     if result is not None and misses.should_count(params, result.total):
-        misses.count_miss(params.q)  # after the page is built; aggregate statistics, never fails the search
+        # aggregate statistics, counted once the page is sent; never fails the search
+        return misses.count_miss_after(make_response(page), params.q)
     return page
 
 
@@ -151,7 +152,7 @@ def api_search():
         messages=result.messages,
     )
     if misses.should_count(params, result.total):
-        misses.count_miss(params.q)
+        misses.count_miss_after(response, params.q)
     return response
 
 

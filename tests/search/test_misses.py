@@ -25,15 +25,25 @@ def misses(app) -> dict[str, int]:
     return out
 
 
-def test_only_first_pages_of_unfiltered_searches_without_hits_count(app, client, make_record, search_api):
+def search(client, path="/api/v1/search", **params):
+    """A search as a WSGI server serves it: the response is sent, then closed (the count runs then)."""
+    with client.get(path, query_string=params) as r:
+        assert r.status_code == 200
+        return r
+
+
+def test_only_first_pages_of_unfiltered_searches_without_hits_count(app, client, make_record):
     make_record(title="Laskar Pelangi")
-    assert search_api("Zzyzx  Qwerty")["total"] == 0
-    assert client.get("/search", query_string={"q": "zzyzx qwerty"}).status_code == 200
-    search_api("zzyzx qwerty", page=2)  # a later page
-    search_api("zzyzx qwerty", type="map")  # filtered: the filter, not the catalogue, found nothing
-    search_api("laskar")  # found
-    search_api("someone@example.org")  # an address is nobody's statistic
-    assert client.get("/search").status_code == 200  # no query
+    with client.get("/api/v1/search", query_string={"q": "Zzyzx  Qwerty"}) as r:
+        assert r.get_json()["total"] == 0
+        assert misses(app) == {}  # the whole response exists before anything is counted
+    assert misses(app) == {"zzyzx qwerty": 1}  # counted once it was sent and closed
+    search(client, "/search", q="zzyzx qwerty")
+    search(client, q="zzyzx qwerty", page=2)  # a later page
+    search(client, q="zzyzx qwerty", type="map")  # filtered: the filter, not the catalogue, found nothing
+    search(client, q="laskar")  # found
+    search(client, q="someone@example.org")  # an address is nobody's statistic
+    search(client, "/search")  # no query
     assert misses(app) == {"zzyzx qwerty": 2}
     with app.app_context():
         row = db.session.scalar(select(SearchMiss))
@@ -68,10 +78,10 @@ def test_a_busy_database_skips_the_count_instead_of_slowing_the_search(app, clie
         with write_engine(db.engine).connect() as other:
             other.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: holds the write lock
             start = time.monotonic()
-            r = client.get("/api/v1/search", query_string={"q": "tidak ada"})
-            waited = time.monotonic() - start
+            with client.get("/api/v1/search", query_string={"q": "tidak ada"}) as r:
+                assert r.status_code == 200 and r.get_json()["total"] == 0
+            waited = time.monotonic() - start  # sent and closed: the count gave up
             other.rollback()
-    assert r.status_code == 200 and r.get_json()["total"] == 0
     assert waited < 2.0  # the count waits MISS_WAIT_SECONDS (0.25 s), not the 30 s busy timeout
     assert misses(app) == {}
 
@@ -82,8 +92,9 @@ def test_a_failing_count_does_not_fail_the_search(app, client, monkeypatch):
     from opac.search import misses as module
 
     monkeypatch.setattr(module, "_UPSERT", text("INSERT INTO no_such_table (day) VALUES (:day)"))
-    r = client.get("/api/v1/search", query_string={"q": "tidak ada"})
-    assert r.status_code == 200 and r.get_json()["total"] == 0
+    with client.get("/api/v1/search", query_string={"q": "tidak ada"}) as r:
+        assert r.status_code == 200 and r.get_json()["total"] == 0
+    assert misses(app) == {}
 
 
 def test_statistics_show_and_export_misses_and_the_daily_run_purges_them(app, client, make_staff):
