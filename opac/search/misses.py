@@ -1,8 +1,8 @@
 """Searches that found nothing, counted per day and normalised query for the staff statistics.
 
 Aggregate only: a row is (day, query, count), with no patron, session or address. A search view
-calls :func:`count_miss_after` with its response (the count runs once the response is sent), only for a first page with query text,
-no filters and no hits: one small upsert (``INSERT ... ON CONFLICT DO UPDATE``, race-free on
+hands its response to :func:`count_miss_after` (the count runs once the response is sent), only for
+a first page with query text, no filters and no hits: one small upsert (``INSERT ... ON CONFLICT DO UPDATE``, race-free on
 SQLite and PostgreSQL thanks to the unique (day, query)), in its own short transaction that waits
 at most ``MISS_WAIT_SECONDS`` for a lock and never fails the search. The daily run purges rows
 older than ``SEARCH_STATS_DAYS``.
