@@ -81,17 +81,18 @@ def test_librarian_edits_a_record_and_the_index_and_log_follow(app, client, shel
         assert db.session.scalar(select(db.func.count(RecordEdit.id))) == before
 
 
-@pytest.mark.parametrize(("field", "value", "words"), [
-    ("title", "  ", "needs a title"), ("year", "20x5", "year"), ("isbns", "123", "ISBN"),
-    ("material_type", "scroll", "material type"), ("languages", "xx1", "language"),
-])
-def test_a_bad_field_is_refused_with_its_reason_and_nothing_changes(app, client, shelf, librarian, field, value, words):
+BAD_FIELDS = [("title", "  ", "needs a title"), ("year", "20x5", "year"), ("isbns", "123", "ISBN"),
+              ("material_type", "scroll", "material type"), ("languages", "xx1", "language")]
+
+
+def test_a_bad_field_is_refused_with_its_reason_and_nothing_changes(app, client, shelf, librarian):
     rid = shelf["ids"][1]
-    r = post(client, f"/staff/records/{rid}", **{"title": "Sang Pemimpi 2", field: value})
-    assert r.status_code == 400
-    body = r.get_data(as_text=True)
-    assert words.lower() in body.lower() and 'role="alert"' in body
-    assert field != "year" or 'value="20x5"' in body  # what was typed stays in the form
+    for field, value, words in BAD_FIELDS:
+        r = post(client, f"/staff/records/{rid}", **{"title": "Sang Pemimpi 2", field: value})
+        assert r.status_code == 400, field
+        body = r.get_data(as_text=True)
+        assert words.lower() in body.lower() and 'role="alert"' in body, field
+        assert field != "year" or 'value="20x5"' in body  # what was typed stays in the form
     with app.app_context():
         assert db.session.get(Record, rid).title == "Sang Pemimpi"
         assert db.session.scalar(select(RecordEdit)) is None
