@@ -217,6 +217,8 @@ NOTIFICATION_RETENTION_DAYS: int = 30
 OUTBOX_RETENTION_DAYS: int = 30
 #: Stored answers to idempotency keys (they name titles and thread links) are deleted after this many days.
 IDEMPOTENCY_RETENTION_DAYS: int = 30
+#: Days the counts of searches without results (statistics, no patron data) are kept by the daily run.
+SEARCH_STATS_DAYS: int = 365
 #: Opening hours per weekday (0 = Monday) as "HH:MM-HH:MM"; missing days are closed.
 OPENING_HOURS: dict = {"0": "08:00-20:00", "1": "08:00-20:00", "2": "08:00-20:00", "3": "08:00-20:00",
                        "4": "08:00-20:00", "5": "08:00-14:00"}

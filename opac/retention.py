@@ -10,6 +10,7 @@ HOLD_RETENTION_DAYS                closed holds (fulfilled, cancelled, expired) 
 NOTIFICATION_RETENTION_DAYS        in-app notifications are deleted
 OUTBOX_RETENTION_DAYS              outbox e-mails are deleted (a purged question's at once)
 IDEMPOTENCY_RETENTION_DAYS         stored answers to repeated requests are deleted
+SEARCH_STATS_DAYS                  counts of searches without results are deleted (aggregate, no patron)
 REFERENCE_RETENTION_DAYS           closed questions lose their asker and their text
 REFERENCE_OPEN_RETENTION_DAYS      open questions without activity are closed, then purged the same way
 SUGGESTION_RETENTION_DAYS          answered purchase suggestions (arrived, rejected) are deleted
@@ -93,6 +94,11 @@ def purge_expired_personal_data(today: date | None = None) -> dict:
         .execution_options(synchronize_session=False)).rowcount or 0
 
     counts.update(_purge_patron_services(now))
+
+    from .circulation import rules
+    from .search.misses import purge_misses
+
+    counts["search_misses_deleted"] = purge_misses(today or rules.today())
 
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.window_start < now - THROTTLE_RETENTION)
                        .execution_options(synchronize_session=False))

@@ -30,6 +30,7 @@ ACTIONS = MappingProxyType({
     "faq": STAFF,
     "suggestions": STAFF,  # purchase suggestions: accept, order, mark arrived, reject
     "course_lists": STAFF,  # course reading lists
+    "catalog_edit": STAFF,  # record fields, copies, withdraw and reinstate (deleting is delete_records)
     "own_account": STAFF,  # one's own two-factor settings, signed-in devices and notices
     "catalog_import": ADMIN,
     "patron_import": ADMIN,

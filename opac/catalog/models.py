@@ -16,8 +16,10 @@ MATERIAL_TYPES = (
 )
 
 ITEM_STATUSES = (
-    "available", "on_loan", "on_hold_shelf", "in_transit", "missing", "lost", "not_for_loan",
+    "available", "on_loan", "on_hold_shelf", "in_transit", "missing", "lost", "not_for_loan", "withdrawn",
 )
+#: Statuses staff may set by hand on the record page (the others belong to circulation).
+EDITABLE_ITEM_STATUSES = ("available", "missing", "lost", "not_for_loan", "withdrawn")
 #: Statuses a patron can place a hold on / borrow from eventually.
 HOLDABLE_STATUSES = ("available", "on_loan", "on_hold_shelf", "in_transit")
 
@@ -97,6 +99,8 @@ class Record(Description, db.Model):
     #: to harvesters; its copies still circulate and staff still see it.
     hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: Set when staff withdraw the record: out of the search index, a deleted header for OAI-PMH harvesters.
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
     #: Changes with every edit of the record or its copies' shelving; the OAI-PMH datestamp.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
@@ -158,6 +162,26 @@ class RecordTombstone(db.Model):
 
     def __repr__(self) -> str:
         return f"<RecordTombstone {self.control_number}>"
+
+
+class RecordEdit(db.Model):
+    """One staff change to a record or its copies: who, when, and which fields (the record page's edit log).
+
+    No foreign key to the record: the log of a deleted record stays, with its control number.
+    """
+
+    __tablename__ = "record_edit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(index=True)
+    control_number: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: edit, add_copy, edit_copy, withdraw, reinstate, delete
+    action: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text, default="")
+
+    def __repr__(self) -> str:
+        return f"<RecordEdit {self.control_number} {self.action}>"
 
 
 _MOVES = ("location", "location_id", "collection", "record", "record_id")

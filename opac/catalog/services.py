@@ -10,13 +10,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
 from .importers import detect_format, read_records
-from .marc import fields_to_marc, from_iso2709, to_iso2709
-from .models import ITEM_STATUSES, Item, Location, Record, RecordTombstone, utcnow
+from .isbn import normalize_isbn, normalize_issn
+from .marc import fields_to_marc, from_iso2709, language_code, to_iso2709
+from .models import (
+    EDITABLE_ITEM_STATUSES,
+    ITEM_STATUSES,
+    MATERIAL_TYPES,
+    Item,
+    Location,
+    Record,
+    RecordEdit,
+    RecordTombstone,
+    utcnow,
+)
 
 RECORD_FIELDS = (
     "title", "subtitle", "responsibility", "edition", "publisher", "place", "year", "material_type",
@@ -30,8 +42,23 @@ log = logging.getLogger(__name__)
 
 class CatalogError(DomainError):
     messages = {
-        "in_circulation": _l("This record cannot be deleted: a copy is on loan, waiting on the hold shelf or in "
-                             "transit, or a hold is waiting for it."),
+        "copies_on_loan": _l("Not possible while copies are on loan (%(barcodes)s): check them in first."),
+        "copies_set_aside": _l("Not possible while copies are on the holds shelf or in transit (%(barcodes)s): "
+                               "check them in or cancel their holds first."),
+        "holds_open": _l("Not possible while %(n)s holds wait for this record: cancel them first."),
+        "title_required": _l("A record needs a title."),
+        "bad_year": _l("The year must be a number between 1 and 2999."),
+        "bad_material_type": _l("Choose a material type from the list."),
+        "bad_isbn": _l("Not a valid ISBN: %(value)s."),
+        "bad_issn": _l("Not a valid ISSN: %(value)s."),
+        "bad_language": _l("Not a language code: %(value)s (use MARC codes such as ind or eng)."),
+        "barcode_required": _l("A copy needs a barcode."),
+        "duplicate_barcode": _l("The barcode %(barcode)s already belongs to a copy of “%(title)s”."),
+        "bad_status": _l("Staff cannot set this status by hand; circulation sets it."),
+        "bad_location": _l("Choose a location from the list."),
+        "copy_circulating": _l("This copy circulates (%(status)s): check it in before changing its status."),
+        "withdrawn": _l("This record is withdrawn: reinstate it before adding or changing copies."),
+        "not_withdrawn": _l("This record is not withdrawn."),
     }
 
 
@@ -198,22 +225,37 @@ def record_set_specs(record: Record) -> list[str]:
     return specs
 
 
-def delete_record(record: Record) -> RecordTombstone:
+def check_out_of_circulation(record: Record) -> None:
+    """Refuse (CatalogError with the reason) while a copy is on loan or set aside, or a hold waits.
+
+    Deleting or withdrawing such a record would lose a patron's loan or hold.
+    """
+    from ..circulation.models import ACTIVE_HOLD, Hold, Loan
+
+    item_ids = [i.id for i in record.items]
+    loaned = set(db.session.scalars(
+        select(Item.barcode).join(Loan, Loan.item_id == Item.id)
+        .where(Item.id.in_(item_ids), Loan.returned_at.is_(None)))) if item_ids else set()
+    loaned |= {i.barcode for i in record.items if i.status == "on_loan"}
+    if loaned:
+        raise CatalogError("copies_on_loan", barcodes=", ".join(sorted(loaned)[:10]))
+    aside = sorted(i.barcode for i in record.items if i.status in ("on_hold_shelf", "in_transit"))
+    if aside:
+        raise CatalogError("copies_set_aside", barcodes=", ".join(aside[:10]))
+    holds = db.session.scalar(select(func.count(Hold.id)).where(Hold.record_id == record.id,
+                                                                 Hold.status.in_(ACTIVE_HOLD))) or 0
+    if holds:
+        raise CatalogError("holds_open", n=holds)
+
+
+def delete_record(record: Record, *, by=None) -> RecordTombstone:
     """Delete a record and its copies, leaving a tombstone for harvesters in the same transaction.
 
     Refused while a copy circulates or a hold waits for the record (their history would go with it).
+    ``by`` (a staff member) is written to the record's edit log; the CLI passes none.
     """
-    from ..circulation.models import Hold, Loan
-
-    busy = {"on_loan", "on_hold_shelf", "in_transit"}
-    item_ids = [i.id for i in record.items]
-    open_loan = item_ids and db.session.scalar(
-        select(Loan.id).where(Loan.item_id.in_(item_ids), Loan.returned_at.is_(None)).limit(1))
-    waiting = db.session.scalar(
-        select(Hold.id).where(Hold.record_id == record.id, Hold.status.in_(("waiting", "in_transit", "ready")))
-        .limit(1))
-    if any(i.status in busy for i in record.items) or open_loan or waiting:
-        raise CatalogError("in_circulation")
+    check_out_of_circulation(record)
+    log_record_edit(record, "delete", [], by=by)
     sets = " " + " ".join(record_set_specs(record)) + " "
     tomb = db.session.scalar(select(RecordTombstone).where(RecordTombstone.control_number == record.control_number))
     if tomb is None:
@@ -251,3 +293,178 @@ def iter_export(batch: int = 500):
             yield record_marc(r)
         last = recs[-1].id
         db.session.expunge_all()
+
+
+# ----------------------------------------------------------------------------- staff editing
+
+#: Record fields staff edit on the record page (the list fields as one value a line).
+EDITABLE_FIELDS = (
+    "title", "subtitle", "responsibility", "edition", "publisher", "place", "year", "material_type",
+    "call_number", "summary", "physical", "authors", "subjects", "languages", "isbns", "issns", "series", "notes",
+)
+#: Column sizes of the short text fields (longer input is cut, as the importers do).
+_MAX_LEN = {"edition": 200, "place": 200, "call_number": 128, "physical": 300}
+
+
+def log_record_edit(record: Record, action: str, changed: list[str], *, by=None) -> RecordEdit:
+    """Write one line of the record's edit log (who, when, which fields) in the current transaction."""
+    entry = RecordEdit(record_id=record.id, control_number=record.control_number, action=action,
+                       staff_id=getattr(by, "id", None), summary=", ".join(changed)[:2000], at=utcnow())
+    db.session.add(entry)
+    return entry
+
+
+def record_edits(record_id: int, limit: int = 50) -> list[RecordEdit]:
+    """The newest lines of a record's edit log."""
+    return list(db.session.scalars(select(RecordEdit).where(RecordEdit.record_id == record_id)
+                                   .order_by(RecordEdit.at.desc(), RecordEdit.id.desc()).limit(limit)))
+
+
+def _clean_fields(fields: dict, record: Record) -> dict:
+    """Validated, normalised values of the edited fields (raises CatalogError on the first bad one)."""
+    out = {}
+    for key in EDITABLE_FIELDS:
+        if key not in fields:
+            continue
+        value = fields[key]
+        if isinstance(value, str):
+            value = value.strip()[:_MAX_LEN.get(key, 10_000)] or None
+        if key == "title" and not value:
+            raise CatalogError("title_required")
+        if key == "year" and value is not None:
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise CatalogError("bad_year") from None
+            if not 0 < value < 3000:
+                raise CatalogError("bad_year")
+        if key == "material_type" and value not in MATERIAL_TYPES:
+            raise CatalogError("bad_material_type")
+        if key == "isbns":
+            value = [_checked(normalize_isbn, v, "bad_isbn") for v in value or []]
+        if key == "issns":
+            value = [_checked(normalize_issn, v, "bad_issn") for v in value or []]
+        if key == "languages":
+            value = [_checked(language_code, v, "bad_language") for v in value or []]
+        if isinstance(value, list):
+            value = list(dict.fromkeys(v for v in value if v))
+        if key == "authors":
+            # a name kept keeps its role and kind; a new one is a personal author
+            known = {a["name"]: a for a in record.authors or []}
+            value = [known.get(n) or {"name": n, "role": "author", "kind": "person"} for n in value or []]
+        out[key] = value
+    return out
+
+
+def _checked(normalize, raw: str, reason: str) -> str:
+    value = normalize(raw)
+    if value is None:
+        raise CatalogError(reason, value=raw[:40])
+    return value
+
+
+def edit_record(record: Record, fields: dict, *, by) -> list[str]:
+    """Change a record's fields (``EDITABLE_FIELDS``; lists as lists of strings); returns the names changed.
+
+    The stored source MARC is dropped once fields change, so that exports and OAI-PMH are generated
+    from the edited fields. The change feed (search.sync) sees the flush; the edit log gets a line.
+    """
+    changed = []
+    for key, value in _clean_fields(fields, record).items():
+        if getattr(record, key) != value:
+            setattr(record, key, value)
+            changed.append(key)
+    if changed:
+        record.marc = None
+        record.updated_at = utcnow()
+        log_record_edit(record, "edit", changed, by=by)
+        db.session.flush()
+    return changed
+
+
+def _location(location_id) -> Location | None:
+    if location_id in (None, ""):
+        return None
+    loc = db.session.get(Location, int(location_id)) if str(location_id).isdigit() and int(location_id) < 2**31 \
+        else None
+    if loc is None:
+        raise CatalogError("bad_location")
+    return loc
+
+
+def add_item(record: Record, barcode: str, *, by, location_id=None, call_number: str | None = None,
+             status: str = "available") -> Item:
+    """Add a copy to a record. Barcodes are unique (the database enforces it; this says whose it is)."""
+    if record.withdrawn_at is not None:
+        raise CatalogError("withdrawn")
+    barcode = (barcode or "").strip()[:64]
+    if not barcode:
+        raise CatalogError("barcode_required")
+    if status not in EDITABLE_ITEM_STATUSES or status == "withdrawn":
+        raise CatalogError("bad_status")
+    other = db.session.scalar(select(Item).where(Item.barcode == barcode))
+    if other is not None:
+        raise CatalogError("duplicate_barcode", barcode=barcode, title=other.record.title[:80])
+    item = Item(record=record, barcode=barcode, location=_location(location_id),
+                call_number=(call_number or "").strip()[:128] or None, status=status)
+    db.session.add(item)
+    try:
+        with db.session.begin_nested():  # the same barcode added at the same moment elsewhere
+            db.session.flush()
+    except IntegrityError:
+        raise CatalogError("duplicate_barcode", barcode=barcode, title="?") from None
+    log_record_edit(record, "add_copy", [barcode], by=by)
+    return item
+
+
+def edit_item(item: Item, *, by, status: str | None = None, location_id=None,
+              call_number: str | None = None) -> list[str]:
+    """Change a copy's status (only the ones staff set by hand), location and call number."""
+    if item.record.withdrawn_at is not None:
+        raise CatalogError("withdrawn")
+    changed = []
+    if status is not None and status != item.status:
+        if status not in EDITABLE_ITEM_STATUSES:
+            raise CatalogError("bad_status")
+        if item.status not in EDITABLE_ITEM_STATUSES:
+            raise CatalogError("copy_circulating", status=item.status)
+        item.status = status
+        changed.append("status")
+    loc = _location(location_id)
+    if loc != item.location:
+        item.location = loc
+        changed.append("location")
+    call_number = (call_number or "").strip()[:128] or None
+    if call_number != item.call_number:
+        item.call_number = call_number
+        changed.append("call_number")
+    if changed:
+        log_record_edit(item.record, "edit_copy", [f"{item.barcode}: {', '.join(changed)}"], by=by)
+        db.session.flush()
+    return changed
+
+
+def withdraw_record(record: Record, *, by) -> None:
+    """Withdraw a record from the catalogue: its copies are withdrawn, it leaves the search index,
+    and harvesters see it as deleted. Refused while it circulates (as deletion is); reversible."""
+    if record.withdrawn_at is not None:
+        return
+    check_out_of_circulation(record)
+    for item in record.items:
+        item.status = "withdrawn"
+    record.withdrawn_at = record.updated_at = utcnow()
+    log_record_edit(record, "withdraw", [], by=by)
+    db.session.flush()
+
+
+def reinstate_record(record: Record, *, by) -> None:
+    """Undo a withdrawal: the record is searchable and harvested again, its copies are available."""
+    if record.withdrawn_at is None:
+        raise CatalogError("not_withdrawn")
+    for item in record.items:
+        if item.status == "withdrawn":
+            item.status = "available"
+    record.withdrawn_at = None
+    record.updated_at = utcnow()
+    log_record_edit(record, "reinstate", [], by=by)
+    db.session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -20,7 +20,7 @@ from .services import record_marc
 bp = Blueprint("catalog", __name__)
 
 STATUS_ORDER = {"available": 0, "on_hold_shelf": 1, "on_loan": 2, "in_transit": 3, "not_for_loan": 4,
-                "missing": 5, "lost": 6}
+                "missing": 5, "lost": 6, "withdrawn": 7}
 
 
 def load_record(record_id: int) -> Record:
@@ -60,15 +60,21 @@ def home():
 @bp.get("/record/<id:record_id>")
 @public_page
 def record(record_id: int):
+    from ..accounts.permissions import can
     from ..search.services import more_like_this
 
     rec = load_record(record_id)
-    items = sorted(rec.items, key=lambda i: (STATUS_ORDER.get(i.status, 9), i.location.name if i.location else "",
+    staff_view = can("catalog_edit")
+    if rec.withdrawn_at is not None and not staff_view:
+        abort(404)
+    if staff_view:
+        g.public_page = False  # it carries the staff's edit link: private, not for shared or offline caches
+    items = sorted((i for i in rec.items if staff_view or i.status != "withdrawn"), key=lambda i: (STATUS_ORDER.get(i.status, 9), i.location.name if i.location else "",
                                              i.barcode))
     url = absolute_url("catalog.record", record_id=rec.id)
     return render_template(
         "catalog/record.html", record=rec, items=items, due_dates=due_dates_for(items),
-        similar=more_like_this(rec), url=url, jsonld=_jsonld(rec, url),
+        similar=more_like_this(rec), url=url, jsonld=_jsonld(rec, url), staff_view=staff_view,
         citations={"APA": citation.apa(rec), "MLA": citation.mla(rec), "Chicago": citation.chicago(rec)},
     )
 

@@ -1,7 +1,8 @@
 """OAI-PMH 2.0 provider: the six verbs over the catalogue, as XML bytes (the view only moves bytes).
 
 Datestamps are ``Record.updated_at`` (UTC, shown to the second); deleted records are served from
-``RecordTombstone`` as deleted headers (``deletedRecord persistent``). Lists are ordered by
+``RecordTombstone`` as deleted headers (``deletedRecord persistent``), and so are withdrawn records
+(``Record.withdrawn_at``; reinstated, they come back with a new datestamp). Lists are ordered by
 (datestamp, kind, id) and resumed after the last one seen, so a harvest is complete while records
 change. Resumption tokens are signed (SECRET_KEY) and carry the whole query: no server state.
 """
@@ -352,7 +353,7 @@ def _header(parent, entry) -> None:
         for spec in obj.sets.split():
             _sub(h, "setSpec", spec)
         return
-    h = _sub(parent, "header")
+    h = _sub(parent, "header", **({"status": "deleted"} if obj.withdrawn_at is not None else {}))
     _sub(h, "identifier", oai_identifier(obj.control_number))
     _sub(h, "datestamp", datestamp(obj.updated_at))
     for spec in record_set_specs(obj):
@@ -402,7 +403,7 @@ def _record(parent, entry, prefix: str) -> None:
     el = _sub(parent, "record")
     _header(el, entry)
     obj = entry[3]
-    if isinstance(obj, Record):
+    if isinstance(obj, Record) and obj.withdrawn_at is None:  # a withdrawn record is a deleted header
         meta = _sub(el, "metadata")
         (_dc if prefix == "oai_dc" else _marc21)(meta, obj)
 

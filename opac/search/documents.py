@@ -69,8 +69,9 @@ def normalize_call_number(cn: str) -> str:
 
 
 def availability(items) -> dict:
-    """Counts of a record's items by status, plus a summary: available / total."""
+    """Counts of a record's items by status, plus a summary: available / total (withdrawn copies left out)."""
     counts: dict[str, int] = {}
+    items = [it for it in items if it.status != "withdrawn"]
     for it in items:
         counts[it.status] = counts.get(it.status, 0) + 1
     loanable = sum(v for k, v in counts.items() if k not in ("lost", "missing"))
@@ -106,8 +107,9 @@ def _lang_marker(record) -> str:
 
 
 def is_public(record) -> bool:
-    """Whether a record belongs in the search index: partners' records always, ours unless hidden."""
-    return not getattr(record, "hidden", False)
+    """Whether a record belongs in the search index: partners' records always, ours unless hidden or
+    withdrawn."""
+    return not getattr(record, "hidden", False) and getattr(record, "withdrawn_at", None) is None
 
 
 def doc_id(record) -> int:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..catalog.models import utcnow
@@ -28,3 +28,16 @@ class IndexChange(db.Model):
     record_id: Mapped[int] = mapped_column()
     kind: Mapped[str] = mapped_column(String(8), default="upsert")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SearchMiss(db.Model):
+    """How often a query found nothing on one day (the library's local day): aggregate only, with no
+    patron, session or address. One row per (day, normalised query), counted up by an upsert."""
+
+    __tablename__ = "search_miss"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column()
+    query: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(default=1)
+
+    __table_args__ = (UniqueConstraint("day", "query", name="uq_search_miss_day_query"),)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+from flask import Blueprint, jsonify, make_response, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from ..web import public_page
+from . import misses
 from .services import FILTER_FIELDS, SearchParams, SearchUnavailable, library_names, search, suggest
 from .vocabulary import (
     FACET_LABELS,
@@ -100,13 +101,17 @@ def results():
         result = search(params) if (params.q.strip() or active) else None
     except SearchUnavailable as exc:
         return render_template("search/unavailable.html", problem=str(exc)), 503
-    return render_template(
+    page = render_template(
         "search/results.html", params=params, result=result, active=active, args=request.args,
         search_url=lambda **kw: search_url(request.args, **kw), facet_label=facet_label,
         facet_labels=FACET_LABELS, sort_labels=SORT_LABELS, type_labels=MATERIAL_TYPE_LABELS,
         language_labels=LANGUAGE_LABELS,
         library_names=library_names([c for h in (result.hits if result else []) for c in h.held_by]),
     )
+    if result is not None and misses.should_count(params, result.total):
+        # aggregate statistics, counted once the page is sent; never fails the search
+        return misses.count_miss_after(make_response(page), params.q)
+    return page
 
 
 def hit_json(hit, record_url: str | None = None) -> dict:
@@ -150,12 +155,15 @@ def api_search():
     }
     facets["available"] = [{"value": "1", "label": _("Available now"), "count": result.available_count,
                             "selected": params.available}]
-    return jsonify(
+    response = jsonify(
         query=params.q, total=result.total, page=result.page, size=result.size, pages=result.pages,
         sort=result.sort, hits=[hit_json(h, record_url) for h in result.hits], facets=facets,
         did_you_mean=result.did_you_mean, corrected=result.corrected, fallback=result.fallback,
         messages=result.messages,
     )
+    if misses.should_count(params, result.total):
+        misses.count_miss_after(response, params.q)
+    return response
 
 
 @api_bp.get("/suggest")

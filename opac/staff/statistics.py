@@ -184,3 +184,29 @@ def visits_csv(days: list[date]) -> str:
     for d in days:
         w.writerow([d.isoformat(), *table[d], sum(table[d])])
     return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- searches without results
+
+
+def search_misses(days: list[date], limit: int = 50) -> dict:
+    """Searches without results: a series per day and the top queries of the period (search.misses)."""
+    from ..search.misses import misses_per_day, top_misses
+
+    series = Series("search_misses", days, misses_per_day(days))
+    return {"misses": series, "misses_chart": bar_chart(series), "top_misses": top_misses(days, limit)}
+
+
+def search_misses_csv(days: list[date]) -> str:
+    """Every (day, query, count) of the period, the day's most frequent first."""
+    from ..search.models import SearchMiss
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["day", "query", "searches_without_results"])
+    for day, query, count in db.session.execute(
+            select(SearchMiss.day, SearchMiss.query, SearchMiss.count)
+            .where(SearchMiss.day.between(days[0], days[-1]))
+            .order_by(SearchMiss.day, SearchMiss.count.desc(), SearchMiss.query)):
+        w.writerow([day.isoformat(), csv_safe(query), count])
+    return buf.getvalue()

@@ -161,7 +161,8 @@ def statistics():
     charts = {key: stats.bar_chart(s) for key, s in series.items()}
     visits = {"visits": stats.visit_counts(day_list), "visits_by_hour": stats.visits_by_hour(day_list)}
     return render_template("staff/statistics.html", series=series, charts=charts, days=days, visits=visits,
-                           visit_charts={key: stats.bar_chart(s) for key, s in visits.items()})
+                           visit_charts={key: stats.bar_chart(s) for key, s in visits.items()},
+                           **stats.search_misses(day_list))
 
 
 @bp.get("/statistics/<series>.csv")
@@ -191,6 +192,20 @@ def statistics_visits_csv():
     day_list = stats.day_range(_stats_days())
     return Response(stats.visits_csv(day_list), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="visits-{day_list[0]}-{day_list[-1]}.csv"',
+        "Cache-Control": "no-store"})
+
+
+@bp.get("/statistics/search_misses.csv")
+@staff_required("statistics")
+def statistics_search_misses_csv():
+    """Searches without results per day and query (no patron, session or address in them)."""
+    from flask import Response
+
+    from . import statistics as stats
+
+    day_list = stats.day_range(_stats_days())
+    return Response(stats.search_misses_csv(day_list), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="search_misses-{day_list[0]}-{day_list[-1]}.csv"',
         "Cache-Control": "no-store"})
 
 
@@ -307,4 +322,5 @@ def patrons():
 
 
 
+from . import records as _records  # noqa: E402,F401  (record and copy editing)
 from . import security as _security  # noqa: E402,F401  (second login step, 2FA, devices, staff accounts)

@@ -222,7 +222,7 @@ def test_delete_refused_while_a_copy_is_on_loan(app, make_record):
         db.session.commit()
         with pytest.raises(CatalogError) as exc:
             delete_record(db.session.get(Record, rid))
-        assert "cannot be deleted" in exc.value.message or "tidak dapat dihapus" in exc.value.message
+        assert exc.value.reason == "copies_on_loan" and "L1" in exc.value.message
         db.session.rollback()
         assert db.session.get(Record, rid) is not None
         assert db.session.scalar(select(RecordTombstone)) is None

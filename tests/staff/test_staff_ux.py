@@ -142,7 +142,7 @@ def test_statistics_numbers_and_csv(app, client, desk_world):
         ])
         db.session.commit()
     page = client.get("/staff/statistics?days=7").get_data(as_text=True)
-    assert page.count('role="img"') == 7 and "<title id=\"t-loans\">" in page and "<desc id=\"d-loans\">" in page
+    assert page.count('role="img"') == 8 and "<title id=\"t-loans\">" in page and "<desc id=\"d-loans\">" in page
     assert page.count('class="bar"') >= 4  # loans today and yesterday, a renewal, questions, first answer
 
     def rows(key):
