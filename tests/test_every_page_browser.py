@@ -274,6 +274,10 @@ def test_every_page_is_accessible_fits_and_keeps_words_whole(browser, app, world
     page = ctx.new_page()
     page.set_default_timeout(20000)
     try:
+        # the detectors themselves: a word broken by break-all and a too-wide box are caught; a URL may wrap
+        page.set_content('<p style="width:60px;word-break:break-all">Perpustakaan https://example.org/a/b/c</p>'
+                         '<div style="width:2000px">wide</div>')
+        assert page.evaluate(SPLIT_WORDS) == ["Perpustakaan"] and page.evaluate(SIDEWAYS)
         walk(page, site, world, "anon", axe_script, problems, seen)
         page.goto(site + "/login")
         page.fill("#card", world["card"])
