@@ -155,6 +155,7 @@ def _register_models() -> None:
     from .circulation import models as _circulation  # noqa: F401
     from .news import models as _news  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
+    from .partners import models as _partners  # noqa: F401
     from .patron_services import models as _patron_services  # noqa: F401
     from .reference import models as _reference  # noqa: F401
     from .search import models as _search  # noqa: F401

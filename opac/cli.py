@@ -526,7 +526,8 @@ def circ_policies():
 @click.command("notify")
 @with_appcontext
 def notify_command():
-    """Daily run: expire uncollected holds, queue due-soon and overdue notices, anonymise loans, purge questions."""
+    """Daily run: expire uncollected holds, queue due-soon and overdue notices, anonymise loans, purge questions,
+    and check the saved searches whose week is up for new records."""
     from .circulation.notify import daily_run
 
     begin_write()
@@ -534,6 +535,9 @@ def notify_command():
     from .accounts.registration import purge_unverified_registrations
 
     result["unverified_signups_purged"] = purge_unverified_registrations()
+    from .patron_services.alerts import run_saved_search_alerts
+
+    result.update(run_saved_search_alerts())
     db.session.commit()
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()))
 
@@ -621,5 +625,9 @@ def init_more(app) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(reference_group)
     app.cli.add_command(import_slims_command)
+    from .partners.cli import harvest_command, partner_group
+
+    app.cli.add_command(partner_group)
+    app.cli.add_command(harvest_command)
     for cmd in (patron_group, staff_group, circ_group, notify_command, worker_command, calendar_group, push_group):
         app.cli.add_command(cmd)

@@ -230,6 +230,10 @@ OAI_PAGE_SIZE: int = 250
 OAI_TOKEN_LIFETIME: int = 86400
 #: Administrator e-mail in the OAI-PMH Identify response; None: CONTACT_EMAIL.
 OAI_ADMIN_EMAIL: str | None = None
+#: Partner libraries' harvested records appear in search results (the Library facet narrows to ours); false: ours only.
+UNION_SEARCH: bool = True
+#: Seconds to wait for a partner's OAI-PMH repository per request before the harvest counts it as down.
+PARTNER_HARVEST_TIMEOUT: float = 60.0
 #: WhatsApp number (international digits, no +) for click-to-chat.
 CONTACT_WHATSAPP: str = "6281234567890"
 #: Social media links: name -> URL (Instagram, Facebook, X, YouTube, WhatsApp channel…).
@@ -240,6 +244,18 @@ SOCIAL_LINKS: dict = {"instagram": "https://instagram.com/perpustakaan", "facebo
 MAIL_FROM: str = "perpustakaan@example.org"
 #: Purchase suggestions ("usulan koleksi") a patron may send per calendar month.
 SUGGESTIONS_PER_MONTH: int = 5
+#: Saved searches a patron may keep.
+SAVED_SEARCHES_MAX: int = 20
+#: Days between two alert checks of one saved search (the daily run checks those that are due).
+SAVED_SEARCH_ALERT_DAYS: int = 7
+#: Days the records a saved search's alert found stay listed on the saved searches page.
+SAVED_SEARCH_MATCH_RETENTION_DAYS: int = 90
+#: Days a patron's own record of their library visits is kept (the anonymous counts stay).
+VISIT_RETENTION_DAYS: int = 30
+#: Days an answered purchase suggestion (arrived or rejected) is kept after its last step, then deleted.
+SUGGESTION_RETENTION_DAYS: int = 180
+#: Days a clearance letter stays checkable at its public link (years later, an employer may check it).
+CLEARANCE_LETTER_RETENTION_DAYS: int = 1826
 
 
 def _parse(value: str):

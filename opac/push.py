@@ -26,7 +26,7 @@ from .outbound import DeliveryFailed, QueuedMessage
 
 log = logging.getLogger(__name__)
 bp = Blueprint("push", __name__, url_prefix="/api/v1/push")
-PUSH_KINDS = {"hold_ready", "due_soon", "overdue"}
+PUSH_KINDS = {"hold_ready", "due_soon", "overdue", "saved_search"}
 
 
 class PushMessage(QueuedMessage, db.Model):

@@ -142,10 +142,11 @@ def scan():
     isbn = (request.args.get("isbn") or "").strip()
     if not isbn:
         return render_template("pwa/scan.html")
+    from .search.documents import LOCAL
     from .search.services import SearchParams, SearchUnavailable, search
 
     try:
-        result = search(SearchParams.build(q=isbn, size=2, facets=False))
+        result = search(SearchParams.build(q=isbn, size=2, facets=False, filters={"library": [LOCAL]}))
     except SearchUnavailable:
         result = None
     if result is not None and result.total == 1:

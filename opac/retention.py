@@ -4,20 +4,27 @@ its retention period is over (privacy by default; loans stay for a patron who ke
 One function, :func:`purge_expired_personal_data`, called by ``flask --app opac notify``; it only
 flushes (the command commits). Every period is a setting in opac/config.py:
 
-=============================  =====================================================================
-ANONYMIZE_AFTER_DAYS           returned loans lose their patron; paid fines lose their loan
-HOLD_RETENTION_DAYS            closed holds (fulfilled, cancelled, expired) are deleted
-NOTIFICATION_RETENTION_DAYS    in-app notifications are deleted
-OUTBOX_RETENTION_DAYS          outbox e-mails are deleted (a purged question's at once)
-IDEMPOTENCY_RETENTION_DAYS     stored answers to repeated requests are deleted
-REFERENCE_RETENTION_DAYS       closed questions lose their asker and their text
-REFERENCE_OPEN_RETENTION_DAYS  open questions without activity are closed, then purged the same way
-=============================  =====================================================================
+=================================  =====================================================================
+ANONYMIZE_AFTER_DAYS               returned loans lose their patron; paid fines lose their loan
+HOLD_RETENTION_DAYS                closed holds (fulfilled, cancelled, expired) are deleted
+NOTIFICATION_RETENTION_DAYS        in-app notifications are deleted
+OUTBOX_RETENTION_DAYS              outbox e-mails are deleted (a purged question's at once)
+IDEMPOTENCY_RETENTION_DAYS         stored answers to repeated requests are deleted
+REFERENCE_RETENTION_DAYS           closed questions lose their asker and their text
+REFERENCE_OPEN_RETENTION_DAYS      open questions without activity are closed, then purged the same way
+SUGGESTION_RETENTION_DAYS          answered purchase suggestions (arrived, rejected) are deleted
+CLEARANCE_LETTER_RETENTION_DAYS    clearance letters are deleted (their public link stops answering)
+SAVED_SEARCH_MATCH_RETENTION_DAYS  records found by saved-search alerts leave the patron's list
+VISIT_RETENTION_DAYS               a patron's own visit records are deleted (the anonymous counts stay)
+=================================  =====================================================================
+
+Saved searches themselves stay while the patron keeps them (they go with the account).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import delete, select, update
@@ -85,7 +92,35 @@ def purge_expired_personal_data(today: date | None = None) -> dict:
         delete(IdempotencyKey).where(IdempotencyKey.created_at < now - _days("IDEMPOTENCY_RETENTION_DAYS", 30))
         .execution_options(synchronize_session=False)).rowcount or 0
 
+    counts.update(_purge_patron_services(now))
+
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.window_start < now - THROTTLE_RETENTION)
                        .execution_options(synchronize_session=False))
     db.session.flush()
+    return counts
+
+
+def _purge_patron_services(now: datetime) -> dict:
+    """Answered suggestions, old clearance letters, old alert matches and visit records."""
+    from .patron_services.models import ClearanceLetter, PatronVisit, PurchaseSuggestion, SavedSearchMatch
+
+    cfg = current_app.config
+    counts = {"suggestions_deleted": db.session.execute(
+        delete(PurchaseSuggestion).where(PurchaseSuggestion.status.in_(("arrived", "rejected")),
+                                         PurchaseSuggestion.updated_at < now - _days("SUGGESTION_RETENTION_DAYS", 180))
+        .execution_options(synchronize_session=False)).rowcount or 0}
+    counts["clearance_letters_deleted"] = db.session.execute(
+        delete(ClearanceLetter).where(ClearanceLetter.issued_at < now - _days("CLEARANCE_LETTER_RETENTION_DAYS", 1826))
+        .execution_options(synchronize_session=False)).rowcount or 0
+    # kept at least two alert periods, so the next check's look-back never finds one again
+    keep = max(_days("SAVED_SEARCH_MATCH_RETENTION_DAYS", 90),
+               timedelta(days=2 * int(cfg["SAVED_SEARCH_ALERT_DAYS"]) + 2))
+    counts["alert_matches_deleted"] = db.session.execute(
+        delete(SavedSearchMatch).where(SavedSearchMatch.found_at < now - keep)
+        .execution_options(synchronize_session=False)).rowcount or 0
+    # by the library's day: today's record (what makes a second scan today count nothing) always stays
+    local_today = now.replace(tzinfo=UTC).astimezone(ZoneInfo(cfg["BABEL_DEFAULT_TIMEZONE"])).date()
+    counts["visits_deleted"] = db.session.execute(
+        delete(PatronVisit).where(PatronVisit.day < local_today - _days("VISIT_RETENTION_DAYS", 30))
+        .execution_options(synchronize_session=False)).rowcount or 0
     return counts

@@ -144,13 +144,23 @@ def _full_activity(app, load_records, make_patron, make_staff, prefix: str, keep
         reference.reply(reference.question_by_token(tokens[2]), staff, "Denda dapat dibayar di meja.")
         db.session.commit()
 
+    # a purchase suggestion, answered (rejected)
+    suggested = f"{prefix} Rahasia Usulan"
+    assert _post(me, "/api/v1/suggestions", {"title": suggested}).status_code == 201
+    with app.test_request_context():
+        from opac.patron_services.models import PurchaseSuggestion
+
+        db.session.execute(sa.update(PurchaseSuggestion).where(PurchaseSuggestion.patron_id == pid)
+                           .values(status="rejected", staff_reason="Sudah ada"))
+        db.session.commit()
+
     # a saved record and a push subscription
     assert _post(me, "/api/v1/saved/sync", {"add": [rids[1]]}).status_code == 200
     sub = {"endpoint": f"https://push.example.org/{prefix}", "keys": {"p256dh": "BP" + "a" * 80, "auth": "x" * 22}}
     assert _post(me, "/api/v1/push/subscribe", sub).status_code == 200
     return {"patron_id": pid, "strings": [card, f"{prefix} Siti Rahasia", f"{prefix.lower()}@example.org",
                                           f"patron:{pid}"],
-            "titles": titles + texts + tokens, "record_ids": set(rids)}
+            "titles": titles + texts + tokens + [suggested], "record_ids": set(rids)}
 
 
 def _shift_clock(app, delta: timedelta) -> None:
@@ -228,7 +238,7 @@ def test_daily_run_removes_every_patron_title_link_after_retention(app, tmp_path
     before = {t for t, _row in _links(app, private, markers)}
     # the check sees the links it is meant to find (else passing would prove nothing)
     assert {"loan", "hold", "notification", "outbox_email", "question", "idempotency_key", "fine",
-            "saved_record"} <= before, before
+            "saved_record", "purchase_suggestion"} <= before, before
     assert "loan" in {t for t, _row in _links(app, keeper, markers)}
 
     _shift_clock(app, CLOCK_MOVES)

@@ -83,9 +83,14 @@ def two_patrons(app, load_records, make_patron, make_staff):
 
         letter = ClearanceLetter(patron_id=b[0], patron_name="B " + b[1], card_number=b[1], token="b-letter-token-xyz")
         db.session.add(letter)
+        from werkzeug.datastructures import MultiDict
+
+        from opac.patron_services.alerts import save_search
+
+        b_saved = save_search(db.session.get(Patron, b[0]), MultiDict([("q", "buku " + b[1])]))
         db.session.commit()
-        b_letter = letter.id
-    return {"b_list": b_list, "b_letter": b_letter, "records": ids, "a": a, "b": b, "staff": staff, "staff_secret": staff_secret, "b_loan": b_loan,
+        b_letter, b_saved = letter.id, b_saved.id
+    return {"b_list": b_list, "b_letter": b_letter, "b_saved": b_saved, "records": ids, "a": a, "b": b, "staff": staff, "staff_secret": staff_secret, "b_loan": b_loan,
             "b_hold": b_hold, "b_question": b_question, "b_access": b_access, "b_session": b_session}
 
 
@@ -109,7 +114,7 @@ def _values(world):
         "lang": "id", "post_id": 1, "session_id": world.get("b_session", "x"), "staff_id": 1,
         "registration_id": 1, "decision": "approve",
         "list_id": world.get("b_list", 1), "suggestion_id": world.get("b_suggestion", 1),
-        "letter_id": world.get("b_letter", 1),
+        "letter_id": world.get("b_letter", 1), "saved_id": world.get("b_saved", 1),
         "series": "loans",
     }
 
@@ -184,7 +189,7 @@ def test_patron_a_cannot_see_or_touch_patron_b(app, client, two_patrons, login):
     _, card_b, _ = two_patrons["b"]
     login(*two_patrons["a"][1:])
     values = _values(two_patrons)
-    owned = {"loan_id", "hold_id", "question_id", "session_id", "list_id", "letter_id"}
+    owned = {"loan_id", "hold_id", "question_id", "session_id", "list_id", "letter_id", "saved_id"}
     with app.app_context():
         before = db_state()
     checked = 0

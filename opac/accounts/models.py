@@ -6,7 +6,7 @@ import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..catalog.models import utcnow
@@ -243,4 +243,10 @@ class Registration(db.Model):
 
     patron: Mapped[Patron | None] = relationship()
 
-    __table_args__ = (CheckConstraint(f"status IN {REGISTRATION_STATUSES!r}", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {REGISTRATION_STATUSES!r}", name="status"),
+        # one sign-up in progress per address, whatever its case: two at once cannot both become members
+        Index("uq_registration_open_email", text("lower(email)"), unique=True,
+              sqlite_where=text("status IN ('unverified', 'pending')"),
+              postgresql_where=text("status IN ('unverified', 'pending')")),
+    )

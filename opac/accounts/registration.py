@@ -16,6 +16,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..catalog.models import utcnow
 from ..errors import DomainError
@@ -32,6 +33,8 @@ class RegistrationError(DomainError):
         "missing_name": _l("Type your full name."),
         "email_required": _l("Type your e-mail address: the confirmation link is sent there."),
         "bad_email": _l("This e-mail address does not look right."),
+        "in_progress": _l("A sign-up with this e-mail address is already in progress. Open the link we sent "
+                          "you, or try again in a few minutes."),
         "mismatch": _l("The two PINs are not the same."),
         "consent": _l("Please read and accept the privacy notice to join."),
         "throttled": _l("Too many sign-ups from this address. Please wait %(minutes)s minutes and try again."),
@@ -93,9 +96,15 @@ def register(name: str, email: str, whatsapp: str | None, pin: str, confirm: str
     token = secrets.token_urlsafe(32)
     from .services import hash_password
 
-    db.session.add(Registration(name=name, email=email, whatsapp=whatsapp, pin_hash=hash_password(pin), language=language,
-                                token_hash=_hash(token), status="unverified", created_at=now, consent_at=now,
-                                expires_at=now + timedelta(hours=int(cfg["SELF_REGISTRATION_LINK_HOURS"]))))
+    try:
+        with db.session.begin_nested():
+            db.session.add(Registration(
+                name=name, email=email, whatsapp=whatsapp, pin_hash=hash_password(pin), language=language,
+                token_hash=_hash(token), status="unverified", created_at=now, consent_at=now,
+                expires_at=now + timedelta(hours=int(cfg["SELF_REGISTRATION_LINK_HOURS"]))))
+            db.session.flush()
+    except IntegrityError:  # the same address signed up at the same moment (uq_registration_open_email)
+        raise RegistrationError("in_progress") from None
     link = absolute_url("registration.verify", token=token)
     with force_locale(language):
         subject = _("Confirm your e-mail to join the library")

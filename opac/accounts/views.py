@@ -123,6 +123,16 @@ def clear_patron_traces(resp):
     return resp
 
 
+@bp.after_app_request
+def _drop_stale_patron_flag(resp):
+    """A patron flag whose session is over (it ran out, or was ended from another device) goes with
+    the next page or API answer, so the app erases what the patron left on this device at once."""
+    if (request.endpoint != "static" and request.cookies.get(PATRON_FLAG) and not is_patron()
+            and not any(c.startswith(PATRON_FLAG + "=") for c in resp.headers.getlist("Set-Cookie"))):
+        resp.delete_cookie(PATRON_FLAG)
+    return resp
+
+
 def logout_response(target: str):
     return clear_patron_traces(redirect(target, code=303))
 

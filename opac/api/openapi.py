@@ -22,7 +22,7 @@ FACET_VALUE = {
 HIT = {
     "type": "object",
     "required": ["id", "control_number", "title", "authors", "year", "material_type", "languages", "isbns",
-                 "availability", "url"],
+                 "availability", "held_by", "url"],
     "properties": {
         "id": {"type": "integer"}, "control_number": {"type": "string"}, "title": {"type": "string"},
         "subtitle": {"type": ["string", "null"]}, "authors": {"type": "array", "items": {"type": "string"}},
@@ -30,10 +30,13 @@ HIT = {
         "languages": {"type": "array", "items": {"type": "string"}},
         "isbns": {"type": "array", "items": {"type": "string"}},
         "call_number": {"type": ["string", "null"]}, "publisher": {"type": ["string", "null"]},
-        "availability": {"type": "object", "required": ["total", "available"], "properties": {
+        "availability": {"type": ["object", "null"], "required": ["total", "available"], "properties": {
             "total": {"type": "integer"}, "available": {"type": "integer"},
-            "locations": {"type": "array", "items": {"type": "string"}}}},
-        "url": {"type": "string"},
+            "locations": {"type": "array", "items": {"type": "string"}}},
+            "description": "Copies here; null for a partner library's record (negative id)."},
+        "held_by": {"type": "array", "items": {"type": "string"},
+                    "description": "Names of the libraries holding the book: this record's first, then the others."},
+        "url": {"type": ["string", "null"], "description": "The record page (at the partner for a partner's record)."},
         "highlight": {"type": "object"}, "score": {"type": "number"},
     },
 }

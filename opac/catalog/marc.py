@@ -677,3 +677,57 @@ def write_collection(records, fmt: str, out: io.BufferedIOBase) -> int:
             out.write(to_iso2709(rec))
             n += 1
     return n
+
+
+# --------------------------------------------------------------------------- the same book in two catalogues
+
+
+def system_numbers(raw: bytes | None) -> list[str]:
+    """The 035 $a values of an ISO 2709 record, read from its directory without parsing the rest
+    (it runs for every record of an index rebuild).
+
+    >>> rec = fields_to_marc({"control_number": "1", "title": "T"})
+    >>> rec.add_field(Field(tag="035", indicators=[" ", " "], subfields=[Subfield("a", "(OCoLC)12345")]))
+    >>> system_numbers(to_iso2709(rec))
+    ['(OCoLC)12345']
+    """
+    if not raw or len(raw) < 24:
+        return []
+    try:
+        base = int(raw[12:17])
+    except ValueError:
+        return []
+    out = []
+    for pos in range(24, min(base, len(raw)) - 1, 12):
+        entry = raw[pos : pos + 12]
+        if entry[:3] != b"035" or len(entry) < 12:
+            continue
+        try:
+            length, start = int(entry[3:7]), int(entry[7:12])
+        except ValueError:
+            continue
+        data = raw[base + start : base + start + length].decode("utf-8", "replace")
+        for sub in data.split("\x1f")[1:]:
+            if sub[:1] == "a" and sub[1:].strip("\x1e\x1d "):
+                out.append(sub[1:].strip("\x1e\x1d "))
+    return out
+
+
+def match_key(isbns: list[str], numbers: list[str]) -> str | None:
+    """What makes two libraries' records the same book: the smallest valid ISBN-13, else the first
+    035 with an organisation prefix (a bare local number would match unrelated books).
+
+    >>> match_key(["9786020332956", "9789792248616"], [])
+    'isbn:9786020332956'
+    >>> match_key(["12345"], ["(OCoLC)ocm 0012345", "(Perpusnas)99"]), match_key([], ["4711"])
+    ('035:(ocolc)12345', None)
+    """
+    valid = sorted(i for i in isbns or [] if len(i) == 13 and i.isdigit())
+    if valid:
+        return "isbn:" + valid[0]
+    for n in numbers or []:
+        n = re.sub(r"\s+", "", n).lower()
+        m = re.match(r"^(\([^)]+\))(?:ocm|ocn|on)?0*(\S+)$", n)
+        if m:
+            return ("035:" + m.group(1) + m.group(2))[:80]
+    return None

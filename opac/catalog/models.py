@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import clock
@@ -42,12 +42,10 @@ class Location(db.Model):
         return f"<Location {self.code}>"
 
 
-class Record(db.Model):
-    """A bibliographic record (one title/edition), kept with its source MARC."""
+class Description:
+    """The descriptive columns of a bibliographic record, shared by our records and partners' records
+    (``opac.partners.models.PartnerRecord``): one mapping, one index document builder for both."""
 
-    __tablename__ = "record"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    control_number: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(Text)
     subtitle: Mapped[str | None] = mapped_column(Text)
     responsibility: Mapped[str | None] = mapped_column(Text)
@@ -72,20 +70,6 @@ class Record(db.Model):
     #: [{"url": ..., "label": ...}] from 856
     links: Mapped[list] = mapped_column(JSON, default=list)
     cover_url: Mapped[str | None] = mapped_column(Text)
-    #: ISO 2709 MARC21 (UTF-8) as imported or generated from CSV/JSON input.
-    marc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    source: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    #: Changes with every edit of the record or its copies' shelving; the OAI-PMH datestamp.
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
-
-    items: Mapped[list[Item]] = relationship(
-        back_populates="record", cascade="all, delete-orphan", order_by="Item.id"
-    )
-
-    __table_args__ = (
-        CheckConstraint(f"material_type IN {MATERIAL_TYPES!r}", name="material_type"),
-    )
 
     @property
     def author_names(self) -> list[str]:
@@ -98,6 +82,31 @@ class Record(db.Model):
     @property
     def full_title(self) -> str:
         return f"{self.title}: {self.subtitle}" if self.subtitle else self.title
+
+
+class Record(Description, db.Model):
+    """A bibliographic record (one title/edition) held by this library, kept with its source MARC."""
+
+    __tablename__ = "record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    control_number: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ISO 2709 MARC21 (UTF-8) as imported or generated from CSV/JSON input.
+    marc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    source: Mapped[str | None] = mapped_column(String(64))
+    #: Hidden from the public catalogue (SLiMS ``opac_hide``): not searched, no public page, not served
+    #: to harvesters; its copies still circulate and staff still see it.
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: Changes with every edit of the record or its copies' shelving; the OAI-PMH datestamp.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+
+    items: Mapped[list[Item]] = relationship(
+        back_populates="record", cascade="all, delete-orphan", order_by="Item.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint(f"material_type IN {MATERIAL_TYPES!r}", name="material_type"),
+    )
 
     def __repr__(self) -> str:
         return f"<Record {self.control_number} {self.title[:30]!r}>"

@@ -25,8 +25,10 @@ STATUS_ORDER = {"available": 0, "on_hold_shelf": 1, "on_loan": 2, "in_transit": 
 
 
 def load_record(record_id: int) -> Record:
+    """A record of the public catalogue, or 404 (hidden records included: SLiMS ``opac_hide``)."""
     record = db.session.scalar(
-        select(Record).where(Record.id == record_id).options(selectinload(Record.items).joinedload(Item.location))
+        select(Record).where(Record.id == record_id, Record.hidden.is_(False))
+        .options(selectinload(Record.items).joinedload(Item.location))
     )
     if record is None:
         abort(404)
@@ -42,11 +44,12 @@ def due_dates_for(items) -> dict[int, object]:
 @bp.get("/")
 @public_page
 def home():
+    from ..search.documents import LOCAL
     from ..search.services import SearchParams, SearchUnavailable, search
 
     newest = []
     try:
-        newest = search(SearchParams.build(q="", sort="newest", size=8, facets=False)).hits
+        newest = search(SearchParams.build(q="", sort="newest", size=8, facets=False, filters={"library": [LOCAL]})).hits
     except SearchUnavailable:
         pass
     from ..news.views import published_news
@@ -159,7 +162,9 @@ PALETTE = ("#0b5d4b", "#7a3e9d", "#9c4221", "#1f4e79", "#6b4f1d", "#2f6f3e", "#8
 @bp.get("/cover/<id:record_id>.svg")
 def cover(record_id: int):
     """A generated cover: title and author on a colour derived from the record."""
-    rec = db.session.get(Record, record_id) or abort(404)
+    rec = db.session.get(Record, record_id)
+    if rec is None or rec.hidden:
+        abort(404)
     digest = hashlib.sha1(f"{rec.title}|{rec.main_author}".encode(), usedforsecurity=False).digest()
     colour = PALETTE[digest[0] % len(PALETTE)]
     lines = textwrap.wrap(rec.title, 14)[:5]
@@ -187,7 +192,8 @@ def api_record(record_id: int):
     from flask import jsonify
 
     rec = db.session.scalar(
-        select(Record).where(Record.id == record_id).options(selectinload(Record.items).joinedload(Item.location))
+        select(Record).where(Record.id == record_id, Record.hidden.is_(False))
+        .options(selectinload(Record.items).joinedload(Item.location))
     )
     if rec is None:
         return jsonify(error="not_found", message="No such record."), 404

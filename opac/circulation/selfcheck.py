@@ -74,7 +74,8 @@ def valid_desk_code(code: str, now: float | None = None) -> bool:
     if len(code) != 16:
         return False
     w = _window(now)
-    return any(hmac.compare_digest(code, desk_code(x)) for x in (w, w - 1))
+    # bytes: compare_digest refuses non-ASCII str (a scanned or typed "code" may be anything)
+    return any(hmac.compare_digest(code.encode(), desk_code(x).encode()) for x in (w, w - 1))
 
 
 def code_from_scan(value: str) -> str:

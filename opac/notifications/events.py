@@ -33,6 +33,8 @@ MESSAGES = {
                         _l("Another patron has placed a hold on %(title)s, so it cannot be renewed. "
                            "Please return it by %(date)s.")),
     "suggestion": (_l("Your suggestion: %(title)s"), _l("%(message)s")),
+    "saved_search": (_l("New in the catalogue for “%(name)s”"),
+                     _l("New titles match your saved search “%(name)s” (%(count)s): %(titles)s")),
 }
 
 
@@ -45,6 +47,9 @@ class Notice:
     patron_id: int
     params: dict = field(default_factory=dict)
     endpoint: str = "circulation.my_loans"
+    #: e-mail / Web Push for this notice: None follows the patron's notice settings
+    email: bool | None = None
+    push: bool | None = None
 
 
 def emit(notice: Notice) -> Notification | None:
@@ -61,11 +66,12 @@ def emit(notice: Notice) -> Notification | None:
     note = Notification(patron_id=patron.id, kind=notice.kind, subject=subject, body=body,
                         url=site_path(notice.endpoint))
     db.session.add(note)
-    if patron.notify_email and patron.email:
+    if (patron.notify_email if notice.email is None else notice.email) and patron.email:
         queue_email(patron.email, subject,
                     f"{body}\n\n{absolute_url(notice.endpoint)}\n\n— {current_app.config['LIBRARY_NAME']}",
                     kind=notice.kind, patron_id=patron.id, whatsapp=patron.whatsapp if patron.notify_whatsapp else None)
-    push.queue_push(patron.id, notice.kind, {"title": subject, "body": body, "url": note.url or "/",
-                                             "kind": notice.kind})
+    if notice.push is not False:
+        push.queue_push(patron.id, notice.kind, {"title": subject, "body": body, "url": note.url or "/",
+                                                 "kind": notice.kind})
     db.session.flush()
     return note

@@ -173,7 +173,7 @@ class ListQuery:
 
     def record_filters(self) -> list:
         lo, hi = self.bounds()
-        where = []
+        where = [Record.hidden.is_(False)]  # hidden from the public catalogue, so from harvesters too
         if lo:
             where.append(Record.updated_at >= lo)
         if hi:
@@ -302,7 +302,7 @@ def _exists(identifier: str) -> Record | RecordTombstone:
     control = control_number_of(identifier)
     found = None
     if control:
-        found = db.session.scalar(select(Record).where(Record.control_number == control)) or db.session.scalar(
+        found = db.session.scalar(select(Record).where(Record.control_number == control, Record.hidden.is_(False))) or db.session.scalar(
             select(RecordTombstone).where(RecordTombstone.control_number == control))
     if found is None:
         raise OAIError("idDoesNotExist", f"No record has the identifier {identifier}.")

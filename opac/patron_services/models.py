@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..catalog.models import Record, utcnow
@@ -110,3 +110,72 @@ class ClearanceLetter(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column()
     revoked_reason: Mapped[str | None] = mapped_column(Text)
     revoked_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        # one letter in force per patron: a double tap or two tabs cannot issue a second
+        Index("uq_clearance_letter_patron_active", "patron_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
+    )
+
+
+class SavedSearch(db.Model):
+    """A search a patron saved (its words and filters, as a canonical query string) and, when
+    ``alerts`` is on, checks weekly for records added since: each new match is announced once."""
+
+    __tablename__ = "saved_search"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patron.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    #: the search's URL parameters without sort and page, e.g. ``q=sejarah&type=book``
+    query: Mapped[str] = mapped_column(String(1000))
+    alerts: Mapped[bool] = mapped_column(default=True)
+    #: also by e-mail / Web Push (the in-app list always shows them)
+    alert_email: Mapped[bool] = mapped_column(default=False)
+    alert_push: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when the alert last looked (records added after this, less a margin for index lag, are new)
+    checked_at: Mapped[datetime | None] = mapped_column()
+    next_check_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: when the patron last opened the saved searches page: later matches are marked "new"
+    seen_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (Index("uq_saved_search_patron_query", "patron_id", "query", unique=True),)
+
+
+class SavedSearchMatch(db.Model):
+    """A record a saved search's alert announced: at most once per record and saved search."""
+
+    __tablename__ = "saved_search_match"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    saved_search_id: Mapped[int] = mapped_column(ForeignKey("saved_search.id", ondelete="CASCADE"))
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id", ondelete="CASCADE"), index=True)
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    record: Mapped[Record] = relationship()
+
+    __table_args__ = (Index("uq_saved_search_match", "saved_search_id", "record_id", unique=True),)
+
+
+class VisitCount(db.Model):
+    """Visits to the library counted by the entrance QR code, per local day and hour, with no
+    patron attached (for accreditation reports)."""
+
+    __tablename__ = "visit_count"
+    day: Mapped[date] = mapped_column(primary_key=True)
+    hour: Mapped[int] = mapped_column(primary_key=True)
+    visits: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (CheckConstraint("hour >= 0 AND hour <= 23", name="hour"),)
+
+
+class PatronVisit(db.Model):
+    """A patron's own record of a visit: one per local day (so a visit is counted once), shown only
+    to the patron, deleted when they ask or after VISIT_RETENTION_DAYS."""
+
+    __tablename__ = "patron_visit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patron.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(index=True)
+    visited_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("uq_patron_visit_day", "patron_id", "day", unique=True),)

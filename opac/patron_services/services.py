@@ -297,11 +297,16 @@ def clearance_problem(patron: Patron) -> tuple[str, dict] | None:
 
 
 def issue_clearance(patron: Patron) -> ClearanceLetter:
-    """Issue a letter if the patron owes nothing (patron row locked: no checkout slips in between)."""
+    """Issue a letter if the patron owes nothing (patron row locked: no checkout slips in between),
+    or return the one already in force."""
     patron = circulation.lock(Patron, patron.id)
     problem = clearance_problem(patron)
     if problem:
         raise PatronServiceRefused(problem[0], **problem[1])
+    active = db.session.scalar(select(ClearanceLetter).where(ClearanceLetter.patron_id == patron.id,
+                                                             ClearanceLetter.revoked_at.is_(None)))
+    if active is not None:  # asking again shows the letter in force (one per patron: a unique index)
+        return active
     letter = ClearanceLetter(patron_id=patron.id, patron_name=patron.name, card_number=patron.card_number,
                              token=new_share_token(), issued_at=utcnow())
     db.session.add(letter)

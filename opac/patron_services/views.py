@@ -624,7 +624,10 @@ def openapi_paths() -> tuple[dict, dict]:
 
 def install(app) -> None:
     """Register the blueprint, its API document, the shelf-key listener and the record-page hook."""
+    from . import alert_views
+
     app.register_blueprint(bp)
     app.extensions.setdefault("opac_openapi", []).append(openapi_paths)
+    alert_views.install(app)
     app.jinja_env.globals["patron_services_panel"] = record_panel
     shelf.install()

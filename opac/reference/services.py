@@ -153,10 +153,12 @@ def suggest(text: str, limit: int = 3) -> dict:
     records = []
     content = [w for w in words(text) if w not in STOP_WORDS and len(w) > 2]
     if len(content) >= 2:
+        from ..search.documents import LOCAL
         from ..search.services import SearchParams, SearchUnavailable, search
 
         try:
-            res = search(SearchParams.build(q=" ".join(content[:8]), size=3, facets=False))
+            res = search(SearchParams.build(q=" ".join(content[:8]), size=3, facets=False,
+                                            filters={"library": [LOCAL]}))
             if not res.fallback:
                 records = [{"id": h.id, "title": h.data["title"], "authors": h.data.get("authors", [])[:2],
                             "url": url_for("catalog.record", record_id=h.id)} for h in res.hits]

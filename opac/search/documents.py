@@ -7,9 +7,13 @@ import json
 from datetime import datetime
 
 from ..catalog.isbn import isbn_forms
+from ..catalog.marc import match_key, system_numbers
+from ..partners.models import PartnerRecord
 from .analysis import fold, normalize_phrase, words
 
 SEP = "\x1f"
+#: The Library facet's value for our own records (partner names may not take it).
+LOCAL = "local"
 
 LEADING_ARTICLES = ("the ", "a ", "an ", "le ", "la ", "les ", "l'", "der ", "die ", "das ", "el ", "il ")
 
@@ -77,9 +81,25 @@ def _lang_marker(record) -> str:
     return f"\x02{langs[0] if langs else ''}\x03"
 
 
+def is_public(record) -> bool:
+    """Whether a record belongs in the search index: partners' records always, ours unless hidden."""
+    return not getattr(record, "hidden", False)
+
+
+def doc_id(record) -> int:
+    """A record's id in the index and the change feed: partner records count down from -1.
+
+    >>> doc_id(PartnerRecord(id=7))
+    -7
+    """
+    return -record.id if isinstance(record, PartnerRecord) else record.id
+
+
 def build_document(record, items=None) -> dict:
-    """The index document of a record and its items (locations loaded)."""
-    items = list(record.items if items is None else items)
+    """The index document of a record and its items (locations loaded), or of a partner's record
+    (no items: the hit names the library and links to its page)."""
+    partner = record.partner if isinstance(record, PartnerRecord) else None
+    items = [] if partner else list(record.items if items is None else items)
     marker = _lang_marker(record)
     authors = [a["name"] for a in record.authors or []]
     subjects = list(record.subjects or [])
@@ -102,8 +122,9 @@ def build_document(record, items=None) -> dict:
     avail = availability(items)
     locations = sorted({it.location.code for it in items if it.location is not None})
     created = record.created_at or datetime(1970, 1, 1)
+    key = record.match_key if partner else match_key(record.isbns, system_numbers(record.marc))
     hit = {
-        "id": record.id,
+        "id": doc_id(record),
         "control_number": record.control_number,
         "title": record.title,
         "subtitle": record.subtitle,
@@ -120,8 +141,11 @@ def build_document(record, items=None) -> dict:
         "locations": locations,
         "cover_url": record.cover_url,
     }
+    if partner:
+        hit.update(library=partner.name, url=record.page_url())
+        del hit["availability"], hit["locations"]
     return {
-        "id": str(record.id),
+        "id": str(doc_id(record)),
         "all": marker + "\n".join(p for p in all_parts if p),
         "shingles": "\n".join(p for p in all_parts if p),
         "title": marker + title_text + ("\n" + "\n".join(record.series) if record.series else ""),
@@ -138,6 +162,8 @@ def build_document(record, items=None) -> dict:
         "f_author": SEP.join(authors),
         "f_loc": SEP.join(locations),
         "f_avail": "1" if avail["available"] else "0",
+        "f_library": partner.name if partner else LOCAL,
+        "dup_key": hash64(key or ""),
         "year": int(record.year or 0),
         "added": int(created.timestamp() // 86400) if created.year > 1970 else 0,
         "sort_title": key64(sort_title(record.title)),

@@ -10,7 +10,7 @@ from whoosh import columns, fields, formats
 
 from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: Free-text fields searched by default, with their weight in the score.
 TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 1.2}
@@ -46,6 +46,7 @@ def build_schema() -> fields.Schema:
         f_author=_values(),
         f_loc=_values(),
         f_avail=_values(),
+        f_library=_values(),
         year=fields.COLUMN(columns.NumericColumn("i", default=0)),
         added=fields.COLUMN(columns.NumericColumn("i", default=0)),
         sort_title=fields.COLUMN(columns.NumericColumn("Q", default=0)),
@@ -54,6 +55,8 @@ def build_schema() -> fields.Schema:
         sort_author2=fields.COLUMN(columns.NumericColumn("Q", default=0)),
         title_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
         full_title_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
+        # the same book at several libraries (ISBN or 035): hash64 of catalog.marc.match_key, 0 none
+        dup_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
         hit=fields.STORED(),
     )
 
@@ -68,6 +71,7 @@ COLUMNS = {
     "sort_author2": ">u8",
     "title_key": ">i8",
     "full_title_key": ">i8",
+    "dup_key": ">i8",
 }
 
 #: Facet fields counted for the sidebar: facet name -> index field.
@@ -77,4 +81,5 @@ FACET_FIELDS = {
     "subject": "f_subject",
     "author": "f_author",
     "location": "f_loc",
+    "library": "f_library",
 }

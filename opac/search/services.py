@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from . import index as idx
 from .analysis import STOP_WORDS, WORD_RE, fold, stem_en, stem_id, words
+from .documents import LOCAL
 from .engine import Engine, Snapshot
 from .executor import Executor, filter_mask
 from .query import ParsedQuery, Word, parse
@@ -28,10 +29,10 @@ from .schema import FACET_FIELDS
 from .spelling import did_you_mean
 from .vocabulary import YEAR_RANGES, year_range_key
 
-FACET_LIMITS = {"type": 20, "language": 12, "subject": 12, "author": 12, "location": 12}
+FACET_LIMITS = {"type": 20, "language": 12, "subject": 12, "author": 12, "location": 12, "library": 20}
 #: URL parameter of a facet filter -> index field
 FILTER_FIELDS = {"type": "f_type", "language": "f_lang", "subject": "f_subject", "author": "f_author",
-                 "location": "f_loc"}
+                 "location": "f_loc", "library": "f_library"}
 
 
 class SearchUnavailable(Exception):
@@ -132,6 +133,9 @@ class Hit:
     score: float
     data: dict
     highlights: dict[str, Markup]
+    #: The libraries holding this book (``LOCAL`` or partner names): this record's first, then the
+    #: holders of the same book (ISBN or 035) whose records were folded into it.
+    held_by: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> int:
@@ -288,12 +292,23 @@ def _year_counts(years: np.ndarray) -> list[int]:
     return out
 
 
-def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams) -> tuple[dict, int]:
+def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
+            uncollapsed: np.ndarray) -> tuple[dict, int]:
+    """Facet counts of the results; the Library facet counts before partners' copies of a book are
+    folded into one result, so that each library's count is what choosing it would show."""
     selected = dict(params.filters)
     out: dict[str, list[FacetValue]] = {}
     docs = np.flatnonzero(mask) if total * 2 <= snap.doc_count else None
     for name, fname in FACET_FIELDS.items():
-        counts = snap.count_facet(fname, mask, total, FACET_LIMITS[name], docs)
+        if name == "library":
+            if uncollapsed is mask:
+                counts = snap.count_facet(fname, mask, total, FACET_LIMITS[name], docs)
+            else:
+                n = int(uncollapsed.sum())
+                counts = snap.count_facet(fname, uncollapsed, n, FACET_LIMITS[name],
+                                          np.flatnonzero(uncollapsed) if n * 2 <= snap.doc_count else None)
+        else:
+            counts = snap.count_facet(fname, mask, total, FACET_LIMITS[name], docs)
         chosen = set(selected.get(name, ()))
         values = [FacetValue(v, c, v in chosen) for v, c in counts]
         present = {v.value for v in values}
@@ -312,16 +327,50 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams) 
     return out, available
 
 
-def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
-    pq = parse(params.q, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
-    if pq.is_empty and params.q.strip():
-        # Only punctuation, operators or symbols: nothing to search for; say so instead of guessing.
-        return SearchResult(query=params.q, total=0, page=params.page, size=params.size, hits=[],
-                            messages=list(pq.messages) + ["no_terms"], sort=params.sort)
-    ex = Executor(snap, si.prefix_limit)
-    ev = ex.evaluate(pq)
-    base_filter = filter_mask(snap, {FILTER_FIELDS[k]: list(v) for k, v in params.filters})
+def _local_mask(snap: Snapshot) -> np.ndarray:
+    """Documents of our own records (the rest are partners')."""
+    ids, _ = snap.postings("f_library", LOCAL)
+    m = np.zeros(snap.N, dtype=bool)
+    m[ids] = True
+    return m
+
+
+def _collapse(snap: Snapshot, mask: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """One result per book held by several libraries: a partner's record is dropped when a record of
+    the same book (``dup_key``) comes before it (ours first, then by document number). Our own
+    records are never dropped (two of ours with one ISBN are two volumes, not two libraries)."""
+    keys = snap.column("dup_key")
+    ids = np.flatnonzero(mask & (keys != 0))
+    if len(ids) < 2:
+        return mask
+    k, loc = keys[ids], local[ids]
+    order = np.lexsort((ids, ~loc, k))
+    ks = k[order]
+    first = np.ones(len(ks), dtype=bool)
+    first[1:] = ks[1:] != ks[:-1]
+    drop = ids[order][~first & ~loc[order]]
+    if not len(drop):
+        return mask
+    out = mask.copy()
+    out[drop] = False
+    return out
+
+
+def _held_by(snap: Snapshot, d: int, data: dict, local: np.ndarray | None) -> list[str]:
+    """The libraries holding hit ``d``'s book: its own first, then the others (ours before partners)."""
+    own = data.get("library") or LOCAL
+    key = int(snap.column("dup_key")[d]) if local is not None else 0
+    if not key:
+        return [own]
+    others = np.flatnonzero((snap.column("dup_key") == key) & snap.live)[:50]  # a bogus ISBN shared by many: enough
+    holders = [LOCAL if local[o] else snap.hit(int(o)).get("library") for o in others if o != d]
+    return list(dict.fromkeys([own, *sorted(holders, key=lambda h: (h != LOCAL, h))]))
+
+
+def _filters_mask(snap: Snapshot, params: SearchParams) -> np.ndarray:
+    """The documents that pass the facet filters, the year range and "available now"."""
     extra = np.ones(snap.N, dtype=bool)
+    base_filter = filter_mask(snap, {FILTER_FIELDS[k]: list(v) for k, v in params.filters})
     if base_filter is not None:
         extra &= base_filter
     if params.year:
@@ -341,7 +390,28 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
         am = np.zeros(snap.N, dtype=bool)
         am[ids] = True
         extra &= am
+    return extra
+
+
+def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
+    pq = parse(params.q, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
+    if pq.is_empty and params.q.strip():
+        # Only punctuation, operators or symbols: nothing to search for; say so instead of guessing.
+        return SearchResult(query=params.q, total=0, page=params.page, size=params.size, hits=[],
+                            messages=list(pq.messages) + ["no_terms"], sort=params.sort)
+    ex = Executor(snap, si.prefix_limit)
+    ev = ex.evaluate(pq)
+    extra = _filters_mask(snap, params)
+    local = _local_mask(snap)
+    if not current_app.config["UNION_SEARCH"]:
+        extra &= local
+        local = None  # nothing to fold, nobody else to name
+    elif int((local & snap.live).sum()) == snap.doc_count:
+        local = None  # no partner records
     mask = ev.mask & extra
+    uncollapsed = mask
+    if local is not None:
+        mask = _collapse(snap, mask, local)
     total = int(mask.sum())
     fallback = False
     required = [c for c in pq.clauses if not c.negated and not (isinstance(c, Word) and c.optional)]
@@ -350,7 +420,9 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
         m2 = ev2.mask & extra
         t2 = int(m2.sum())
         if t2:
-            ev, mask, total, fallback = ev2, m2, t2, True
+            uncollapsed = m2
+            m2 = _collapse(snap, m2, local) if local is not None else m2
+            ev, mask, total, fallback = ev2, m2, int(m2.sum()), True
     start = (params.page - 1) * params.size
     ids = np.flatnonzero(mask)
     ordered = _order(snap, ids, ev.score, params.sort, start + params.size)[start:]
@@ -360,11 +432,11 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
         data = snap.hit(d)
         hl = {"title": mark(data.get("title")), "subtitle": mark(data.get("subtitle")),
               "authors": [mark(a) for a in data.get("authors", [])[:4]]}
-        hits.append(Hit(int(d), float(ev.score[d]), data, hl))
+        hits.append(Hit(int(d), float(ev.score[d]), data, hl, _held_by(snap, int(d), data, local)))
     result = SearchResult(query=params.q, total=total, page=params.page, size=params.size, hits=hits,
                           corrected=ev.corrected, fallback=fallback, messages=list(pq.messages), sort=params.sort)
     if params.facets:
-        result.facets, result.available_count = _facets(snap, mask, total, params)
+        result.facets, result.available_count = _facets(snap, mask, total, params, uncollapsed)
     if pq.plain_words and (total < 3 or fallback or ev.corrected):
         fixed = did_you_mean(snap, pq.plain_words)
         if fixed and " ".join(fixed) != " ".join(pq.plain_words):
@@ -378,6 +450,19 @@ def search(params: SearchParams) -> SearchResult:
     snap = si.snapshot()
     key = ("search", si._target, snap.generation, params)
     return si.cached(key, lambda: _run(si, snap, params))
+
+
+def matching_record_ids(params: SearchParams, added_from_day: int) -> set[int]:
+    """Ids of our own records matching ``params`` (all its words, no fallback) that were added to the
+    catalogue on or after ``added_from_day`` (days since 1970): what a saved search's alert looks for."""
+    si = get_index()
+    snap = si.snapshot()
+    pq = parse(params.q, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
+    if pq.is_empty and params.q.strip():
+        return set()
+    mask = Executor(snap, si.prefix_limit).evaluate(pq).mask & _filters_mask(snap, params) & _local_mask(snap)
+    mask &= snap.column("added") >= added_from_day
+    return {int(snap.hit(d)["id"]) for d in np.flatnonzero(mask)}
 
 
 # ----------------------------------------------------------------------------- suggest
@@ -404,7 +489,7 @@ def _suggest(si, snap, ws, complete, limit):
         clauses = [Word(text=c.text, prefix=c.prefix) for c in clauses]
     pq = ParsedQuery(text=" ".join(ws), clauses=clauses, plain_words=ws)
     ev = Executor(snap, min(si.prefix_limit, 24), fuzzy=False).evaluate(pq)
-    ids = np.flatnonzero(ev.mask)
+    ids = np.flatnonzero(ev.mask & _local_mask(snap))  # suggested titles open our record pages
     top = _order(snap, ids, ev.score, "relevance", 24)
 
     def matches(text: str) -> bool:
@@ -468,7 +553,7 @@ def more_like_this(record, limit: int = 6) -> list[dict]:
             score += 0.3 * s
         me, _ = snap.postings("id", str(record.id))
         score[me] = 0
-        score[~snap.live] = 0
+        score[~(snap.live & _local_mask(snap))] = 0  # records we hold, with pages here
         cand = np.flatnonzero(score > 0.5)
         top = _order(snap, cand, score, "relevance", limit)
         return [snap.hit(d) for d in top]
@@ -505,3 +590,20 @@ def location_names() -> dict[str, str]:
             _location_cache["names"] = dict(conn.execute(select(Location.code, Location.name)).all())
         _location_cache["t"] = now
     return _location_cache["names"]
+
+
+def library_names(need=()) -> dict[str, str]:
+    """Library facet value -> the library's name (ours from ``LIBRARY_NAME``); read again every
+    minute, or sooner when a value in ``need`` is not known yet (a partner just added)."""
+    cache = current_app.extensions.setdefault("opac_library_names", {"t": -1e9, "names": {}})
+    now = time.monotonic()
+    if now - cache["t"] > 60 or (now - cache["t"] > 1 and any(c not in cache["names"] for c in need if c != LOCAL)):
+        from sqlalchemy import select
+
+        from ..extensions import db
+        from ..partners.models import Partner
+
+        with db.engine.connect() as conn:
+            cache["names"] = dict(conn.execute(select(Partner.name, Partner.display_name)).all())
+        cache["t"] = now
+    return {**cache["names"], LOCAL: current_app.config["LIBRARY_NAME"]}

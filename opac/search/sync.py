@@ -1,9 +1,10 @@
 """Keeping each node's index in step with the database through an ordered change feed.
 
-1. Any flush that touches a record or an item writes ``(record id, kind)`` rows to
+1. Any flush that touches a record, an item or a partner's record writes ``(record id, kind)`` rows to
    ``index_change`` in the same transaction: a rollback leaves nothing behind, a commit leaves a
    durable change with a growing id. Rows are not deleted when applied (every node reads them);
-   they are pruned after ``INDEX_FEED_RETENTION_DAYS``.
+   they are pruned after ``INDEX_FEED_RETENTION_DAYS``. A partner's record has a negative id
+   there and in the index (``documents.doc_id``).
 2. One follower per node (``flask --app opac index follow``) reads the feed after the position
    stored in its index generation, rebuilds the changed records' documents from a fresh read of
    the database, commits them to Whoosh and only then stores the new position (atomically). Killed
@@ -37,8 +38,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..catalog.models import Item, Record, utcnow
 from ..extensions import db
+from ..partners.models import PartnerRecord
 from . import index as idx
-from .documents import build_document
+from .documents import build_document, doc_id, is_public
 from .models import IndexChange
 
 log = logging.getLogger(__name__)
@@ -68,9 +70,9 @@ def _with_app(fn):
 def _touched_records(session) -> dict[int, str]:
     ids: dict[int, str] = {}
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-        if isinstance(obj, Record):
+        if isinstance(obj, Record | PartnerRecord):
             if obj.id is not None and (obj in session.new or obj in session.deleted or session.is_modified(obj)):
-                ids[obj.id] = "delete" if obj in session.deleted else "upsert"
+                ids[doc_id(obj)] = "delete" if obj in session.deleted else "upsert"
         elif isinstance(obj, Item):
             if obj in session.dirty and not session.is_modified(obj):
                 continue
@@ -175,11 +177,16 @@ def start_position(session: Session) -> dict:
 # ----------------------------------------------------------------------------- applying changes
 
 
-def _load_records(session: Session, ids: list[int]) -> dict[int, Record]:
+def _load_records(session: Session, ids: list[int]) -> dict[int, Record | PartnerRecord]:
+    """Records by feed id (partners' records by their negative ids)."""
     rows = session.scalars(
-        select(Record).where(Record.id.in_(ids)).options(selectinload(Record.items).joinedload(Item.location))
+        select(Record).where(Record.id.in_([i for i in ids if i > 0]))
+        .options(selectinload(Record.items).joinedload(Item.location))
     ).all()
-    return {r.id: r for r in rows}
+    theirs = [-i for i in ids if i < 0]
+    if theirs:
+        rows += session.scalars(select(PartnerRecord).where(PartnerRecord.id.in_(theirs))).all()
+    return {doc_id(r): r for r in rows}
 
 
 def _gaps_to_read(position: dict) -> list[str]:
@@ -244,7 +251,7 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
                     for rid in record_ids:
                         writer.delete_by_term("id", str(rid))
                         rec = records.get(rid)
-                        if rec is not None:
+                        if rec is not None and is_public(rec):
                             writer.add_document(**build_document(rec))
                     written += len(record_ids)
                     session.expunge_all()
@@ -338,26 +345,29 @@ def rebuild(app=None, progress=None, batch: int = 1000) -> int:
         with Session(db.engine) as session:
             position = start_position(session)
             session.rollback()  # a new snapshot for the reads below
-            total = session.scalar(select(func.count()).select_from(Record)) or 0
+            total = (session.scalar(select(func.count()).select_from(Record)) or 0) + (
+                session.scalar(select(func.count()).select_from(PartnerRecord)) or 0)
             path, ix = idx.new_generation(index_dir)
             writer = ix.writer(codec=idx.codec(), limitmb=256)
             n = 0
-            last_id = 0
             try:
-                while True:
-                    recs = session.scalars(
-                        select(Record).where(Record.id > last_id).order_by(Record.id).limit(batch)
-                        .options(selectinload(Record.items).joinedload(Item.location))
-                    ).all()
-                    if not recs:
-                        break
-                    for rec in recs:
-                        writer.add_document(**build_document(rec))
-                    n += len(recs)
-                    last_id = recs[-1].id
-                    session.expunge_all()
-                    if progress:
-                        progress(n, total)
+                for model, options in ((Record, (selectinload(Record.items).joinedload(Item.location),)),
+                                       (PartnerRecord, ())):
+                    last_id = 0
+                    while True:
+                        recs = session.scalars(
+                            select(model).where(model.id > last_id).order_by(model.id).limit(batch).options(*options)
+                        ).all()
+                        if not recs:
+                            break
+                        for rec in recs:
+                            if is_public(rec):
+                                writer.add_document(**build_document(rec))
+                        n += len(recs)
+                        last_id = recs[-1].id
+                        session.expunge_all()
+                        if progress:
+                            progress(n, total)
                 writer.commit()
             except BaseException:
                 writer.cancel()

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from ..web import public_page
-from .services import FILTER_FIELDS, SearchParams, SearchUnavailable, search, suggest
+from .services import FILTER_FIELDS, SearchParams, SearchUnavailable, library_names, search, suggest
 from .vocabulary import (
     FACET_LABELS,
     LANGUAGE_LABELS,
@@ -56,6 +56,8 @@ def facet_label(name: str, value: str, labels: dict | None = None) -> str:
         from .services import location_names
 
         return location_names().get(value, value)
+    if name == "library":
+        return library_names().get(value, value)
     return value
 
 
@@ -103,19 +105,27 @@ def results():
         search_url=lambda **kw: search_url(request.args, **kw), facet_label=facet_label,
         facet_labels=FACET_LABELS, sort_labels=SORT_LABELS, type_labels=MATERIAL_TYPE_LABELS,
         language_labels=LANGUAGE_LABELS,
+        library_names=library_names([c for h in (result.hits if result else []) for c in h.held_by]),
     )
 
 
 def hit_json(hit, record_url: str | None = None) -> dict:
     """A hit as JSON; ``record_url`` is a record URL with ``{}`` for the id (built once per page)."""
     d = hit.data
+    names = library_names(hit.held_by)
+    if "library" in d:  # a partner's record: no copies here, its page is at the partner
+        availability, url = None, d.get("url")
+    else:
+        availability = {**d.get("availability", {}), "locations": d.get("locations", [])}
+        url = record_url.replace("{}", str(d["id"])) if record_url else url_for("catalog.record", record_id=d["id"])
     return {
         "id": d["id"], "control_number": d["control_number"], "title": d["title"], "subtitle": d.get("subtitle"),
         "authors": d.get("authors", []), "year": d.get("year"), "material_type": d.get("material_type"),
         "languages": d.get("languages", []), "isbns": d.get("isbns", []), "call_number": d.get("call_number"),
         "publisher": d.get("publisher"),
-        "availability": {**d.get("availability", {}), "locations": d.get("locations", [])},
-        "url": record_url.replace("{}", str(d["id"])) if record_url else url_for("catalog.record", record_id=d["id"]),
+        "availability": availability,
+        "held_by": [names.get(code, code) for code in hit.held_by],
+        "url": url,
         "highlight": {"title": str(hit.highlights["title"]), "authors": [str(a) for a in hit.highlights["authors"]]},
         "score": round(hit.score, 4),
     }

@@ -48,6 +48,7 @@ SORT_LABELS = MappingProxyType({
 FACET_LABELS = MappingProxyType({
     "available": _l("Availability"), "type": _l("Material type"), "language": _l("Language"),
     "year": _l("Year"), "subject": _l("Subject"), "author": _l("Author"), "location": _l("Location"),
+    "library": _l("Library"),
 })
 
 #: Year ranges of the year facet (inclusive bounds); None means open.

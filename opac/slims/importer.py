@@ -204,6 +204,9 @@ def import_records(src: SlimsSource, report: SlimsReport, *, commit: Callable[[]
                 with db.session.begin_nested():
                     fields = record_fields(src, row, report)
                     record, outcome, notes, (added, updated) = upsert_record(fields, source="slims", locations=locations)
+                    if record.hidden != bool(row.get("opac_hide")):  # hidden from SLiMS's OPAC: from ours too
+                        record.hidden = bool(row.get("opac_hide"))
+                        outcome = "updated" if outcome == "unchanged" else outcome
                     # a new copy got its status from upsert_record; an existing one keeps its own there
                     statuses = 0 if outcome == "imported" else _apply_item_statuses(record, fields["items"])
             except Exception as exc:  # noqa: BLE001 - one broken row is reported, the run goes on

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..circulation import rules
 from ..circulation.models import Hold, Loan, Renewal
@@ -143,4 +143,44 @@ def series_csv(series: Series) -> str:
         rows = zip(series.days, series.values, strict=True)
     for row in rows:
         w.writerow([csv_safe(c.isoformat() if isinstance(c, date) else c) for c in row])
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- visits (entrance check-in)
+
+
+def visit_counts(days: list[date]) -> Series:
+    """Visits counted at the entrance on each local day (stored per day and hour, with no patron)."""
+    from ..patron_services.models import VisitCount
+
+    rows = db.session.execute(select(VisitCount.day, func.sum(VisitCount.visits))
+                              .where(VisitCount.day >= days[0], VisitCount.day <= days[-1]).group_by(VisitCount.day))
+    counts = {d: int(n) for d, n in rows}
+    return Series("visits", days, [counts.get(d, 0) for d in days])
+
+
+def visits_by_hour(days: list[date]) -> Series:
+    """Visits over ``days`` by the hour of the day they began (0–23): when the library is busiest."""
+    from ..patron_services.models import VisitCount
+
+    rows = db.session.execute(select(VisitCount.hour, func.sum(VisitCount.visits))
+                              .where(VisitCount.day >= days[0], VisitCount.day <= days[-1]).group_by(VisitCount.hour))
+    counts = {int(h): int(n) for h, n in rows}
+    return Series("visits_by_hour", list(range(24)), [counts.get(h, 0) for h in range(24)])
+
+
+def visits_csv(days: list[date]) -> str:
+    """Visits per day and hour as CSV (a row per day with visits, 24 hour columns and the total)."""
+    from ..patron_services.models import VisitCount
+
+    table: dict[date, list[int]] = {d: [0] * 24 for d in days}
+    for d, hour, n in db.session.execute(select(VisitCount.day, VisitCount.hour, VisitCount.visits)
+                                         .where(VisitCount.day >= days[0], VisitCount.day <= days[-1])):
+        if d in table:
+            table[d][hour] += n
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["day", *(f"{h:02d}:00" for h in range(24)), "total"])
+    for d in days:
+        w.writerow([d.isoformat(), *table[d], sum(table[d])])
     return buf.getvalue()

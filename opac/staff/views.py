@@ -156,9 +156,12 @@ def statistics():
     from . import statistics as stats
 
     days = _stats_days()
-    series = stats.all_series(stats.day_range(days))
+    day_list = stats.day_range(days)
+    series = stats.all_series(day_list)
     charts = {key: stats.bar_chart(s) for key, s in series.items()}
-    return render_template("staff/statistics.html", series=series, charts=charts, days=days)
+    visits = {"visits": stats.visit_counts(day_list), "visits_by_hour": stats.visits_by_hour(day_list)}
+    return render_template("staff/statistics.html", series=series, charts=charts, days=days, visits=visits,
+                           visit_charts={key: stats.bar_chart(s) for key, s in visits.items()})
 
 
 @bp.get("/statistics/<series>.csv")
@@ -174,6 +177,20 @@ def statistics_csv(series: str):
     data = stats.first_answer_hours(day_list) if series == "first_answer" else stats.daily_counts(series, day_list)
     return Response(stats.series_csv(data), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{series}-{day_list[0]}-{day_list[-1]}.csv"',
+        "Cache-Control": "no-store"})
+
+
+@bp.get("/statistics/visits.csv")
+@staff_required("statistics")
+def statistics_visits_csv():
+    """Entrance check-ins per day and hour (no patron in them): for accreditation reports."""
+    from flask import Response
+
+    from . import statistics as stats
+
+    day_list = stats.day_range(_stats_days())
+    return Response(stats.visits_csv(day_list), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="visits-{day_list[0]}-{day_list[-1]}.csv"',
         "Cache-Control": "no-store"})
 
 

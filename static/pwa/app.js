@@ -667,7 +667,9 @@
     if (!box || !("BarcodeDetector" in window) || !navigator.mediaDevices) return;
     window.BarcodeDetector.getSupportedFormats().then(function (formats) {
       if (formats.indexOf("ean_13") < 0) return;
-      var detector = new window.BarcodeDetector({ formats: ["ean_13", "ean_8", "upc_a", "code_128"] });
+      var wanted = ["ean_13", "ean_8", "upc_a", "code_128"];
+      if (formats.indexOf("qr_code") >= 0) wanted.push("qr_code");  /* the entrance check-in code */
+      var detector = new window.BarcodeDetector({ formats: wanted });
       box.hidden = false;
       var video = $("#scan-video");
       navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
@@ -675,7 +677,15 @@
         video.play();
         var timer = setInterval(function () {
           detector.detect(video).then(function (codes) {
-            var code = codes.map(function (c) { return c.rawValue; }).filter(function (v) { return /^97[89]\d{10}$|^\d{9}[\dX]$/.test(v); })[0];
+            var values = codes.map(function (c) { return c.rawValue; });
+            var visit = values.filter(function (v) { return v.indexOf(location.origin + "/visit?code=") === 0; })[0];
+            if (visit) {  /* this library's entrance QR: open its check-in page (the patron confirms there) */
+              clearInterval(timer);
+              stream.getTracks().forEach(function (tr) { tr.stop(); });
+              location.href = visit;
+              return;
+            }
+            var code = values.filter(function (v) { return /^97[89]\d{10}$|^\d{9}[\dX]$/.test(v); })[0];
             if (code) {
               clearInterval(timer);
               stream.getTracks().forEach(function (tr) { tr.stop(); });

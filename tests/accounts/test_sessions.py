@@ -77,6 +77,21 @@ def test_an_unremembered_patron_session_ends_after_two_idle_hours(client, make_p
     assert not signed_in(client)
 
 
+def test_a_session_that_ran_out_takes_the_patron_flag_with_the_next_answer(client, make_patron, clock):
+    """The app erases the device when the flag goes: it must go with the first answer after expiry."""
+    _, card, pin = make_patron()
+    log_in(client, card, pin)
+    page = client.get("/")
+    assert not any(h.startswith("opac_patron=") for h in page.headers.getlist("Set-Cookie"))
+    clock.advance(hours=3)
+    for path in ("/", "/api/v1/session"):
+        line = cookie_line(client.get(path), "opac_patron")
+        assert line.startswith("opac_patron=;") and "max-age=0" in line.lower(), line
+        client.set_cookie("opac_patron", "still-here")
+    client.delete_cookie("opac_patron")
+    assert not any(h.startswith("opac_patron=") for h in client.get("/").headers.getlist("Set-Cookie"))
+
+
 def test_a_remembered_patron_session_survives_days_but_not_a_month_idle(client, make_patron, clock):
     _, card, pin = make_patron()
     log_in(client, card, pin, remember=True)

@@ -187,7 +187,7 @@ def test_schemathesis_against_the_patron_app_endpoints(app, client, load_records
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     failures, seen = [], set()
     wanted = {"/api/v1/saved", "/api/v1/saved/sync", "/api/v1/push/subscribe", "/api/v1/push/unsubscribe",
-              "/api/v1/push/key", "/api/v1/locations"}
+              "/api/v1/push/key", "/api/v1/locations", "/api/v1/saved-searches", "/api/v1/visits"}
     for op in schema.get_all_operations():
         operation = op.ok()
         if operation.path not in wanted:
@@ -206,4 +206,5 @@ def test_schemathesis_against_the_patron_app_endpoints(app, client, load_records
         run()
     assert not failures
     assert ("/api/v1/saved", 200) in seen and ("/api/v1/saved/sync", 200) in seen  # really logged in
+    assert ("/api/v1/saved-searches", 200) in seen and ("/api/v1/visits", 403) in seen
     assert ("/api/v1/push/subscribe", 200) in seen or ("/api/v1/push/subscribe", 400) in seen

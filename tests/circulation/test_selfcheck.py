@@ -199,6 +199,7 @@ def test_desk_code_changes_with_the_window(app):
         assert selfcheck.valid_desk_code(selfcheck.desk_code(selfcheck._window(now)), now + period)  # previous still ok
         assert not selfcheck.valid_desk_code(selfcheck.desk_code(selfcheck._window(now)), now + 2 * period)
         assert selfcheck.desk_code(1) != selfcheck.desk_code(2)
+        assert not selfcheck.valid_desk_code("é" * 16, now)  # not ASCII: refused, not a server error
 
 
 def test_staff_see_self_checkouts_and_the_desk_code(app, client, api, login, scene, make_staff):

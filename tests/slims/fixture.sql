@@ -148,7 +148,7 @@ INSERT INTO `biblio` VALUES
  '2018-01-01 00:00:00', NULL),
 (7, 1, '', '', '', '', 0, '', '', '', '', 'id', 0, '', '', 0, NULL, NULL, NULL),
 (8, 4, 'Belajar sendiri Microsoft Excel 2016', '', '', '978 - 602 - 03 - 1258 - 3', 5, '2016', '1 CD-ROM',
- '', '005.54 BEL', 'id', 2, '', '', 0, NULL, '2017-02-02 00:00:00', NULL);
+ '', '005.54 BEL', 'id', 2, '', '', 1, NULL, '2017-02-02 00:00:00', NULL);
 
 CREATE TABLE `biblio_author` (
   `biblio_id` int(11) NOT NULL default '0',

@@ -200,6 +200,7 @@ def test_import_slims_twice_updates_and_never_duplicates(slims_db, opac_url, tmp
     assert (r6["material_type"], r6["issns"], r6["isbns"], r6["languages"]) == ("journal", ["0126-0537"], [], ["eng"])
     r8 = lib.record("slims:8")
     assert r8["material_type"] == "software" and r8["isbns"] == ["9786020312583"]
+    assert r8["hidden"] and not r1["hidden"]  # opac_hide: imported (its copy circulates), not shown
     assert lib.one("SELECT COUNT(*) FROM record") == 7
 
     # items: locations from mst_location, an unknown code is left out, statuses mapped
@@ -249,7 +250,7 @@ def test_import_slims_twice_updates_and_never_duplicates(slims_db, opac_url, tmp
     assert lib.patron("M002")["password_hash"].startswith("$argon2")
 
     # the catalogue is searchable straight away
-    assert "OK: 7 documents" in flask(env, "index", "status")
+    assert "OK: 6 documents" in flask(env, "index", "status")  # the 7 records but the hidden one
 
     # --- changes in SLiMS, then a second run (with history this time)
     run_sql(server, """
