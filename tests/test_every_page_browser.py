@@ -63,6 +63,10 @@ PAGES = {
     "patron_services.my_suggestions": ("patron", "/suggestions"),
     "patron_services.my_clearance": ("patron", "/account/clearance"),
     "patron_services.clearance_letter": ("patron", "/account/clearance/{letter}"),
+    "saved_searches.page": ("patron", "/saved-searches"),
+    "saved_searches.new": ("patron", "/saved-searches/new?q=masyarakat"),
+    "visits.checkin_page": ("patron", "/visit?code=PINTU-DEPAN"),
+    "visits.my_visits": ("patron", "/account/visits"),
     "staff.login_code": ("staff", "/staff/login/code"),  # checked during the login itself
     "staff.dashboard": ("staff", "/staff/"),
     "staff.desk": ("staff", "/staff/desk"),
@@ -91,13 +95,14 @@ PAGES = {
     "patron_services.staff_clearances": ("staff", "/staff/clearances"),
     "news.news_admin": ("staff", "/staff/news"),
     "news.promote": ("staff", "/staff/promote"),
+    "visits.entrance": ("staff", "/staff/visits/entrance"),
 }
 
 #: GET endpoints that are not HTML pages for people (every ``/api/`` route is left out as well).
 NOT_PAGES = {
     "static", "hashed_asset", "pwa.manifest", "pwa.service_worker", "pwa.robots", "catalog.opensearch", "catalog.cover",
     "catalog.record_bibtex", "catalog.record_ris", "catalog.record_marcxml", "news.new_arrivals_feed", "news.news_feed",
-    "accounts.history_download", "staff.statistics_csv", "oai.endpoint", "health.healthz", "health.readyz",
+    "accounts.history_download", "staff.statistics_csv", "staff.statistics_visits_csv", "oai.endpoint", "health.healthz", "health.readyz",
 }
 
 WIDTHS = (390, 1280)
@@ -204,6 +209,11 @@ def world(app, load_records, make_patron, make_staff):
         course = ps.create_list(name="Pengantar Ilmu Perpustakaan", staff=staff, kind="course",
                                 course_code="IP101", course_name="Pengantar Ilmu Perpustakaan")
         ps.add_entry(course, ids[0])
+        from werkzeug.datastructures import MultiDict
+
+        from opac.patron_services import alerts
+
+        alerts.save_search(patron, MultiDict({"q": "perpustakaan"}), name="Ilmu perpustakaan")
         ps.suggest_purchase(patron, title="Atlas Sejarah Indonesia dan Dunia", author="Gramedia", reason="Untuk tugas")
         post = NewsPost(title="Jam buka selama libur semester", body="<p>Perpustakaan buka Senin–Jumat.</p>", published=True)
         faq = FaqEntry(question="Berapa lama saya boleh meminjam buku?", answer="<p>Dua minggu, bisa diperpanjang.</p>",
