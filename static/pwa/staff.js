@@ -112,7 +112,24 @@
     });
   }
 
+  /* A part of a page that changes by itself (the self-checkout code) is fetched afresh in place: no
+   * <meta refresh>, which reloads the whole page under the reader (WCAG 2.2.1). */
+  function setupRefresh() {
+    var part = document.querySelector("[data-refresh-seconds]");
+    if (!part || !window.fetch || !window.DOMParser) return;
+    window.setInterval(function () {
+      fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) {
+          var fresh = html && new DOMParser().parseFromString(html, "text/html").querySelector("[data-refresh-seconds]");
+          if (fresh) part.innerHTML = fresh.innerHTML;
+        })
+        .catch(function () { /* offline for a moment: the next round tries again */ });
+    }, 1000 * Number(part.getAttribute("data-refresh-seconds")));
+  }
+
   function init() {
+    setupRefresh();
     if (!document.body.classList.contains("desk-page")) return;
     var t = i18n();
     setupMute(t);

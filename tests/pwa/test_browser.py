@@ -1,4 +1,5 @@
-"""What only a browser proves: install, offline, the patron journeys on a phone, accessibility."""
+"""What only a browser proves: install, offline, the patron journeys on a phone, touch targets (axe over
+every page, patron and staff, is in tests/test_every_page_browser.py)."""
 
 from __future__ import annotations
 
@@ -207,21 +208,6 @@ PAGES = ["/", "/search?q=laskar", "RECORD", "/login", "/account", "/ask"]
 
 def _pages(site, world):
     return [site + (f"/record/{world['records'][0]}" if p == "RECORD" else p) for p in PAGES]
-
-
-def test_accessibility_axe_no_serious_or_critical(page, site, world):
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe = Axe()
-    for url in _pages(site, world):
-        if url.endswith("/account"):
-            login(page, site, world["card"], world["pin"])
-        page.goto(url)
-        if "/ask" in url and page.url.endswith("/login"):
-            continue
-        results = axe.run(page)
-        bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-        assert not bad, (url, [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad])
 
 
 def test_no_horizontal_scroll_at_320px_and_touch_targets(browser, site, world):
