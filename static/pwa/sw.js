@@ -17,6 +17,7 @@
  */
 import { PAGES_CACHE, erasePatronData } from "./js/erase.js";
 import { logoutItem } from "./js/queue.js";
+import { cacheable, isKeptPage, isLogout, isPrivatePath, isStaticAsset, pageKey, shellCandidates } from "./js/routes.js";
 import { all, del, get, put } from "./js/store.js";
 
 const VERSION = "__VERSION__";
@@ -27,35 +28,6 @@ const PAGES = PAGES_CACHE;           // kept across versions: visited records su
 const COVER_PLACEHOLDER = "/static/pwa/cover-placeholder.svg";
 const MAX_PAGES = 80;
 const NETWORK_TIMEOUT_MS = 3500;
-
-/* ---------- pure URL matching (the same rules are tested in the browser tests) ---------- */
-
-function isStaticAsset(url) {
-  return url.pathname.startsWith("/assets/") || url.pathname.startsWith("/static/");
-}
-function isPrivatePath(url) {
-  return /^\/(staff|account|card|login|logout|password-reset|api\/v1\/(loans|holds|me|card|notifications|saved|push|login|logout|session)|ask\/thread|questions)/.test(url.pathname);
-}
-function isKeptPage(url) {
-  return url.pathname === "/" || url.pathname.startsWith("/record/") || url.pathname === "/search" ||
-         url.pathname === "/faq" || url.pathname === "/info" || url.pathname === "/new" ||
-         url.pathname.startsWith("/news");
-}
-function cacheable(response) {
-  if (!response || response.status !== 200 || response.type === "opaque") return false;
-  const cc = (response.headers.get("Cache-Control") || "").toLowerCase();
-  return !cc.includes("no-store") && !cc.includes("private");
-}
-function pageKey(url) {
-  const u = new URL(url);
-  u.searchParams.delete("source");
-  u.hash = "";
-  return u.toString();
-}
-
-function isLogout(url) {
-  return /^\/(logout|staff\/logout)$/.test(url.pathname);
-}
 
 /* ---------- logouts made offline: queued, then sent before anything else ---------- */
 
@@ -224,8 +196,7 @@ async function language(url) {
 /* A shell page (/offline, /saved) in ``lang``, or in the default language (listed first). */
 async function shellPage(path, lang) {
   const shell = await caches.open(SHELL);
-  const pages = PRECACHE.filter((u) => u.startsWith(path + "/"));
-  for (const u of (lang ? [path + "/" + lang] : []).concat(pages)) {
+  for (const u of shellCandidates(path, lang, PRECACHE)) {
     const hit = await shell.match(u);
     if (hit) return hit;
   }
