@@ -88,6 +88,22 @@ def module_body(root: Path, name: str, digest: str) -> str | None:
     return entry[1]
 
 
+def imported_by(root: Path, name: str) -> list[str]:
+    """Hashed URLs of every module ``name`` imports, directly or not (for ``<link rel=modulepreload>``,
+    so a first visit fetches them at once instead of one import level after another)."""
+    table = modules(root)
+    seen: list[str] = []
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        for m in IMPORT.finditer((root / current).read_text()):
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(current), m.group(2)))
+            if target not in seen:
+                seen.append(target)
+                todo.append(target)
+    return [table[t][0] for t in sorted(seen) if t in table]
+
+
 def link(root: Path, name: str, source: str) -> str:
     """A script outside ``js/`` (the service worker) with its imports pointing at the hashed modules."""
     table = modules(root)

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from .accounts.secrets import has_secret
 from .errors import DomainError
-from .jsmodules import MODULE_DIR, module_body, module_url
+from .jsmodules import MODULE_DIR, imported_by, module_body, module_url
 
 log = logging.getLogger(__name__)
 COMPRESSIBLE = {"text/html", "text/css", "application/javascript", "text/javascript", "application/json",
@@ -82,6 +82,11 @@ def init_app(app) -> None:
     static_root = Path(app.static_folder)
 
     app.add_template_global(asset)
+
+    @app.template_global()
+    def module_preloads(name: str) -> list[str]:
+        return imported_by(Path(app.static_folder) / "pwa", name)
+
     from .urls import absolute_url
 
     app.add_template_global(absolute_url)

@@ -15,6 +15,7 @@
  * modules (static/pwa/js), imported here under the hashed URLs the server writes in. The browser
  * keeps a worker's imports with the worker, so it starts offline.
  */
+import { PLACEHOLDER as COVER_PLACEHOLDER } from "./js/covers.js";
 import { PAGES_CACHE, erasePatronData } from "./js/erase.js";
 import { logoutItem } from "./js/queue.js";
 import { cacheable, isKeptPage, isLogout, isPrivatePath, isStaticAsset, pageKey, shellCandidates } from "./js/routes.js";
@@ -25,7 +26,6 @@ const PRECACHE = __PRECACHE__;
 const SHELL = "opac-shell-" + VERSION;
 const ASSETS = "opac-assets-" + VERSION;
 const PAGES = PAGES_CACHE;           // kept across versions: visited records survive updates
-const COVER_PLACEHOLDER = "/static/pwa/cover-placeholder.svg";
 const MAX_PAGES = 80;
 const NETWORK_TIMEOUT_MS = 3500;
 

@@ -27,6 +27,9 @@ test("moments with the time, in the library's zone", () => {
   assert.equal(formatDate(new Date(moment), { lang: "en", ...JKT }), "14 Dec 2026");
   assert.equal(formatDate("2026-12-14T02:30:00Z", { lang: "id", ...JKT, time: true }), "14 Des 2026 09.30");
   assert.equal(formatDate("2026-12-14T09:30:00+07:00", { lang: "en", ...JKT, time: true }), "14 Dec 2026 09:30");
+  // without a zone it is UTC, as the server stores it (never the device's time)
+  assert.equal(formatDate("2026-12-14T02:30:00", { lang: "id", ...JKT, time: true }), "14 Des 2026 09.30");
+  assert.equal(formatDate("2026-12-14T02:30:00.123456", { lang: "id", ...JKT, time: true }), "14 Des 2026 09.30");
 });
 
 test("the library's day, not the device's: late evening UTC is the next morning in Jakarta", () => {

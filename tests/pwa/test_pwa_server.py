@@ -31,24 +31,31 @@ def test_service_worker_is_versioned_and_lists_the_shell(client):
 
 def test_modules_are_served_hashed_with_their_imports_hashed(client):
     """A module worker and module pages: every relative import is rewritten to a hashed URL that
-    serves; a module's URL changes with anything it imports."""
+    serves; the page preloads all that its entry module imports."""
     page = client.get("/").get_data(as_text=True)
     entry = page.split('<script type="module" src="')[1].split('"')[0]
     assert entry.startswith("/assets/js/app.")
-    seen, todo = set(), [entry, "/sw.js"]
-    while todo:
-        url = todo.pop()
-        if url in seen:
-            continue
-        seen.add(url)
-        r = client.get(url)
-        assert r.status_code == 200 and "javascript" in r.mimetype, url
-        body = r.get_data(as_text=True)
-        assert not re.search(r'from\s*"\.', body) and not re.search(r'^import\s*"\.', body, re.M), url
-        if url != "/sw.js":
-            assert "immutable" in r.headers["Cache-Control"]
-        todo += re.findall(r'from\s*"(/assets/js/[^"]+)"', body)
-    assert any("/assets/js/store." in u for u in seen) and len(seen) > 10
+
+    def graph(start):
+        seen, todo = set(), [start]
+        while todo:
+            url = todo.pop()
+            if url in seen:
+                continue
+            seen.add(url)
+            r = client.get(url)
+            assert r.status_code == 200 and "javascript" in r.mimetype, url
+            body = r.get_data(as_text=True)
+            assert not re.search(r'from\s*"\.', body) and not re.search(r'^import\s*"\.', body, re.M), url
+            if url != "/sw.js":
+                assert "immutable" in r.headers["Cache-Control"]
+            todo += re.findall(r'from\s*"(/assets/js/[^"]+)"', body)
+        return seen - {start}
+
+    imported = graph(entry)
+    assert any("/assets/js/store." in u for u in imported) and len(imported) > 10
+    assert set(re.findall(r'<link rel="modulepreload" href="([^"]+)"', page)) == imported
+    assert any("/assets/js/routes." in u for u in graph("/sw.js"))  # the worker's own rules
     assert client.get(entry.replace("/app.", "/app.0")).status_code == 404
 
 

@@ -8,6 +8,7 @@ export const MONTHS = {
 };
 const TIME_SEPARATOR = { id: ".", en: ":" };
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const ZONED = /(Z|[+-]\d{2}:?\d{2})$/i;
 
 export function language(tag) {
   const base = String(tag || "").toLowerCase().split(/[-_]/)[0];
@@ -28,7 +29,7 @@ function zoneParts(ms, timeZone) {
 }
 
 /* ``value``: a calendar date "2026-12-14" (shown as it is, whatever the zone), or a moment (epoch
- * milliseconds, a Date, or an ISO date-time with its offset) shown in ``timeZone``.
+ * milliseconds, a Date, or an ISO date-time: with its offset, or else UTC) shown in ``timeZone``.
  * Options: lang ("id" or "en"; a tag like "en-GB" counts as "en"), timeZone (an IANA name),
  * time (add hours and minutes; ignored for a calendar date). Unreadable input comes back as text. */
 export function formatDate(value, { lang = "id", timeZone = "UTC", time = false } = {}) {
@@ -40,7 +41,9 @@ export function formatDate(value, { lang = "id", timeZone = "UTC", time = false 
     p = { year: +day[1], month: +day[2], day: +day[3] };
     time = false;
   } else {
-    const ms = value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
+    // a date-time without a zone is UTC (as the server stores it), not the device's time
+    const text = typeof value === "string" && value.includes("T") && !ZONED.test(value) ? value + "Z" : value;
+    const ms = value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(text);
     if (!Number.isFinite(ms)) return String(value);
     try { p = zoneParts(ms, timeZone); } catch (e) { p = zoneParts(ms, "UTC"); }
   }
