@@ -137,12 +137,12 @@ def offline(lang):
     saved and visited records when the network is gone (rendered by js/offline.js from IndexedDB)."""
 
     def render():
-        topics = []
-        if "reference.ask" in current_app.view_functions:
+        topics = None
+        if "reference.ask" in current_app.view_functions:  # the ask form's topics, "other" first chosen as online
             from .reference.models import CATEGORIES
             from .reference.services import CATEGORY_LABELS
 
-            topics = [[c, str(CATEGORY_LABELS[c])] for c in CATEGORIES]
+            topics = {"choices": [[c, str(CATEGORY_LABELS[c])] for c in CATEGORIES], "chosen": "other"}
         return render_template("offline.html", topics=topics)
 
     return _in_language(lang, render)

@@ -314,6 +314,9 @@ def test_hold_and_question_made_offline_are_sent_once_online(app, page, phone, s
         time.sleep(3.5)  # a person takes a moment to type a question
         page.goto(site + "/ask")
         page.fill("form[data-offline-action=ask] textarea[name=question]", "Apakah ada buku Bumi Manusia edisi lama?")
+        assert page.locator("form[data-offline-action=ask] button[type=submit]").inner_text() == "Simpan dan kirim saat daring"
+        assert page.locator("form[data-offline-action=ask] select[name=category]").input_value() == "other"
+        page.select_option("form[data-offline-action=ask] select[name=category]", "research")
         page.click("form[data-offline-action=ask] button[type=submit]")
         wait_until(lambda: len([q for q in idb_all(page, "queue") if q["status"] == "pending"]) == 2)
     finally:
@@ -325,7 +328,7 @@ def test_hold_and_question_made_offline_are_sent_once_online(app, page, phone, s
     with app.app_context():
         holds = db.session.scalars(select(Hold).where(Hold.patron_id == world["patron_id"])).all()
         assert [h.record_id for h in holds] == [world["records"][1]]
-        assert db.session.query(Question).count() == 1
+        assert [q.category for q in db.session.query(Question)] == ["research"]
 
 
 # ----------------------------------------------------------------------------- a shared phone forgets its last patron

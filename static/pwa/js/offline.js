@@ -154,14 +154,18 @@ export function renderOffline() {
       const button = form.querySelector("button");
       const fields = el("div", { "class": "stack" });
       field(fields, tt("question"), el("textarea", { name: "question", required: "required", minlength: "10", maxlength: "4000" }));
-      const topic = el("select", { name: "category" });
-      let topics = [];
-      try { topics = JSON.parse(($("#offline-topics") || {}).textContent || "[]"); } catch (e) { topics = []; }
-      topics.forEach(([value, label]) => topic.appendChild(el("option", { value }, label)));
-      if (topics.length) field(fields, tt("topic"), topic);
+      // the ask form's topics, as the server listed them in the page
+      let topics = null;
+      try { topics = JSON.parse(($("#offline-topics") || {}).textContent || "null"); } catch (e) { topics = null; }
+      if (topics) {
+        const topic = el("select", { name: "category" });
+        topics.choices.forEach(([value, label]) => {
+          topic.appendChild(el("option", value === topics.chosen ? { value, selected: "selected" } : { value }, label));
+        });
+        field(fields, tt("topic"), topic);
+      }
       field(fields, tt("email"), el("input", { type: "email", name: "email" }));
       for (const [name, value] of [["ts", stamp.value], ["channel", "app"]]) fields.appendChild(el("input", { type: "hidden", name, value }));
-      if (!topics.length) fields.appendChild(el("input", { type: "hidden", name: "category", value: "other" }));
       form.insertBefore(fields, button);
       showForm(form, tt("asktitle"));
     });
