@@ -347,7 +347,8 @@ def _patron_left_nothing(page):
     assert {m["key"] for m in idb_all(page, "meta")} <= {"pickup-locations"}
     urls = cache_urls(page)
     assert not [u for u in urls if "/search" in u or "/record/" in u or "/account" in u or "/card" in u], urls
-    assert any(u.startswith("opac-shell-") and u.endswith("/offline") for u in urls)
+    assert any(u.startswith("opac-shell-") and u.endswith("/offline/id") for u in urls)
+    assert any(u.startswith("opac-shell-") and "/assets/js/store." in u for u in urls)
     assert page.evaluate("localStorage.length + sessionStorage.length") == 0
     assert "opac_patron" not in page.evaluate("document.cookie")
 
