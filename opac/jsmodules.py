@@ -35,10 +35,11 @@ def _stamp(root: Path) -> tuple:
 
 
 @lru_cache(maxsize=4)
-def _build(root: str, stamp: tuple) -> dict[str, tuple[str, str]]:
-    """Module name (``js/store.js``) → (hashed URL, served text)."""
+def _build(root: str, stamp: tuple) -> tuple[dict[str, tuple[str, str]], dict[str, list[str]]]:
+    """Module name (``js/store.js``) → (hashed URL, served text), and → the names it imports."""
     base = Path(root)
     out: dict[str, tuple[str, str]] = {}
+    deps: dict[str, list[str]] = {}
 
     def visit(name: str, path: tuple[str, ...]) -> tuple[str, str]:
         if name in out:
@@ -48,7 +49,13 @@ def _build(root: str, stamp: tuple) -> dict[str, tuple[str, str]]:
         file = base / name
         if not file.is_file() or not name.startswith(MODULE_DIR + "/"):
             raise ModuleGraphError(f"{path[-1] if path else '?'} imports {name}, which is not a module")
-        body = rewrite(name, file.read_text(), lambda target: visit(target, path + (name,))[0])
+        deps[name] = []
+
+        def url_of(target: str) -> str:
+            deps[name].append(target)
+            return visit(target, path + (name,))[0]
+
+        body = rewrite(name, file.read_text(), url_of)
         digest = hashlib.sha256(body.encode()).hexdigest()[:10]
         stem, _dot, ext = name.rpartition(".")
         out[name] = (f"/assets/{stem}.{digest}.{ext}", body)
@@ -56,7 +63,7 @@ def _build(root: str, stamp: tuple) -> dict[str, tuple[str, str]]:
 
     for p in sorted(base.joinpath(MODULE_DIR).glob("*.js")):
         visit(f"{MODULE_DIR}/{p.name}", ())
-    return out
+    return out, deps
 
 
 def rewrite(name: str, source: str, url_of) -> str:
@@ -72,7 +79,7 @@ def rewrite(name: str, source: str, url_of) -> str:
 
 def modules(root: Path) -> dict[str, tuple[str, str]]:
     """Every module under ``root/js``: name → (hashed URL, served text)."""
-    return _build(str(root), _stamp(root))
+    return _build(str(root), _stamp(root))[0]
 
 
 def module_url(root: Path, name: str) -> str | None:
@@ -91,17 +98,15 @@ def module_body(root: Path, name: str, digest: str) -> str | None:
 def imported_by(root: Path, name: str) -> list[str]:
     """Hashed URLs of every module ``name`` imports, directly or not (for ``<link rel=modulepreload>``,
     so a first visit fetches them at once instead of one import level after another)."""
-    table = modules(root)
-    seen: list[str] = []
-    todo = [name]
+    table, deps = _build(str(root), _stamp(root))
+    seen: set[str] = set()
+    todo = list(deps.get(name, ()))
     while todo:
         current = todo.pop()
-        for m in IMPORT.finditer((root / current).read_text()):
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(current), m.group(2)))
-            if target not in seen:
-                seen.append(target)
-                todo.append(target)
-    return [table[t][0] for t in sorted(seen) if t in table]
+        if current not in seen:
+            seen.add(current)
+            todo += deps[current]
+    return [table[t][0] for t in sorted(seen)]
 
 
 def link(root: Path, name: str, source: str) -> str:
