@@ -85,7 +85,7 @@ def init_app(app) -> None:
 
     @app.template_global()
     def module_preloads(name: str) -> list[str]:
-        return imported_by(Path(app.static_folder) / "pwa", name)
+        return imported_by(static_root / "pwa", name)
 
     from .urls import absolute_url
 

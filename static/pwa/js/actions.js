@@ -2,7 +2,7 @@
  * online (one tab at a time), and what happened is shown at the top of the page. */
 
 import { $, $all, el, noop, showDate, t, uuid } from "./page.js";
-import { afterAnswer, apiFor, doneMessage, enqueue, forget, queueItem, queued, sendOrder } from "./queue.js";
+import { afterAnswer, apiFor, doneMessage, dropItem, enqueue, queueItem, queued, sendOrder } from "./queue.js";
 import { csrf, forgetCsrf, loggedIn } from "./session.js";
 import { refreshSnapshot } from "./snapshot.js";
 import { put } from "./store.js";
@@ -88,7 +88,7 @@ export function renderQueue() {
       const done = i.status === "done";
       if (done) {
         p.textContent = i.kind === "logout" ? t("logoutdone") : i.label + ": " + doneMessage(i, t, showDate);
-        setTimeout(() => forget(i.key), 500);  // shown once, then forgotten
+        setTimeout(() => dropItem(i.key), 500);  // shown once, then forgotten
       } else {
         p.appendChild(el("span", { "class": "pending-badge" }, t("pending")));
         p.appendChild(document.createTextNode(" " + (i.kind === "logout" ? t("logoutpending") : i.label)));

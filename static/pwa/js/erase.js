@@ -4,7 +4,7 @@
  * (it ends the session once online), and so do the app shell, the static assets and the
  * library's pickup locations (no patron data). */
 
-import { STORES, deleteWhere, transact } from "./store.js";
+import { deleteWhere, transact } from "./store.js";
 
 export const PATRON_STORES = ["snapshot", "records", "saved"];
 export const PUBLIC_META = ["pickup-locations"];
@@ -16,7 +16,7 @@ export function keptOnLogout(store, value) {
   if (PATRON_STORES.includes(store)) return false;
   if (store === "queue") return value.kind === "logout";
   if (store === "meta") return PUBLIC_META.includes(value.key);
-  return STORES.includes(store);
+  return false;
 }
 
 export function erasePatronData() {

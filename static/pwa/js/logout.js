@@ -3,7 +3,7 @@
 import { flushQueue } from "./actions.js";
 import { forgetPatron } from "./forget.js";
 import { $, $all, el, noop, uuid } from "./page.js";
-import { logoutItem, queued, enqueue } from "./queue.js";
+import { enqueue, logoutItem, queued } from "./queue.js";
 import { beginLogout, dropPatronFlag, forgetCsrf, loggedIn, patronFlag, postJSON } from "./session.js";
 import { refreshSnapshot } from "./snapshot.js";
 import { all, get, put } from "./store.js";

@@ -61,4 +61,4 @@ export function renewalPending(items, loanId) {
 
 export const queued = () => all("queue");
 export const enqueue = (item) => put("queue", item);
-export const forget = (key) => del("queue", key);
+export const dropItem = (key) => del("queue", key);
