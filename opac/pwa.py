@@ -7,7 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, select
@@ -17,13 +18,24 @@ from .accounts.models import SavedRecord
 from .accounts.permissions import patron_required
 from .catalog.models import Record
 from .extensions import db
+from .jsmodules import link, modules
 from .web import public_page
 
 bp = Blueprint("pwa", __name__)
 
 SW_SOURCE = "sw.js"
-#: Public shell pages the worker keeps so the app opens offline.
+#: Public shell pages the worker keeps, in every interface language, so the app opens offline.
 SHELL_PAGES = ("/offline", "/saved")
+#: Static files the worker keeps besides the hashed assets and the modules.
+SHELL_FILES = ("/static/pwa/icons/icon-192.png", "/static/pwa/icons/icon-512.png", "/static/pwa/cover-placeholder.svg",
+               "/manifest.webmanifest")
+
+
+def shell_pages() -> list[str]:
+    """Each shell page once per language, the default language first (the worker's fallback)."""
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    langs = [default] + [code for code in current_app.config["LANGUAGES"] if code != default]
+    return [f"{page}/{code}" for page in SHELL_PAGES for code in langs]
 
 
 @bp.get("/manifest.webmanifest")
@@ -69,12 +81,14 @@ def _sw_body() -> str:
     from .web import asset
 
     static = Path(current_app.static_folder) / "pwa"
-    source = (static / SW_SOURCE).read_text()
-    assets = [asset("app.css"), asset("app.js"), asset("answers.js"), "/static/pwa/icons/icon-192.png",
-              "/static/pwa/icons/icon-512.png", "/manifest.webmanifest"]
+    source = link(static, SW_SOURCE, (static / SW_SOURCE).read_text())
+    # every module (the page's and the worker's), so the app starts offline
+    assets = [asset("app.css"), asset("icons.svg")] + [url for url, _body in modules(static).values()] + list(SHELL_FILES)
     digest = hashlib.sha256(source.encode())
     for a in assets:
         digest.update(a.encode())
+        if a.startswith("/static/pwa/"):  # not content-hashed: their content makes the version
+            digest.update((static / a.removeprefix("/static/pwa/")).read_bytes())
     for name in ("offline.html", "base.html", "pwa/saved.html"):
         digest.update((Path(current_app.template_folder) / name).read_bytes())
     mo = Path(current_app.root_path) / "translations" / "id" / "LC_MESSAGES" / "messages.mo"
@@ -85,7 +99,7 @@ def _sw_body() -> str:
         digest.update(Path(release).read_bytes())
     version = digest.hexdigest()[:12]
     return (source.replace('"__VERSION__"', json.dumps(version))
-            .replace("__PRECACHE__", json.dumps(list(SHELL_PAGES) + assets)))
+            .replace("__PRECACHE__", json.dumps(shell_pages() + assets)))
 
 
 @bp.get("/sw.js")
@@ -104,18 +118,41 @@ def robots():
     return resp
 
 
-@bp.get("/offline")
+def _in_language(lang: str | None, render):
+    """``render()`` in ``lang`` (the worker keeps a copy per language, fetched as /offline/en, so
+    that it sets no language cookie), or in the visitor's language without one."""
+    if lang is None:
+        return render()
+    if lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+    with force_locale(lang):
+        return render()
+
+
+@bp.get("/offline", defaults={"lang": None})
+@bp.get("/offline/<lang>")
 @public_page
-def offline():
+def offline(lang):
     """The offline shell: lists what is on the device, shows the patron snapshot and searches
-    saved and visited records when the network is gone (rendered by app.js from IndexedDB)."""
-    return render_template("offline.html")
+    saved and visited records when the network is gone (rendered by js/offline.js from IndexedDB)."""
+
+    def render():
+        topics = None
+        if "reference.ask" in current_app.view_functions:  # the ask form's topics, "other" first chosen as online
+            from .reference.models import CATEGORIES
+            from .reference.services import CATEGORY_LABELS
+
+            topics = {"choices": [[c, str(CATEGORY_LABELS[c])] for c in CATEGORIES], "chosen": "other"}
+        return render_template("offline.html", topics=topics)
+
+    return _in_language(lang, render)
 
 
-@bp.get("/saved")
+@bp.get("/saved", defaults={"lang": None})
+@bp.get("/saved/<lang>")
 @public_page
-def saved():
-    return render_template("pwa/saved.html")
+def saved(lang):
+    return _in_language(lang, lambda: render_template("pwa/saved.html"))
 
 
 @bp.get("/share")

@@ -8,13 +8,14 @@ import logging
 from functools import lru_cache, wraps
 from pathlib import Path
 
-from flask import g, jsonify, render_template, request
+from flask import Response, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .accounts.secrets import has_secret
 from .errors import DomainError
+from .jsmodules import MODULE_DIR, imported_by, module_body, module_url
 
 log = logging.getLogger(__name__)
 COMPRESSIBLE = {"text/html", "text/css", "application/javascript", "text/javascript", "application/json",
@@ -65,7 +66,10 @@ def asset(name: str) -> str:
     """URL of a static asset with its content hash in the name (immutable, cached for a year)."""
     from flask import current_app
 
-    path = Path(current_app.static_folder) / "pwa" / name
+    root = Path(current_app.static_folder) / "pwa"
+    if name.startswith(MODULE_DIR + "/"):
+        return module_url(root, name) or f"/static/pwa/{name}"
+    path = root / name
     try:
         digest = _file_hash(str(path), path.stat().st_mtime)
     except OSError:
@@ -78,6 +82,11 @@ def init_app(app) -> None:
     static_root = Path(app.static_folder)
 
     app.add_template_global(asset)
+
+    @app.template_global()
+    def module_preloads(name: str) -> list[str]:
+        return imported_by(static_root / "pwa", name)
+
     from .urls import absolute_url
 
     app.add_template_global(absolute_url)
@@ -87,9 +96,10 @@ def init_app(app) -> None:
         from flask_babel import lazy_gettext as _l
 
         endpoints = set(app.view_functions)
-        nav = [("catalog.home", _l("Search"), "\u2315"), ("circulation.my_loans", _l("Loans"), "\u25a4"),
-               ("accounts.card", _l("Card"), "\u25ad"), ("reference.ask", _l("Ask"), "?"),
-               ("accounts.account", _l("Account"), "\u25ef")]
+        # (endpoint, label, icon in static/pwa/icons.svg)
+        nav = [("catalog.home", _l("Search"), "search"), ("circulation.my_loans", _l("Loans"), "loans"),
+               ("accounts.card", _l("Card"), "card"), ("reference.ask", _l("Ask"), "ask"),
+               ("accounts.account", _l("Account"), "account")]
 
         def lang_url(code: str) -> str:
             from urllib.parse import urlencode
@@ -110,6 +120,13 @@ def init_app(app) -> None:
         if not base or not digest:
             abort(404)
         name = f"{base}.{ext}"
+        if name.startswith(MODULE_DIR + "/"):
+            body = module_body(static_root / "pwa", name, digest)
+            if body is None:
+                abort(404)
+            resp = Response(body, mimetype="text/javascript")
+            resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+            return resp
         path = static_root / "pwa" / name
         if not path.is_file() or _file_hash(str(path), path.stat().st_mtime) != digest:
             abort(404)

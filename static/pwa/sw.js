@@ -10,124 +10,24 @@
  * visited records, search and record pages, queued actions); the app shell and static assets stay.
  * A logout made offline is queued with the session's logout token and sent before any other
  * request once the network is back, so nothing is asked of the server with the old session.
+ *
+ * A module worker: the IndexedDB schema, the erasing rules and the queue items are the page's own
+ * modules (static/pwa/js), imported here under the hashed URLs the server writes in. The browser
+ * keeps a worker's imports with the worker, so it starts offline.
  */
-"use strict";
+import { PLACEHOLDER as COVER_PLACEHOLDER } from "./js/covers.js";
+import { PAGES_CACHE, erasePatronData } from "./js/erase.js";
+import { logoutItem } from "./js/queue.js";
+import { cacheable, isKeptPage, isLogout, isPrivatePath, isStaticAsset, pageKey, shellCandidates } from "./js/routes.js";
+import { all, del, get, put } from "./js/store.js";
 
 const VERSION = "__VERSION__";
 const PRECACHE = __PRECACHE__;
 const SHELL = "opac-shell-" + VERSION;
 const ASSETS = "opac-assets-" + VERSION;
-const PAGES = "opac-pages";          // kept across versions: visited records survive updates
+const PAGES = PAGES_CACHE;           // kept across versions: visited records survive updates
 const MAX_PAGES = 80;
 const NETWORK_TIMEOUT_MS = 3500;
-
-/* ---------- pure URL matching (the same rules are tested in the browser tests) ---------- */
-
-function isStaticAsset(url) {
-  return url.pathname.startsWith("/assets/") || url.pathname.startsWith("/static/");
-}
-function isPrivatePath(url) {
-  return /^\/(staff|account|card|login|logout|password-reset|api\/v1\/(loans|holds|me|card|notifications|saved|push|login|logout|session)|ask\/thread|questions)/.test(url.pathname);
-}
-function isKeptPage(url) {
-  return url.pathname === "/" || url.pathname.startsWith("/record/") || url.pathname === "/search" ||
-         url.pathname === "/faq" || url.pathname === "/info" || url.pathname === "/new" ||
-         url.pathname.startsWith("/news");
-}
-function cacheable(response) {
-  if (!response || response.status !== 200 || response.type === "opaque") return false;
-  const cc = (response.headers.get("Cache-Control") || "").toLowerCase();
-  return !cc.includes("no-store") && !cc.includes("private");
-}
-function pageKey(url) {
-  const u = new URL(url);
-  u.searchParams.delete("source");
-  u.hash = "";
-  return u.toString();
-}
-
-/* ---------- IndexedDB (shared with app.js) ---------- */
-
-function idb() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open("opac", 2);
-    req.onupgradeneeded = () => {
-      const d = req.result;
-      for (const name of ["snapshot", "records", "saved", "queue", "meta"]) {
-        if (!d.objectStoreNames.contains(name)) d.createObjectStore(name, { keyPath: "key" });
-      }
-    };
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-function isLogout(url) {
-  return /^\/(logout|staff\/logout)$/.test(url.pathname);
-}
-
-/* ---------- erasing the patron's traces (the same rules as forgetPatron in app.js) ---------- */
-
-const PATRON_STORES = ["snapshot", "records", "saved"];
-const PUBLIC_META = ["pickup-locations"];   // the library's pickup locations: no patron data
-
-async function erasePatronData() {
-  const d = await idb();
-  await new Promise((resolve) => {
-    const tx = d.transaction(PATRON_STORES.concat(["queue", "meta"]), "readwrite");
-    for (const n of PATRON_STORES) tx.objectStore(n).clear();
-    // queued renewals, holds, questions go; queued logouts stay (they end sessions once online)
-    tx.objectStore("queue").openCursor().onsuccess = (e) => {
-      const c = e.target.result;
-      if (!c) return;
-      if (c.value.kind !== "logout") c.delete();
-      c.continue();
-    };
-    tx.objectStore("meta").openCursor().onsuccess = (e) => {
-      const c = e.target.result;
-      if (!c) return;
-      if (!PUBLIC_META.includes(c.value.key)) c.delete();
-      c.continue();
-    };
-    tx.oncomplete = resolve;
-    tx.onerror = resolve;
-    tx.onabort = resolve;
-  });
-  d.close();
-  await caches.delete(PAGES);     // search pages (the search history) and records visited
-}
-
-async function idbGet(name, key) {
-  const d = await idb();
-  const value = await new Promise((resolve) => {
-    const r = d.transaction(name, "readonly").objectStore(name).get(key);
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => resolve(undefined);
-  });
-  d.close();
-  return value;
-}
-
-async function idbAll(name) {
-  const d = await idb();
-  const value = await new Promise((resolve) => {
-    const r = d.transaction(name, "readonly").objectStore(name).getAll();
-    r.onsuccess = () => resolve(r.result || []);
-    r.onerror = () => resolve([]);
-  });
-  d.close();
-  return value;
-}
-
-async function idbWrite(name, fn) {
-  const d = await idb();
-  await new Promise((resolve) => {
-    const tx = d.transaction(name, "readwrite");
-    fn(tx.objectStore(name));
-    tx.oncomplete = resolve;
-    tx.onerror = resolve;
-  });
-  d.close();
-}
 
 /* ---------- logouts made offline: queued, then sent before anything else ---------- */
 
@@ -141,8 +41,7 @@ function logoutQueued() {
 }
 
 async function queueLogout(token) {
-  await idbWrite("queue", (s) => s.put({ key: "logout-" + Date.now().toString(36) + Math.random().toString(36).slice(2),
-    kind: "logout", url: "/api/v1/logout", body: { logout_token: token }, status: "pending", created: Date.now() }));
+  await put("queue", logoutItem(self.crypto.randomUUID(), token, Date.now())).catch(() => {});
   logoutQueued();
   if (self.registration.sync) self.registration.sync.register("opac-queue").catch(() => {});
 }
@@ -163,10 +62,10 @@ function sendQueuedLogouts() {
     sendingLogouts = (async () => {
       let left = 0;
       try {
-        for (const item of (await idbAll("queue")).filter((i) => i.kind === "logout")) {
+        for (const item of (await all("queue")).filter((i) => i.kind === "logout")) {
           let sent = false;
           try { sent = await sendOneLogout(item); } catch (err) { sent = false; }
-          if (sent) await idbWrite("queue", (s) => s.delete(item.key));
+          if (sent) await del("queue", item.key);
           else left += 1;
         }
       } catch (err) {
@@ -181,7 +80,7 @@ function sendQueuedLogouts() {
 /* A logout form post: erase the device first; if the server cannot be reached the logout is queued. */
 async function logoutThroughWorker(event) {
   const req = event.request;
-  const patron = await idbGet("meta", "patron").catch(() => undefined);
+  const patron = await get("meta", "patron").catch(() => undefined);
   let token = patron && patron.flag;
   if (!token) token = await req.clone().formData().then((f) => f.get("logout_token")).catch(() => null);
   await erasePatronData().catch(() => {});
@@ -271,11 +170,45 @@ async function networkFirstPage(event) {
       const hit = await fromPages(url.toString());
       if (hit) return hit;
     }
-    const shell = await caches.open(SHELL);
-    if (url.pathname === "/saved") return (await shell.match("/saved")) || (await shell.match("/offline"));
+    const lang = await language(url);
+    if (url.pathname === "/saved") {
+      const saved = await shellPage("/saved", lang);
+      if (saved) return saved;
+    }
     // the offline page reads location.pathname: it shows the loans/holds/card snapshot or
     // searches the records on the device when that is what was asked for
-    return (await shell.match("/offline")) || new Response("offline", { status: 503 });
+    return (await shellPage("/offline", lang)) || new Response("offline", { status: 503 });
+  }
+}
+
+/* The interface language of a page asked for: ?hl=, else the language cookie, else the default. */
+async function language(url) {
+  const asked = url.searchParams.get("hl");
+  if (asked) return asked;
+  try {
+    const c = self.cookieStore && (await self.cookieStore.get("lang"));
+    return c ? c.value : null;
+  } catch (err) {
+    return null;
+  }
+}
+
+/* A shell page (/offline, /saved) in ``lang``, or in the default language (listed first). */
+async function shellPage(path, lang) {
+  const shell = await caches.open(SHELL);
+  for (const u of shellCandidates(path, lang, PRECACHE)) {
+    const hit = await shell.match(u);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+/* A cover, or the placeholder when it cannot be had (offline): never a broken image. */
+async function coverOrPlaceholder(req) {
+  try {
+    return await fetch(req);
+  } catch (err) {
+    return (await caches.match(COVER_PLACEHOLDER)) || new Response("", { status: 504 });
   }
 }
 
@@ -312,6 +245,10 @@ self.addEventListener("fetch", (event) => {
       event.respondWith(afterLogouts(() => fetch(req)));
     }
     return;  // never cached
+  }
+  if (url.pathname.startsWith("/cover/")) {
+    event.respondWith(waitForLogouts ? afterLogouts(() => coverOrPlaceholder(req)) : coverOrPlaceholder(req));
+    return;
   }
   if (url.pathname.startsWith("/staff") || req.mode !== "navigate") {
     if (waitForLogouts) event.respondWith(afterLogouts(() => fetch(req)));

@@ -111,10 +111,20 @@ def test_visited_record_reloads_offline_and_unvisited_shows_offline_page(page, p
         page.reload()
         assert page.locator("h1").first.inner_text().startswith("Laskar Pelangi")
         assert page.locator("#offline-banner").is_visible()
+        # a cover that cannot be fetched offline is a placeholder, never a broken image
+        page.wait_for_function("() => [...document.querySelectorAll('img.cover')].every(i => i.complete)")
+        assert page.evaluate("[...document.querySelectorAll('img.cover')].every(i => i.naturalWidth > 0)")
         page.goto(f"{site}/record/{world['records'][1]}")
-        assert "luring" in page.locator("h1").first.inner_text().lower() or "offline" in page.locator("h1").first.inner_text().lower()
+        # the offline page says it once: in its heading, not again in the banner
+        assert page.locator("h1").first.inner_text() == "Anda sedang luring"
+        assert page.locator("#offline-banner").is_hidden()
         page.wait_for_selector("#offline-list a")
         assert "Laskar Pelangi" in page.locator("#offline-list").inner_text()
+        # in English when that is the device's language
+        phone.add_cookies([{"name": "lang", "value": "en", "url": site}])
+        page.goto(f"{site}/record/{world['records'][1]}")
+        assert page.locator("h1").first.inner_text() == "You are offline"
+        phone.add_cookies([{"name": "lang", "value": "id", "url": site}])
         # offline search runs over the records on the device and says so
         page.goto(f"{site}/search?q=laskar")
         page.wait_for_selector("#offline-hits")
@@ -149,8 +159,15 @@ def test_patron_snapshot_offline_and_gone_after_logout(page, phone, site, world)
         page.goto(site + "/account/loans")
         page.wait_for_selector("[data-snapshot=loans] .loan")
         text = page.locator("#offline-view").inner_text()
-        assert "Laskar Pelangi" in text and re.search(r"\d{4}-\d{2}-\d{2}", text)
-        assert page.locator(".stale-note").count() >= 1 and page.locator("#offline-banner").is_visible()
+        # dates as the server writes them, in the library's time zone; never ISO
+        assert "Laskar Pelangi" in text and not re.search(r"\d{4}-\d{2}-\d{2}", text)
+        assert re.search(r"Jatuh tempo \d{1,2} (Jan|Feb|Mar|Apr|Mei|Jun|Jul|Agu|Sep|Okt|Nov|Des) \d{4}", text), text
+        assert re.search(r"\d{4} \d{2}\.\d{2}", page.locator(".stale-note").inner_text())
+        assert page.locator("#offline-banner").is_hidden()
+        # a renewal asked for on the snapshot waits in the queue
+        page.click("[data-snapshot=loans] form[data-offline-action=renew] button")
+        page.wait_for_selector("[data-queue-status=pending]")
+        assert [q["url"] for q in idb_all(page, "queue")] == [f"/api/v1/loans/{world['loan_id']}/renew"]
         page.goto(site + "/card")
         page.wait_for_selector("#library-card svg")
         assert world["card"] in page.locator("#library-card").inner_text()
@@ -283,6 +300,9 @@ def test_hold_and_question_made_offline_are_sent_once_online(app, page, phone, s
         time.sleep(3.5)  # a person takes a moment to type a question
         page.goto(site + "/ask")
         page.fill("form[data-offline-action=ask] textarea[name=question]", "Apakah ada buku Bumi Manusia edisi lama?")
+        assert page.locator("form[data-offline-action=ask] button[type=submit]").inner_text() == "Simpan dan kirim saat daring"
+        assert page.locator("form[data-offline-action=ask] select[name=category]").input_value() == "other"
+        page.select_option("form[data-offline-action=ask] select[name=category]", "research")
         page.click("form[data-offline-action=ask] button[type=submit]")
         wait_until(lambda: len([q for q in idb_all(page, "queue") if q["status"] == "pending"]) == 2)
     finally:
@@ -294,7 +314,7 @@ def test_hold_and_question_made_offline_are_sent_once_online(app, page, phone, s
     with app.app_context():
         holds = db.session.scalars(select(Hold).where(Hold.patron_id == world["patron_id"])).all()
         assert [h.record_id for h in holds] == [world["records"][1]]
-        assert db.session.query(Question).count() == 1
+        assert [q.category for q in db.session.query(Question)] == ["research"]
 
 
 # ----------------------------------------------------------------------------- a shared phone forgets its last patron
@@ -313,7 +333,8 @@ def _patron_left_nothing(page):
     assert {m["key"] for m in idb_all(page, "meta")} <= {"pickup-locations"}
     urls = cache_urls(page)
     assert not [u for u in urls if "/search" in u or "/record/" in u or "/account" in u or "/card" in u], urls
-    assert any(u.startswith("opac-shell-") and u.endswith("/offline") for u in urls)
+    assert any(u.startswith("opac-shell-") and u.endswith("/offline/id") for u in urls)
+    assert any(u.startswith("opac-shell-") and "/assets/js/store." in u for u in urls)
     assert page.evaluate("localStorage.length + sessionStorage.length") == 0
     assert "opac_patron" not in page.evaluate("document.cookie")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -18,9 +20,55 @@ def test_service_worker_is_versioned_and_lists_the_shell(client):
     body = r.get_data(as_text=True)
     assert "__VERSION__" not in body and "__PRECACHE__" not in body
     precache = json.loads(body.split("const PRECACHE = ")[1].split(";\n")[0])
-    assert "/offline" in precache and any(p.startswith("/assets/app.") and p.endswith(".css") for p in precache)
+    assert {"/offline/id", "/offline/en", "/saved/id", "/saved/en"} <= set(precache)
+    assert any(p.startswith("/assets/app.") and p.endswith(".css") for p in precache)
+    modules = sorted(p.name for p in (Path(__file__).parents[2] / "static" / "pwa" / "js").glob("*.js"))
+    precached = sorted(p.split("/")[-1].split(".")[0] + ".js" for p in precache if p.startswith("/assets/js/"))
+    assert precached == modules  # every module, so the app starts offline
     for url in precache:  # everything precached must load, or the worker would not install
         assert client.get(url).status_code == 200, url
+
+
+def test_modules_are_served_hashed_with_their_imports_hashed(client):
+    """A module worker and module pages: every relative import is rewritten to a hashed URL that
+    serves; the page preloads all that its entry module imports."""
+    page = client.get("/").get_data(as_text=True)
+    entry = page.split('<script type="module" src="')[1].split('"')[0]
+    assert entry.startswith("/assets/js/app.")
+
+    def graph(start):
+        seen, todo = set(), [start]
+        while todo:
+            url = todo.pop()
+            if url in seen:
+                continue
+            seen.add(url)
+            r = client.get(url)
+            assert r.status_code == 200 and "javascript" in r.mimetype, url
+            body = r.get_data(as_text=True)
+            assert not re.search(r'from\s*"\.', body) and not re.search(r'^import\s*"\.', body, re.M), url
+            if url != "/sw.js":
+                assert "immutable" in r.headers["Cache-Control"]
+            todo += re.findall(r'from\s*"(/assets/js/[^"]+)"', body)
+        return seen - {start}
+
+    imported = graph(entry)
+    assert any("/assets/js/store." in u for u in imported) and len(imported) > 10
+    assert set(re.findall(r'<link rel="modulepreload" href="([^"]+)"', page)) == imported
+    assert any("/assets/js/routes." in u for u in graph("/sw.js"))  # the worker's own rules
+    assert client.get(entry.replace("/app.", "/app.0")).status_code == 404
+
+
+def test_offline_shell_in_each_language_sets_no_language_cookie(client):
+    en = client.get("/offline/en")
+    assert en.status_code == 200 and "Set-Cookie" not in en.headers
+    text = en.get_data(as_text=True)
+    assert '<html lang="en"' in text and "You are offline" in text and 'name="library-time-zone" content="Asia/Jakarta"' in text
+    assert 'id="offline-topics"' in text and "Finding materials" in text
+    ind = client.get("/offline/id").get_data(as_text=True)
+    assert '<html lang="id"' in ind and "Anda sedang luring" in ind and "Simpan dan kirim saat daring" in ind
+    assert client.get("/offline/xx").status_code == 404
+    assert '<html lang="en"' in client.get("/saved/en").get_data(as_text=True)
 
 
 def test_release_file_changes_the_worker_version(app, client, tmp_path):

@@ -1,0 +1,70 @@
+/* Visited records and the saved list: kept on the device, merged into the account when logged in. */
+
+import { $, el, noop, t } from "./page.js";
+import { isLoggingOut, loggedIn, patronFlag, postJSON, sameSession } from "./session.js";
+import { all, clear, get, put } from "./store.js";
+
+function recordFromPage() {
+  const art = $("article.record[data-record-id]");
+  if (!art) return null;
+  const id = art.getAttribute("data-record-id");
+  return { key: String(id), id: Number(id), title: art.getAttribute("data-record-title"),
+    author: art.getAttribute("data-record-author"), year: art.getAttribute("data-record-year"),
+    url: location.pathname, at: Date.now() };
+}
+
+/* The device's changes to send: ids to add and to remove. */
+export function pendingChanges(items) {
+  return { add: items.filter((i) => i.dirty && !i.removed).map((i) => i.id),
+    remove: items.filter((i) => i.dirty && i.removed).map((i) => i.id) };
+}
+
+export function initRecordPage() {
+  const rec = recordFromPage();
+  if (!rec) return;
+  put("records", rec).catch(noop);
+  const btn = $("[data-save-record]");
+  if (!btn) return;
+  btn.hidden = false;
+  const label = (saved) => { btn.textContent = saved ? t("saved") : t("save"); btn.setAttribute("aria-pressed", saved ? "true" : "false"); };
+  get("saved", rec.key).then((s) => label(!!s && !s.removed)).catch(noop);
+  btn.addEventListener("click", () => {
+    get("saved", rec.key).then((s) => {
+      const saved = !!s && !s.removed;
+      return put("saved", Object.assign({}, rec, { removed: saved, dirty: true })).then(() => { label(!saved); syncSaved(); });
+    });
+  });
+}
+
+export function syncSaved() {
+  if (!loggedIn() || !navigator.onLine || isLoggingOut()) return Promise.resolve();
+  const flag = patronFlag();
+  return all("saved").then((items) => postJSON("/api/v1/saved/sync", pendingChanges(items)))
+    .then((r) => (r.ok ? r.json() : null)).then((data) => {
+      if (!data || !sameSession(flag)) return;  // never write after a logout made meanwhile
+      return clear("saved").then(() => Promise.all(data.saved.map((s) =>
+        put("saved", { key: String(s.id), id: s.id, title: s.title, author: s.author, year: s.year, url: s.url, removed: false, dirty: false }))))
+        .then(renderSaved);
+    }).catch(noop);
+}
+
+export function renderSaved() {
+  const list = $("#saved-list");
+  if (!list) return;
+  all("saved").then((items) => {
+    items = items.filter((i) => !i.removed);
+    list.textContent = "";
+    if (!items.length) { list.appendChild(el("li", {}, list.getAttribute("data-t-empty"))); return; }
+    items.forEach((i) => {
+      const li = el("li", { "class": "card" });
+      li.appendChild(el("h2", { "class": "h3" })).appendChild(el("a", { href: i.url }, i.title));
+      if (i.author || i.year) li.appendChild(el("p", {}, [i.author, i.year].filter(Boolean).join(" · ")));
+      const b = el("button", { type: "button", "class": "btn btn-small" }, list.getAttribute("data-t-remove"));
+      b.addEventListener("click", () => {
+        put("saved", Object.assign({}, i, { removed: true, dirty: true })).then(() => { renderSaved(); syncSaved(); });
+      });
+      li.appendChild(b);
+      list.appendChild(li);
+    });
+  }).catch(noop);
+}
