@@ -149,7 +149,7 @@ def main():
     run(env, "import", str(write_jsonl(rows, work / "catalogue.jsonl")))
     run(env, "reindex")
     run(env, "patron", "create", "--card", "B0001", "--pin", "7391", "--name", "Bench", "--category", "student")
-    run(env, "staff", "create", "--username", "desk", "--password", "rahasia123", "--name", "Desk",
+    run(env, "staff", "create", "--username", "desk", "--password", "rahasia-meja-sirkulasi", "--name", "Desk",
         "--role", "librarian")
     run(env, "circ", "policy", "--max-loans", "1000", "--max-renewals", "100000", "--max-holds", "100")
     print(f"loaded {len(rows)} records in {time.time() - t0:.0f} s")
@@ -177,7 +177,7 @@ def main():
             if time.time() > deadline:
                 raise SystemExit("server not ready; see " + str(work / "gunicorn.log"))
             time.sleep(0.5)
-        desk = Desk(base, ("desk", "rahasia123"), ("B0001", "7391"))
+        desk = Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391"))
         desk_round(desk, barcodes[:10], {"checkout": [], "renewal": [], "checkin": []})  # warm up
 
         # 1. desk latency alone
@@ -213,7 +213,7 @@ def main():
         rps_alone = _wrk(args.port, "", qfile, args.seconds)
         writes = {"n": 0}
         stop = threading.Event()
-        lanes = [Desk(base, ("desk", "rahasia123"), ("B0001", "7391")) for _ in range(5)]
+        lanes = [Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391")) for _ in range(5)]
 
         def desk_lane(k):
             """One of five desks, each a change per second (open loop: slow answers do not slow the others)."""
