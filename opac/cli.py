@@ -103,7 +103,10 @@ def _report(report, verbose: bool) -> None:
 @with_appcontext
 def import_command(paths, fmt, verbose):
     """Import MARC21, MARCXML, CSV or JSON-lines files (re-importing updates, never duplicates)."""
+    from .db import yield_to_requests
+
     begin_write()  # SQLite: the write lock first, as the web's write requests do
+    yield_to_requests()  # and the desk's requests before each batch
     from .catalog.services import ImportReport, import_data
     from .search import sync
 

@@ -26,7 +26,8 @@ INDEX_DIR: str = str(PROJECT_ROOT / "index")
 INDEX_AUTO_REBUILD: bool = True
 #: Days the index change feed is kept; a follower away longer than this rebuilds its index instead.
 INDEX_FEED_RETENTION_DAYS: int = 7
-#: Seconds between polls of the change feed by `flask --app opac index follow`.
+#: Seconds between polls of the change feed by `flask --app opac index follow` (changes arriving
+#: meanwhile are applied together: at most one index commit per interval).
 INDEX_FOLLOW_INTERVAL: float = 0.5
 #: Seconds a missing feed id (a transaction still running, or rolled back) is waited for (PostgreSQL waits exactly).
 INDEX_FEED_GAP_SECONDS: float = 10.0

@@ -40,9 +40,46 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         immediate = bool(conn.get_execution_options().get(WRITE_OPTION))
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if immediate:
+            with _write_turn(engine.url.database):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
         conn.info["opac_write_txn"] = immediate
         conn.info["opac_changes_at_begin"] = conn.connection.dbapi_connection.total_changes
+
+
+# ----------------------------------------------------------------------------- fair turns at the write lock
+# SQLite's busy handler retries a waiting BEGIN IMMEDIATE after sleeps growing to 100 ms, so a bulk
+# job that commits and at once begins its next batch takes the lock again before a waiting request
+# wakes up: during an import a checkout could wait batch after batch until the 30 s busy timeout
+# (a 500). A flock beside the database makes the bulk job wait its turn: requests hold it shared
+# while they wait for the write lock; a bulk job takes it exclusively before each batch, so it
+# cannot begin one while a request waits. A request then waits for at most the batch in progress.
+_bulk_writer = False
+
+
+def yield_to_requests() -> None:
+    """This process is a bulk writer (an import): before each write transaction it lets every
+    request waiting for SQLite's write lock go first. No-op on PostgreSQL (row locks are fair)."""
+    global _bulk_writer
+    _bulk_writer = True
+
+
+@contextmanager
+def _write_turn(database: str | None):
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        yield
+        return
+    import fcntl
+    import os
+
+    fd = os.open(database + "-turn", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if _bulk_writer else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def is_sqlite() -> bool:

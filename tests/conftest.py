@@ -313,7 +313,7 @@ def api(client):
 # ----------------------------------------------------------------------------- a real server
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -321,61 +321,107 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class GunicornNode:
+    """The app under gunicorn (its embedded index follower included) on the test's database, as a
+    deployment runs it: ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL to every process of
+    the node). A node keeps its port across restarts; ``index_dir`` and ``env`` make each node of
+    several its own."""
+
+    def __init__(self, app, *, index_dir: str | None = None, workers: int = 4, env: dict | None = None):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.index_dir = index_dir or app.config["INDEX_DIR"]
+        self.env = dict(os.environ)
+        self.env.update({
+            "OPAC_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "OPAC_INDEX_DIR": self.index_dir,
+            "OPAC_SECRET_KEY": app.config["SECRET_KEY"], "OPAC_LOGIN_MAX_ATTEMPTS": str(app.config["LOGIN_MAX_ATTEMPTS"]),
+            "OPAC_BIND": f"127.0.0.1:{self.port}", "OPAC_WORKERS": str(workers),
+        })
+        self.env.update({f"OPAC_{k}": str(v) for k, v in app.config.get("LIVE_SERVER_ENV", {}).items()})
+        self.env.update(env or {})
+        self.proc = None
+        with app.app_context():
+            from opac.extensions import db
+
+            db.engine.dispose()
+
+    def start(self, ready_path: str = "/api/v1/session", timeout: float = 60) -> GunicornNode:
+        """Start gunicorn and wait until ``ready_path`` answers 200."""
+        import subprocess
+        import sys
+        import time
+
+        import requests
+
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        log = open(os.environ.get("OPAC_TEST_SERVER_LOG", os.devnull), "ab")
+        self.proc = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        log.close()
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if requests.get(self.base + ready_path, timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.kill()
+                raise RuntimeError("gunicorn did not start (set OPAC_TEST_SERVER_LOG to see why)")
+            time.sleep(0.3)
+
+    def _signal_all(self, sig) -> None:
+        import signal
+
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        if sig == signal.SIGKILL:  # the follower and workers are in the group too: all die at once
+            self.proc.wait()
+
+    def kill(self) -> None:
+        import signal
+
+        self._signal_all(signal.SIGKILL)
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        self._signal_all(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
 @pytest.fixture
 def live_server(app):
     """The app under gunicorn with 4 sync workers, on the test's database and index."""
-    import signal
-    import subprocess
-    import sys
     import time
 
-    import requests
-
-    port = _free_port()
-    env = dict(os.environ)
-    env.update({
-        "OPAC_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "OPAC_INDEX_DIR": app.config["INDEX_DIR"],
-        "OPAC_SECRET_KEY": app.config["SECRET_KEY"], "OPAC_LOGIN_MAX_ATTEMPTS": str(app.config["LOGIN_MAX_ATTEMPTS"]),
-        "OPAC_BIND": f"127.0.0.1:{port}", "OPAC_WORKERS": "4",
-    })
-    env.update({f"OPAC_{k}": str(v) for k, v in app.config.get("LIVE_SERVER_ENV", {}).items()})
-    with app.app_context():
-        from opac.extensions import db
-
-        db.engine.dispose()
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(os.environ.get("OPAC_TEST_SERVER_LOG", os.devnull), "ab"), start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if requests.get(base + "/api/v1/session", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if time.time() > deadline or proc.poll() is not None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            raise RuntimeError("gunicorn did not start (set OPAC_TEST_SERVER_LOG to see why)")
-        time.sleep(0.3)
-    # let every worker finish booting before the tests fire requests at once
-    time.sleep(1.0)
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    node = GunicornNode(app).start()
+    time.sleep(1.0)  # let every worker finish booting before the tests fire requests at once
+    yield node.base
+    node.stop()
 
 
 class HttpUser:
     """A browser-like client of the live server: session cookie + CSRF token."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, host: str | None = None):
+        """``host``: the Host header to send (a proxy on loopback serving the public name, over
+        TLS with a test certificate)."""
         import requests
 
         self.base = base
         self.s = requests.Session()
+        if host:
+            self.s.headers["Host"] = host
+            self.s.headers["Referer"] = f"https://{host}/"  # as a browser sends it: CSRF checks it over HTTPS
+            self.s.verify = False
+            self.s.trust_env = False  # an environment CA bundle would override verify=False
         self.token = self.s.get(base + "/api/v1/session").json()["csrf_token"]
 
     def post(self, path, json=None, data=None, headers=None):

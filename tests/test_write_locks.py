@@ -93,3 +93,48 @@ def test_64_simultaneous_asks(app, live_server):
     assert codes == [200] * N, [(c, r.text[:200]) for c, r in zip(codes, results) if c != 200]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Question)) == N
+
+
+_BULK = """
+import sys, time
+from opac import create_app
+from opac.db import yield_to_requests
+from opac.extensions import db, write_engine
+yield_to_requests()
+app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "INDEX_DIR": sys.argv[2], "SECRET_KEY": "b" * 40})
+with app.app_context():
+    engine = write_engine(db.engine)
+    print("ready", flush=True)
+    end = time.monotonic() + 3
+    while time.monotonic() < end:  # batch after batch, each holding the write lock 50 ms
+        with engine.begin():
+            time.sleep(0.05)
+"""
+
+
+def test_a_bulk_writer_lets_a_waiting_request_go_first(app, tmp_path):
+    """SQLite: a bulk job committing batch after batch (an import) does not starve a request
+    waiting for the write lock: it waits for the batch in progress, not for the whole job."""
+    import subprocess
+    import sys
+    import time
+
+    from opac.extensions import write_engine
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL locks rows, not the database")
+    bulk = subprocess.Popen([sys.executable, "-c", _BULK, app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path / "ix")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert bulk.stdout.readline().strip() == "ready"
+        waits = []
+        with app.app_context():
+            for _ in range(6):
+                t0 = time.monotonic()
+                with write_engine(db.engine).begin():
+                    waits.append(time.monotonic() - t0)
+                time.sleep(0.1)
+        assert bulk.poll() is None, "the bulk job ended before the requests had to wait for it"
+    finally:
+        bulk.wait(30)
+    assert max(waits) < 1.0, waits  # without taking turns: until the job ends (3 s) or the busy timeout

@@ -6,6 +6,7 @@ Services flush and never commit; the CLI and views commit (per batch for imports
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -169,18 +170,21 @@ def upsert_record(fields: dict, *, marc: bytes | None = None, source: str | None
 
 
 def import_data(data: bytes, *, name: str = "", fmt: str | None = None, source: str | None = None,
-                report: ImportReport | None = None, commit_every: int = 200,
+                report: ImportReport | None = None, commit_every: int = 200, commit_seconds: float = 0.1,
                 commit: Callable[[], None] | None = None,
                 progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import every readable record of ``data``; each record in its own savepoint.
 
-    ``commit`` is called every ``commit_every`` records and at the end (the edge decides what
-    committing means); without it the caller commits.
+    ``commit`` is called every ``commit_every`` records or ``commit_seconds``, whichever comes
+    first, and at the end (the edge decides what committing means); without it the caller commits.
+    Short batches keep the write lock free for the desk: on SQLite a checkout waits for at most
+    the batch in progress.
     """
     report = report or ImportReport()
     fmt = fmt or detect_format(name, data[:64])
     locations = LocationCache()
     since_commit = 0
+    batch_started = time.monotonic()
     for number, fields, notes, marc in read_records(data, fmt):
         if fields is None:
             report.skipped.append((number, str(notes)))
@@ -204,10 +208,11 @@ def import_data(data: bytes, *, name: str = "", fmt: str | None = None, source: 
         since_commit += 1
         if progress:
             progress(number)
-        if commit and since_commit >= commit_every:
+        if commit and (since_commit >= commit_every or time.monotonic() - batch_started >= commit_seconds):
             commit()
             locations = LocationCache()
             since_commit = 0
+            batch_started = time.monotonic()
     if commit:
         commit()
     return report

@@ -71,16 +71,14 @@ class SearchIndex:
                 self._target = target
                 self._set_searcher(self._ix.searcher())
             elif not self._snapshot.searcher.up_to_date():
-                # Not searcher.refresh(): Whoosh 2.7 reuses a segment's old reader even when the
-                # segment gained deletions (segments compare by id only), so updated records would
-                # be found twice. A fresh searcher is cheap here: the arrays are cached per segment.
-                self._set_searcher(self._ix.searcher())
+                # the segments that did not change keep their open readers (and cached arrays)
+                self._set_searcher(idx.open_searcher(self._ix, self._snapshot.searcher), closed_old=True)
             return self._snapshot
 
-    def _set_searcher(self, searcher) -> None:
+    def _set_searcher(self, searcher, closed_old: bool = False) -> None:
         old = self._snapshot
         self._snapshot = Snapshot(self.engine, searcher)
-        if old is not None:
+        if old is not None and not closed_old:
             try:
                 old.searcher.close()
             except Exception:  # noqa: BLE001, S110 - an already closed reader is fine

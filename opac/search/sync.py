@@ -443,7 +443,6 @@ def follow(app, *, once: bool = False, echo=None) -> int:
         if parent and os.getppid() != parent:
             log.warning("index follower: the process that started it is gone; stopping")
             break
-        n = 0
         try:
             # whether to rebuild is checked at start, every half minute, and when the index is gone
             gen = idx.generation_path(app.config["INDEX_DIR"])
@@ -466,6 +465,8 @@ def follow(app, *, once: bool = False, echo=None) -> int:
             failures += 1
             log.exception("index follower: applying changes failed (attempt %d)", failures)
             time.sleep(min(30.0, interval * 2**failures))
-        if not n:
-            time.sleep(interval)
+        # Sleep after a poll that wrote too: each commit makes every web worker open a new
+        # searcher and drop its per-generation caches, so changes arriving one by one (the desk)
+        # are applied in batches of one interval. A backlog (an import) is applied in one poll.
+        time.sleep(interval)
     return total

@@ -166,3 +166,20 @@ def test_shared_marc_file_imports_and_reimports_idempotently(app, shared_data):
         r2 = import_data(data, name="all.mrc", commit=db.session.commit, commit_every=1000)
         assert r2.imported == 0
         assert _counts() == count1
+
+
+def test_import_commits_every_n_records_or_every_short_while(ctx):
+    """Short batches keep the write lock free for the desk: a batch ends after ``commit_every``
+    records or ``commit_seconds``, whichever comes first."""
+    data = "".join(json.dumps({"control_number": f"B{i}", "title": f"Buku {i}"}) + "\n" for i in range(6)).encode()
+    counted: list[int] = []
+
+    def commit():
+        counted.append(db.session.scalar(select(func.count()).select_from(Record)))
+        db.session.commit()
+
+    import_data(data, name="a.jsonl", commit=commit, commit_every=4, commit_seconds=60)
+    assert counted == [4, 6]
+    counted.clear()
+    import_data(data, name="a.jsonl", commit=commit, commit_every=4, commit_seconds=0)
+    assert counted == [6] * 7  # after every record (the time is up at once), and at the end

@@ -12,34 +12,22 @@ import click
 import pytest
 
 from opac import config
+from tests.conftest import free_port
+from tests.ops.conftest import HAPROXY, local_haproxy_config, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> dict[str, Path]:
-    """A throwaway self-signed certificate for the proxies' TLS lines."""
-    if not shutil.which("openssl"):
-        pytest.skip("openssl not installed")
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d / "key.pem",
-                    "-out", d / "cert.pem", "-days", "2", "-subj", "/CN=opac.example.ac.id"],
-                   check=True, capture_output=True)
-    (d / "both.pem").write_bytes((d / "cert.pem").read_bytes() + (d / "key.pem").read_bytes())
-    return {"cert": d / "cert.pem", "key": d / "key.pem", "both": d / "both.pem"}
-
-
 def test_haproxy_config_is_valid(tmp_path, certificate):
-    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    if not Path(haproxy).exists():
+    if not Path(HAPROXY).exists():
         pytest.skip("haproxy not installed (Debian package haproxy)")
     text = (DEPLOY / "haproxy" / "haproxy.cfg").read_text()
     assert "/readyz" in text and "X-Request-ID" in text
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(text.replace("/etc/haproxy/certs/opac.example.ac.id.pem", str(certificate["both"])))
-    r = subprocess.run([haproxy, "-c", "-f", str(cfg)], capture_output=True, text=True)
+    r = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ALERT" not in r.stdout + r.stderr and "WARNING" not in r.stdout + r.stderr
 
@@ -164,30 +152,6 @@ def test_environment_example_loads_as_typed_settings(tmp_path):
 # ----------------------------------------------------------------------------- the examples, running
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    import socket
-    import time
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
-
-
 @pytest.fixture
 def served_app(app):
     """The app behind one proxy (OPAC_PROXY_COUNT=1), served by werkzeug in a thread on loopback."""
@@ -215,7 +179,7 @@ def test_nginx_example_in_front_of_the_app(tmp_path, certificate, served_app):
     if not Path(nginx).exists():
         pytest.skip("nginx not installed")
     urllib3.disable_warnings()
-    http_port, https_port = _free_port(), _free_port()
+    http_port, https_port = free_port(), free_port()
     text = (DEPLOY / "nginx" / "opac.conf").read_text()
     text = re.sub(r"^\s*listen \[::\]:.*\n", "", text, flags=re.M)
     text = (text.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
@@ -233,7 +197,7 @@ def test_nginx_example_in_front_of_the_app(tmp_path, certificate, served_app):
     proc = subprocess.Popen([nginx, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
                              "-c", str(tmp_path / "nginx.conf")], stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_port(https_port, proc)
+        wait_for_port(https_port, proc)
         base = f"https://127.0.0.1:{https_port}"
         host = {"Host": "opac.example.ac.id"}
         r = requests.get(f"http://127.0.0.1:{http_port}/search?q=x", headers=host, allow_redirects=False, timeout=10)
@@ -266,9 +230,6 @@ def test_haproxy_example_in_front_of_two_nodes(tmp_path, certificate):
     import requests
     import urllib3
 
-    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    if not Path(haproxy).exists():
-        pytest.skip("haproxy not installed")
     urllib3.disable_warnings()
     seen: list[dict] = []
 
@@ -294,22 +255,13 @@ def test_haproxy_example_in_front_of_two_nodes(tmp_path, certificate):
         return server
 
     good, lagging = node(True), node(False)
-    http_port, https_port = _free_port(), _free_port()
-    text = (DEPLOY / "haproxy" / "haproxy.cfg").read_text()
-    text = (text.replace("log /dev/log local0", "log stderr format raw local0")
-            .replace("    daemon\n", "").replace("    user haproxy\n    group haproxy\n", "")
-            .replace("bind :80", f"bind 127.0.0.1:{http_port}")
-            .replace("bind :443", f"bind 127.0.0.1:{https_port}")
-            .replace("/etc/haproxy/certs/opac.example.ac.id.pem", str(certificate["both"]))
-            .replace("inter 5s fall 3 rise 2", "inter 200ms fall 1 rise 1"))
-    text = re.sub(r"    server node1 .*\n    server node2 .*\n    server node3 .*\n",
-                  f"    server node1 127.0.0.1:{good.server_port} check\n"
-                  f"    server node2 127.0.0.1:{lagging.server_port} check\n", text)
+    http_port, https_port = free_port(), free_port()
+    text = local_haproxy_config(certificate, http_port, https_port, [good.server_port, lagging.server_port])
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(text)
-    proc = subprocess.Popen([haproxy, "-db", "-f", str(cfg)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_port(https_port, proc)
+        wait_for_port(https_port, proc)
         time.sleep(1.0)  # a few health checks
         nodes, ids = set(), set()
         for _ in range(6):

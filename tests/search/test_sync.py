@@ -55,6 +55,32 @@ def test_create_update_delete_record_reaches_the_index(app, make_record, search_
     assert _position(app)["last_id"] == 3 and sync.feed_status(app)["lag_changes"] == 0
 
 
+def test_a_refresh_keeps_open_readers_and_sees_new_deletions(app, load_records, search_api):
+    """A web worker's next searcher keeps the readers of segments still in the index (no reopening
+    per commit), and one whose segment gained deletions sees them: a replaced record is found once."""
+    from opac.search.services import get_index
+
+    ids = load_records([{"title": f"Padi gogo {i}"} for i in range(6)])
+    assert total(search_api, "padi") == 6
+
+    def leaves():
+        with app.app_context():
+            return {r._segment.segment_id(): r for r, _ in get_index().snapshot().searcher.reader().leaf_readers()}
+
+    before = leaves()
+    with app.app_context():
+        db.session.get(Record, ids[0]).title = "Jagung manis"
+        db.session.commit()
+    assert total(search_api, "padi") == 5 and total(search_api, "jagung") == 1
+    after = leaves()
+    [base] = before
+    assert base in after and after[base]._terms is before[base]._terms  # the same open files
+    assert after[base].has_deletions() and not before[base].has_deletions()
+    assert len(after) == 2
+    with app.app_context():
+        assert get_index().snapshot().doc_count == 6
+
+
 def test_item_changes_update_availability(app, make_record, search_api):
     rid = make_record(title="Kubah", items=[{"barcode": "K1", "status": "on_loan"}])
     assert search_api("kubah")["hits"][0]["availability"] == {"total": 1, "available": 0, "locations": []}
