@@ -20,7 +20,7 @@ from sqlalchemy import select
 from opac.accounts.views import safe_next
 from opac.circulation.models import OutboxEmail
 from opac.extensions import db
-from tests.conftest import ROOT, _free_port, csrf_token
+from tests.conftest import ROOT, csrf_token, free_port
 
 SITE = "https://opac.test/login"
 
@@ -149,7 +149,7 @@ def test_gunicorn_access_log_redacts_secret_paths_and_referers(app, tmp_path):
     import requests
 
     log = tmp_path / "access.log"
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     env.update({"OPAC_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "OPAC_INDEX_DIR": app.config["INDEX_DIR"],
                 "OPAC_SECRET_KEY": app.config["SECRET_KEY"], "OPAC_BIND": f"127.0.0.1:{port}", "OPAC_WORKERS": "1"})
