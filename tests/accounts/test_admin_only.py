@@ -42,7 +42,7 @@ def test_librarians_get_403_on_every_admin_only_route_and_admins_reach_them(app,
     admin, admin_password, secret = make_admin()
     with app.app_context():
         lib_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "lib"))
-    values = {"staff_id": lib_id, "session_id": "none", "faq_id": 1, "post_id": 1}
+    values = {"staff_id": lib_id, "session_id": "none", "faq_id": 1, "post_id": 1, "record_id": 999999}
     admin_only = [(r, m) for r, m, action in _staff_routes(app) if ACTIONS[action] == {"admin"}]
     endpoints = {r.endpoint for r, _m in admin_only}
     assert {"staff.catalog_import", "staff.staff_accounts", "staff.staff_account_disable"} <= endpoints
