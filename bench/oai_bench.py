@@ -31,10 +31,10 @@ def load(db_url: str, index_dir: str, limit: int) -> int:
     from opac.catalog.services import import_data
     from opac.cli import upgrade_database
     from opac.extensions import db
-    from opac.search.models import IndexOutbox
+    from opac.search.models import IndexChange
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "INDEX_DIR": index_dir, "INDEX_SYNC_AFTER_COMMIT": False,
-                      "INDEX_AUTO_REBUILD": False, "SECRET_KEY": "bench"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "INDEX_DIR": index_dir, "INDEX_AUTO_REBUILD": False,
+                      "SECRET_KEY": "bench"})
     data = shared_data()
     files = [data / "catalog" / "catalog_combined.jsonl", data / "indonesian" / "indonesian_catalog.jsonl"]
     with app.app_context():
@@ -46,7 +46,7 @@ def load(db_url: str, index_dir: str, limit: int) -> int:
             lines = path.read_bytes().splitlines(keepends=True)[:left]
             left -= len(lines)
             import_data(b"".join(lines), name=path.name, commit=db.session.commit, commit_every=1000)
-        db.session.execute(delete(IndexOutbox))  # the bench measures OAI, not indexing
+        db.session.execute(delete(IndexChange))  # the bench measures OAI, not indexing
         db.session.commit()
         n = db.session.scalar(select(func.count(Record.id)))
         db.engine.dispose()
@@ -70,7 +70,7 @@ def main() -> None:
     port = 18000 + os.getpid() % 1000
     env = dict(os.environ, OPAC_DATABASE_URL=db_url, OPAC_INDEX_DIR=str(tmp / "index"), OPAC_SECRET_KEY="bench",
                OPAC_BIND=f"127.0.0.1:{port}", OPAC_WORKERS=str(args.workers), OPAC_OAI_PAGE_SIZE=str(args.page),
-               OPAC_INDEX_AUTO_REBUILD="false", OPAC_INDEX_RECONCILE_SECONDS="1e9")
+               OPAC_INDEX_AUTO_REBUILD="false", OPAC_EMBEDDED_FOLLOWER="false")
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     proc = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -4,7 +4,8 @@ Every open day the desk lends, takes back, renews, and patrons place, suspend, c
 holds; every night the daily run (`notify`) and the worker. After each day the invariants hold:
 one open loan per copy, hold queues without gaps, each due-soon and overdue notice sent once, ready
 holds expire and pass their copy on, loans anonymised on time, nothing stuck in the queues.
-Seeded, so every run lives the same month. Runs once per database in CI (marker ``month``).
+Seeded, so every run lives the same month. CI runs it once, on PostgreSQL (marker ``month``); the
+README's test command runs it on SQLite too.
 """
 
 from __future__ import annotations
