@@ -391,7 +391,9 @@ class GunicornNode:
 
         self._signal_all(signal.SIGTERM)
         try:
-            self.proc.wait(20)
+            # a browser that keeps a connection open holds a graceful shutdown for gunicorn's full
+            # graceful_timeout; the tests need no more than a few seconds of grace
+            self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.kill()
 
