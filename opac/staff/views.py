@@ -165,48 +165,47 @@ def statistics():
                            **stats.search_misses(day_list))
 
 
+def _csv_download(name: str, make):
+    """A statistics CSV over the chosen period: ``make(days)`` writes it, the file is named after it."""
+    from flask import Response
+
+    from . import statistics as stats
+
+    day_list = stats.day_range(_stats_days())
+    return Response(make(day_list), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}-{day_list[0]}-{day_list[-1]}.csv"',
+        "Cache-Control": "no-store"})
+
+
 @bp.get("/statistics/<series>.csv")
 @staff_required("statistics")
 def statistics_csv(series: str):
-    from flask import Response, abort
+    from flask import abort
 
     from . import statistics as stats
 
     if series not in (*stats.SERIES, "first_answer"):
         abort(404)
-    day_list = stats.day_range(_stats_days())
-    data = stats.first_answer_hours(day_list) if series == "first_answer" else stats.daily_counts(series, day_list)
-    return Response(stats.series_csv(data), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{series}-{day_list[0]}-{day_list[-1]}.csv"',
-        "Cache-Control": "no-store"})
+    return _csv_download(series, lambda days: stats.series_csv(
+        stats.first_answer_hours(days) if series == "first_answer" else stats.daily_counts(series, days)))
 
 
 @bp.get("/statistics/visits.csv")
 @staff_required("statistics")
 def statistics_visits_csv():
     """Entrance check-ins per day and hour (no patron in them): for accreditation reports."""
-    from flask import Response
-
     from . import statistics as stats
 
-    day_list = stats.day_range(_stats_days())
-    return Response(stats.visits_csv(day_list), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="visits-{day_list[0]}-{day_list[-1]}.csv"',
-        "Cache-Control": "no-store"})
+    return _csv_download("visits", stats.visits_csv)
 
 
 @bp.get("/statistics/search_misses.csv")
 @staff_required("statistics")
 def statistics_search_misses_csv():
     """Searches without results per day and query (no patron, session or address in them)."""
-    from flask import Response
-
     from . import statistics as stats
 
-    day_list = stats.day_range(_stats_days())
-    return Response(stats.search_misses_csv(day_list), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="search_misses-{day_list[0]}-{day_list[-1]}.csv"',
-        "Cache-Control": "no-store"})
+    return _csv_download("search_misses", stats.search_misses_csv)
 
 
 @bp.post("/holds/expire")
