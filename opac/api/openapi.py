@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from ..search.vocabulary import FACETS
+
 bp = Blueprint("openapi", __name__)
 
 ERROR = {"type": "object", "required": ["error", "message"],
@@ -87,11 +89,7 @@ def catalog_paths() -> tuple[dict, dict]:
     search_params = [
         _q("q", {"type": "string", "maxLength": 10000}, "Query: words (all must match), \"phrases\", field:value "
            "(title, author, subject, isbn, year, callnumber, publisher, series), prefix*, OR, -exclude."),
-        _q("type", multi, "Material type filter (repeatable)."),
-        _q("language", multi, "Language filter, MARC code (repeatable)."),
-        _q("subject", multi, "Subject filter (repeatable)."),
-        _q("author", multi, "Author filter (repeatable)."),
-        _q("location", multi, "Location code filter (repeatable)."),
+        *(_q(f.name, multi, f.api) for f in FACETS if f.kind == "values"),
         _q("year", {"type": "string", "pattern": "^[0-9]{0,4}-?[0-9]{0,4}$"}, "Year range, e.g. 2000-2009 or 2020-."),
         _q("available", {"type": "string", "enum": ["1", "0", "true", "on"]}, "Only records with a copy available now."),
         _q("sort", {"type": "string", "enum": ["relevance", "newest", "oldest", "title", "author"]}, "Order."),

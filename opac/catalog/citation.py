@@ -10,10 +10,7 @@ import re
 
 from markupsafe import Markup, escape
 
-RIS_TYPES = {"book": "BOOK", "ebook": "EBOOK", "journal": "JFULL", "article": "JOUR", "thesis": "THES",
-             "audiovisual": "VIDEO", "audio": "SOUND", "music": "MUSIC", "map": "MAP", "software": "COMP",
-             "manuscript": "MANSCPT", "kit": "GEN", "other": "GEN"}
-BIBTEX_TYPES = {"thesis": "phdthesis", "journal": "periodical", "article": "article"}
+from . import material_types
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -133,7 +130,7 @@ def one_line(value) -> str:
 
 
 def ris(record, url: str | None = None) -> str:
-    lines = [f"TY  - {RIS_TYPES.get(record.material_type, 'GEN')}", f"TI  - {one_line(_title(record))}"]
+    lines = [f"TY  - {material_types.of(record.material_type).ris}", f"TI  - {one_line(_title(record))}"]
     for a in record.authors or []:
         tag = "A2" if a.get("role") == "editor" else "AU"
         lines.append(f"{tag}  - {one_line(a['name'])}")
@@ -161,7 +158,7 @@ def _bib_escape(s: str) -> str:
 
 
 def bibtex(record, url: str | None = None) -> str:
-    kind = BIBTEX_TYPES.get(record.material_type, "book")
+    kind = material_types.of(record.material_type).bibtex
     first = split_name(record.authors[0]["name"])[0] if record.authors else "anon"
     key = re.sub(r"[^A-Za-z0-9]", "", first.lower())[:20] + str(record.year or "") + re.sub(
         r"[^a-z0-9]", "", (record.title.split() or ["x"])[0].lower())[:12]
@@ -181,9 +178,6 @@ def bibtex(record, url: str | None = None) -> str:
     return f"@{kind}{{{key or 'record'},\n{body}\n}}\n"
 
 
-COINS_GENRES = {"book": "book", "ebook": "book", "thesis": "book", "journal": "journal", "article": "article"}
-
-
 def coins(data: dict, url: str | None = None, referrer: str | None = None) -> str:
     """The OpenURL ContextObject (Z39.88-2004, KEV) for a COinS ``<span class="Z3988" title=…>``.
 
@@ -195,7 +189,7 @@ def coins(data: dict, url: str | None = None, referrer: str | None = None) -> st
     """
     from urllib.parse import urlencode
 
-    genre = COINS_GENRES.get(data.get("material_type") or "book", "book")
+    genre = material_types.of(data.get("material_type")).coins_genre
     journal = genre in ("journal", "article")
     title = f"{data['title']}: {data['subtitle']}" if data.get("subtitle") else data.get("title") or ""
     pairs = [("ctx_ver", "Z39.88-2004"),

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 from .isbn import compact, normalize_isbn, normalize_issn
 from .marc import MarcProblem, fallback_control_number, language_code, marc_to_fields, read_marc, to_iso2709
-from .models import ITEM_STATUSES, MATERIAL_TYPES
+from .material_types import DEFAULT, NAMES
+from .models import ITEM_STATUSES
 
 #: Documented CSV / JSON-lines columns (first name is canonical; the others are accepted aliases).
 #: Lists are JSON arrays in JSON lines and ``;``-separated in CSV.
@@ -45,17 +46,6 @@ COLUMNS = {
     "location": ("location", "item_location"),
     "item_call_number": ("item_call_number",),
     "collection": ("collection",),
-}
-
-GMD_TYPES = {
-    "text": "book", "teks": "book", "book": "book", "buku": "book", "monograph": "book",
-    "skripsi": "thesis", "tesis": "thesis", "thesis": "thesis", "disertasi": "thesis", "tugas akhir": "thesis",
-    "electronic resource": "ebook", "e-book": "ebook", "ebook": "ebook", "buku elektronik": "ebook",
-    "journal": "journal", "jurnal": "journal", "majalah": "journal", "serial": "journal", "magazine": "journal",
-    "cd": "audiovisual", "dvd": "audiovisual", "video": "audiovisual", "videorecording": "audiovisual",
-    "sound recording": "audio", "audio": "audio", "kaset": "audio", "map": "map", "peta": "map",
-    "cartographic material": "map", "music": "music", "software": "software", "kit": "kit",
-    "manuscript": "manuscript", "naskah": "manuscript",
 }
 
 #: Columns holding names or free text as a string or a list of strings (a number or true/false here
@@ -181,10 +171,12 @@ def _authors(v) -> list[dict]:
 
 
 def material_type_from(value) -> str | None:
-    v = (_text(value) or "").lower().strip("[]")
-    if v in MATERIAL_TYPES:
-        return v
-    return GMD_TYPES.get(v)
+    """The material type a type/gmd column names (a code, or one of the names in ``material_types``).
+
+    >>> material_type_from("[Skripsi]"), material_type_from("ebook"), material_type_from("brosur")
+    ('thesis', 'ebook', None)
+    """
+    return NAMES.get((_text(value) or "").lower().strip("[]"))
 
 
 def _call_number(v) -> str | None:
@@ -279,9 +271,9 @@ def row_to_fields(obj: dict) -> tuple[dict, list[str]]:
         if code and code not in languages:
             languages.append(code)
     mt = _get(obj, "material_type")
-    material_type = material_type_from(mt) or "book"
+    material_type = material_type_from(mt) or DEFAULT
     if mt and not material_type_from(mt):
-        notes.append(f"material type {mt!r} not known; 'book' used")
+        notes.append(f"material type {mt!r} not known; {DEFAULT!r} used")
     authors = _authors(_get(obj, "authors"))
     control = _text(_get(obj, "control_number"))
     if not control:

@@ -19,6 +19,7 @@ import pymarc
 from defusedxml import ElementTree as ET  # staff upload MARCXML: no entity expansion, no external entities
 from pymarc import Field, Leader, Subfield
 
+from . import material_types
 from .isbn import compact, normalize_isbn, normalize_issn
 
 logging.getLogger("pymarc").setLevel(logging.ERROR)
@@ -311,10 +312,7 @@ def material_type_of(leader: str, record: pymarc.Record) -> str:
         if rtype == "t":
             return "manuscript"
         return "ebook" if electronic else "book"
-    return {
-        "c": "music", "d": "music", "e": "map", "f": "map", "g": "audiovisual", "i": "audio",
-        "j": "audio", "k": "other", "m": "software", "o": "kit", "p": "kit", "r": "other",
-    }.get(rtype, "book")
+    return material_types.LEADER06.get(rtype, material_types.DEFAULT)
 
 
 def _year(record: pymarc.Record) -> tuple[int | None, str | None]:
@@ -542,17 +540,10 @@ def marc_to_fields(record: pymarc.Record) -> tuple[dict, list[str]]:
 
 # --------------------------------------------------------------------------- writing
 
-_TYPE_LEADER = {
-    "book": "am", "ebook": "am", "journal": "as", "article": "ab", "thesis": "am", "audiovisual": "gm",
-    "audio": "im", "music": "cm", "map": "em", "software": "mm", "manuscript": "tm", "kit": "om",
-    "other": "rm",
-}
-
-
 def fields_to_marc(fields: dict, items: list[dict] | None = None) -> pymarc.Record:
     """A MARC21 record for catalogue fields (used for CSV/JSON input and for export)."""
     rec = pymarc.Record(force_utf8=True)
-    tl = _TYPE_LEADER.get(fields.get("material_type") or "book", "am")
+    tl = material_types.of(fields.get("material_type") or material_types.DEFAULT).leader
     rec.leader = Leader(f"00000n{tl} a2200000 i 4500")
     rec.add_field(Field(tag="001", data=str(fields["control_number"])))
     lang = (fields.get("languages") or ["und"])[0]

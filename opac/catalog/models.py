@@ -9,11 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import clock
 from ..extensions import db
-
-MATERIAL_TYPES = (
-    "book", "ebook", "journal", "article", "thesis", "audiovisual", "audio", "music", "map",
-    "software", "manuscript", "kit", "other",
-)
+from .material_types import DEFAULT, MATERIAL_TYPES
 
 ITEM_STATUSES = (
     "available", "on_loan", "on_hold_shelf", "in_transit", "missing", "lost", "not_for_loan", "withdrawn",
@@ -55,7 +51,7 @@ class Description:
     publisher: Mapped[str | None] = mapped_column(Text)
     place: Mapped[str | None] = mapped_column(String(200))
     year: Mapped[int | None] = mapped_column(index=True)
-    material_type: Mapped[str] = mapped_column(String(20), default="book")
+    material_type: Mapped[str] = mapped_column(String(20), default=DEFAULT)
     call_number: Mapped[str | None] = mapped_column(String(128))
     summary: Mapped[str | None] = mapped_column(Text)
     physical: Mapped[str | None] = mapped_column(String(300))

@@ -19,10 +19,10 @@ from ..extensions import db
 from .importers import detect_format, read_records
 from .isbn import normalize_isbn, normalize_issn
 from .marc import fields_to_marc, from_iso2709, language_code, to_iso2709
+from .material_types import MATERIAL_TYPES
 from .models import (
     EDITABLE_ITEM_STATUSES,
     ITEM_STATUSES,
-    MATERIAL_TYPES,
     Item,
     Location,
     Record,

@@ -11,13 +11,15 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..urls import absolute_url
 from ..web import public_page
-from . import citation
+from . import citation, material_types
 from .covers import cover_svg
 from .marc import to_marcxml
 from .models import Item, Record
 from .services import record_marc
 
 bp = Blueprint("catalog", __name__)
+#: the labels of ``catalog.material_types`` for every template (macros/catalog_labels.html)
+bp.add_app_template_global(material_types.MATERIAL_TYPE_LABELS, "material_type_labels")
 
 STATUS_ORDER = {"available": 0, "on_hold_shelf": 1, "on_loan": 2, "in_transit": 3, "not_for_loan": 4,
                 "missing": 5, "lost": 6, "withdrawn": 7}
@@ -80,9 +82,7 @@ def record(record_id: int):
 
 
 def _jsonld(rec: Record, url: str) -> dict:
-    kind = {"book": "Book", "ebook": "Book", "thesis": "Thesis", "journal": "Periodical", "article": "ScholarlyArticle",
-            "audiovisual": "Movie", "audio": "MusicRecording", "map": "Map", "music": "MusicComposition"}.get(
-        rec.material_type, "CreativeWork")
+    kind = material_types.of(rec.material_type).schema_org
     data = {"@context": "https://schema.org", "@type": kind, "@id": url, "url": url, "name": rec.full_title}
     if rec.authors:
         data["author"] = [{"@type": "Person" if a.get("kind", "person") == "person" else "Organization",

@@ -12,7 +12,8 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from ..accounts.permissions import staff_required
-from ..catalog.models import MATERIAL_TYPES, Record
+from ..catalog.material_types import MATERIAL_TYPES
+from ..catalog.models import Record
 from ..extensions import db
 from ..params import arg_int, form_int
 from ..reference.services import plain_text, safe_html, sanitize_html

@@ -20,6 +20,7 @@ from lxml import etree
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from ..catalog import material_types
 from ..catalog.marc import to_marcxml
 from ..catalog.models import Item, Location, Record, RecordTombstone, utcnow
 from ..catalog.services import record_marc, record_set_specs
@@ -48,9 +49,6 @@ VERBS = {
     "ListRecords": ({"metadataPrefix"}, {"from", "until", "set"}, True),
 }
 SET_KINDS = {"type": "Material type", "location": "Location", "collection": "Collection"}
-DC_TYPES = {"book": "Text", "ebook": "Text", "journal": "Text", "article": "Text", "thesis": "Text",
-            "manuscript": "Text", "audiovisual": "MovingImage", "audio": "Sound", "music": "Sound",
-            "map": "Image", "software": "Software", "kit": "PhysicalObject", "other": "Text"}
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _INVALID_XML_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -378,7 +376,7 @@ def _dc(parent, rec: Record) -> None:
         add("description", n)
     add("publisher", rec.publisher)
     add("date", rec.year)
-    add("type", DC_TYPES.get(rec.material_type, "Text"))
+    add("type", material_types.of(rec.material_type).dc_type)
     add("type", rec.material_type)
     add("format", rec.physical)
     add("identifier", absolute_url("catalog.record", record_id=rec.id))

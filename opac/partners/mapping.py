@@ -13,7 +13,7 @@ from sqlalchemy import String
 from ..catalog.importers import material_type_from
 from ..catalog.isbn import normalize_isbn, normalize_issn
 from ..catalog.marc import MarcProblem, clean, language_code, marc_to_fields, match_key, xml_record
-from ..catalog.models import MATERIAL_TYPES
+from ..catalog.material_types import DEFAULT, MATERIAL_TYPES
 from ..catalog.services import RECORD_FIELDS
 from .models import PartnerRecord
 
@@ -57,7 +57,7 @@ def dc_fields(meta) -> tuple[dict, str | None, list[str]]:
             isbns.append(normalize_isbn(ident.split(":")[-1] if low.startswith("urn:isbn:") else ident))
     types = _dc(meta, "type")
     material = next((t.lower() for t in types if t.lower() in MATERIAL_TYPES), None)
-    material = material or next((m for m in map(material_type_from, types) if m), "book")
+    material = material or next((m for m in map(material_type_from, types) if m), DEFAULT)
     years = [int(m.group(1)) for d in _dc(meta, "date") if (m := _YEAR.search(d))]
     descriptions = _dc(meta, "description")
     fields = {

@@ -13,7 +13,8 @@ from urllib.parse import quote
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..catalog.models import MATERIAL_TYPES, Description, utcnow
+from ..catalog.material_types import MATERIAL_TYPES
+from ..catalog.models import Description, utcnow
 from ..extensions import db
 
 METADATA_PREFIXES = ("oai_dc", "marc21")

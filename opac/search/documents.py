@@ -7,6 +7,7 @@ import json
 import re
 from datetime import datetime
 
+from ..catalog import material_types
 from ..catalog.isbn import isbn_forms
 from ..catalog.marc import match_key, system_numbers
 from ..partners.models import PartnerRecord
@@ -17,16 +18,6 @@ SEP = "\x1f"
 LOCAL = "local"
 
 LEADING_ARTICLES = ("the ", "a ", "an ", "le ", "la ", "les ", "l'", "der ", "die ", "das ", "el ", "il ")
-
-#: Extra words indexed with each material type so "skripsi" or "ebook" find them.
-TYPE_WORDS = {
-    "book": "buku book", "ebook": "ebook e-book buku elektronik digital", "journal": "jurnal journal majalah serial",
-    "article": "artikel article", "thesis": "skripsi tesis disertasi thesis dissertation tugas akhir",
-    "audiovisual": "video dvd film audiovisual", "audio": "audio cd rekaman", "music": "musik music partitur",
-    "map": "peta map atlas", "software": "software perangkat lunak", "manuscript": "naskah manuscript",
-    "kit": "kit", "other": "",
-}
-
 
 def key64(text: str, part: int = 0) -> int:
     """Bytes ``8*part .. 8*part+8`` of a folded sort string as an unsigned 64-bit int; two parts
@@ -142,7 +133,7 @@ def build_document(record, items=None) -> dict:
         title_text, record.responsibility or "", " ".join(authors), " ".join(subjects),
         " ".join(record.series or []), record.publisher or "", record.place or "", record.edition or "",
         record.summary or "", " ".join(record.notes or []), " ".join(isbn_terms), " ".join(call_numbers),
-        record.control_number, str(record.year or ""), TYPE_WORDS.get(record.material_type, ""),
+        record.control_number, str(record.year or ""), material_types.of(record.material_type).index_words,
         " ".join(it.barcode for it in items),
     ]
     avail = availability(items)

@@ -27,7 +27,8 @@ from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from .analysis import STEM_MARK
-from .schema import COLUMNS, FACET_FIELDS
+from .schema import COLUMNS
+from .vocabulary import FACET_FIELDS
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_TF = np.zeros(0, dtype=np.float32)

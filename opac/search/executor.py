@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..catalog.material_types import BY_CODE
 from .analysis import normalize_phrase, query_variants, shingles
-from .documents import TYPE_WORDS, hash64
+from .documents import hash64
 from .engine import saturate
 from .query import AnyOf, Clause, Exact, ParsedQuery, Phrase, Word, YearRange
 from .schema import TEXT_FIELDS
@@ -28,7 +29,7 @@ PHRASE_BOOST = 1.0
 #: How many best matches the preference among versions of one work looks at.
 VERSIONS_WINDOW = 200
 #: Query words that ask for the audiovisual version (then the film is not put after the book).
-AV_WORDS = frozenset(TYPE_WORDS["audiovisual"].split())
+AV_WORDS = frozenset(BY_CODE["audiovisual"].index_words.split())
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from ..catalog.isbn import compact, isbn_forms, normalize_isbn, normalize_issn
 from .analysis import STOP_WORDS, normalize_query, words
 from .documents import normalize_call_number
-from .vocabulary import FIELD_ALIASES, TEXT_FIELD_OF, parse_year_range
+from .vocabulary import FACET_FIELDS, FIELD_ALIASES, TEXT_FIELD_OF, parse_year_range
 
 MAX_CLAUSES = 24
 
@@ -185,12 +185,12 @@ def _field_clauses(fname: str, value: str, quoted: bool, negated: bool) -> list[
         v = value.strip().lower()
         return [Exact(field="control", values=(v,), negated=negated)] if v else []
     if fname == "type":
-        return [Exact(field="f_type", values=(value.strip().lower(),), negated=negated)] if value.strip() else []
+        return [Exact(field=FACET_FIELDS["type"], values=(value.strip().lower(),), negated=negated)] if value.strip() else []
     if fname == "language":
         from ..catalog.marc import language_code
 
         code = language_code(value) or value.strip().lower()
-        return [Exact(field="f_lang", values=(code,), negated=negated)] if code else []
+        return [Exact(field=FACET_FIELDS["language"], values=(code,), negated=negated)] if code else []
     target = TEXT_FIELD_OF[fname]
     prefix = value.endswith("*") and not quoted
     ws = words(value)

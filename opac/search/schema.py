@@ -9,6 +9,7 @@ from __future__ import annotations
 from whoosh import columns, fields, formats
 
 from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer
+from .vocabulary import FACETS
 
 SCHEMA_VERSION = 8
 
@@ -43,13 +44,8 @@ def build_schema() -> fields.Schema:
         isbn=_values(),
         callnumber=_values(),
         control=_values(),
-        f_type=_values(),
-        f_lang=_values(),
-        f_subject=_values(),
-        f_author=_values(),
-        f_loc=_values(),
-        f_avail=_values(),
-        f_library=_values(),
+        # the facets' values (f_type, f_lang, …, f_avail, f_library)
+        **{f.field: _values() for f in FACETS if f.field},
         year=fields.COLUMN(columns.NumericColumn("i", default=0)),
         added=fields.COLUMN(columns.NumericColumn("i", default=0)),
         sort_title=fields.COLUMN(columns.NumericColumn("Q", default=0)),
@@ -77,14 +73,4 @@ COLUMNS = {
     "full_title_key": ">i8",
     "dup_key": ">i8",
     "holdings": ">i4",
-}
-
-#: Facet fields counted for the sidebar: facet name -> index field.
-FACET_FIELDS = {
-    "type": "f_type",
-    "language": "f_lang",
-    "subject": "f_subject",
-    "author": "f_author",
-    "location": "f_loc",
-    "library": "f_library",
 }

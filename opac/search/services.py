@@ -25,14 +25,8 @@ from .documents import LOCAL
 from .engine import Engine, Snapshot
 from .executor import Executor, filter_mask
 from .query import ParsedQuery, Word, parse
-from .schema import FACET_FIELDS
 from .spelling import did_you_mean
-from .vocabulary import YEAR_RANGES, year_range_key
-
-FACET_LIMITS = {"type": 20, "language": 12, "subject": 12, "author": 12, "location": 12, "library": 20}
-#: URL parameter of a facet filter -> index field
-FILTER_FIELDS = {"type": "f_type", "language": "f_lang", "subject": "f_subject", "author": "f_author",
-                 "location": "f_loc", "library": "f_library"}
+from .vocabulary import FACET, FACET_FIELDS, YEAR_RANGES, year_range_key
 
 
 class SearchUnavailable(Exception):
@@ -183,7 +177,7 @@ class SearchParams:
               size=20, facets=True):
         from .vocabulary import SORTS
 
-        flt = tuple(sorted((k, tuple(sorted(set(v)))) for k, v in (filters or {}).items() if k in FILTER_FIELDS and v))
+        flt = tuple(sorted((k, tuple(sorted(set(v)))) for k, v in (filters or {}).items() if k in FACET_FIELDS and v))
         sort = sort if sort in SORTS else "relevance"
         try:
             page = max(1, min(int(page), 500))
@@ -300,13 +294,13 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
     for name, fname in FACET_FIELDS.items():
         if name == "library":
             if uncollapsed is mask:
-                counts = snap.count_facet(fname, mask, total, FACET_LIMITS[name], docs)
+                counts = snap.count_facet(fname, mask, total, FACET[name].limit, docs)
             else:
                 n = int(uncollapsed.sum())
-                counts = snap.count_facet(fname, uncollapsed, n, FACET_LIMITS[name],
+                counts = snap.count_facet(fname, uncollapsed, n, FACET[name].limit,
                                           np.flatnonzero(uncollapsed) if n * 2 <= snap.doc_count else None)
         else:
-            counts = snap.count_facet(fname, mask, total, FACET_LIMITS[name], docs)
+            counts = snap.count_facet(fname, mask, total, FACET[name].limit, docs)
         chosen = set(selected.get(name, ()))
         values = [FacetValue(v, c, v in chosen) for v, c in counts]
         present = {v.value for v in values}
@@ -368,7 +362,7 @@ def _held_by(snap: Snapshot, d: int, data: dict, local: np.ndarray | None) -> li
 def _filters_mask(snap: Snapshot, params: SearchParams) -> np.ndarray:
     """The documents that pass the facet filters, the year range and "available now"."""
     extra = np.ones(snap.N, dtype=bool)
-    base_filter = filter_mask(snap, {FILTER_FIELDS[k]: list(v) for k, v in params.filters})
+    base_filter = filter_mask(snap, {FACET_FIELDS[k]: list(v) for k, v in params.filters})
     if base_filter is not None:
         extra &= base_filter
     if params.year:

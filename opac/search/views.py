@@ -10,13 +10,16 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from ..catalog.material_types import MATERIAL_TYPE_LABELS
 from ..web import public_page
 from . import misses
-from .services import FILTER_FIELDS, SearchParams, SearchUnavailable, library_names, search, suggest
+from .services import SearchParams, SearchUnavailable, library_names, search, suggest
 from .vocabulary import (
+    FACET,
+    FACET_FIELDS,
     FACET_LABELS,
+    FACETS,
     LANGUAGE_LABELS,
-    MATERIAL_TYPE_LABELS,
     SORT_LABELS,
     parse_year_range,
     year_range_label,
@@ -25,7 +28,9 @@ from .vocabulary import (
 bp = Blueprint("search", __name__)
 api_bp = Blueprint("search_api", __name__, url_prefix="/api/v1")
 
-MULTI = tuple(FILTER_FIELDS)
+MULTI = tuple(FACET_FIELDS)
+#: The facets listed with their values on the results page, in order (the "flag" has a line of its own).
+LISTED_FACETS = tuple(f.name for f in FACETS if f.kind != "flag")
 
 
 def params_from(args: MultiDict) -> SearchParams:
@@ -69,7 +74,7 @@ def search_url(args: MultiDict, **changes) -> str:
     toggle = changes.pop("toggle", None)
     if toggle:
         name, value = toggle
-        if name in ("year", "available"):
+        if FACET[name].kind != "values":
             if new.get(name) == value:
                 new.pop(name, None)
             else:
@@ -104,7 +109,7 @@ def results():
     page = render_template(
         "search/results.html", params=params, result=result, active=active, args=request.args,
         search_url=lambda **kw: search_url(request.args, **kw), facet_label=facet_label,
-        facet_labels=FACET_LABELS, sort_labels=SORT_LABELS, type_labels=MATERIAL_TYPE_LABELS,
+        facet_labels=FACET_LABELS, facet_names=LISTED_FACETS, sort_labels=SORT_LABELS, type_labels=MATERIAL_TYPE_LABELS,
         language_labels=LANGUAGE_LABELS,
         library_names=library_names([c for h in (result.hits if result else []) for c in h.held_by]),
     )

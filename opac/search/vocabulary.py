@@ -1,7 +1,12 @@
 """Search vocabulary in one place: field aliases, sorts, facets and year ranges (frozen maps).
 
+Adding a facet is one more ``Facet`` in FACETS (its field is added to the index schema from there;
+``search.documents`` fills it, and SCHEMA_VERSION goes up).
+
 >>> FIELD_ALIASES["pengarang"], FIELD_ALIASES["judul"], FIELD_ALIASES["issn"]
 ('author', 'title', 'isbn')
+>>> [f.name for f in FACETS if f.kind != "values"], FACET_FIELDS["type"], FACET["language"].limit
+(['available', 'year'], 'f_type', 12)
 >>> SORTS["newest"]
 'year_desc'
 >>> year_range_label((2000, 2009))
@@ -10,9 +15,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 #: Words a patron may type before a colon (``judul:laskar``), in English and Indonesian.
 FIELD_ALIASES = MappingProxyType({
@@ -44,24 +51,45 @@ SORT_LABELS = MappingProxyType({
     "title": _l("Title A–Z"), "author": _l("Author A–Z"),
 })
 
-#: Facets in display order: URL parameter -> label.
-FACET_LABELS = MappingProxyType({
-    "available": _l("Availability"), "type": _l("Material type"), "language": _l("Language"),
-    "year": _l("Year"), "subject": _l("Subject"), "author": _l("Author"), "location": _l("Location"),
-    "library": _l("Library"),
-})
+
+@dataclass(frozen=True)
+class Facet:
+    """A facet of the results and the filter of the same name (its URL parameter)."""
+
+    name: str
+    label: LazyString
+    #: "values": counted from ``field``, repeatable filter (OR within one facet, AND across facets);
+    #: "range": the year ranges below (a column, no field); "flag": one value "1" (``field`` holds "1" or "0")
+    kind: str
+    #: the index field holding the values (catalog records' documents fill it in search.documents)
+    field: str | None = None
+    #: how many values are counted and shown
+    limit: int = 0
+    #: what the OpenAPI document says of a "values" filter
+    api: str = ""
+
+
+#: The facets and filters, in the order the results page shows them.
+FACETS = (
+    Facet("available", _l("Availability"), "flag", "f_avail"),
+    Facet("library", _l("Library"), "values", "f_library", 20,
+          "Library filter: local or a partner library's code (repeatable)."),
+    Facet("type", _l("Material type"), "values", "f_type", 20, "Material type filter (repeatable)."),
+    Facet("language", _l("Language"), "values", "f_lang", 12, "Language filter, MARC code (repeatable)."),
+    Facet("year", _l("Year"), "range"),
+    Facet("location", _l("Location"), "values", "f_loc", 12, "Location code filter (repeatable)."),
+    Facet("subject", _l("Subject"), "values", "f_subject", 12, "Subject filter (repeatable)."),
+    Facet("author", _l("Author"), "values", "f_author", 12, "Author filter (repeatable)."),
+)
+FACET = MappingProxyType({f.name: f for f in FACETS})
+FACET_LABELS = MappingProxyType({f.name: f.label for f in FACETS})
+#: The "values" facets: URL parameter -> index field.
+FACET_FIELDS = MappingProxyType({f.name: f.field for f in FACETS if f.kind == "values"})
 
 #: Year ranges of the year facet (inclusive bounds); None means open.
 YEAR_RANGES = (
     (2020, None), (2010, 2019), (2000, 2009), (1990, 1999), (1980, 1989), (1950, 1979), (1900, 1949), (None, 1899),
 )
-
-MATERIAL_TYPE_LABELS = MappingProxyType({
-    "book": _l("Book"), "ebook": _l("E-book"), "journal": _l("Journal"), "article": _l("Article"),
-    "thesis": _l("Thesis"), "audiovisual": _l("Audio-visual"), "audio": _l("Audio"), "music": _l("Music score"),
-    "map": _l("Map"), "software": _l("Software"), "manuscript": _l("Manuscript"), "kit": _l("Kit"),
-    "other": _l("Other"),
-})
 
 LANGUAGE_LABELS = MappingProxyType({
     "ind": _l("Indonesian"), "eng": _l("English"), "may": _l("Malay"), "jav": _l("Javanese"),

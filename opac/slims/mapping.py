@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from ..catalog import material_types
 from ..catalog.isbn import compact, normalize_isbn, normalize_issn
 
 #: SLiMS ``language_id`` (two letters, sometimes a name) to MARC language codes.
@@ -29,25 +30,7 @@ AUTHOR_LEVELS = {
 AUTHORITY_KINDS = {"p": "person", "o": "organization", "c": "meeting"}
 
 #: words in a GMD name (English or Indonesian) to material types, first match wins
-_GMD_WORDS = (
-    (("skripsi", "tesis", "thesis", "disertasi", "dissertation", "tugas akhir"), "thesis"),
-    (("jurnal", "journal", "majalah", "magazine", "serial", "periodical", "buletin"), "journal"),
-    (("artikel", "article"), "article"),
-    (("e-book", "ebook", "electronic", "elektronik", "digital", "online"), "ebook"),
-    (("software", "perangkat lunak", "computer", "komputer", "cd-rom"), "software"),
-    (("map", "peta", "globe", "atlas", "chart"), "map"),
-    (("music", "musik", "score"), "music"),
-    (("sound", "audio", "kaset", "cassette"), "audio"),
-    (("video", "film", "motion picture", "dvd", "vcd", "slide", "filmstrip", "transparency"), "audiovisual"),
-    (("manuscript", "naskah"), "manuscript"),
-    (("kit", "game", "diorama", "realia", "model", "flash card", "picture"), "kit"),
-)
-#: RDA content type codes (mst_content_type.code) when the GMD says nothing useful
-_CONTENT_CODES = {
-    "txt": "book", "tct": "book", "ntm": "music", "prm": "music", "snd": "audio", "spw": "audio",
-    "tdi": "audiovisual", "tdm": "audiovisual", "cop": "software", "cod": "software", "cri": "map",
-    "crd": "map", "crf": "map", "crm": "map", "crt": "map", "crn": "map",
-}
+_GMD_WORDS = tuple((material_types.BY_CODE[code].slims_gmd, code) for code in material_types.SLIMS_GMD_ORDER)
 
 _MOJIBAKE = re.compile("[ÃÂâ][\u0080-\u00bf\u2018-\u203a\u20ac\u2122\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc]")
 _SPACES = re.compile(r"\s+")
@@ -167,9 +150,7 @@ def material_type(gmd_name: str | None, content_code: str | None = None) -> str:
     for words, kind in _GMD_WORDS:
         if any(w in name for w in words):
             return kind
-    if content_code and content_code.strip().lower() in _CONTENT_CODES:
-        return _CONTENT_CODES[content_code.strip().lower()]
-    return "book"
+    return material_types.RDA_CONTENT.get((content_code or "").strip().lower(), material_types.DEFAULT)
 
 
 def split_title(title: str) -> tuple[str, str | None]:

@@ -18,7 +18,8 @@ from ..accounts.models import StaffUser
 from ..accounts.permissions import staff_required
 from ..catalog import services as catalog
 from ..catalog.isbn import normalize_isbn
-from ..catalog.models import EDITABLE_ITEM_STATUSES, MATERIAL_TYPES, Item, Location, Record, RecordEdit
+from ..catalog.material_types import MATERIAL_TYPES
+from ..catalog.models import EDITABLE_ITEM_STATUSES, Item, Location, Record, RecordEdit
 from ..errors import DomainError
 from ..extensions import db
 from .blueprint import bp
