@@ -85,13 +85,13 @@ def _q(name, schema, description, required=False, explode=None):
 
 
 def catalog_paths() -> tuple[dict, dict]:
-    multi = {"type": "array", "items": {"type": "string"}}
+    facet_schemas = {"values": {"type": "array", "items": {"type": "string"}},
+                     "range": {"type": "string", "pattern": "^[0-9]{0,4}-?[0-9]{0,4}$"},
+                     "flag": {"type": "string", "enum": ["1", "0", "true", "on"]}}
     search_params = [
         _q("q", {"type": "string", "maxLength": 10000}, "Query: words (all must match), \"phrases\", field:value "
            "(title, author, subject, isbn, year, callnumber, publisher, series), prefix*, OR, -exclude."),
-        *(_q(f.name, multi, f.api) for f in FACETS if f.kind == "values"),
-        _q("year", {"type": "string", "pattern": "^[0-9]{0,4}-?[0-9]{0,4}$"}, "Year range, e.g. 2000-2009 or 2020-."),
-        _q("available", {"type": "string", "enum": ["1", "0", "true", "on"]}, "Only records with a copy available now."),
+        *(_q(f.name, facet_schemas[f.kind], f.api) for f in FACETS),
         _q("sort", {"type": "string", "enum": ["relevance", "newest", "oldest", "title", "author"]}, "Order."),
         _q("page", {"type": "integer", "minimum": 1, "maximum": 500}, "Page number."),
         _q("size", {"type": "integer", "minimum": 1, "maximum": 100}, "Results per page."),

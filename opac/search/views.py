@@ -109,8 +109,8 @@ def results():
     page = render_template(
         "search/results.html", params=params, result=result, active=active, args=request.args,
         search_url=lambda **kw: search_url(request.args, **kw), facet_label=facet_label,
-        facet_labels=FACET_LABELS, facet_names=LISTED_FACETS, sort_labels=SORT_LABELS, type_labels=MATERIAL_TYPE_LABELS,
-        language_labels=LANGUAGE_LABELS,
+        facet_labels=FACET_LABELS, facet_names=LISTED_FACETS, sort_labels=SORT_LABELS,
+        type_labels=MATERIAL_TYPE_LABELS, language_labels=LANGUAGE_LABELS,
         library_names=library_names([c for h in (result.hits if result else []) for c in h.held_by]),
     )
     if result is not None and misses.should_count(params, result.total):

@@ -65,18 +65,18 @@ class Facet:
     field: str | None = None
     #: how many values are counted and shown
     limit: int = 0
-    #: what the OpenAPI document says of a "values" filter
+    #: what the OpenAPI document says of the filter
     api: str = ""
 
 
 #: The facets and filters, in the order the results page shows them.
 FACETS = (
-    Facet("available", _l("Availability"), "flag", "f_avail"),
+    Facet("available", _l("Availability"), "flag", "f_avail", api="Only records with a copy available now."),
     Facet("library", _l("Library"), "values", "f_library", 20,
           "Library filter: local or a partner library's code (repeatable)."),
     Facet("type", _l("Material type"), "values", "f_type", 20, "Material type filter (repeatable)."),
     Facet("language", _l("Language"), "values", "f_lang", 12, "Language filter, MARC code (repeatable)."),
-    Facet("year", _l("Year"), "range"),
+    Facet("year", _l("Year"), "range", api="Year range, e.g. 2000-2009 or 2020-."),
     Facet("location", _l("Location"), "values", "f_loc", 12, "Location code filter (repeatable)."),
     Facet("subject", _l("Subject"), "values", "f_subject", 12, "Subject filter (repeatable)."),
     Facet("author", _l("Author"), "values", "f_author", 12, "Author filter (repeatable)."),
