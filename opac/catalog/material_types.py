@@ -30,7 +30,7 @@ from flask_babel.speaklater import LazyString
 
 @dataclass(frozen=True)
 class MaterialType:
-    """One kind of material; the defaults are those of printed text."""
+    """One kind of material; a field left out takes the generic value (leader "am", Text, GEN, CreativeWork)."""
 
     code: str
     #: what patrons and staff see (English; the Indonesian is the translation in messages.po)
