@@ -540,6 +540,7 @@ def marc_to_fields(record: pymarc.Record) -> tuple[dict, list[str]]:
 
 # --------------------------------------------------------------------------- writing
 
+
 def fields_to_marc(fields: dict, items: list[dict] | None = None) -> pymarc.Record:
     """A MARC21 record for catalogue fields (used for CSV/JSON input and for export)."""
     rec = pymarc.Record(force_utf8=True)
