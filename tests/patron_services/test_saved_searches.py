@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
-from opac.circulation.models import Notification, OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
+from opac.notifications.models import Notification
 from opac.patron_services.alerts import run_saved_search_alerts, save_search
 from opac.patron_services.models import SavedSearch, SavedSearchMatch
 from tests.conftest import csrf_token
