@@ -16,7 +16,7 @@ from opac.mail import OutboxEmail
 from opac.notifications.models import Notification
 from opac.patron_services.alerts import run_saved_search_alerts, save_search
 from opac.patron_services.models import SavedSearch, SavedSearchMatch
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, run_at_once
 
 
 @pytest.fixture
@@ -206,3 +206,43 @@ def test_daily_run_command_sends_due_alerts(app, tmp_path, make_patron, make_rec
         mail = db.session.scalar(select(OutboxEmail).where(OutboxEmail.kind == "saved_search"))
         assert "Astronomi untuk Pemula" in mail.body and f"{BASE_URL}/saved-searches" in mail.body
     assert "saved searches checked: 0" in run_cli(env, "notify").stdout
+
+
+def test_two_saves_at_once_keep_the_per_patron_limit(app, make_patron, monkeypatch):
+    """Two different searches saved at the same moment by one patron with one place left: the
+    patron's row is locked while counting (SQLite: the write request's BEGIN IMMEDIATE), so one is
+    saved and the other refused, never both (the limit exceeded by one)."""
+    import time
+
+    from opac.accounts.models import Patron
+    from opac.db import begin_write
+    from opac.patron_services import alerts
+    from opac.patron_services.alerts import SavedSearchRefused
+
+    pid, _card, _pin = make_patron()
+    with app.test_request_context():
+        patron = db.session.get(Patron, pid)
+        for q in ("satu", "dua"):
+            save_search(patron, MultiDict([("q", q)]))
+        db.session.commit()
+    real_interval = alerts.alert_interval
+
+    def slow_interval():  # after the count, before the insert: without the lock both counts see 2
+        time.sleep(0.4)
+        return real_interval()
+
+    monkeypatch.setattr(alerts, "alert_interval", slow_interval)
+
+    def save(q):
+        with app.test_request_context(method="POST"):
+            begin_write()  # what every POST request does (opac.db.init_app)
+            try:
+                save_search(db.session.get(Patron, pid), MultiDict([("q", q)]))
+                db.session.commit()
+                return "saved"
+            except SavedSearchRefused as exc:
+                db.session.rollback()
+                return exc.reason
+
+    assert sorted(run_at_once([lambda: save("tiga"), lambda: save("empat")], timeout=60)) == ["saved", "too_many"]
+    assert _count(app, SavedSearch, patron_id=pid) == 3
