@@ -160,7 +160,8 @@ def new_matches(saved: SavedSearch, now: datetime) -> list[int]:
     ids: list[int] = []
     for start in range(0, len(wanted), 500):
         ids += db.session.scalars(select(Record.id).where(
-            Record.id.in_(wanted[start:start + 500]), Record.created_at > since, Record.created_at <= now)).all()
+            Record.id.in_(wanted[start:start + 500]), Record.is_public, Record.created_at > since,
+            Record.created_at <= now)).all()
     return sorted(ids)
 
 

@@ -126,6 +126,27 @@ def test_alerts_only_by_the_chosen_channels(app, make_patron, make_record):
     assert _count(app, OutboxEmail, kind="saved_search") == 0  # in the app only, as chosen
 
 
+def test_a_record_hidden_before_its_alert_is_not_announced(app, make_patron, make_record):
+    """Hidden (or withdrawn) after it reached the index and before the index follows: the alert's own
+    query leaves it out (``Record.is_public``), so the notice never names a record patrons cannot open."""
+    from opac.accounts.models import Patron
+    from opac.catalog.models import Record
+
+    pid, _card, _pin = make_patron()
+    with app.test_request_context():
+        save_search(db.session.get(Patron, pid), MultiDict([("q", "geologi")]))
+        db.session.commit()
+    _at(app, "2026-03-03T10:00:00")
+    make_record(title="Geologi Pulau Jawa")
+    hidden = make_record(title="Geologi Rahasia")
+    with app.app_context():
+        db.session.get(Record, hidden).hidden = True  # the index has not followed yet
+        db.session.commit()
+    _at(app, "2026-03-09T11:00:00")
+    assert _daily_alerts(app)["saved_search_matches"] == 1
+    assert _count(app, SavedSearchMatch, record_id=hidden) == 0
+
+
 def test_api_edit_delete_and_ownership(app, client, api, make_patron, login):
     _a, card_a, pin_a = make_patron()
     login(card_a, pin_a)
