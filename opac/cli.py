@@ -58,6 +58,8 @@ def init_app(app) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(export_command)
     app.cli.add_command(delete_record_command)
+    app.cli.add_command(withdraw_record_command)
+    app.cli.add_command(reinstate_record_command)
     app.cli.add_command(reindex)
     app.cli.add_command(index_group)
     app.cli.add_command(demo)
@@ -138,15 +140,13 @@ def export_command(fmt, output):
     click.echo(f"Exported {n} records to {output}")
 
 
-@click.command("delete-record")
-@click.argument("control_numbers", nargs=-1, required=True)
-@with_appcontext
-def delete_record_command(control_numbers):
-    """Delete records (and their copies) by control number; harvesters see them as deleted."""
+def _each_record(control_numbers, change, done: str) -> None:
+    """Apply ``change`` (a catalog service) to each record by control number, one transaction each;
+    a missing or refused record is reported and the command exits 1 after the others."""
     from sqlalchemy import select
 
     from .catalog.models import Record
-    from .catalog.services import CatalogError, delete_record
+    from .catalog.services import CatalogError
     from .db import begin_write
 
     failed = 0
@@ -159,16 +159,48 @@ def delete_record_command(control_numbers):
             failed += 1
             continue
         try:
-            delete_record(record)
+            change(record)
         except CatalogError as exc:
             db.session.rollback()
             click.echo(f"{control}: {exc.message}", err=True)
             failed += 1
             continue
         db.session.commit()
-        click.echo(f"{control}: deleted")
+        click.echo(f"{control}: {done}")
     if failed:
         raise SystemExit(1)
+
+
+@click.command("delete-record")
+@click.argument("control_numbers", nargs=-1, required=True)
+@with_appcontext
+def delete_record_command(control_numbers):
+    """Delete records (and their copies) by control number; harvesters see them as deleted."""
+    from .catalog.services import delete_record
+
+    _each_record(control_numbers, delete_record, "deleted")
+
+
+@click.command("withdraw-record")
+@click.argument("control_numbers", nargs=-1, required=True)
+@click.option("--reason", default="", help="Why (written to the record's edit log).")
+@with_appcontext
+def withdraw_record_command(control_numbers, reason):
+    """Withdraw records by control number (as the staff record page does): out of the catalogue,
+    copies withdrawn, harvesters see them as deleted; `reinstate-record` undoes it."""
+    from .catalog.services import withdraw_record
+
+    _each_record(control_numbers, lambda record: withdraw_record(record, by=None, reason=reason), "withdrawn")
+
+
+@click.command("reinstate-record")
+@click.argument("control_numbers", nargs=-1, required=True)
+@with_appcontext
+def reinstate_record_command(control_numbers):
+    """Bring withdrawn records back into the catalogue (their withdrawn copies become available)."""
+    from .catalog.services import reinstate_record
+
+    _each_record(control_numbers, lambda record: reinstate_record(record, by=None), "reinstated")
 
 
 @click.command("reindex")

@@ -208,7 +208,7 @@ def locations_api():
 def _saved_json():
     rows = db.session.execute(
         select(SavedRecord.record_id, Record.title, Record.authors, Record.year, SavedRecord.created_at)
-        .join(Record, Record.id == SavedRecord.record_id).where(SavedRecord.patron_id == current_user.id)
+        .join(Record, Record.id == SavedRecord.record_id).where(SavedRecord.patron_id == current_user.id, Record.is_public)
         .order_by(SavedRecord.created_at)).all()
     return [{"id": rid, "title": t, "author": (a or [{}])[0].get("name") if a else None, "year": y,
              "url": url_for("catalog.record", record_id=rid), "saved_at": c.isoformat()} for rid, t, a, y, c in rows]
@@ -236,7 +236,8 @@ def saved_sync():
 
     add, remove = ids(data.get("add")), ids(data.get("remove"))
     existing = set(db.session.scalars(select(SavedRecord.record_id).where(SavedRecord.patron_id == current_user.id)))
-    valid = set(db.session.scalars(select(Record.id).where(Record.id.in_(add - existing)))) if add - existing else set()
+    valid = set(db.session.scalars(select(Record.id).where(Record.id.in_(add - existing), Record.is_public))) \
+        if add - existing else set()
     for rid in sorted(valid - remove):
         try:
             with db.session.begin_nested():

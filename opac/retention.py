@@ -55,8 +55,10 @@ def _days(key: str, default: int) -> timedelta:
 def purge_expired_personal_data(today: date | None = None) -> dict:
     """Remove or anonymise everything past its retention period; returns counts per kind."""
     from .accounts.models import LoginThrottle, Patron
-    from .circulation.models import ACTIVE_HOLD, Fine, Hold, IdempotencyKey, Notification, OutboxEmail
+    from .circulation.models import ACTIVE_HOLD, Fine, Hold, IdempotencyKey
     from .circulation.services import anonymize_loans
+    from .mail import OutboxEmail
+    from .notifications.models import Notification
     from .reference.services import purge_old_threads
 
     now = clock(today)

@@ -208,7 +208,9 @@ def _scene(app, load_records, make_patron):
 
 def test_circ_checkout_and_a_checkin_that_fills_a_hold(app, env, load_records, make_patron):
     from opac.circulation import actions
-    from opac.circulation.models import Hold, Loan, Notification, OutboxEmail
+    from opac.circulation.models import Hold, Loan
+    from opac.mail import OutboxEmail
+    from opac.notifications.models import Notification
 
     ids, pickup, (_b, borrower, _), (waiting_id, waiting, _) = _scene(app, load_records, make_patron)
     out = run_cli(env, "circ", "checkout", "--card", borrower, "--barcode", "BM1").stdout
@@ -252,7 +254,8 @@ def test_calendar(app, env):
 
 def test_notify_sends_due_soon_and_overdue_notices(app, env, load_records, make_patron):
     from opac.circulation import rules
-    from opac.circulation.models import Loan, OutboxEmail
+    from opac.circulation.models import Loan
+    from opac.mail import OutboxEmail
 
     _ids, _pickup, (_b, borrower, _), (_w, other, _) = _scene(app, load_records, make_patron)
     run_cli(env, "circ", "checkout", "--card", borrower, "--barcode", "LP1")

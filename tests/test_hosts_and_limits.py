@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from opac.circulation.models import OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
 
 from .conftest import ROOT, csrf_token, staff_login
 

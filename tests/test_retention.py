@@ -263,7 +263,9 @@ def test_daily_run_removes_every_patron_title_link_after_retention(app, tmp_path
 
 def test_retention_periods_are_settings_and_recent_activity_stays(app, load_records, make_patron, make_staff):
     """Before its period is over nothing is removed; each period is its own setting."""
-    from opac.circulation.models import Hold, Notification, OutboxEmail
+    from opac.circulation.models import Hold
+    from opac.mail import OutboxEmail
+    from opac.notifications.models import Notification
     from opac.reference.models import Question
     from opac.retention import purge_expired_personal_data
 

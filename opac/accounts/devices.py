@@ -158,7 +158,7 @@ def notify_new_sign_in(user, device: str, prefix: str) -> None:
     if user.kind == "staff":
         db.session.add(StaffNotice(staff_id=user.id, subject=subject, body=body))
     else:
-        from ..circulation.models import Notification
+        from ..notifications.models import Notification
 
         db.session.add(Notification(patron_id=user.id, kind="new_sign_in", subject=subject, body=body,
                                     url=site_path(endpoint)))

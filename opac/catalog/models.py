@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, false
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, and_, false
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import clock
@@ -107,6 +108,22 @@ class Record(Description, db.Model):
     __table_args__ = (
         CheckConstraint(f"material_type IN {MATERIAL_TYPES!r}", name="material_type"),
     )
+
+    @hybrid_property
+    def is_public(self) -> bool:
+        """Whether patrons may reach the record (search, its page, covers, exports, holds, lists, the
+        shelf...): not hidden and not withdrawn. Staff who edit the catalogue still see every record.
+        The one rule, in Python and (``Record.is_public``) in SQL.
+
+        >>> Record(hidden=False).is_public, Record(hidden=True).is_public
+        (True, False)
+        """
+        return not self.hidden and self.withdrawn_at is None
+
+    @is_public.inplace.expression
+    @classmethod
+    def _is_public_expression(cls):
+        return and_(cls.hidden.is_(False), cls.withdrawn_at.is_(None))
 
     def __repr__(self) -> str:
         return f"<Record {self.control_number} {self.title[:30]!r}>"

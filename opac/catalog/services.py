@@ -449,16 +449,18 @@ def edit_item(item: Item, *, by, status: str | None = None, location_id=None,
     return changed
 
 
-def withdraw_record(record: Record, *, by) -> None:
+def withdraw_record(record: Record, *, by, reason: str | None = None) -> None:
     """Withdraw a record from the catalogue: its copies are withdrawn, it leaves the search index,
-    and harvesters see it as deleted. Refused while it circulates (as deletion is); reversible."""
+    and harvesters see it as deleted. Refused while it circulates (as deletion is); reversible.
+    ``reason`` (optional) goes to the edit log; ``by`` is None from the command line."""
     if record.withdrawn_at is not None:
         return
     check_out_of_circulation(record)
     for item in record.items:
         item.status = "withdrawn"
     record.withdrawn_at = record.updated_at = utcnow()
-    log_record_edit(record, "withdraw", [], by=by)
+    reason = " ".join((reason or "").split())[:500]
+    log_record_edit(record, "withdraw", [reason] if reason else [], by=by)
     db.session.flush()
 
 

@@ -25,12 +25,21 @@ STATUS_ORDER = {"available": 0, "on_hold_shelf": 1, "on_loan": 2, "in_transit": 
                 "missing": 5, "lost": 6, "withdrawn": 7}
 
 
+def find_record(record_id: int, *options) -> Record | None:
+    """The record if this visitor may reach it, else None: a public one (``Record.is_public``: not
+    hidden by SLiMS ``opac_hide``, not withdrawn) for everyone, any record for staff who edit the
+    catalogue. Every page and API that shows patrons a record by its id asks here."""
+    from ..accounts.permissions import can
+
+    query = select(Record).where(Record.id == record_id).options(*options)
+    if not can("catalog_edit"):
+        query = query.where(Record.is_public)
+    return db.session.scalar(query)
+
+
 def load_record(record_id: int) -> Record:
-    """A record of the public catalogue, or 404 (hidden records included: SLiMS ``opac_hide``)."""
-    record = db.session.scalar(
-        select(Record).where(Record.id == record_id, Record.hidden.is_(False))
-        .options(selectinload(Record.items).joinedload(Item.location))
-    )
+    """``find_record`` with the copies and their locations, or 404."""
+    record = find_record(record_id, selectinload(Record.items).joinedload(Item.location))
     if record is None:
         abort(404)
     return record
@@ -67,8 +76,6 @@ def record(record_id: int):
 
     rec = load_record(record_id)
     staff_view = can("catalog_edit")
-    if rec.withdrawn_at is not None and not staff_view:
-        abort(404)
     if staff_view:
         g.public_page = False  # it carries the staff's edit link: private, not for shared or offline caches
     items = sorted((i for i in rec.items if staff_view or i.status != "withdrawn"), key=lambda i: (STATUS_ORDER.get(i.status, 9), i.location.name if i.location else "",
@@ -166,12 +173,13 @@ def opensearch():
 @bp.get("/cover/<id:record_id>.svg")
 def cover(record_id: int):
     """A generated cover: title and author on a colour derived from the record."""
-    rec = db.session.get(Record, record_id)
-    if rec is None or rec.hidden:
+    rec = find_record(record_id)
+    if rec is None:
         abort(404)
     svg = cover_svg(rec.title, rec.main_author)
     resp = Response(svg, mimetype="image/svg+xml")
-    resp.headers["Cache-Control"] = "public, max-age=86400"
+    # a record patrons may not reach is drawn for staff only: never kept by a shared cache
+    resp.headers["Cache-Control"] = "public, max-age=86400" if rec.is_public else "private, no-store"
     resp.set_etag(hashlib.sha1(svg.encode(), usedforsecurity=False).hexdigest())
     return resp.make_conditional(request)
 
@@ -181,12 +189,11 @@ def cover(record_id: int):
 def api_record(record_id: int):
     from flask import jsonify
 
-    rec = db.session.scalar(
-        select(Record).where(Record.id == record_id, Record.hidden.is_(False))
-        .options(selectinload(Record.items).joinedload(Item.location))
-    )
+    rec = find_record(record_id, selectinload(Record.items).joinedload(Item.location))
     if rec is None:
         return jsonify(error="not_found", message="No such record."), 404
+    if not rec.is_public:
+        g.public_page = False  # shown to staff only: not for shared or offline caches
     due = due_dates_for(rec.items)
     return jsonify(
         id=rec.id, control_number=rec.control_number, title=rec.title, subtitle=rec.subtitle,

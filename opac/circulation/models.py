@@ -13,8 +13,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..catalog.models import Item, Location, Record, utcnow
 from ..extensions import db
-from ..mail import OutboxEmail  # noqa: F401 - re-exported: it used to live here
-from ..notifications.models import Notification  # noqa: F401 - re-exported
 
 HOLD_STATUSES = ("waiting", "in_transit", "ready", "fulfilled", "cancelled", "expired")
 ACTIVE_HOLD = ("waiting", "in_transit", "ready")

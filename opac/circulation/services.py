@@ -440,7 +440,7 @@ def place_hold(record_id: int, patron: Patron, *, pickup_location_id: int | None
     today = today or rules.today()
     patron = lock(Patron, patron.id)
     record = lock(Record, record_id)
-    if record is None:
+    if record is None or not record.is_public:  # hidden or withdrawn: patrons cannot reach it
         raise CirculationRefused("not_holdable")
     pickup = db.session.get(Location, pickup_location_id) if pickup_location_id and 0 < pickup_location_id < 2**31 else None
     if pickup is None or not pickup.is_pickup:

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..accounts.permissions import is_patron, patron_required
-from ..catalog.models import Record
+from ..catalog.views import find_record
 from ..dates import format_date
 from ..extensions import db
 from . import actions, rules, services
@@ -76,7 +76,7 @@ def my_holds():
 def place_hold(record_id: int):
     if not is_patron():
         return redirect(url_for("accounts.login", next=url_for("circulation.place_hold", record_id=record_id)))
-    record = db.session.get(Record, record_id)
+    record = find_record(record_id)
     if record is None:
         return render_template("error.html", status=404, message=_("This page does not exist.")), 404
     from ..accounts.views import pickup_locations

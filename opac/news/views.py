@@ -26,7 +26,7 @@ PAGE = 30
 
 
 def newest_records(limit: int, offset: int = 0, material_type: str | None = None):
-    q = select(Record).where(Record.hidden.is_(False)).order_by(Record.created_at.desc(), Record.id.desc())
+    q = select(Record).where(Record.is_public).order_by(Record.created_at.desc(), Record.id.desc())
     if material_type in MATERIAL_TYPES:
         q = q.where(Record.material_type == material_type)
     return db.session.scalars(q.offset(offset).limit(limit)).all()

@@ -67,6 +67,20 @@ def _mine():
 # ----------------------------------------------------------------------------- saved searches (HTML)
 
 
+def _change_and_back(change, done: str):
+    """Run one change to the patron's saved searches: commit and say ``done``, or roll back and say
+    why not; then back to the saved searches page."""
+    try:
+        change()
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for("saved_searches.page"), code=303)
+
+
 @bp.get("/saved-searches")
 @patron_required
 def page():
@@ -94,17 +108,10 @@ def new():
 def create():
     data = _body()
     begin_write()
-    try:
-        alerts.save_search(current_user, MultiDict(parse_qsl(str(data.get("query", ""))[:2000])),
-                           name=data.get("name"), alerts=_flag(data, "alerts"),
-                           alert_email=_flag(data, "alert_email"), alert_push=_flag(data, "alert_push"))
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(_("Search saved."), "success")
-    return redirect(url_for("saved_searches.page"), code=303)
+    return _change_and_back(lambda: alerts.save_search(
+        current_user, MultiDict(parse_qsl(str(data.get("query", ""))[:2000])), name=data.get("name"),
+        alerts=_flag(data, "alerts"), alert_email=_flag(data, "alert_email"), alert_push=_flag(data, "alert_push")),
+        _("Search saved."))
 
 
 @bp.post("/saved-searches/<id:saved_id>/edit")
@@ -113,16 +120,9 @@ def edit(saved_id: int):
     begin_write()
     saved = _own(saved_id)
     data = _body()
-    try:
-        alerts.update_saved_search(saved, name=data.get("name"), alerts=_flag(data, "alerts"),
-                                   alert_email=_flag(data, "alert_email"), alert_push=_flag(data, "alert_push"))
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(_("Saved search updated."), "success")
-    return redirect(url_for("saved_searches.page"), code=303)
+    return _change_and_back(lambda: alerts.update_saved_search(
+        saved, name=data.get("name"), alerts=_flag(data, "alerts"), alert_email=_flag(data, "alert_email"),
+        alert_push=_flag(data, "alert_push")), _("Saved search updated."))
 
 
 @bp.post("/saved-searches/<id:saved_id>/delete")

@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..accounts.models import Patron
 from ..catalog.models import Record, utcnow
+from ..circulation.services import lock
 from ..errors import DomainError
 from ..extensions import db
 from ..notifications.events import Notice, emit
@@ -87,6 +88,9 @@ def save_search(patron: Patron, args: MultiDict, *, name=None, alerts: bool = Tr
         raise SavedSearchRefused("too_long")
     params = search_params(query)
     default = params.q.strip()[:200] or ", ".join(v for _k, vs in params.filters for v in vs)[:200] or query[:200]
+    # the patron's row locked (PostgreSQL; SQLite: the write request's BEGIN IMMEDIATE) so that two
+    # saves at once count one after the other and the limit holds
+    lock(Patron, patron.id)
     saved = db.session.scalar(patron_saved_searches(patron).where(SavedSearch.query == query))
     if saved is None:
         limit = int(current_app.config["SAVED_SEARCHES_MAX"])
@@ -156,7 +160,8 @@ def new_matches(saved: SavedSearch, now: datetime) -> list[int]:
     ids: list[int] = []
     for start in range(0, len(wanted), 500):
         ids += db.session.scalars(select(Record.id).where(
-            Record.id.in_(wanted[start:start + 500]), Record.created_at > since, Record.created_at <= now)).all()
+            Record.id.in_(wanted[start:start + 500]), Record.is_public, Record.created_at > since,
+            Record.created_at <= now)).all()
     return sorted(ids)
 
 

@@ -216,7 +216,7 @@ def add_entry(rl: ReadingList, record_id: int, note=None) -> ReadingListEntry:
     """Add a record (idempotent: adding it again keeps the one entry)."""
     rl = circulation.lock(ReadingList, rl.id)
     record = db.session.get(Record, record_id) if 0 < record_id < 2**31 else None
-    if record is None:
+    if record is None or not record.is_public:
         raise PatronServiceRefused("record_missing")
     existing = db.session.scalar(select(ReadingListEntry).where(ReadingListEntry.list_id == rl.id,
                                                                 ReadingListEntry.record_id == record.id))
@@ -252,12 +252,14 @@ def set_sharing(rl: ReadingList, shared: bool) -> ReadingList:
 
 
 def entries_with_availability(rl: ReadingList) -> list[dict]:
-    """Each entry with the live availability the record page shows (counts of copies by status)."""
+    """Each entry with the live availability the record page shows (counts of copies by status);
+    records hidden or withdrawn since they were added are left out (``Record.is_public``)."""
     from sqlalchemy.orm import selectinload
 
     from ..search.documents import availability
 
-    entries = db.session.scalars(select(ReadingListEntry).where(ReadingListEntry.list_id == rl.id)
+    entries = db.session.scalars(select(ReadingListEntry).join(Record, Record.id == ReadingListEntry.record_id)
+                                 .where(ReadingListEntry.list_id == rl.id, Record.is_public)
                                  .options(selectinload(ReadingListEntry.record).selectinload(Record.items))
                                  .order_by(ReadingListEntry.id)).all()
     return [{"entry": e, "record": e.record, "availability": availability(e.record.items)} for e in entries]

@@ -36,7 +36,9 @@ def install() -> None:
 
 
 def _item_rows(where, order, limit: int):
-    q = select(Item.id, Item.record_id, Item.shelf_key, Item.call_number).where(Item.shelf_key.is_not(None), where)
+    """Copies in shelf order, of records patrons may reach (``Record.is_public``) only."""
+    q = (select(Item.id, Item.record_id, Item.shelf_key, Item.call_number).join(Record, Record.id == Item.record_id)
+         .where(Item.shelf_key.is_not(None), Record.is_public, where))
     return db.session.execute(q.order_by(*order).limit(limit)).all()
 
 

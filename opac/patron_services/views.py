@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..accounts.permissions import can, is_patron, patron_required, staff_required
 from ..catalog.models import Item, Record
+from ..catalog.views import find_record
 from ..db import begin_write
 from ..errors import DomainError
 from ..extensions import db
@@ -314,7 +315,7 @@ def staff_reading_list_entry(list_id: int):
 
 
 def _shelf(record_id: int):
-    record = db.session.get(Record, record_id)
+    record = find_record(record_id)
     if record is None:
         abort(404)
     direction = request.args.get("dir")
@@ -359,7 +360,7 @@ def record_panel(record: Record) -> dict:
 @patron_required
 def record_lists(record_id: int):
     """Add the record to one of my lists or take it off (the private side of the record page)."""
-    record = db.session.get(Record, record_id)
+    record = find_record(record_id)
     if record is None:
         abort(404)
     from .models import ReadingListEntry

@@ -430,7 +430,7 @@ def purge_old_threads(now=None) -> int:
     REFERENCE_OPEN_RETENTION_DAYS (closed first), lose their asker, their text and their e-mails."""
     from sqlalchemy import delete, or_
 
-    from ..circulation.models import OutboxEmail
+    from ..mail import OutboxEmail
 
     now = now or utcnow()
     cfg = current_app.config

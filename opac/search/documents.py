@@ -98,9 +98,9 @@ def _lang_marker(record) -> str:
 
 
 def is_public(record) -> bool:
-    """Whether a record belongs in the search index: partners' records always, ours unless hidden or
-    withdrawn."""
-    return not getattr(record, "hidden", False) and getattr(record, "withdrawn_at", None) is None
+    """Whether a record belongs in the search index: partners' records always, ours when patrons
+    may reach them (``Record.is_public``)."""
+    return isinstance(record, PartnerRecord) or record.is_public
 
 
 def doc_id(record) -> int:

@@ -354,7 +354,8 @@ def _held_by(snap: Snapshot, d: int, data: dict, local: np.ndarray | None) -> li
     key = int(snap.column("dup_key")[d]) if local is not None else 0
     if not key:
         return [own]
-    others = np.flatnonzero((snap.column("dup_key") == key) & snap.live)[:50]  # a bogus ISBN shared by many: enough
+    same = snap.docs_with_key("dup_key", key)  # binary search in the sorted key column, not a scan per hit
+    others = same[snap.live[same]][:50]  # a bogus ISBN shared by many: enough
     holders = [LOCAL if local[o] else snap.hit(int(o)).get("library") for o in others if o != d]
     return list(dict.fromkeys([own, *sorted(holders, key=lambda h: (h != LOCAL, h))]))
 

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from ..catalog.models import Item
 from ..circulation import rules
-from ..circulation.models import Hold, Loan, OutboxEmail
+from ..circulation.models import Hold, Loan
 from ..extensions import db
+from ..mail import OutboxEmail
 
 
 def local_day_start(day: date) -> datetime:

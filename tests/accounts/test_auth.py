@@ -8,8 +8,8 @@ import re
 from sqlalchemy import select
 
 from opac.accounts.models import AuthSession, Patron
-from opac.circulation.models import OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
 from tests.conftest import csrf_token
 
 

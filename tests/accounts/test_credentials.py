@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from opac.accounts.credentials import common_passwords
 from opac.accounts.services import AccountError, create_patron, create_staff
-from opac.circulation.models import OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
 from tests.conftest import ROOT, csrf_token
 
 # ----------------------------------------------------------------------------- PINs and passwords

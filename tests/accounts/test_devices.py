@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from opac.accounts.models import AuthSession, KnownDevice, StaffNotice
-from opac.circulation.models import Notification, OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
+from opac.notifications.models import Notification
 from tests.conftest import csrf_token, staff_login
 
 ANDROID = ("Mozilla/5.0 (Linux; Android 14; SM-A145F) AppleWebKit/537.36 (KHTML, like Gecko) "

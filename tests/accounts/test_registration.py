@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from opac.accounts.models import Patron, Registration
 from opac.catalog.models import utcnow
-from opac.circulation.models import OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
 from tests.conftest import csrf_token, staff_login
 
 ROOT = Path(__file__).resolve().parents[2]

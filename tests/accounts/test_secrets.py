@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from opac.accounts.views import safe_next
-from opac.circulation.models import OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
 from tests.conftest import ROOT, csrf_token, free_port
 
 SITE = "https://opac.test/login"

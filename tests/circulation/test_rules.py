@@ -10,9 +10,11 @@ from sqlalchemy import select
 from opac.accounts.models import Patron
 from opac.catalog.models import Item, Location
 from opac.circulation import actions, rules, services
-from opac.circulation.models import CirculationPolicy, Hold, Holiday, Loan, Notification, OutboxEmail
+from opac.circulation.models import CirculationPolicy, Hold, Holiday, Loan
 from opac.circulation.services import CirculationRefused
 from opac.extensions import db
+from opac.mail import OutboxEmail
+from opac.notifications.models import Notification
 
 TODAY = date(2026, 11, 23)  # a Monday
 

@@ -14,8 +14,10 @@ from sqlalchemy import delete, func, select
 from opac.accounts.models import Patron
 from opac.catalog.models import Item, Location
 from opac.circulation import actions, rules, services
-from opac.circulation.models import ACTIVE_HOLD, Fine, Hold, IdempotencyKey, Loan, Notification, OutboxEmail, Renewal
+from opac.circulation.models import ACTIVE_HOLD, Fine, Hold, IdempotencyKey, Loan, Renewal
 from opac.extensions import db
+from opac.mail import OutboxEmail
+from opac.notifications.models import Notification
 from tests.circulation.snapshot import db_state
 
 BARCODES = ["X1", "X2", "Y1"]

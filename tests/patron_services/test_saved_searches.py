@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
-from opac.circulation.models import Notification, OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
+from opac.notifications.models import Notification
 from opac.patron_services.alerts import run_saved_search_alerts, save_search
 from opac.patron_services.models import SavedSearch, SavedSearchMatch
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, run_at_once
 
 
 @pytest.fixture
@@ -125,6 +126,27 @@ def test_alerts_only_by_the_chosen_channels(app, make_patron, make_record):
     assert _count(app, OutboxEmail, kind="saved_search") == 0  # in the app only, as chosen
 
 
+def test_a_record_hidden_before_its_alert_is_not_announced(app, make_patron, make_record):
+    """Hidden (or withdrawn) after it reached the index and before the index follows: the alert's own
+    query leaves it out (``Record.is_public``), so the notice never names a record patrons cannot open."""
+    from opac.accounts.models import Patron
+    from opac.catalog.models import Record
+
+    pid, _card, _pin = make_patron()
+    with app.test_request_context():
+        save_search(db.session.get(Patron, pid), MultiDict([("q", "geologi")]))
+        db.session.commit()
+    _at(app, "2026-03-03T10:00:00")
+    make_record(title="Geologi Pulau Jawa")
+    hidden = make_record(title="Geologi Rahasia")
+    with app.app_context():
+        db.session.get(Record, hidden).hidden = True  # the index has not followed yet
+        db.session.commit()
+    _at(app, "2026-03-09T11:00:00")
+    assert _daily_alerts(app)["saved_search_matches"] == 1
+    assert _count(app, SavedSearchMatch, record_id=hidden) == 0
+
+
 def test_api_edit_delete_and_ownership(app, client, api, make_patron, login):
     _a, card_a, pin_a = make_patron()
     login(card_a, pin_a)
@@ -205,3 +227,43 @@ def test_daily_run_command_sends_due_alerts(app, tmp_path, make_patron, make_rec
         mail = db.session.scalar(select(OutboxEmail).where(OutboxEmail.kind == "saved_search"))
         assert "Astronomi untuk Pemula" in mail.body and f"{BASE_URL}/saved-searches" in mail.body
     assert "saved searches checked: 0" in run_cli(env, "notify").stdout
+
+
+def test_two_saves_at_once_keep_the_per_patron_limit(app, make_patron, monkeypatch):
+    """Two different searches saved at the same moment by one patron with one place left: the
+    patron's row is locked while counting (SQLite: the write request's BEGIN IMMEDIATE), so one is
+    saved and the other refused, never both (the limit exceeded by one)."""
+    import time
+
+    from opac.accounts.models import Patron
+    from opac.db import begin_write
+    from opac.patron_services import alerts
+    from opac.patron_services.alerts import SavedSearchRefused
+
+    pid, _card, _pin = make_patron()
+    with app.test_request_context():
+        patron = db.session.get(Patron, pid)
+        for q in ("satu", "dua"):
+            save_search(patron, MultiDict([("q", q)]))
+        db.session.commit()
+    real_interval = alerts.alert_interval
+
+    def slow_interval():  # after the count, before the insert: without the lock both counts see 2
+        time.sleep(0.4)
+        return real_interval()
+
+    monkeypatch.setattr(alerts, "alert_interval", slow_interval)
+
+    def save(q):
+        with app.test_request_context(method="POST"):
+            begin_write()  # what every POST request does (opac.db.init_app)
+            try:
+                save_search(db.session.get(Patron, pid), MultiDict([("q", q)]))
+                db.session.commit()
+                return "saved"
+            except SavedSearchRefused as exc:
+                db.session.rollback()
+                return exc.reason
+
+    assert sorted(run_at_once([lambda: save("tiga"), lambda: save("empat")], timeout=60)) == ["saved", "too_many"]
+    assert _count(app, SavedSearch, patron_id=pid) == 3

@@ -7,8 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from opac.catalog.models import Location
-from opac.circulation.models import Hold, Notification, OutboxEmail
+from opac.circulation.models import Hold
 from opac.extensions import db
+from opac.mail import OutboxEmail
+from opac.notifications.models import Notification
 from opac.patron_services.models import PurchaseSuggestion
 from tests.conftest import csrf_token, staff_login
 

@@ -8,8 +8,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from opac.circulation.models import OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
 from opac.notifications.models import Notification
 from opac.notifications.worker import run
 from opac.push import PushMessage, PushSubscription

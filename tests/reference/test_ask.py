@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from opac.catalog.models import utcnow
-from opac.circulation.models import OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
 from opac.reference import services
 from opac.reference.models import FaqEntry, Question
 from tests.conftest import HttpUser, csrf_token, run_at_once

@@ -9,8 +9,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from opac.circulation.models import OutboxEmail
 from opac.extensions import db
+from opac.mail import OutboxEmail
 from opac.reference.models import Question
 from tests.conftest import HttpUser, csrf_token, run_at_once
 

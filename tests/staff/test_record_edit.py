@@ -118,6 +118,12 @@ def test_copies_added_and_changed_and_duplicate_barcodes_refused(app, client, sh
         item = db.session.get(Item, e3)
         assert (item.status, item.location_id, item.call_number) == ("missing", shelf["cabang"], "X 1")
         assert {e.action for e in db.session.scalars(select(RecordEdit))} == {"add_copy", "edit_copy"}
+    # the log names the changed copy fields by their labels, in the page's language, not by column names
+    assert "Copy changed: E3: Status, Location, Call number" in flashes(client, url)
+    assert "E3: Status, Location, Call number" in flashes(client, "/staff/records")  # latest changes
+    indonesian = flashes(client, f"{url}?hl=id")
+    assert "E3: Status, Lokasi, Nomor panggil" in indonesian and "call_number" not in indonesian.split('id="log"')[1]
+    client.get(f"{url}?hl=en")
     # circulation's own statuses are not set by hand, and a copy of another record is not reachable here
     r = post(client, f"{url}/copies/{e3}", status="on_loan", location_id="", call_number="")
     assert "circulation sets it" in flashes(client, url)
@@ -168,7 +174,8 @@ def test_withdraw_and_reinstate(app, client, shelf, librarian, search_api, make_
 
     with app.app_context():
         control = db.session.get(Record, rid).control_number
-    assert post(client, f"/staff/records/{rid}/withdraw").status_code == 303
+    assert post(client, f"/staff/records/{rid}/withdraw", reason="Rusak terkena banjir").status_code == 303
+    assert "Withdrawn: Rusak terkena banjir" in client.get(f"/staff/records/{rid}").text  # the reason, in the log
     with app.app_context():
         rec = db.session.get(Record, rid)
         assert rec.withdrawn_at is not None and {i.status for i in rec.items} == {"withdrawn"}

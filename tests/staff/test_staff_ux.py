@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from opac.catalog.models import Item, Location, utcnow
-from opac.circulation.models import Hold, Loan, OutboxEmail, Renewal
+from opac.circulation.models import Hold, Loan, Renewal
 from opac.extensions import db
+from opac.mail import OutboxEmail
 from tests.conftest import csrf_token
 
 
