@@ -98,62 +98,87 @@ def label(n: int) -> str:
 # ----------------------------------------------------------------------------- 1. bulk load
 
 
-def bulk_load(workdir: Path, n: int, seed: int = SEED, batch: int = 5000) -> dict:
-    """A fresh database with ``n`` synthetic records and their copies, written in batched inserts."""
+def _chunks(rows, size: int):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _convert(chunk: list[dict]) -> list[tuple[dict, list[dict]]]:
+    """(record columns, copies) of each row, as the importer maps them (run in a worker process)."""
+    from opac.catalog.importers import row_to_fields
+    from opac.catalog.marc import fields_to_marc, to_iso2709
+    from opac.catalog.services import RECORD_FIELDS
+    from opac.patron_services.callnumber import call_number_key
+
+    out = []
+    for row in chunk:
+        fields, _notes = row_to_fields(row)
+        items = fields.pop("items")
+        rec = {k: fields.get(k) for k in RECORD_FIELDS}
+        rec.update(control_number=fields["control_number"], source="jsonl",
+                   marc=to_iso2709(fields_to_marc(fields, items)))
+        for it in items:
+            it["shelf_key"] = call_number_key(it["call_number"] or fields["call_number"])
+        out.append((rec, items))
+    return out
+
+
+def bulk_load(workdir: Path, n: int, seed: int = SEED, batch: int = 2000, procs: int = 0) -> dict:
+    """A fresh database with ``n`` synthetic records and their copies, written in batched inserts.
+
+    Rows are generated as a stream and converted in ``procs`` worker processes (0: one per core),
+    ``batch`` at a time, so memory stays bounded at any ``n``."""
+    import multiprocessing
+
     from sqlalchemy import insert, select
 
     from bench.search_bench import make_app
-    from opac.catalog.importers import row_to_fields
-    from opac.catalog.marc import fields_to_marc, to_iso2709
     from opac.catalog.models import Item, Location, Record
-    from opac.catalog.services import RECORD_FIELDS
     from opac.cli import upgrade_database
     from opac.extensions import db
-    from opac.patron_services.callnumber import call_number_key
 
     app = make_app(workdir)
     items_n = 0
+    procs = procs or os.cpu_count() or 1
     with app.app_context():
         with contextlib.redirect_stderr(io.StringIO()):  # alembic's log of every migration
             upgrade_database()
         t0 = time.perf_counter()
         locations = {code: lid for lid, code in db.session.execute(select(Location.id, Location.code))}
-        with db.engine.connect() as conn:
-            recs, its = [], []
-            for i, row in enumerate(synthetic_records(n, seed), start=1):
-                fields, _notes = row_to_fields(row)
-                items = fields.pop("items")
-                rec = {k: fields.get(k) for k in RECORD_FIELDS}
-                rec.update(id=i, control_number=fields["control_number"], source="jsonl",
-                           marc=to_iso2709(fields_to_marc(fields, items)))
-                recs.append(rec)
-                for it in items:
-                    code = it["location"]
-                    if code and code not in locations:
-                        locations[code] = conn.execute(insert(Location).values(code=code, name=code)
-                                                       .returning(Location.id)).scalar_one()
-                    its.append({"record_id": i, "barcode": it["barcode"], "call_number": it["call_number"],
-                                "location_id": locations.get(code), "collection": it["collection"],
-                                "copy_number": it["copy_number"], "status": it["status"],
-                                "shelf_key": call_number_key(it["call_number"] or fields["call_number"])})
-                if len(recs) >= batch:
-                    items_n += _flush(conn, insert(Record), insert(Item), recs, its)
-            items_n += _flush(conn, insert(Record), insert(Item), recs, its)
+        db.session.commit()
+        with db.engine.connect() as conn, multiprocessing.get_context("fork").Pool(procs) as pool:
+            next_id = 1
+            chunks = _chunks(synthetic_records(n, seed), batch)
+            for converted in pool.imap(_convert, chunks) if procs > 1 else map(_convert, chunks):
+                recs, its = [], []
+                for rec, items in converted:
+                    rec["id"] = next_id
+                    recs.append(rec)
+                    for it in items:
+                        code = it["location"]
+                        if code and code not in locations:
+                            locations[code] = conn.execute(insert(Location).values(code=code, name=code)
+                                                           .returning(Location.id)).scalar_one()
+                        its.append({"record_id": next_id, "barcode": it["barcode"], "call_number": it["call_number"],
+                                    "location_id": locations.get(code), "collection": it["collection"],
+                                    "copy_number": it["copy_number"], "status": it["status"],
+                                    "shelf_key": it["shelf_key"]})
+                    next_id += 1
+                conn.execute(insert(Record), recs)
+                if its:
+                    conn.execute(insert(Item), its)
+                conn.commit()
+                items_n += len(its)
     seconds = time.perf_counter() - t0
-    return {"records": n, "items": items_n, "load_s": seconds, "load_rate": n / seconds,
-            "db_mb": (workdir / "opac.sqlite").stat().st_size / 1e6}
-
-
-def _flush(conn, ins_rec, ins_item, recs: list, its: list) -> int:
-    if recs:
-        conn.execute(ins_rec, recs)
-    if its:
-        conn.execute(ins_item, its)
-    conn.commit()
-    k = len(its)
-    recs.clear()
-    its.clear()
-    return k
+    db_mb = sum(p.stat().st_size for p in workdir.glob("opac.sqlite*")) / 1e6
+    return {"records": n, "items": items_n, "load_s": seconds, "load_rate": n / seconds, "load_procs": procs,
+            "db_mb": db_mb}
 
 
 # ----------------------------------------------------------------------------- 2. reindex
@@ -380,9 +405,9 @@ def run_size(n: int, args) -> dict:
     wd.mkdir(parents=True)
     print(f"\n=== {n:,} records (load average {load_average()}) ===", flush=True)
     r = {"records": n, "load_at_start": load_average()}
-    r.update(bulk_load(wd, n, seed=args.seed))
-    print(f"bulk load (batched SQL inserts, not the per-record importer): {r['load_s']:.0f} s "
-          f"({r['load_rate']:,.0f} rec/s), {r['items']:,} copies, database {r['db_mb']:.0f} MB", flush=True)
+    r.update(bulk_load(wd, n, seed=args.seed, procs=args.load_procs))
+    print(f"bulk load (batched SQL inserts, not the per-record importer; {r['load_procs']} processes): "
+          f"{r['load_s']:.0f} s ({r['load_rate']:,.0f} rec/s), {r['items']:,} copies, database {r['db_mb']:.0f} MB", flush=True)
     r.update(reindex(wd))
     print(f"reindex (flask --app opac reindex): {r['reindex_s']:.0f} s = {n / r['reindex_s']:,.0f} rec/s, "
           f"peak RSS {r['reindex_peak_rss_mb']:.0f} MB, index {r['index_mb']:.0f} MB", flush=True)
@@ -405,6 +430,7 @@ def main(argv=None):
     ap.add_argument("--queries", type=int, default=300, help="distinct queries of the cold and warm passes")
     ap.add_argument("--searches", type=int, default=1000, help="searches per run before memory is read")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--load-procs", type=int, default=0, help="processes converting rows for the load (0: cores)")
     ap.add_argument("--result-cache", action="store_true", help="keep the app's result cache (off: the engine)")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "opac-scale")
     ap.add_argument("--keep", action="store_true", help="keep each size's database and index")
