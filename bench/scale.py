@@ -220,8 +220,15 @@ def sample_records(db_path: Path, n_records: int, k: int, seed: int) -> list[dic
 
 
 def distinct_queries(records: list[dict], n: int, seed: int, exclude: set = frozenset()) -> list[str]:
-    qs = [q for _, q in query_mix(records, n * 2, seed=seed) if q not in exclude]
-    return list(dict.fromkeys(qs))[:n]
+    """Up to ``n`` distinct queries of the mix, none in ``exclude`` (drawn until enough or exhausted)."""
+    out: dict[str, None] = {}
+    for k in range(20):
+        for _, q in query_mix(records, max(n, 50) * 2, seed=seed * 1000 + k):
+            if q not in exclude:
+                out.setdefault(q)
+        if len(out) >= n:
+            break
+    return list(out)[:n]
 
 
 def _timed_pass(base: str, queries: list[str]) -> tuple[list[float], int]:
@@ -244,7 +251,8 @@ def serve_and_measure(workdir: Path, n_records: int, queries: int, searches: int
         cold, cold_err = _timed_pass(server.base, mix)
         warm, warm_err = _timed_pass(server.base, mix)
         done = len(opening) + len(cold) + len(warm)
-        more = distinct_queries(records, max(0, searches - done), seed=8, exclude=set(mix))
+        more = distinct_queries(records, max(0, searches - done), seed=8, exclude=set(mix)) or mix
+        more = (more * (1 + max(0, searches - done) // len(more)))[:max(0, searches - done)]
         _, more_err = _timed_pass(server.base, more)
         done += len(more)
         mem = [smaps_mb(pid) for pid in server.worker_pids()]
