@@ -231,13 +231,15 @@ def distinct_queries(records: list[dict], n: int, seed: int, exclude: set = froz
     return list(out)[:n]
 
 
-def _timed_pass(base: str, queries: list[str]) -> tuple[list[float], int]:
-    samples, errors = [], 0
+def _timed_pass(base: str, queries: list[str]) -> tuple[list[float], int, int]:
+    """Seconds of each search, non-200 answers, answers without hits."""
+    samples, errors, empty = [], 0, 0
     for q in queries:
-        status, _, s = http_get(f"{base}/api/v1/search?q={quote(q)}")
+        status, body, s = http_get(f"{base}/api/v1/search?q={quote(q)}")
         samples.append(s)
         errors += status != 200
-    return samples, errors
+        empty += status == 200 and not json.loads(body)["total"]
+    return samples, errors, empty
 
 
 def serve_and_measure(workdir: Path, n_records: int, queries: int, searches: int, workers: int,
@@ -248,16 +250,16 @@ def serve_and_measure(workdir: Path, n_records: int, queries: int, searches: int
     with Gunicorn("wsgi:app", serve_env(workdir, **extra), workers=workers, ready_path="/healthz",
                   log=workdir / "gunicorn.log") as server:
         opening = server.open_every_worker(f"/api/v1/search?q={WARMUP_Q}")
-        cold, cold_err = _timed_pass(server.base, mix)
-        warm, warm_err = _timed_pass(server.base, mix)
+        cold, cold_err, empty = _timed_pass(server.base, mix)
+        warm, warm_err, _ = _timed_pass(server.base, mix)
         done = len(opening) + len(cold) + len(warm)
         more = distinct_queries(records, max(0, searches - done), seed=8, exclude=set(mix)) or mix
         more = (more * (1 + max(0, searches - done) // len(more)))[:max(0, searches - done)]
-        _, more_err = _timed_pass(server.base, more)
+        _, more_err, _ = _timed_pass(server.base, more)
         done += len(more)
         mem = [smaps_mb(pid) for pid in server.worker_pids()]
     return {
-        "queries": len(mix), "searches": done, "errors": cold_err + warm_err + more_err,
+        "queries": len(mix), "searches": done, "queries_without_hits": empty, "errors": cold_err + warm_err + more_err,
         "open_ms": max(opening) * 1000, "cold": stats_ms(cold), "warm": stats_ms(warm),
         "rss_mb": max(m["rss"] for m in mem), "pss_mb": max(m["pss"] for m in mem),
         "private_mb": max(m["private"] for m in mem), "workers": len(mem), "result_cache": result_cache,
@@ -424,7 +426,7 @@ def run_size(n: int, args) -> dict:
           f"cold p50 {r['cold']['p50']:.1f} / p95 {r['cold']['p95']:.1f} ms, warm p50 {r['warm']['p50']:.1f} / "
           f"p95 {r['warm']['p95']:.1f} ms; after {r['searches']:,} searches RSS {r['rss_mb']:.0f} MB, "
           f"PSS {r['pss_mb']:.0f} MB, private {r['private_mb']:.0f} MB per worker (max of {r['workers']}); "
-          f"{r['errors']} non-200 answers", flush=True)
+          f"{r['errors']} non-200 answers, {r['queries_without_hits']} queries without hits", flush=True)
     r["load_at_end"] = load_average()
     if not args.keep:
         shutil.rmtree(wd, ignore_errors=True)

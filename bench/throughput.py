@@ -154,8 +154,9 @@ def _ms(text: str) -> float:
     return float(text)
 
 
-def query_files(workdir: Path, cold_n: int, pool_n: int, stream_n: int = 20000) -> tuple[Path, Path, int, int]:
-    """The cold list (distinct queries, shuffled) and the steady stream (a pool drawn Zipf-like)."""
+def query_files(workdir: Path, cold_n: int, pool_n: int, stream_n: int = 20000) -> tuple[Path, Path, int, list]:
+    """The cold list (distinct queries, shuffled) and the steady stream (a pool drawn Zipf-like);
+    returns the two files, the cold list's length and the pool (most frequent first)."""
     import sqlite3
 
     from bench.scale import distinct_queries, sample_records
@@ -172,7 +173,7 @@ def query_files(workdir: Path, cold_n: int, pool_n: int, stream_n: int = 20000) 
     cold_file, steady_file = workdir / "wrk-cold.txt", workdir / "wrk-steady.txt"
     cold_file.write_text("\n".join(quote(q) for q in cold) + "\n")
     steady_file.write_text("\n".join(quote(q) for q in stream) + "\n")
-    return cold_file, steady_file, len(cold), len(pool)
+    return cold_file, steady_file, len(cold), pool
 
 
 def run(workdir: Path, base_queries=None, seconds: float = 20, workers: int = 2, engines=tuple(ENGINES),
@@ -180,13 +181,14 @@ def run(workdir: Path, base_queries=None, seconds: float = 20, workers: int = 2,
     """Every engine in ``engines`` on ``workdir`` (opac.sqlite and index/; the FTS5 and tantivy
     copies are built when missing)."""
     ensure_baselines(workdir, rebuild=False)
-    cold_file, steady_file, n_cold, n_pool = query_files(workdir, cold_n, pool)
+    cold_file, steady_file, n_cold, pool_queries = query_files(workdir, cold_n, pool)
+    typical = pool_queries[0]  # the stream's most frequent query: the ceiling answers ours to it
     ceiling_json = workdir / "ceiling.json"
     results: dict[str, dict] = {}
     for name in engines:
         app, path, extra, phases = ENGINES[name]
         if name == "ceiling" and not ceiling_json.exists():
-            _save_answer(workdir, ceiling_json)
+            _save_answer(workdir, ceiling_json, typical)
         env = serve_env(workdir, FTS5_DB=str(workdir / "fts5.sqlite"), TANTIVY_INDEX=str(workdir / "tantivy"),
                         CEILING_JSON=str(ceiling_json), **extra)
         with Gunicorn(app, env, workers=workers, ready_path="/healthz" if path.startswith("/api") else path + "ready",
@@ -202,21 +204,21 @@ def run(workdir: Path, base_queries=None, seconds: float = 20, workers: int = 2,
                 wrk(server.base, path, steady_file, seconds=warm_seconds)
                 res["steady"] = wrk(server.base, path, steady_file, seconds=seconds)
             if name == "ours" and not ceiling_json.exists():
-                _save_answer(workdir, ceiling_json, server.base)
+                _save_answer(workdir, ceiling_json, typical, server.base)
         print(f"  {name}: " + ", ".join(f"{ph} {r['rps']:,.0f} req/s" + (f" ({'; '.join(r['errors'])})" if r["errors"]
                                                                           else "") for ph, r in res.items()), flush=True)
-    report(results, workers, seconds, n_cold, n_pool)
+    report(results, workers, seconds, n_cold, len(pool_queries))
     return results
 
 
-def _save_answer(workdir: Path, out: Path, base: str | None = None) -> None:
+def _save_answer(workdir: Path, out: Path, q: str, base: str | None = None) -> None:
     """Our answer to a typical query (the ceiling's body): from the running app, or in-process."""
     if base:
-        status, body, _ = http_get(base + "/api/v1/search?q=sejarah")
+        status, body, _ = http_get(f"{base}/api/v1/search?q={quote(q)}")
     else:
         from bench.search_bench import make_app
 
-        r = make_app(workdir).test_client().get("/api/v1/search?q=sejarah")
+        r = make_app(workdir).test_client().get(f"/api/v1/search?q={quote(q)}")
         status, body = r.status_code, r.data
     if status != 200:
         raise RuntimeError(f"our app answered {status} to the ceiling's query")
