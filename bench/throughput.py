@@ -176,7 +176,7 @@ def query_files(workdir: Path, cold_n: int, pool_n: int, stream_n: int = 20000) 
     return cold_file, steady_file, len(cold), pool
 
 
-def run(workdir: Path, base_queries=None, seconds: float = 20, workers: int = 2, engines=tuple(ENGINES),
+def run(workdir: Path, seconds: float = 20, workers: int = 2, engines=tuple(ENGINES),
         cold_n: int = 5000, pool: int = 1000, warm_seconds: float = 5) -> dict:
     """Every engine in ``engines`` on ``workdir`` (opac.sqlite and index/; the FTS5 and tantivy
     copies are built when missing)."""
