@@ -201,7 +201,8 @@ def run(workdir: Path, seconds: float = 20, workers: int = 2, engines=tuple(ENGI
             if "cold" in phases:
                 res["cold"] = wrk(server.base, path, cold_file, seconds=600, once=True)
             if "steady" in phases:
-                wrk(server.base, path, steady_file, seconds=warm_seconds)
+                if warm_seconds > 0:
+                    wrk(server.base, path, steady_file, seconds=warm_seconds)
                 res["steady"] = wrk(server.base, path, steady_file, seconds=seconds)
             if name == "ours" and not ceiling_json.exists():
                 _save_answer(workdir, ceiling_json, typical, server.base)
