@@ -22,6 +22,7 @@ off (the engine alone, steady only). Goals (issue 14): cold ≥ 1.0× FTS5, stea
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -35,7 +36,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Gunicorn, http_get, serve_env  # noqa: E402
+from bench.common import ROOT, Gunicorn, http_get, serve_env  # noqa: E402
 
 LUA = r"""
 local queries = {}
@@ -305,6 +306,7 @@ def main(argv=None):
     ap.add_argument("--cold", type=int, default=5000, help="distinct queries of the cold pass")
     ap.add_argument("--pool", type=int, default=1000, help="distinct queries of the steady stream")
     ap.add_argument("--engines", default=",".join(ENGINES), help=f"some of {', '.join(ENGINES)}")
+    ap.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "throughput.json", help="the numbers")
     args = ap.parse_args(argv)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = set(engines) - set(ENGINES)
@@ -313,8 +315,14 @@ def main(argv=None):
     print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     prepare(args.workdir, args.reuse)
     (args.workdir / "ceiling.json").unlink(missing_ok=True)
-    return run(args.workdir, seconds=args.seconds, workers=args.workers, engines=engines, cold_n=args.cold,
-               pool=args.pool, warm_seconds=args.warm_seconds)
+    results = run(args.workdir, seconds=args.seconds, workers=args.workers, engines=engines, cold_n=args.cold,
+                  pool=args.pool, warm_seconds=args.warm_seconds)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"load": Path("/proc/loadavg").read_text().split()[:3],
+                                     "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                     "results": results}, indent=1))
+    print(f"numbers {args.json}")
+    return results
 
 
 if __name__ == "__main__":
