@@ -217,3 +217,121 @@ def fts5_query(q: str) -> str:
     if q.endswith("*"):
         return f'"{q[:-1]}"*'
     return " ".join(f'"{w}"' for w in q.split())
+
+
+# ------------------------------------------------------------------ serving under gunicorn
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_env(workdir: Path, **extra: str) -> dict:
+    """The environment of a production-like run on ``workdir``'s database and index (no test
+    settings, no embedded index follower: the benches measure the web workers alone)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPAC_", "FLASK_")) and k != "TESTING"}
+    env.update(OPAC_DATABASE_URL=f"sqlite:///{workdir / 'opac.sqlite'}", OPAC_INDEX_DIR=str(workdir / "index"),
+               OPAC_SECRET_KEY="bench", OPAC_INSTANCE_PATH=str(workdir / "instance"),
+               OPAC_EMBEDDED_FOLLOWER="false", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def http_get(url: str, timeout: float = 120) -> tuple[int, bytes, float]:
+    """(status, body, seconds) of one GET on a new connection (gunicorn's sync workers close it)."""
+    import urllib.error
+    import urllib.request
+
+    t = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback
+            status, body = r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    return status, body, time.perf_counter() - t
+
+
+class Gunicorn:
+    """``gunicorn -w N -k sync`` serving ``app`` on a free loopback port (with the project's
+    gunicorn.conf.py, as deployed); a context manager that stops the whole process group."""
+
+    def __init__(self, app: str, env: dict, workers: int = 2, ready_path: str = "/", log: Path | None = None):
+        import sys
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.ready_path = ready_path
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        self.cmd = [gunicorn, "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers), "-k", "sync",
+                    "-b", f"127.0.0.1:{self.port}", "--timeout", "300", "--max-requests", "0", app]
+        self.env = env
+        self.log = log
+
+    def __enter__(self):
+        import subprocess
+
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 - closed in __exit__
+        self._out = out
+        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited {self.proc.returncode}: {' '.join(self.cmd)}")
+            if len(self.worker_pids()) >= self.workers:
+                try:
+                    http_get(self.base + self.ready_path, timeout=5)
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"gunicorn on {self.base} did not come up")
+
+    def __exit__(self, *exc):
+        import signal
+
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(30)
+        except ProcessLookupError:
+            pass
+        if self._out is not None and hasattr(self._out, "close"):
+            self._out.close()
+
+    def worker_pids(self) -> list[int]:
+        try:
+            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            return []
+        pids = []
+        for k in kids:
+            try:
+                if b"gunicorn" in Path(f"/proc/{k}/cmdline").read_bytes():
+                    pids.append(int(k))
+            except OSError:
+                pass
+        return pids
+
+    def open_every_worker(self, path: str, rounds: int = 2) -> list[float]:
+        """Send ``workers`` concurrent requests ``rounds`` times, so that every worker serves (and
+        opens its index for) at least one; returns each request's seconds."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            return [s for _ in range(rounds)
+                    for _, _, s in pool.map(lambda _: http_get(self.base + path), range(self.workers))]
+
+
+def smaps_mb(pid: int) -> dict:
+    """Rss, Pss and private memory of a process in MB (/proc/PID/smaps_rollup)."""
+    out = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[-1] == "kB":
+            out[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    return {"rss": out.get("Rss", 0.0), "pss": out.get("Pss", 0.0),
+            "private": out.get("Private_Clean", 0.0) + out.get("Private_Dirty", 0.0)}

@@ -26,21 +26,16 @@ CREATE INDEX ix_auth ON meta_author(id); CREATE INDEX ix_loc ON meta_loc(id);
 """
 
 
-def build(opac_db: str, out: Path) -> int:
-    """Copy every record of the opac database into an FTS5 database; returns the count."""
-    if out.exists():
-        out.unlink()
+def catalogue_rows(opac_db: str):
+    """What the baseline engines index and answer, per record of the opac database: the four
+    text fields (title, author, subject, rest), the hit JSON and the facet values."""
     src = sqlite3.connect(opac_db)
-    dst = sqlite3.connect(out)
-    dst.executescript(SCHEMA)
     items: dict[int, list] = {}
     for rid, status, loc in src.execute(
             "SELECT i.record_id, i.status, l.code FROM item i LEFT JOIN location l ON l.id = i.location_id"):
         items.setdefault(rid, []).append((status, loc))
-    n = 0
     rows = src.execute("SELECT id, title, subtitle, authors, subjects, languages, year, material_type, publisher, "
                        "summary, notes, isbns, call_number, series, control_number FROM record")
-    batch = []
     for (rid, title, subtitle, authors, subjects, langs, year, mtype, publisher, summary, notes, isbns, cn, series,
          control) in rows:
         authors = [a["name"] for a in json.loads(authors or "[]")]
@@ -49,14 +44,33 @@ def build(opac_db: str, out: Path) -> int:
         rest = " ".join(filter(None, [publisher, summary, " ".join(json.loads(notes or "[]")),
                                       " ".join(json.loads(isbns or "[]")), cn, " ".join(json.loads(series or "[]")),
                                       control, str(year or "")]))
-        batch.append((rid, f"{title} {subtitle or ''}", " ".join(authors), " ".join(subjects), rest))
-        hit = {"id": rid, "title": title, "authors": authors, "year": year, "material_type": mtype}
-        dst.execute("INSERT INTO meta VALUES (?,?,?,?,?,?,?)", (rid, title, json.dumps(authors), year or 0, mtype,
-                                                                int(any(s == "available" for s, _ in its)), json.dumps(hit)))
-        dst.executemany("INSERT INTO meta_lang VALUES (?,?)", [(rid, x) for x in json.loads(langs or "[]")])
-        dst.executemany("INSERT INTO meta_subject VALUES (?,?)", [(rid, s.split(" -- ")[0]) for s in subjects])
-        dst.executemany("INSERT INTO meta_author VALUES (?,?)", [(rid, a) for a in authors])
-        dst.executemany("INSERT INTO meta_loc VALUES (?,?)", [(rid, loc) for loc in {loc for _, loc in its if loc}])
+        yield {"id": rid, "control_number": control, "title": f"{title} {subtitle or ''}",
+               "author": " ".join(authors), "subject": " ".join(subjects), "rest": rest,
+               "hit": {"id": rid, "title": title, "authors": authors, "year": year, "material_type": mtype},
+               "year": year or 0, "material_type": mtype, "available": int(any(s == "available" for s, _ in its)),
+               "languages": json.loads(langs or "[]"), "subject_heads": [s.split(" -- ")[0] for s in subjects],
+               "authors": authors, "locations": sorted({loc for _, loc in its if loc})}
+    src.close()
+
+
+def build(opac_db: str, out: Path) -> int:
+    """Copy every record of the opac database into an FTS5 database; returns the count."""
+    if out.exists():
+        out.unlink()
+    dst = sqlite3.connect(out)
+    dst.executescript(SCHEMA)
+    n = 0
+    batch = []
+    for r in catalogue_rows(opac_db):
+        rid = r["id"]
+        batch.append((rid, r["title"], r["author"], r["subject"], r["rest"]))
+        dst.execute("INSERT INTO meta VALUES (?,?,?,?,?,?,?)", (rid, r["hit"]["title"], json.dumps(r["authors"]),
+                                                                r["year"], r["material_type"], r["available"],
+                                                                json.dumps(r["hit"])))
+        dst.executemany("INSERT INTO meta_lang VALUES (?,?)", [(rid, x) for x in r["languages"]])
+        dst.executemany("INSERT INTO meta_subject VALUES (?,?)", [(rid, s) for s in r["subject_heads"]])
+        dst.executemany("INSERT INTO meta_author VALUES (?,?)", [(rid, a) for a in r["authors"]])
+        dst.executemany("INSERT INTO meta_loc VALUES (?,?)", [(rid, loc) for loc in r["locations"]])
         n += 1
         if len(batch) >= 5000:
             dst.executemany("INSERT INTO fts(rowid, title, author, subject, rest) VALUES (?,?,?,?,?)", batch)
@@ -67,7 +81,6 @@ def build(opac_db: str, out: Path) -> int:
     dst.execute("INSERT INTO fts(fts) VALUES('optimize')")
     dst.commit()
     dst.close()
-    src.close()
     return n
 
 

@@ -14,7 +14,6 @@ rest) and the same field weights (3, 2, 1.2, 1), all words required (FTS5's and 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import shutil
@@ -28,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import fts5_query, shared_data  # noqa: E402
-from bench.fts5 import FTS5Search  # noqa: E402
+from bench.fts5 import FTS5Search, catalogue_rows  # noqa: E402
 from bench.fts5 import build as build_fts5  # noqa: E402
 from bench.judgments import load as load_judgments  # noqa: E402
 from bench.search_bench import make_app  # noqa: E402
@@ -56,16 +55,8 @@ def load_catalogue(workdir: Path):
 
 def _rows(db_path: Path):
     """(control number, title, author, subject, rest) of every record: the fields FTS5 indexes."""
-    conn = sqlite3.connect(db_path)
-    for (cn, title, subtitle, authors, subjects, publisher, summary, notes, isbns, callno, series,
-         year) in conn.execute("SELECT control_number, title, subtitle, authors, subjects, publisher, summary, "
-                               "notes, isbns, call_number, series, year FROM record"):
-        rest = " ".join(filter(None, [publisher, summary, " ".join(json.loads(notes or "[]")),
-                                      " ".join(json.loads(isbns or "[]")), callno,
-                                      " ".join(json.loads(series or "[]")), cn, str(year or "")]))
-        yield (cn, f"{title} {subtitle or ''}", " ".join(a["name"] for a in json.loads(authors or "[]")),
-               " ".join(json.loads(subjects or "[]")), rest)
-    conn.close()
+    for r in catalogue_rows(str(db_path)):
+        yield r["control_number"], r["title"], r["author"], r["subject"], r["rest"]
 
 
 class Tantivy:

@@ -231,7 +231,7 @@ def main():
         if args.throughput:
             from bench.throughput import run as run_throughput
 
-            run_throughput(wd, results["real"]["queries"])
+            run_throughput(wd)
     if args.synthetic:
         wd = args.workdir / f"synthetic-{args.synthetic}"
         if args.reuse and (wd / "opac.sqlite").exists():
@@ -251,7 +251,7 @@ def main():
         if args.throughput:
             from bench.throughput import run as run_throughput
 
-            run_throughput(wd, results["synthetic"]["queries"])
+            run_throughput(wd)
     out = args.workdir / "results.json"
     out.write_text(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "queries"} for k, v in results.items()},
                               indent=1, default=str))
