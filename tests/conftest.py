@@ -36,6 +36,23 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def light_password_hashing():
+    """PINs and passwords hashed and checked in the test process use Argon2id at its lightest cost:
+    at the recommended cost each hash and each login takes 0.1-0.5 s, minutes over the suite.
+    Subprocesses (commands, gunicorn) keep the production hasher; tests/test_cli.py checks its cost."""
+    from argon2 import PasswordHasher
+
+    from opac.accounts import services
+
+    production = services._hasher
+    services._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    services._dummy_hash.cache_clear()
+    yield
+    services._hasher = production
+    services._dummy_hash.cache_clear()
+
+
 def _worker() -> str:
     """Name of this test process's PostgreSQL database (OPAC_TEST_DB_PREFIX keeps parallel checkouts apart)."""
     return os.environ.get("OPAC_TEST_DB_PREFIX", "") + os.environ.get("PYTEST_XDIST_WORKER", "main")
