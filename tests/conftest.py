@@ -17,6 +17,29 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("OPAC_TEST_DATABASE_URL", "")
 
 
+#: Fixtures that reach the database under test (a test without one of them in its closure gets the
+#: same result on SQLite and on PostgreSQL). A fixture that reads OPAC_TEST_DATABASE_URL belongs here.
+DATABASE_FIXTURES = ("template_database", "opac_url")
+
+
+def uses_test_database(item) -> bool:
+    return any(name in DATABASE_FIXTURES for name in getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL pass (OPAC_TEST_DATABASE_URL set) runs only the tests that use the database
+    under test: the others (analysis, lint, JavaScript, MARC parsing, commands on their own SQLite
+    file...) already ran in the SQLite pass. Tests marked ``heavy`` go first, so that with ``-n 2``
+    they start at once on different workers instead of one starting near the end."""
+    if PG_URL:
+        once = [item for item in items if not uses_test_database(item)]
+        if once:
+            config.hook.pytest_deselected(items=once)
+            items[:] = [item for item in items if uses_test_database(item)]
+    items.sort(key=lambda item: 0 if item.get_closest_marker("heavy") else 1)
+
+
 def shared_data_dir() -> Path | None:
     candidates = [os.environ.get("OPAC_SHARED_DATA"), ROOT.parent / "shared" / "data", "/work/shared/data"]
     for c in candidates:

@@ -32,7 +32,7 @@ from opac.notifications.worker import run as run_worker
 from opac.push import PushMessage
 from tests.notifications.fakes import browser_keys, vapid_config
 
-pytestmark = pytest.mark.month
+pytestmark = [pytest.mark.month, pytest.mark.heavy]
 
 SEED = 20260302
 START = date(2026, 3, 2)  # a Monday
