@@ -17,6 +17,29 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("OPAC_TEST_DATABASE_URL", "")
 
 
+def _reuse_url_builders() -> None:
+    """Every test makes an app, and each app compiles its ~600 URL rules into builder functions
+    (werkzeug generates and compiles Python code for each): most of the ``app`` fixture's time. A
+    builder for a rule without defaults depends only on the rule's parsed parts, and takes the rule
+    as its argument, so the test process compiles each such builder once and reuses it."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    builders: dict = {}
+
+    def reused(self, append_unknown: bool = True):
+        if self.defaults:
+            return compile_builder(self, append_unknown)
+        key = (self.rule, tuple(self._trace), append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = reused
+
+
+_reuse_url_builders()
+
 #: Fixtures that reach the database under test (a test without one of them in its closure gets the
 #: same result on SQLite and on PostgreSQL). A fixture that reads OPAC_TEST_DATABASE_URL belongs here.
 DATABASE_FIXTURES = ("template_database", "opac_url")
