@@ -495,11 +495,12 @@ class GunicornNode:
 
 
 @pytest.fixture
-def live_server(app):
-    """The app under gunicorn with 4 sync workers, on the test's database and index."""
+def live_server(app, request):
+    """The app under gunicorn with 4 sync workers (2 for a browser test: one person's requests,
+    and each worker is a second of start-up), on the test's database and index."""
     import time
 
-    node = GunicornNode(app).start()
+    node = GunicornNode(app, workers=2 if request.node.get_closest_marker("browser") else 4).start()
     time.sleep(1.0)  # let every worker finish booting before the tests fire requests at once
     yield node.base
     node.stop()
