@@ -17,6 +17,52 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("OPAC_TEST_DATABASE_URL", "")
 
 
+def _reuse_url_builders() -> None:
+    """Every test makes an app, and each app compiles its ~600 URL rules into builder functions
+    (werkzeug generates and compiles Python code for each): most of the ``app`` fixture's time. A
+    builder for a rule without defaults depends only on the rule's parsed parts, and takes the rule
+    as its argument, so the test process compiles each such builder once and reuses it."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    builders: dict = {}
+
+    def reused(self, append_unknown: bool = True):
+        if self.defaults:
+            return compile_builder(self, append_unknown)
+        key = (self.rule, tuple(self._trace), append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = reused
+
+
+_reuse_url_builders()
+
+#: Fixtures that reach the database under test (a test without one of them in its closure gets the
+#: same result on SQLite and on PostgreSQL). A fixture that reads OPAC_TEST_DATABASE_URL belongs here.
+DATABASE_FIXTURES = ("template_database", "opac_url")
+
+
+def uses_test_database(item) -> bool:
+    return any(name in DATABASE_FIXTURES for name in getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL pass (OPAC_TEST_DATABASE_URL set) runs only the tests that use the database
+    under test: the others (analysis, lint, JavaScript, MARC parsing, commands on their own SQLite
+    file...) already ran in the SQLite pass. Tests marked ``heavy`` go first, so that with ``-n 2``
+    they start at once on different workers instead of one starting near the end."""
+    if PG_URL:
+        once = [item for item in items if not uses_test_database(item)]
+        if once:
+            config.hook.pytest_deselected(items=once)
+            items[:] = [item for item in items if uses_test_database(item)]
+    items.sort(key=lambda item: 0 if item.get_closest_marker("heavy") else 1)
+
+
 def shared_data_dir() -> Path | None:
     candidates = [os.environ.get("OPAC_SHARED_DATA"), ROOT.parent / "shared" / "data", "/work/shared/data"]
     for c in candidates:
@@ -34,6 +80,23 @@ def shared_data() -> Path:
             pytest.fail("../shared/data is missing but this run requires it (OPAC_REQUIRE_SHARED_DATA=1)")
         pytest.skip("../shared/data not present (fresh clone outside the workplace)")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def light_password_hashing():
+    """PINs and passwords hashed and checked in the test process use Argon2id at its lightest cost:
+    at the recommended cost each hash and each login takes 0.1-0.5 s, minutes over the suite.
+    Subprocesses (commands, gunicorn) keep the production hasher; tests/test_cli.py checks its cost."""
+    from argon2 import PasswordHasher
+
+    from opac.accounts import services
+
+    production = services._hasher
+    services._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    services._dummy_hash.cache_clear()
+    yield
+    services._hasher = production
+    services._dummy_hash.cache_clear()
 
 
 def _worker() -> str:
@@ -54,6 +117,9 @@ def template_database(tmp_path_factory):
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            # commits do not wait for the disk (a test database need not survive a crash of the
+            # server): a commit took ~20 ms instead of ~3 on a busy machine, and a test commits often
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
         admin.dispose()
         url = base.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
     else:
@@ -75,14 +141,44 @@ def _fresh_database(template_url: str, tmp_path: Path) -> str:
         dst = tmp_path / "opac.sqlite"
         shutil.copy(src, dst)
         return f"sqlite:///{dst}"
-    engine = sa.create_engine(template_url)
+    engine = sa.create_engine(template_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            _empty_postgresql_tables(conn)
+    except sa.exc.DBAPIError:  # a foreign-key cycle the ordered deletes cannot undo: empty everything
+        with engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in _pg_tables(conn)) + " CASCADE"))
     with engine.begin() as conn:
-        tables = [r[0] for r in conn.execute(sa.text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
-        if tables:
-            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        for (seq,) in conn.execute(sa.text("SELECT quote_ident(sequencename) FROM pg_sequences "
+                                           "WHERE schemaname = 'public' AND last_value IS NOT NULL")):
+            conn.execute(sa.text(f"ALTER SEQUENCE {seq} RESTART"))
     engine.dispose()
     return template_url
+
+
+def _pg_tables(conn) -> list[str]:
+    return [r[0] for r in conn.execute(sa.text(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
+
+
+def _empty_postgresql_tables(conn) -> None:
+    """Empty the tables the last test wrote (the sequences are restarted by the caller), as after
+    the migrations. TRUNCATE of every table took over a second per test; a test writes a handful
+    of tables, and DELETE of their rows, children first, takes milliseconds."""
+    from opac.extensions import db
+
+    tables = _pg_tables(conn)
+    if not tables:
+        return
+    used = {r[0] for r in conn.execute(sa.text(" UNION ALL ".join(
+        f"(SELECT '{t}' FROM \"{t}\" LIMIT 1)" for t in tables)))}
+    order = [t.name for t in reversed(db.metadata.sorted_tables)]
+    unknown = sorted(used - set(order))  # not among the models: no order known, TRUNCATE takes its dependants too
+    if unknown:
+        conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in unknown) + " CASCADE"))
+    for t in order:
+        if t in used:
+            conn.execute(sa.text(f'DELETE FROM "{t}"'))
 
 
 @pytest.fixture
@@ -399,11 +495,12 @@ class GunicornNode:
 
 
 @pytest.fixture
-def live_server(app):
-    """The app under gunicorn with 4 sync workers, on the test's database and index."""
+def live_server(app, request):
+    """The app under gunicorn with 4 sync workers (2 for a browser test: one person's requests,
+    and each worker is a second of start-up), on the test's database and index."""
     import time
 
-    node = GunicornNode(app).start()
+    node = GunicornNode(app, workers=2 if request.node.get_closest_marker("browser") else 4).start()
     time.sleep(1.0)  # let every worker finish booting before the tests fire requests at once
     yield node.base
     node.stop()

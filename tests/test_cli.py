@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import Parameters, PasswordHasher, Type, extract_parameters
 from sqlalchemy import select
 
 from opac.extensions import db
@@ -167,6 +168,13 @@ def test_patron_commands(app, env, tmp_path):
         cat = db.session.scalar(select(PatronCategory).where(PatronCategory.code == "alumni"))
         assert (cat.name, cat.card_years) == ("Alumni UNS", 1)
         assert db.session.scalar(select(Patron.email).where(Patron.card_number == "A001")) == "siti@example.org"
+        # a deployment hashes PINs with Argon2id at the library's recommended cost (the test process
+        # itself hashes at the lightest: tests/conftest.py, light_password_hashing)
+        stored = db.session.scalar(select(Patron.password_hash).where(Patron.card_number == "A001"))
+        recommended = PasswordHasher()
+        assert extract_parameters(stored) == Parameters(
+            type=Type.ID, version=19, salt_len=recommended.salt_len, hash_len=recommended.hash_len,
+            time_cost=recommended.time_cost, memory_cost=recommended.memory_cost, parallelism=recommended.parallelism)
     assert "unblocked" in run_cli(env, "patron", "unblock", "--card", "B001").stdout
     with app.app_context():
         assert db.session.scalar(select(Patron.blocked).where(Patron.card_number == "B001")) is False

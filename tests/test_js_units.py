@@ -15,8 +15,6 @@ JS_TESTS = Path(__file__).resolve().parent / "js"
 
 
 def test_javascript_units():
-    if os.environ.get("OPAC_TEST_DATABASE_URL"):
-        pytest.skip("no database in these tests: they ran in the SQLite pass")
     node = shutil.which("node")
     if node is None:
         if os.environ.get("CI") == "true":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import hmac
 import io
@@ -25,7 +26,6 @@ from .credentials import CredentialRefused, check_pin, check_staff_password
 from .models import STAFF_ROLES, AuthSession, PasswordReset, Patron, PatronCategory, StaffUser
 
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 DEFAULT_CATEGORIES = (
     ("student", "Student", 1), ("lecturer", "Lecturer", 3), ("staff", "University staff", 3),
@@ -66,9 +66,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown account is checked against (the same work as a real check). Made on first
+    use, not at import: each process (commands, gunicorn workers) starts one hash sooner."""
+    return _hasher.hash("not-a-real-password")
+
+
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password or "")
+        return _hasher.verify(stored or _dummy_hash(), password or "")
     except (VerificationError, InvalidHashError):
         return False
 

@@ -32,7 +32,7 @@ from opac.notifications.worker import run as run_worker
 from opac.push import PushMessage
 from tests.notifications.fakes import browser_keys, vapid_config
 
-pytestmark = pytest.mark.month
+pytestmark = [pytest.mark.month, pytest.mark.heavy]
 
 SEED = 20260302
 START = date(2026, 3, 2)  # a Monday
@@ -83,14 +83,12 @@ class Library:
         for policy in db.session.scalars(select(CirculationPolicy)):
             policy.loan_days, policy.pickup_days = rng.choice((5, 7, 10)), 2
         barcode = 0
-        for i in range(RECORDS):
+        for i in range(RECORDS):  # one flush for all, not one per row
             record = Record(control_number=f"M{i:05d}", title=f"Judul {i}", material_type="book")
             db.session.add(record)
-            db.session.flush()
             for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
                 barcode += 1
-                db.session.add(Item(record_id=record.id, barcode=f"B{barcode:06d}",
-                                    location_id=rng.choice(locations).id))
+                db.session.add(Item(record=record, barcode=f"B{barcode:06d}", location_id=rng.choice(locations).id))
         categories = {c.code: c.id for c in db.session.scalars(select(PatronCategory))}
         for i in range(PATRONS):
             category = rng.choices(("student", "lecturer", "public"), (8, 1, 1))[0]
@@ -100,8 +98,8 @@ class Library:
                             language="en" if rng.random() < 0.15 else "id", notify_days_before=rng.choice((1, 2, 3)),
                             keep_history=rng.random() < 0.05)
             db.session.add(patron)
-            db.session.flush()
             if rng.random() < 0.08:
+                db.session.flush()  # the subscription needs the patron's id
                 p256dh, auth = browser_keys()
                 db.session.add(PushSubscription(patron_id=patron.id, endpoint=f"{push_base}/sub/{patron.id}",
                                                 p256dh=p256dh, auth=auth))

@@ -27,7 +27,7 @@ from tests.cli_helpers import prod_env
 from tests.conftest import PG_URL, GunicornNode, HttpUser, free_port
 from tests.ops.conftest import HAPROXY, local_haproxy_config, wait_for_port
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.heavy,
               pytest.mark.skipif(not PG_URL, reason="several nodes share one PostgreSQL database")]
 
 FLASK = str(Path(sys.executable).with_name("flask"))
