@@ -18,6 +18,7 @@ those of a single writer adding the records in id order.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import shutil
@@ -42,6 +43,7 @@ _INT = struct.Struct("!i")
 _USHORT = struct.Struct("!H")
 _TERMINFO = struct.Struct("!BfIBBfII")  # W3TermInfo
 _LONG = struct.Struct("!q")
+_POINTER = struct.Struct("!Iq")  # filetables: a hash table slot
 _MAGIC = b"W3Bl"
 
 
@@ -56,7 +58,7 @@ class SegmentBuilder:
         self.segment = codec.new_segment(storage, indexname)
         self.perdoc = codec.per_document_writer(storage, self.segment)
         self.docnum = 0
-        #: field -> term bytes -> [docnums, weights, values]
+        #: field -> term bytes -> [docnums, weights, values], or only the docnums (``_bare`` fields)
         self.postings: dict[str, dict[bytes, list]] = {}
         #: field -> length byte per document (scorable fields)
         self.lengths: dict[str, bytearray] = {}
@@ -64,7 +66,7 @@ class SegmentBuilder:
         self._fields = {}
         for name, field in schema.items():
             self._fields[name] = (field, field.indexed, field.scorable, field.stored, field.column_type,
-                                  name in _RECURRING or name.startswith("f_"))
+                                  name in _RECURRING or name.startswith("f_"), _bare(field))
 
     def _items(self, name, field, value, recurring):
         if not recurring:
@@ -85,18 +87,26 @@ class SegmentBuilder:
             value = doc[name]
             if value is None or name.startswith("_"):
                 continue
-            field, indexed, scorable, stored, column, recurring = self._fields[name]
+            field, indexed, scorable, stored, column, recurring, bare = self._fields[name]
             items, length = self._items(name, field, value, recurring) if indexed else ((), 0)
             cv = field.to_column_value(value) if column else None
-            fields.append((name, field, value if stored else None, items, length if scorable else 0, column, cv))
+            fields.append((name, field, value if stored else None, items, length if scorable else 0, column, cv,
+                           bare))
         docnum = self.docnum
         perdoc = self.perdoc
         perdoc.start_doc(docnum)
-        for name, field, stored, items, length, column, cv in fields:
+        for name, field, stored, items, length, column, cv, bare in fields:
             if items:
                 posts = self.postings.get(name)
                 if posts is None:
                     posts = self.postings[name] = {}
+                if bare:
+                    for item in items:
+                        p = posts.get(item[0])
+                        if p is None:
+                            p = posts[item[0]] = array("I")
+                        p.append(docnum)
+                    items = ()
                 for tbytes, weight, vbytes in items:
                     p = posts.get(tbytes)
                     if p is None:
@@ -138,7 +148,7 @@ class SegmentBuilder:
         for name in sorted(self.postings):
             posts = self.postings[name]
             for tbytes in sorted(posts):
-                docs, weights, values = posts[tbytes]
+                docs, weights, values = _unpack(posts[tbytes])
                 if values and len(values) != len(docs):
                     raise ValueError(f"{name}: some postings of a term carry values, others not")
                 for i, d in enumerate(docs):
@@ -157,6 +167,18 @@ class _Lengths:
             return default
         lb = lens[docnum] if docnum < len(lens) else 0
         return byte_to_length(lb) if lb else None
+
+
+def _bare(field) -> bool:
+    """Whether every posting of ``field`` has weight 1 and no value (only document numbers kept)."""
+    return type(field.format) is formats.Existence and field.format.field_boost == 1.0
+
+
+def _unpack(post):
+    """(docnums, weights, values) of a term's postings as gathered."""
+    if isinstance(post, array):
+        return post, array("f", [1.0]) * len(post), []
+    return post
 
 
 def _analyse(field, value) -> tuple[list, int]:
@@ -204,6 +226,8 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
     dumps = pickle.dumps
     pack_terminfo = _TERMINFO.pack
     pack_lengths = _LENGTHS.pack
+    ones = [(1.0,) * k for k in range(inlinelimit)]
+    empties = [(b"",) * k for k in range(inlinelimit)]
     for name in sorted(postings):
         posts = postings[name]
         if not posts:
@@ -216,20 +240,29 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
         out = []
         postout = []
         for tbytes in sorted(posts):
-            docs, weights, values = posts[tbytes]
-            n = len(docs)
-            if lens is not None:
-                lbs = [lens[d] if d < len(lens) else 0 for d in docs]
+            post = posts[tbytes]
+            bare = isinstance(post, array)
+            if bare:
+                docs = post
+                n = len(docs)
             else:
-                lbs = None
+                docs, weights, values = post
+                n = len(docs)
+            lbs = None if lens is None else [lens[d] if d < len(lens) else 0 for d in docs]
             if n < inlinelimit:
-                wl = weights.tolist()
-                total = sum(weights)
                 ml, xl = _minmax(lbs, 0, n)
-                vals = tuple(values) + (b"",) * (n - len(values))
-                info = pack_terminfo(1, total, n, ml or 0, xl, max(wl + [0]), docs[0], docs[-1])
-                info += dumps((tuple(docs), tuple(wl), vals), 2)
+                if bare:
+                    info = pack_terminfo(1, float(n), n, ml or 0, xl, 1.0, docs[0], docs[-1])
+                    info += dumps((tuple(docs), ones[n], empties[n]), 2)
+                else:
+                    wl = weights.tolist()
+                    vals = tuple(values) + empties[n - len(values)]
+                    info = pack_terminfo(1, sum(weights), n, ml or 0, xl, max(wl), docs[0], docs[-1])
+                    info += dumps((tuple(docs), tuple(wl), vals), 2)
             else:
+                if bare:
+                    weights = array("f", [1.0]) * n
+                    values = ()
                 start = offset
                 total = 0.0
                 minl = None
@@ -241,12 +274,9 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
                     bw = weights[b0:b1]
                     wl = bw.tolist()
                     total += sum(bw)
-                    bmaxw = max(wl + [0])
+                    bmaxw = max(wl)
                     ml, xl = _minmax(lbs, b0, b1)
-                    if b0 == 0:
-                        minl = ml
-                    elif ml is not None and minl is not None:
-                        minl = min(minl, ml)
+                    minl = ml if b0 == 0 else (min(minl, ml) if ml is not None and minl is not None else minl)
                     maxl = max(maxl, xl)
                     maxw = max(maxw, bmaxw)
                     prev = 0
@@ -293,6 +323,25 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
             postfile.write(b"".join(postout))
     tindex.lastkey = lastkey
     tindex.index.extend(positions)
+    tindex._write_hashes = functools.partial(_write_hashes, tindex)
+
+
+def _write_hashes(tindex) -> None:
+    """``HashWriter._write_hashes`` (the 256 open-addressing tables of a term index) with one
+    write per table instead of one per slot."""
+    dbfile = tindex.dbfile
+    pack = _POINTER.pack
+    null = pack(0, 0)
+    for entries in tindex.buckets:
+        numslots = 2 * len(entries)
+        tindex.directory.append((dbfile.tell(), numslots))
+        table = [None] * numslots
+        for hashval, position in entries:
+            slot = (hashval >> 8) % numslots
+            while table[slot] is not None:
+                slot = (slot + 1) % numslots
+            table[slot] = pack(hashval, position)
+        dbfile.write(b"".join(null if e is None else e for e in table))
 
 
 def _minmax(lbs, b0, b1):
