@@ -94,7 +94,6 @@ def test_bulk_segments_hold_what_whoosh_writes(app, load_records, tmp_path):
     assert any(len(p) >= 8 for p, *_ in expected["terms"].values())  # both inlined and block postings
     _bulk_index(tmp_path / "bulk", docs, idx.codec())
     assert dump(tmp_path / "bulk") == expected
-    # the term index and postings are the same bytes (the term index up to pickle's sharing of equal values)
     _bulk_index(tmp_path / "three", docs, idx.codec(), parts=3)
     assert dump(tmp_path / "three") == expected  # several segments: the same documents, in the same order
     assert len(list(whoosh_index.open_dir(str(tmp_path / "three")).reader().leaf_readers())) == 3
