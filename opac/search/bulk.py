@@ -28,11 +28,12 @@ from array import array
 from hashlib import md5
 
 from whoosh import formats
+from whoosh.analysis import IDTokenizer
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.system import pack_uint as _pack_uint
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from .analysis import LibraryAnalyzer, ShingleAnalyzer, library_tokens, line_shingles
+from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer, library_tokens, line_shingles
 
 #: Fields whose values recur across records (publishers, series, subjects, authors, facet
 #: values): analysed once per distinct value.
@@ -202,6 +203,11 @@ def _analyse(field, value) -> tuple[list, int]:
         for t in tokens:
             poses.setdefault(t[0], []).append(t[1])
         return [(w.encode(), len(ps) * fb, fmt.encode(ps)) for w, ps in poses.items()], len(tokens)
+    if type(fmt) is formats.Existence and kind is ValuesAnalyzer:
+        terms = dict.fromkeys(x for x in value.split("\x1f") if x)  # ValuesTokenizer
+        return [(w.encode(), fmt.field_boost, b"") for w in terms], len(terms)
+    if type(fmt) is formats.Existence and kind is IDTokenizer:
+        return [(value.encode(), fmt.field_boost, b"")], 1
     if type(fmt) is formats.Existence and kind in (LibraryAnalyzer, ShingleAnalyzer):
         terms = line_shingles(value) if kind is ShingleAnalyzer else [t[0] for t in library_tokens(value)]
         fb = fmt.field_boost
