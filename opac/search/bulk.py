@@ -79,7 +79,7 @@ class SegmentBuilder:
         key = (name, value)
         got = self.cache.get(key)
         if got is None:
-            if len(self.cache) > 300_000:
+            if len(self.cache) > 100_000:
                 self.cache.clear()
             got = self.cache[key] = _analyse(field, value)
         return got

@@ -333,8 +333,9 @@ def follow_once(app=None, *, timeout: float = 60.0, progress=None, rebuild_if_ne
                              progress=progress)
 
 
-#: Records per segment of a full rebuild at most (a segment's postings are gathered in memory).
-SEGMENT_RECORDS = 100_000
+#: Records per segment of a full rebuild at most: a segment's postings are gathered in memory
+#: (about 20 kB a record: 1 GB per worker process at 50,000).
+SEGMENT_RECORDS = 50_000
 #: Below this many records a rebuild runs in this process (starting workers costs more).
 PARALLEL_FROM = 4_000
 
