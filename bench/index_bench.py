@@ -105,20 +105,23 @@ def run(name: str, database: Path, workdir: Path, baseline: Path | None, repeat:
     runs = [("this checkout, one process", ROOT, "1"), ("this checkout, default workers", ROOT, "default")]
     if baseline:
         runs.insert(0, (f"baseline {baseline}", baseline, "default"))
-    results = {}
-    for _ in range(repeat):  # interleaved, so that a change of load hits every variant alike
+    results: dict[str, list] = {}
+    print(f"{'':34} {'wall s':>8} {'rec/s':>8} {'CPU s':>8} {'rec/CPU s':>10} {'vs baseline':>12}", flush=True)
+    base = None
+    for r in range(repeat):  # interleaved, so that a change of load hits every variant alike
         for label, src, workers in runs:
             results.setdefault(label, []).append(rebuild(src, database, workers))
-    base = None
-    print(f"{'':34} {'wall s':>8} {'rec/s':>8} {'CPU s':>8} {'rec/CPU s':>10} {'vs baseline':>12}")
-    for label, rs in results.items():
-        best = min(rs, key=lambda r: r["wall"])
-        cpu = min(r["cpu"] for r in rs)
-        rate = best["records"] / best["wall"]
-        if base is None and baseline:
-            base = rate
-        ratio = f"{rate / base:.2f}x" if base else ""
-        print(f"{label[:34]:34} {best['wall']:8.1f} {rate:8,.0f} {cpu:8.1f} {best['records'] / cpu:10,.0f} {ratio:>12}")
+            if r < repeat - 1:
+                continue
+            rs = results[label]
+            best = min(rs, key=lambda x: x["wall"])
+            cpu = min(x["cpu"] for x in rs)
+            rate = best["records"] / best["wall"]
+            if base is None and baseline:
+                base = rate
+            ratio = f"{rate / base:.2f}x" if base else ""
+            print(f"{label[:34]:34} {best['wall']:8.1f} {rate:8,.0f} {cpu:8.1f} {best['records'] / cpu:10,.0f} "
+                  f"{ratio:>12}", flush=True)
     for engine, seconds in references(database, workdir).items():
         print(f"{engine + ' build (reference)':34} {seconds:8.1f} {n / seconds:8,.0f}")
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
