@@ -106,8 +106,9 @@ def run(name: str, database: Path, workdir: Path, baseline: Path | None, repeat:
     if baseline:
         runs.insert(0, (f"baseline {baseline}", baseline, "default"))
     results: dict[str, list] = {}
-    print(f"{'':34} {'wall s':>8} {'rec/s':>8} {'CPU s':>8} {'rec/CPU s':>10} {'vs baseline':>12}", flush=True)
-    base = None
+    print(f"{'':34} {'wall s':>8} {'rec/s':>8} {'CPU s':>8} {'rec/CPU s':>10} {'vs baseline: wall':>18} {'CPU':>6}",
+          flush=True)
+    base = base_cpu = None
     for r in range(repeat):  # interleaved, so that a change of load hits every variant alike
         for label, src, workers in runs:
             results.setdefault(label, []).append(rebuild(src, database, workers))
@@ -118,10 +119,11 @@ def run(name: str, database: Path, workdir: Path, baseline: Path | None, repeat:
             cpu = min(x["cpu"] for x in rs)
             rate = best["records"] / best["wall"]
             if base is None and baseline:
-                base = rate
+                base, base_cpu = rate, best["records"] / cpu
             ratio = f"{rate / base:.2f}x" if base else ""
+            cpu_ratio = f"{best['records'] / cpu / base_cpu:.2f}x" if base_cpu else ""
             print(f"{label[:34]:34} {best['wall']:8.1f} {rate:8,.0f} {cpu:8.1f} {best['records'] / cpu:10,.0f} "
-                  f"{ratio:>12}", flush=True)
+                  f"{ratio:>18} {cpu_ratio:>6}", flush=True)
     for engine, seconds in references(database, workdir).items():
         print(f"{engine + ' build (reference)':34} {seconds:8.1f} {n / seconds:8,.0f}")
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
