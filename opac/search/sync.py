@@ -34,7 +34,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, event, func, insert, inspect, or_, select, text
+from sqlalchemy import and_, delete, event, func, insert, inspect, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from ..catalog.models import Item, Location, Record, utcnow
@@ -455,6 +455,7 @@ def _build_part(app, path: Path, schema, part, batch: int, count):
     kind, lo, hi = part
     builder = bulk.SegmentBuilder(FileStorage(str(path)), schema, idx.codec())
     n = 0
+    first_error = None
     with app.app_context():
         rows = _record_rows(lo, hi, batch) if kind == "record" else _partner_records(lo, hi, batch)
         for chunk in rows:
@@ -464,8 +465,11 @@ def _build_part(app, path: Path, schema, part, batch: int, count):
                         builder.add(build_document(rec, items))
                     n += 1
                 except Exception as exc:  # noqa: BLE001 - one bad record must not stop the rebuild
+                    first_error = first_error or exc
                     log.warning("record %s left out of the index: %s: %s", doc_id(rec), type(exc).__name__, exc)
             count(len(chunk))
+    if first_error is not None and not n:
+        raise first_error  # not one record could be indexed: a fault of the code, not of a record
     segment = builder.finish()
     return (segment if builder.docnum else None), n
 
@@ -473,12 +477,14 @@ def _build_part(app, path: Path, schema, part, batch: int, count):
 def _record_rows(lo: int, hi: int, batch: int):
     """Batches of (record row, [ItemFacts]) with ids ``lo..hi``, read as plain rows (no ORM objects)."""
     rec = Record.__table__
+    # documents.is_public reads it (a row has no Record.is_public property); the same rule in SQL
+    public = and_(rec.c.hidden.is_(False), rec.c.withdrawn_at.is_(None)).label("is_public")
     item_cols = select(Item.record_id, Item.barcode, Item.call_number, Item.status, Location.code).select_from(
         Item.__table__.outerjoin(Location.__table__))
     last = lo - 1
     with db.engine.connect() as conn:
         while True:
-            recs = conn.execute(select(rec).where(rec.c.id > last, rec.c.id <= hi).order_by(rec.c.id)
+            recs = conn.execute(select(rec, public).where(rec.c.id > last, rec.c.id <= hi).order_by(rec.c.id)
                                 .limit(batch)).all()
             if not recs:
                 break

@@ -147,6 +147,26 @@ def test_a_record_that_cannot_be_indexed_is_named_and_left_out(app, load_records
     assert search_api("laskar")["total"] == 0 and search_api("tolkien")["total"] == 1
 
 
+def test_rebuild_leaves_out_hidden_and_withdrawn_records(app, load_records, search_api):
+    ids = load_records(RECORDS[:3])
+    with app.app_context():
+        db.session.execute(text("UPDATE record SET hidden = :t WHERE id = :i"), {"t": True, "i": ids[0]})
+        db.session.execute(text("UPDATE record SET withdrawn_at = CURRENT_TIMESTAMP WHERE id = :i"), {"i": ids[1]})
+        db.session.commit()
+    assert sync.rebuild(app, workers=1) == 3  # records read
+    assert search_api("laskar")["total"] == 0 and search_api("tolkien")["total"] == 0
+    assert search_api("pembelajaran")["total"] == 1
+
+
+def test_a_rebuild_where_no_record_can_be_indexed_fails(app, load_records, monkeypatch):
+    load_records(RECORDS[:2])
+    before = idx.generation_path(app.config["INDEX_DIR"])
+    monkeypatch.setattr(sync, "build_document", lambda rec, items: {}["no such field"])
+    with pytest.raises(KeyError):
+        sync.rebuild(app, workers=1)
+    assert idx.generation_path(app.config["INDEX_DIR"]) == before  # the old generation still serves
+
+
 def test_reindex_command_names_a_broken_record_and_indexes_the_rest(tmp_path):
     from opac import create_app
     from opac.catalog.services import import_data
