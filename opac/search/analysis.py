@@ -108,6 +108,7 @@ def stem_en(word: str) -> str:
     return _english()(word)
 
 
+@lru_cache(maxsize=500_000)
 def index_stems(word: str, language: str | None) -> tuple[str, ...]:
     """Stems indexed for a word of a record in ``language`` (MARC code); both when unknown."""
     if language == "ind" or language == "may":
@@ -170,6 +171,8 @@ def special_forms(text: str) -> tuple[list, list[str], list[tuple[int, int, tupl
     ws = [fold(m.group()) for m in ms]
     out: list[tuple[int, int, tuple[str, ...]]] = []
     compounds: set[int] = set()
+    if "-" not in text and not any(len(w) == 1 or w in _MODES for w in ws):
+        return ms, ws, out, compounds  # every form below needs a one-letter word, a hyphen or Dur/moll
     i, n = 0, len(ms)
     while i < n:
         w = ws[i]
@@ -236,36 +239,47 @@ class LibraryTokenizer(Tokenizer):
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        language = None
-        offset = 0
-        if value.startswith("\x02"):
-            end = value.find("\x03")
-            language = value[1:end] or None
-            offset = end + 1
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        pos = start_pos
-        query = mode == "query"
-        ms, ws, spans, _ = special_forms(value[offset:])
-        extra = {end: forms for _first, end, forms in spans}
-        for k, (m, w) in enumerate(zip(ms, ws, strict=True)):
-            t.text = w
+        for text, pos, start, end in library_tokens(value, mode == "query", start_pos):
+            t.text = text
             t.boost = 1.0
             t.stopped = False
             if positions:
                 t.pos = pos
             if chars:
-                t.startchar = start_char + offset + m.start()
-                t.endchar = start_char + offset + m.end()
+                t.startchar = start_char + start
+                t.endchar = start_char + end
             yield t
-            if not query:
-                for s in index_stems(w, language):
-                    t.text = STEM_MARK + s
-                    yield t
-                for form in extra.get(k, ()):
-                    if form != w:
-                        t.text = form
-                        yield t
-            pos += 1
+
+
+def library_tokens(value: str, query: bool = False, start_pos: int = 0) -> list[tuple[str, int, int, int]]:
+    """(term, position, start, end) of each token of :class:`LibraryTokenizer`: each folded word,
+    and when indexing (not ``query``) its stems and special forms at the same position.
+
+    >>> [t[:2] for t in library_tokens("\\x02eng\\x03Libraries of J.R.R. Tolkien")]
+    [('libraries', 0), ('_librari', 0), ('of', 1), ('j', 2), ('r', 3), ('r', 4), ('jrr', 4), ('tolkien', 5)]
+    """
+    language = None
+    offset = 0
+    if value.startswith("\x02"):
+        end = value.find("\x03")
+        language = value[1:end] or None
+        offset = end + 1
+    ms, ws, spans, _ = special_forms(value[offset:])
+    extra = {end: forms for _first, end, forms in spans}
+    out = []
+    pos = start_pos
+    for k, (m, w) in enumerate(zip(ms, ws, strict=True)):
+        start, end = offset + m.start(), offset + m.end()
+        out.append((w, pos, start, end))
+        if not query:
+            for s in index_stems(w, language):
+                out.append((STEM_MARK + s, pos, start, end))
+            for form in extra.get(k, ()):
+                if form != w:
+                    out.append((form, pos, start, end))
+        pos += 1
+    return out
 
 
 class _Analyzer(Composable):
@@ -296,19 +310,25 @@ class ShingleTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        pos = start_pos
-        for line in value.split("\n"):
-            prev = None
-            for m in WORD_RE.finditer(line):
-                w = fold(m.group())
-                if prev is not None:
-                    t.text = prev + " " + w
-                    t.boost = 1.0
-                    if positions:
-                        t.pos = pos
-                    pos += 1
-                    yield t
-                prev = w
+        for pos, pair in enumerate(line_shingles(value), start_pos):
+            t.text = pair
+            t.boost = 1.0
+            if positions:
+                t.pos = pos
+            yield t
+
+
+def line_shingles(value: str) -> list[str]:
+    """The word pairs of each line of ``value`` in order (:class:`ShingleTokenizer`'s terms).
+
+    >>> line_shingles("Laskar Pelangi\\nAndrea Hirata")
+    ['laskar pelangi', 'andrea hirata']
+    """
+    out = []
+    for line in value.split("\n"):
+        ws = words(line)
+        out += [f"{a} {b}" for a, b in zip(ws, ws[1:], strict=False)]
+    return out
 
 
 class ShingleAnalyzer(_Analyzer):

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from datetime import datetime
+from typing import NamedTuple
 
 from ..catalog import material_types
 from ..catalog.isbn import isbn_forms
@@ -57,6 +58,20 @@ def normalize_call_number(cn: str) -> str:
         if p:
             out.append(p)
     return " ".join(out)
+
+
+class ItemFacts(NamedTuple):
+    """What the index knows of a copy: the same whether read as an ORM item or as a plain row."""
+
+    barcode: str
+    call_number: str | None
+    status: str
+    location_code: str | None
+
+    @classmethod
+    def of(cls, item) -> ItemFacts:
+        return cls(item.barcode, item.call_number, item.status,
+                   item.location.code if item.location is not None else None)
 
 
 def availability(items) -> dict:
@@ -112,11 +127,15 @@ def doc_id(record) -> int:
     return -record.id if isinstance(record, PartnerRecord) else record.id
 
 
-def build_document(record, items=None) -> dict:
-    """The index document of a record and its items (locations loaded), or of a partner's record
-    (no items: the hit names the library and links to its page)."""
+def build_document(record, items: list[ItemFacts] | None = None) -> dict:
+    """The index document of a record and its items (``items`` given, or the ORM record's with their
+    locations loaded), or of a partner's record (no items: the hit names the library and links to
+    its page). ``record`` is an ORM object or a row with the same column names (a full reindex)."""
     partner = record.partner if isinstance(record, PartnerRecord) else None
-    items = [] if partner else list(record.items if items is None else items)
+    if partner:
+        items = []
+    elif items is None:
+        items = [ItemFacts.of(it) for it in record.items]
     marker = _lang_marker(record)
     authors = [a["name"] for a in record.authors or []]
     subjects = list(record.subjects or [])
@@ -137,7 +156,7 @@ def build_document(record, items=None) -> dict:
         " ".join(it.barcode for it in items),
     ]
     avail = availability(items)
-    locations = sorted({it.location.code for it in items if it.location is not None})
+    locations = sorted({it.location_code for it in items if it.location_code is not None})
     created = record.created_at or datetime(1970, 1, 1)
     key = record.match_key if partner else match_key(record.isbns, system_numbers(record.marc))
     hit = {

@@ -27,20 +27,22 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import signal
 import time
 from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, event, func, insert, inspect, or_, select, text
+from sqlalchemy import and_, delete, event, func, insert, inspect, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ..catalog.models import Item, Record, utcnow
+from ..catalog.models import Item, Location, Record, utcnow
 from ..extensions import db
 from ..partners.models import PartnerRecord
+from . import bulk
 from . import index as idx
-from .documents import build_document, doc_id, is_public
+from .documents import ItemFacts, build_document, doc_id, is_public
 from .models import IndexChange
 
 log = logging.getLogger(__name__)
@@ -331,13 +333,26 @@ def follow_once(app=None, *, timeout: float = 60.0, progress=None, rebuild_if_ne
                              progress=progress)
 
 
+#: Records per segment of a full rebuild at most: a segment's postings are gathered in memory
+#: (about 20 kB a record: 1 GB per worker process at 50,000).
+SEGMENT_RECORDS = 50_000
+#: Below this many records a rebuild runs in this process (starting workers costs more).
+PARALLEL_FROM = 4_000
+
+
 @_with_app
-def rebuild(app=None, progress=None, batch: int = 1000) -> int:
-    """Build a new index generation from the database and make it current without losing changes.
+def rebuild(app=None, progress=None, batch: int = 1000, workers: int | None = None,
+            segment_records: int = SEGMENT_RECORDS) -> int:
+    """Build a new index generation from the database and make it current without losing changes;
+    returns the number of records indexed.
 
     The feed position is taken before the database is read; the old generation keeps serving
     (and following) while the new one is built; then the changes since that position are applied
     to the new generation and ``current`` is swapped under the writer lock.
+
+    Records are read as plain rows in id order, in runs of consecutive ids, one segment each
+    (``opac.search.bulk``), built by ``workers`` processes (default: one per core, none for a
+    small catalogue). A record whose document cannot be built is logged with its id and left out.
     """
     index_dir = app.config["INDEX_DIR"]
     gap_seconds = float(app.config["INDEX_FEED_GAP_SECONDS"])
@@ -347,31 +362,17 @@ def rebuild(app=None, progress=None, batch: int = 1000) -> int:
             session.rollback()  # a new snapshot for the reads below
             total = (session.scalar(select(func.count()).select_from(Record)) or 0) + (
                 session.scalar(select(func.count()).select_from(PartnerRecord)) or 0)
-            path, ix = idx.new_generation(index_dir)
-            writer = ix.writer(codec=idx.codec(), limitmb=256)
-            n = 0
-            try:
-                for model, options in ((Record, (selectinload(Record.items).joinedload(Item.location),)),
-                                       (PartnerRecord, ())):
-                    last_id = 0
-                    while True:
-                        recs = session.scalars(
-                            select(model).where(model.id > last_id).order_by(model.id).limit(batch).options(*options)
-                        ).all()
-                        if not recs:
-                            break
-                        for rec in recs:
-                            if is_public(rec):
-                                writer.add_document(**build_document(rec))
-                        n += len(recs)
-                        last_id = recs[-1].id
-                        session.expunge_all()
-                        if progress:
-                            progress(n, total)
-                writer.commit()
-            except BaseException:
-                writer.cancel()
-                raise
+            if workers is None:
+                workers = min(os.cpu_count() or 1, 4) if total >= PARALLEL_FROM else 1
+            parts = _parts(session, Record, max(workers, -(-total // segment_records)), segment_records)
+            parts += _parts(session, PartnerRecord, 1, segment_records)
+        path, ix = idx.new_generation(index_dir)
+        try:
+            segments, n = _build_segments(app, path, ix.schema, parts, batch, workers, progress, total)
+            bulk.list_segments(ix, segments)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         idx.write_position(path, position)
         # catch up outside the lock (nobody else writes this generation), then briefly under it
         apply_changes(path, position, gap_seconds=gap_seconds)
@@ -380,6 +381,133 @@ def rebuild(app=None, progress=None, batch: int = 1000) -> int:
             apply_changes(path, position, gap_seconds=gap_seconds)
             idx.make_current(index_dir, path)
     return n
+
+
+def _parts(session: Session, model, parts: int, most: int) -> list[tuple[str, int, int]]:
+    """``(kind, first id, last id)`` runs of consecutive ids of ``model`` with about equal numbers
+    of rows (at most ``most`` each, at least ``parts`` runs when there are enough rows)."""
+    count = session.scalar(select(func.count()).select_from(model)) or 0
+    if not count:
+        return []
+    per = max(-(-count // max(parts, 1)), 1)
+    per = min(per, most)
+    cuts = [session.scalar(select(model.id).order_by(model.id).offset(k).limit(1)) for k in range(0, count, per)]
+    last = session.scalar(select(func.max(model.id)))
+    kind = "record" if model is Record else "partner"
+    return [(kind, lo, (cuts[i + 1] - 1) if i + 1 < len(cuts) else last) for i, lo in enumerate(cuts)]
+
+
+def _build_segments(app, path: Path, schema, parts, batch, workers, progress, total):
+    """One segment per part, in part order; (segments, records indexed)."""
+    if workers <= 1 or len(parts) <= 1:
+        done = [0]
+
+        def count(k):
+            done[0] += k
+            if progress:
+                progress(done[0], total)
+
+        results = [_build_part(app, path, schema, part, batch, count) for part in parts]
+    else:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        counter = ctx.Value("q", 0)
+        with ctx.Pool(min(workers, len(parts)), initializer=_worker_init, initargs=(app, path, schema, counter)) as pool:
+            pending = pool.imap(_worker_part, [(part, batch) for part in parts])
+            results = []
+            while len(results) < len(parts):
+                try:
+                    results.append(pending.next(timeout=0.5))
+                except multiprocessing.TimeoutError:
+                    pass
+                if progress:
+                    progress(counter.value, total)
+    segments = [seg for seg, _n in results if seg is not None]
+    return segments, sum(k for _seg, k in results)
+
+
+_worker: tuple | None = None
+
+
+def _worker_init(app, path, schema, counter) -> None:
+    global _worker
+    with app.app_context():
+        db.engine.dispose(close=False)  # the parent's connections stay the parent's
+    _worker = (app, path, schema, counter)
+
+
+def _worker_part(args):
+    app, path, schema, counter = _worker
+    part, batch = args
+
+    def count(k):
+        with counter.get_lock():
+            counter.value += k
+
+    return _build_part(app, path, schema, part, batch, count)
+
+
+def _build_part(app, path: Path, schema, part, batch: int, count):
+    """Build the segment of one part of the records; (segment or None when empty, records indexed)."""
+    from whoosh.filedb.filestore import FileStorage
+
+    kind, lo, hi = part
+    builder = bulk.SegmentBuilder(FileStorage(str(path)), schema, idx.codec())
+    n = 0
+    first_error = None
+    with app.app_context():
+        rows = _record_rows(lo, hi, batch) if kind == "record" else _partner_records(lo, hi, batch)
+        for chunk in rows:
+            for rec, items in chunk:
+                try:
+                    if is_public(rec):
+                        builder.add(build_document(rec, items))
+                    n += 1
+                except Exception as exc:  # noqa: BLE001 - one bad record must not stop the rebuild
+                    first_error = first_error or exc
+                    log.warning("record %s left out of the index: %s: %s", doc_id(rec), type(exc).__name__, exc)
+            count(len(chunk))
+    if first_error is not None and not n:
+        raise first_error  # not one record could be indexed: a fault of the code, not of a record
+    segment = builder.finish()
+    return (segment if builder.docnum else None), n
+
+
+def _record_rows(lo: int, hi: int, batch: int):
+    """Batches of (record row, [ItemFacts]) with ids ``lo..hi``, read as plain rows (no ORM objects)."""
+    rec = Record.__table__
+    # documents.is_public reads it (a row has no Record.is_public property); the same rule in SQL
+    public = and_(rec.c.hidden.is_(False), rec.c.withdrawn_at.is_(None)).label("is_public")
+    item_cols = select(Item.record_id, Item.barcode, Item.call_number, Item.status, Location.code).select_from(
+        Item.__table__.outerjoin(Location.__table__))
+    last = lo - 1
+    with db.engine.connect() as conn:
+        while True:
+            recs = conn.execute(select(rec, public).where(rec.c.id > last, rec.c.id <= hi).order_by(rec.c.id)
+                                .limit(batch)).all()
+            if not recs:
+                break
+            items: dict[int, list[ItemFacts]] = {}
+            for r in conn.execute(item_cols.where(Item.record_id >= recs[0].id, Item.record_id <= recs[-1].id)
+                                  .order_by(Item.record_id, Item.id)):
+                items.setdefault(r[0], []).append(ItemFacts(r[1], r[2], r[3], r[4]))
+            yield [(r, items.get(r.id, [])) for r in recs]
+            last = recs[-1].id
+
+
+def _partner_records(lo: int, hi: int, batch: int):
+    """Batches of (partner record, no items) with ids ``lo..hi`` (ORM objects: their page URL)."""
+    last = lo - 1
+    with Session(db.engine) as session:
+        while True:
+            recs = session.scalars(select(PartnerRecord).where(PartnerRecord.id > last, PartnerRecord.id <= hi)
+                                   .order_by(PartnerRecord.id).limit(batch)).all()
+            if not recs:
+                break
+            yield [(r, None) for r in recs]
+            last = recs[-1].id
+            session.expunge_all()
 
 
 # ----------------------------------------------------------------------------- lag, pruning, the loop

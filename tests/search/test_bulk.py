@@ -1,0 +1,190 @@
+"""The bulk segment writer of a full reindex writes what Whoosh's own writer writes, in one process
+or several, and a record that cannot be indexed is named and left out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter
+
+from opac.extensions import db
+from opac.search import bulk, sync
+from opac.search import index as idx
+from opac.search.documents import build_document
+from opac.search.schema import build_schema
+from tests.cli_helpers import prod_env, run_cli
+
+RECORDS = [
+    {"title": "Laskar Pelangi", "authors": ["Hirata, Andrea"], "subjects": ["Pendidikan -- Belitung", "Novel"],
+     "isbns": ["9789793062792"], "publisher": "Bentang", "series": ["Tetralogi Laskar Pelangi"],
+     "items": [{"barcode": "B0001", "status": "available"}, {"barcode": "B0002", "status": "on_loan"}]},
+    {"title": "The Lord of the Rings", "authors": ["Tolkien, J. R. R."], "languages": ["eng"],
+     "subjects": ["Middle Earth (Imaginary place) -- Fiction"], "summary": "E-learning about F# major and b-moll",
+     "publisher": "Allen & Unwin", "year": 1954},
+    {"title": "Pembelajaran e-learning di perpustakaan", "authors": ["Toer, Pramoedya Ananta"],
+     "subjects": ["Perpustakaan -- Pembelajaran"], "publisher": "Bentang", "call_number": "<020 TOE p>"},
+    {"title": "Mathematik für Ingenieure", "languages": ["ger"], "notes": ["Sonate in Fis-Dur"], "year": 2001},
+    {"title": "Kimia kelas XII jilid 2", "languages": [], "publisher": "Erlangga", "items": ["K1", "K2", "K3"]},
+] + [{"title": f"Sejarah Indonesia jilid {i}", "authors": ["Poesponegoro, Marwati Djoened"],
+      "subjects": ["Indonesia -- Sejarah"], "publisher": "Balai Pustaka", "year": 1990 + i} for i in range(12)]
+
+
+def dump(path) -> dict:
+    """Everything a search reads from an index, by global document number."""
+    ix = whoosh_index.open_dir(str(path))
+    with ix.reader() as r:
+        n = r.doc_count_all()
+        terms = {}
+        for field, btext in r.all_terms():
+            m = r.postings(field, btext)
+            postings = []
+            while m.is_active():
+                postings.append((m.id(), m.weight(), m.value() or b""))
+                m.next()
+            ti = r.term_info(field, btext)
+            terms[field, btext] = (postings, ti.weight(), ti.doc_frequency(), ti.max_weight())
+        return {
+            "terms": terms,
+            "stored": [r.stored_fields(i) for i in range(n)],
+            "lengths": {f: [r.doc_field_length(i, f) or 0 for i in range(n)] for f in ix.schema.scorable_names()},
+            "columns": {f: list(r.column_reader(f)) for f in ix.schema.names()
+                        if ix.schema[f].column_type and r.has_column(f)},
+            "field_lengths": {f: r.field_length(f) for f in ix.schema.scorable_names()},
+        }
+
+
+def _documents(app, load_records) -> list[dict]:
+    from opac.catalog.models import Record
+
+    ids = load_records(RECORDS)
+    with app.app_context():
+        return [build_document(db.session.get(Record, i)) for i in ids]
+
+
+def _whoosh_index(path, docs):
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), build_schema())
+    writer = ix.writer(codec=idx.codec())
+    for doc in docs:
+        writer.add_document(**doc)
+    writer.commit()
+
+
+def _bulk_index(path, docs, codec, parts=1):
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), build_schema())
+    segments = []
+    step = -(-len(docs) // parts)
+    for k in range(0, len(docs), step):
+        builder = bulk.SegmentBuilder(ix.storage, ix.schema, codec)
+        for doc in docs[k : k + step]:
+            builder.add(doc)
+        segments.append(builder.finish())
+    bulk.list_segments(ix, segments)
+    return ix
+
+
+def test_bulk_segments_hold_what_whoosh_writes(app, load_records, tmp_path):
+    docs = _documents(app, load_records)
+    _whoosh_index(tmp_path / "whoosh", docs)
+    expected = dump(tmp_path / "whoosh")
+    assert any(len(p) >= 8 for p, *_ in expected["terms"].values())  # both inlined and block postings
+    _bulk_index(tmp_path / "bulk", docs, idx.codec())
+    assert dump(tmp_path / "bulk") == expected
+    _bulk_index(tmp_path / "three", docs, idx.codec(), parts=3)
+    assert dump(tmp_path / "three") == expected  # several segments: the same documents, in the same order
+    assert len(list(whoosh_index.open_dir(str(tmp_path / "three")).reader().leaf_readers())) == 3
+
+
+class _CountingFieldWriter(W3FieldWriter):
+    added = 0
+
+    def add(self, docnum, weight, vbytes, length):
+        type(self).added += 1
+        super().add(docnum, weight, vbytes, length)
+
+
+class _HookedCodec(W3Codec):
+    def field_writer(self, storage, segment):
+        return _CountingFieldWriter(self, storage, segment)
+
+
+def test_a_codec_with_its_own_field_writer_sees_every_posting(app, load_records, tmp_path):
+    docs = _documents(app, load_records)
+    _whoosh_index(tmp_path / "whoosh", docs)
+    _bulk_index(tmp_path / "hooked", docs, _HookedCodec(blocklimit=512, inlinelimit=8))
+    got = dump(tmp_path / "hooked")
+    assert got == dump(tmp_path / "whoosh")
+    assert _CountingFieldWriter.added == sum(len(p) for p, *_ in got["terms"].values())
+
+
+@pytest.mark.slow
+def test_rebuild_in_worker_processes_gives_the_same_index(app, load_records, search_api):
+    """Two worker processes, five id runs (five segments): the same documents in the same order as
+    one process writing one segment, and the same search results."""
+    load_records(RECORDS)
+    assert sync.rebuild(app, workers=1) == len(RECORDS)
+    gen = idx.generation_path(app.config["INDEX_DIR"])
+    single = dump(gen)
+    results = [search_api(q)["hits"] for q in ("laskar pelangi", "sejarah", "jrr tolkien", "fsharp")]
+    assert sync.rebuild(app, workers=2, segment_records=4) == len(RECORDS)
+    gen = idx.generation_path(app.config["INDEX_DIR"])
+    assert len(list(whoosh_index.open_dir(str(gen)).reader().leaf_readers())) == 5
+    assert dump(gen) == single
+    assert [search_api(q)["hits"] for q in ("laskar pelangi", "sejarah", "jrr tolkien", "fsharp")] == results
+
+
+def test_a_record_that_cannot_be_indexed_is_named_and_left_out(app, load_records, search_api, caplog):
+    ids = load_records(RECORDS[:3])
+    with app.app_context():  # an author that is not an object: build_document cannot read it
+        db.session.execute(text("UPDATE record SET authors = :a WHERE id = :i"), {"a": '["Hirata"]', "i": ids[0]})
+        db.session.commit()
+    assert sync.rebuild(app, workers=1) == 2
+    assert f"record {ids[0]} left out of the index" in caplog.text
+    assert search_api("laskar")["total"] == 0 and search_api("tolkien")["total"] == 1
+
+
+def test_rebuild_leaves_out_hidden_and_withdrawn_records(app, load_records, search_api):
+    ids = load_records(RECORDS[:3])
+    with app.app_context():
+        db.session.execute(text("UPDATE record SET hidden = :t WHERE id = :i"), {"t": True, "i": ids[0]})
+        db.session.execute(text("UPDATE record SET withdrawn_at = CURRENT_TIMESTAMP WHERE id = :i"), {"i": ids[1]})
+        db.session.commit()
+    assert sync.rebuild(app, workers=1) == 3  # records read
+    assert search_api("laskar")["total"] == 0 and search_api("tolkien")["total"] == 0
+    assert search_api("pembelajaran")["total"] == 1
+
+
+def test_a_rebuild_where_no_record_can_be_indexed_fails(app, load_records, monkeypatch):
+    load_records(RECORDS[:2])
+    before = idx.generation_path(app.config["INDEX_DIR"])
+    monkeypatch.setattr(sync, "build_document", lambda rec, items: {}["no such field"])
+    with pytest.raises(KeyError):
+        sync.rebuild(app, workers=1)
+    assert idx.generation_path(app.config["INDEX_DIR"]) == before  # the old generation still serves
+
+
+def test_reindex_command_names_a_broken_record_and_indexes_the_rest(tmp_path):
+    from opac import create_app
+    from opac.catalog.services import import_data
+    from opac.cli import upgrade_database
+
+    env = prod_env(tmp_path)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": env["OPAC_DATABASE_URL"], "INDEX_DIR": env["OPAC_INDEX_DIR"],
+                      "SECRET_KEY": "x"})
+    rows = [{"id": f"T{i}", "title": title, "authors": ["Hirata, Andrea"]}
+            for i, title in enumerate(["Laskar Pelangi", "Sang Pemimpi", "Edensor"])]
+    with app.app_context():
+        upgrade_database()
+        import_data("".join(json.dumps(r) + "\n" for r in rows).encode(), name="three.jsonl",
+                    commit=db.session.commit)
+        rid = db.session.execute(text("SELECT min(id) FROM record")).scalar()
+        db.session.execute(text("UPDATE record SET authors = '[1]' WHERE id = :i"), {"i": rid})
+        db.session.commit()
+        db.engine.dispose()
+    proc = run_cli(env, "reindex")
+    assert proc.stdout.strip().endswith("Indexed 2 records.")
+    assert f"record {rid} left out of the index" in proc.stderr
