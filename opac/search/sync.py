@@ -34,7 +34,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import and_, delete, event, func, insert, inspect, or_, select, text
+from sqlalchemy import delete, event, func, insert, inspect, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from ..catalog.models import Item, Location, Record, utcnow
@@ -477,8 +477,8 @@ def _build_part(app, path: Path, schema, part, batch: int, count):
 def _record_rows(lo: int, hi: int, batch: int):
     """Batches of (record row, [ItemFacts]) with ids ``lo..hi``, read as plain rows (no ORM objects)."""
     rec = Record.__table__
-    # documents.is_public reads it (a row has no Record.is_public property); the same rule in SQL
-    public = and_(rec.c.hidden.is_(False), rec.c.withdrawn_at.is_(None)).label("is_public")
+    # documents.is_public reads it (a row has no Record.is_public property): the rule's SQL form
+    public = Record.is_public.label("is_public")
     item_cols = select(Item.record_id, Item.barcode, Item.call_number, Item.status, Location.code).select_from(
         Item.__table__.outerjoin(Location.__table__))
     last = lo - 1
