@@ -79,8 +79,9 @@ class Watchdog:
             if last:
                 return last
             if time.monotonic() >= limit:
+                state = status() if status else repr(last)
                 raise PhaseTimeout(f"phase {self.name!r}: gave up waiting for {what} after "
-                                   f"{time.monotonic() - self.started:.0f} s ({status() if status else last!r})")
+                                   f"{time.monotonic() - self.started:.0f} s ({state})")
             time.sleep(pause)
 
     def thread(self, target, *args, name: str = "") -> threading.Thread:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 import time
 from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from .extensions import WRITE_OPTION, WriteAwareSession, db, write_engine
 
@@ -74,11 +74,11 @@ def yield_to_requests() -> None:
     _bulk_writer = True
 
 
-def _try_begin(dbapi_conn) -> bool:
+def _try_begin(conn) -> bool:
     try:
-        dbapi_conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if getattr(exc, "sqlite_errorcode", _SQLITE_BUSY) & 0xFF != _SQLITE_BUSY:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlite_errorcode", _SQLITE_BUSY) & 0xFF != _SQLITE_BUSY:
             raise
         return False
     return True
@@ -100,11 +100,11 @@ def _begin_immediate(conn, database: str | None) -> None:
                 if fd is not None and _bulk_writer:
                     fcntl.flock(fd, fcntl.LOCK_EX)  # waits while requests wait for the write lock
                     try:
-                        if _try_begin(dbapi_conn):
+                        if _try_begin(conn):
                             return
                     finally:
                         fcntl.flock(fd, fcntl.LOCK_UN)
-                elif _try_begin(dbapi_conn):
+                elif _try_begin(conn):
                     return
                 if time.monotonic() >= deadline:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try: "database is locked", as SQLAlchemy raises it
