@@ -145,6 +145,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
     ap.add_argument("--edits", type=int, default=100)
     ap.add_argument("--port", type=int, default=0, help="default: a free port")
+    ap.add_argument("--background-nice", type=int, default=None,
+                    help="OPAC_BACKGROUND_NICE of the follower and the import beside the desk (default: the setting's)")
     ap.add_argument("--phase-timeout", type=float, default=900,
                     help="seconds any phase may take before the benchmark reports what it waited for and stops")
     args = ap.parse_args()
@@ -160,6 +162,8 @@ def main():
     env.update(OPAC_DATABASE_URL=db_url, OPAC_INDEX_DIR=str(work / "index"), OPAC_SECRET_KEY="b" * 40,
                OPAC_BASE_URL=base, OPAC_BIND=f"127.0.0.1:{args.port}", OPAC_WORKERS="2",
                OPAC_LOGIN_MAX_ATTEMPTS="1000", OPAC_LOGIN_MAX_ATTEMPTS_PER_IP="100000")
+    if args.background_nice is not None:
+        env["OPAC_BACKGROUND_NICE"] = str(args.background_nice)
     env = stack_env(env, work / "stacks")
     procs: dict[str, subprocess.Popen] = {}
 
@@ -360,7 +364,8 @@ def main():
                 os.killpg(procs["server"].pid, signal.SIGKILL)
 
     print()
-    print(f"load average at the end {os.getloadavg()}")
+    print(f"load average at the end {os.getloadavg()}; background niceness "
+          f"{env.get('OPAC_BACKGROUND_NICE', 'default (BACKGROUND_NICE)')}")
     print("desk latency over HTTP (2 gunicorn workers + the follower beside them)")
     for k in ("checkout", "renewal", "checkin"):
         print(f"  {k:9} alone          {fmt(alone[k])}")
