@@ -50,14 +50,17 @@ def test_background_follows_the_setting(app):
 @pytest.mark.slow
 def test_the_worker_command_runs_at_the_configured_niceness(tmp_path):
     """As deployed: `flask --app opac worker` with OPAC_BACKGROUND_NICE lowers itself at start."""
-    env = prod_env(tmp_path, BACKGROUND_NICE=7, WORKER_POLL_SECONDS=0.2)
+    want = os.getpriority(os.PRIO_PROCESS, 0) + 3  # above what the child inherits (pytest may run niced)
+    if want > 19:
+        pytest.skip("the tests already run at the lowest priority")
+    env = prod_env(tmp_path, BACKGROUND_NICE=want, WORKER_POLL_SECONDS=0.2)
     run_cli(env, "init-db")
     flask = Path(sys.executable).with_name("flask")
     proc = subprocess.Popen([str(flask), "--app", "opac", "worker"], env=env, cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while nice_of(proc.pid) != 7:
+        while nice_of(proc.pid) != want:
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, f"niceness {nice_of(proc.pid)}"
             time.sleep(0.1)
