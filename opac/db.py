@@ -54,7 +54,7 @@ def configure_engine(engine: Engine) -> None:
 
 # ----------------------------------------------------------------------------- fair turns at the write lock
 # SQLite's own busy handler retries a waiting BEGIN IMMEDIATE after sleeps growing to 100 ms: a
-# request waiting for an import's batch of 20 ms woke up 13-33 ms after the batch ended, and a bulk
+# write waiting 0.25 s got the lock 28-85 ms after it was free (tests/test_db_write.py), and a bulk
 # job that commits and at once begins its next batch took the lock again before a waiting request
 # woke up (during an import a checkout could wait batch after batch until the busy timeout, a 500).
 # So BEGIN IMMEDIATE is retried here, every millisecond for a request (a few for a bulk job), up to
