@@ -16,6 +16,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import string
 import subprocess
 import sys
@@ -31,15 +32,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import percentile, shared_data  # noqa: E402
-from bench.throughput import _wrk  # noqa: E402
+from bench.watchdog import PhaseTimeout, Watchdog, stack_env  # noqa: E402
 
 FLASK = str(Path(sys.executable).with_name("flask"))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
-def run(env, *args, check=True):
+def run(env, *args, check=True, timeout=None):
     return subprocess.run([FLASK, "--app", "opac", *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          check=check)
+                          check=check, timeout=timeout)
 
 
 def catalogue(n: int, skip: int = 0) -> list[dict]:
@@ -53,6 +54,32 @@ def catalogue(n: int, skip: int = 0) -> list[dict]:
                 if len(rows) >= n + skip:
                     return rows[skip:]
     return rows[skip:]
+
+
+WRK_LUA = r"""
+local queries = {}
+for line in io.lines(os.getenv("QUERIES")) do queries[#queries + 1] = line end
+local counter = 0
+local thread_id = 0
+setup = function(thread) thread:set("tid", thread_id); thread_id = thread_id + 1 end
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", queries[((counter * 2 + (tid or 0)) % #queries) + 1])
+end
+"""
+
+
+def wrk_rps(port: int, qfile: Path, seconds: int) -> float:
+    """Requests/s of wrk (2 threads, 8 connections) over the paths of ``qfile``; errors are printed."""
+    script = qfile.with_suffix(".lua")
+    script.write_text(WRK_LUA)
+    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}"],
+                         capture_output=True, text=True, env=dict(os.environ, QUERIES=str(qfile)), check=True,
+                         timeout=seconds + 60).stdout
+    for line in out.splitlines():
+        if "Non-2xx" in line or "Socket errors" in line:
+            print("   ", line.strip(), flush=True)
+    return float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
 
 
 def write_jsonl(rows, path: Path) -> Path:
@@ -69,23 +96,23 @@ class Desk:
         self.base = base
         self.errors: list[int] = []
         self.staff = requests.Session()
-        token = self.staff.get(base + "/api/v1/session").json()["csrf_token"]
+        token = self.staff.get(base + "/api/v1/session", timeout=60).json()["csrf_token"]
         r = self.staff.post(base + "/staff/login", data={"username": staff[0], "password": staff[1],
-                                                          "csrf_token": token}, allow_redirects=False)
+                                                          "csrf_token": token}, allow_redirects=False, timeout=60)
         assert r.status_code == 303, r.text[:300]
-        self.staff_token = self.staff.get(base + "/api/v1/session").json()["csrf_token"]
+        self.staff_token = self.staff.get(base + "/api/v1/session", timeout=60).json()["csrf_token"]
         self.card = patron[0]
         self.patron = requests.Session()
-        token = self.patron.get(base + "/api/v1/session").json()["csrf_token"]
+        token = self.patron.get(base + "/api/v1/session", timeout=60).json()["csrf_token"]
         r = self.patron.post(base + "/api/v1/login", json={"card": patron[0], "pin": patron[1]},
-                             headers={"X-CSRFToken": token})
+                             headers={"X-CSRFToken": token}, timeout=60)
         assert r.status_code == 200, r.text
         self.patron_token = r.json()["csrf_token"]
 
     def _desk(self, **data):
         t = time.perf_counter()
         r = self.staff.post(self.base + "/staff/desk", data={"csrf_token": self.staff_token, **data},
-                            allow_redirects=False, timeout=120)
+                            allow_redirects=False, timeout=60)
         dt = time.perf_counter() - t
         if r.status_code != 200:  # counted and shown: a failed checkout is a result, not a crash
             self.errors.append(r.status_code)
@@ -101,7 +128,7 @@ class Desk:
         t = time.perf_counter()
         r = self.patron.post(self.base + "/api/v1/loans/renew-all", json={},
                              headers={"X-CSRFToken": self.patron_token, "Idempotency-Key": uuid.uuid4().hex},
-                             timeout=120)
+                             timeout=60)
         dt = time.perf_counter() - t
         assert r.status_code == 200, (r.status_code, r.text[:300])
         return dt
@@ -127,6 +154,14 @@ def fmt(samples):
     return f"p50 {percentile(ms, 50):7.1f} ms  p95 {percentile(ms, 95):7.1f} ms  (n={len(ms)})"
 
 
+def feed_position(base: str) -> int | None:
+    """The last change feed id in this node's index (/readyz), None when it does not answer."""
+    try:
+        return requests.get(base + "/readyz", timeout=10).json()["feed_position"]
+    except (requests.RequestException, ValueError, KeyError):
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=8000)
@@ -134,27 +169,63 @@ def main():
     ap.add_argument("--database-url", default="")
     ap.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
     ap.add_argument("--edits", type=int, default=100)
-    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--port", type=int, default=0, help="default: a free port")
+    ap.add_argument("--background-nice", type=int, default=None,
+                    help="OPAC_BACKGROUND_NICE of the follower and the import beside the desk (default: the setting's)")
+    ap.add_argument("--phase-timeout", type=float, default=900,
+                    help="seconds any phase may take before the benchmark reports what it waited for and stops")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="opac-ops-"))
+    if not args.port:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            args.port = s.getsockname()[1]
     db_url = args.database_url or f"sqlite:///{work / 'opac.sqlite'}"
     base = f"http://127.0.0.1:{args.port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPAC_")}
     env.update(OPAC_DATABASE_URL=db_url, OPAC_INDEX_DIR=str(work / "index"), OPAC_SECRET_KEY="b" * 40,
                OPAC_BASE_URL=base, OPAC_BIND=f"127.0.0.1:{args.port}", OPAC_WORKERS="2",
                OPAC_LOGIN_MAX_ATTEMPTS="1000", OPAC_LOGIN_MAX_ATTEMPTS_PER_IP="100000")
-    print(f"work dir {work}; database {db_url.split('@')[-1]}")
-    t0 = time.time()
-    run(env, "init-db")
-    rows = catalogue(args.records)
-    run(env, "import", str(write_jsonl(rows, work / "catalogue.jsonl")))
-    run(env, "reindex")
-    run(env, "patron", "create", "--card", "B0001", "--pin", "7391", "--name", "Bench", "--category", "student")
-    run(env, "staff", "create", "--username", "desk", "--password", "rahasia-meja-sirkulasi", "--name", "Desk",
-        "--role", "librarian")
-    run(env, "circ", "policy", "--max-loans", "1000", "--max-renewals", "100000", "--max-holds", "100")
-    print(f"loaded {len(rows)} records in {time.time() - t0:.0f} s")
+    if args.background_nice is not None:
+        env["OPAC_BACKGROUND_NICE"] = str(args.background_nice)
+    env = stack_env(env, work / "stacks")
+    procs: dict[str, subprocess.Popen] = {}
+
+    def stop_all(message=""):
+        for name, proc in procs.items():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM) if name == "server" else proc.kill()
+                except ProcessLookupError:
+                    pass
+        if message:
+            print(f"[watchdog] stopped; work dir kept: {work} (gunicorn.log, stacks/)", file=sys.stderr, flush=True)
+            os._exit(3)
+
+    dog = Watchdog(on_timeout=stop_all, stacks_dir=work / "stacks")
+    T = args.phase_timeout
+    print(f"work dir {work}; database {db_url.split('@')[-1]}; load average {os.getloadavg()}", flush=True)
+
+    def run_step(*cmd):
+        dog.note(f"`flask --app opac {' '.join(cmd)[:60]}` to finish")
+        try:
+            # loading is not measured: at full priority (the import beside the desk keeps the default)
+            return run(dict(env, OPAC_BACKGROUND_NICE="0"), *cmd, timeout=max(dog.remaining(), 1))
+        except subprocess.TimeoutExpired as exc:
+            raise PhaseTimeout(f"phase {dog.name!r}: `flask --app opac {' '.join(cmd)[:60]}` did not finish") from exc
+
+    with dog.phase("load", T):
+        t0 = time.time()
+        run_step("init-db")
+        rows = catalogue(args.records)
+        run_step("import", str(write_jsonl(rows, work / "catalogue.jsonl")))
+        run_step("reindex")
+        run_step("patron", "create", "--card", "B0001", "--pin", "7391", "--name", "Bench", "--category", "student")
+        run_step("staff", "create", "--username", "desk", "--password", "rahasia-meja-sirkulasi", "--name", "Desk",
+                 "--role", "librarian")
+        run_step("circ", "policy", "--max-loans", "1000", "--max-renewals", "100000", "--max-holds", "100")
+        print(f"loaded {len(rows)} records in {time.time() - t0:.0f} s", flush=True)
 
     import sqlalchemy as sa
 
@@ -163,48 +234,63 @@ def main():
         barcodes = [r[0] for r in conn.execute(sa.text(
             "SELECT barcode FROM item WHERE status = 'available' ORDER BY id LIMIT 200"))]
         record_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM record ORDER BY id"))]
-    assert len(barcodes) >= 60, "the catalogue needs copies"
+    assert len(barcodes) >= 126, "the catalogue needs copies"
 
-    server = subprocess.Popen([GUNICORN, "-c", "gunicorn.conf.py", "wsgi:app"], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=open(work / "gunicorn.log", "ab"),
-                              start_new_session=True)
+    procs["server"] = subprocess.Popen([GUNICORN, "-c", "gunicorn.conf.py", "wsgi:app"], env=env, cwd=ROOT,
+                                       stdout=subprocess.DEVNULL, stderr=open(work / "gunicorn.log", "ab"),
+                                       start_new_session=True)
     try:
-        deadline = time.time() + 120
-        while True:
+        def ready():
             try:
-                if requests.get(base + "/readyz", timeout=5).status_code == 200:
-                    break
+                return requests.get(base + "/readyz", timeout=5).status_code == 200
             except requests.RequestException:
-                pass
-            if time.time() > deadline:
-                raise SystemExit("server not ready; see " + str(work / "gunicorn.log"))
-            time.sleep(0.5)
-        desk = Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391"))
-        desk_round(desk, barcodes[:10], {"checkout": [], "renewal": [], "checkin": []})  # warm up
+                return False
+
+        with dog.phase("server start", min(T, 180)):
+            dog.wait_until(ready, f"{base}/readyz to answer 200 (see {work / 'gunicorn.log'})", pause=0.5)
+            desk = Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391"))
+            dog.note("the warm-up desk rounds")
+            desk_round(desk, barcodes[:10], {"checkout": [], "renewal": [], "checkin": []})
 
         # 1. desk latency alone
         alone = {"checkout": [], "renewal": [], "checkin": []}
-        desk_round(desk, barcodes[:60], alone)
+        with dog.phase("desk alone", T):
+            dog.note("60 desk rounds (checkout, renewal, checkin) to finish")
+            desk_round(desk, barcodes[:60], alone)
+        print(f"desk alone: checkout {fmt(alone['checkout'])}", flush=True)
 
         # 2. desk latency during a bulk import (new records and updates of existing ones)
         more = catalogue(args.import_records // 2, skip=args.records)
         changed = [dict(r, title=r["title"] + " (edisi revisi)") for r in rows[: args.import_records // 2]]
         bulk = write_jsonl(more + changed, work / "bulk.jsonl")
         during = {"checkout": [], "renewal": [], "checkin": []}
-        stop = threading.Event()
-        t = threading.Thread(target=desk_round, args=(desk, barcodes[60:120], during, stop))
-        t_imp = time.time()
-        imp = subprocess.Popen([FLASK, "--app", "opac", "import", str(bulk)], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        t.start()
-        imp.wait()
-        import_s = time.time() - t_imp
-        # keep measuring while the follower applies the import
-        while requests.get(base + "/readyz").json()["lag_changes"]:
-            time.sleep(0.2)
-        caught_up_s = time.time() - t_imp
-        stop.set()
-        t.join()
+        with dog.phase("desk during import", T):
+            stop = threading.Event()
+            t_imp = time.time()
+            procs["import"] = imp = subprocess.Popen(
+                [FLASK, "--app", "opac", "import", str(bulk)], env=env, cwd=ROOT,
+                stdout=subprocess.DEVNULL, stderr=open(work / "import.log", "ab"))
+            t = dog.thread(desk_round, desk, barcodes[60:120], during, stop, name="desk during import")
+            dog.wait_until(lambda: imp.poll() is not None, "the bulk import (`flask --app opac import`) to finish",
+                           pause=0.5)
+            import_s = time.time() - t_imp
+            if imp.returncode:
+                raise SystemExit(f"the import failed ({imp.returncode}); see {work / 'import.log'}")
+            # keep measuring while the follower applies the import: until its position passes the
+            # import's last change (not "no lag": the desk adds changes all the time, and a follower a
+            # second behind it never shows 0)
+            with engine.connect() as conn:
+                last_change = conn.execute(sa.text("SELECT max(id) FROM index_change")).scalar()
+            dog.wait_until(lambda: (feed_position(base) or 0) >= last_change,
+                           f"this node's index to apply the import (feed position {last_change})",
+                           status=lambda: f"/readyz feed_position: {feed_position(base)}")
+            caught_up_s = time.time() - t_imp
+            stop.set()
+            dog.note("the desk thread to finish its round")
+            t.join(max(dog.remaining(), 0))
+            dog.check()
+        print(f"desk during import: checkout {fmt(during['checkout'])}; import {import_s:.1f} s, "
+              f"indexed {caught_up_s:.1f} s", flush=True)
 
         # 3. search throughput alone and while the desk writes 5 changes per second
         qfile = work / "queries.txt"
@@ -212,31 +298,37 @@ def main():
         words = [w for r in rows for w in r["title"].split() if w.isalpha() and len(w) > 3]
         qfile.write_text("\n".join(f"/api/v1/search?q={rng.choice(words)}+{rng.choice(words)}" if i % 2 else
                                    f"/api/v1/search?q={rng.choice(words)}" for i in range(5000)))
-        rps_alone = _wrk(args.port, "", qfile, args.seconds)
+        with dog.phase("search alone", args.seconds + 120):
+            dog.note(f"wrk ({args.seconds} s) to finish")
+            rps_alone = wrk_rps(args.port, qfile, args.seconds)
+        print(f"search alone: {rps_alone:.0f} req/s", flush=True)
         writes = {"n": 0}
-        stop = threading.Event()
-        lanes = [Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391")) for _ in range(5)]
+        with dog.phase("search while the desk writes", args.seconds + 180):
+            stop = threading.Event()
+            dog.note("five desk sessions to log in")
+            lanes = [Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391")) for _ in range(5)]
 
-        def desk_lane(k):
-            """One of five desks, each a change per second (open loop: slow answers do not slow the others)."""
-            i = 0
-            while not stop.is_set():
-                start = time.time()
-                bc = barcodes[120 + k]
-                (lanes[k].checkout if i % 2 == 0 else lanes[k].checkin)(bc)
-                i += 1
-                writes["n"] += 1
-                time.sleep(max(0.0, 1.0 - (time.time() - start)))
+            def desk_lane(k):
+                """One of five desks, each a change per second (open loop: slow answers do not slow the others)."""
+                i = 0
+                while not stop.is_set():
+                    start = time.time()
+                    bc = barcodes[120 + k]
+                    (lanes[k].checkout if i % 2 == 0 else lanes[k].checkin)(bc)
+                    i += 1
+                    writes["n"] += 1
+                    time.sleep(max(0.0, 1.0 - (time.time() - start)))
 
-        threads = [threading.Thread(target=desk_lane, args=(k,)) for k in range(5)]
-        for t in threads:
-            t.start()
-        t_w = time.time()
-        rps_writing = _wrk(args.port, "", qfile, args.seconds)
-        desk_rate = writes["n"] / (time.time() - t_w)
-        stop.set()
-        for t in threads:
-            t.join()
+            threads = [dog.thread(desk_lane, k, name=f"desk lane {k}") for k in range(5)]
+            t_w = time.time()
+            dog.note(f"wrk ({args.seconds} s) to finish beside the desk lanes")
+            rps_writing = wrk_rps(args.port, qfile, args.seconds)
+            desk_rate = writes["n"] / (time.time() - t_w)
+            stop.set()
+            dog.note("the desk lanes to stop")
+            for t in threads:
+                t.join(max(dog.remaining(), 0))
+        print(f"search while the desk writes {desk_rate:.1f} changes/s: {rps_writing:.0f} req/s", flush=True)
 
         # 4. index lag under a stream of edits (5 per second): commit -> found by a search
         lags = []
@@ -246,6 +338,7 @@ def main():
 
         from opac import create_app
         from opac.catalog.models import Record
+        from opac.db import begin_write
         from opac.extensions import db
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": engine.url.render_as_string(hide_password=False),
@@ -255,6 +348,10 @@ def main():
             with app.app_context():
                 for i in range(args.edits):
                     token = "zq" + "".join(rng.choice(string.ascii_lowercase) for _ in range(8))
+                    # SQLite: the write lock first, as the app's write paths do; a read transaction
+                    # that then writes fails at once ("database is locked") when a search miss was
+                    # counted meanwhile
+                    begin_write()
                     rec = db.session.get(Record, record_ids[(i * 37) % len(record_ids)])
                     rec.title = f"Judul baru {token}"
                     db.session.commit()  # the change and its feed row, one transaction
@@ -263,24 +360,37 @@ def main():
                     time.sleep(0.2)
             done.set()
 
-        s = requests.Session()
-        ed = threading.Thread(target=editor)
-        ed.start()
-        while not (done.is_set() and not pending):
-            with lock:
-                tokens = list(pending.items())
-            for token, t_commit in tokens:
-                if s.get(base + "/api/v1/search", params={"q": token, "facets": "0"}).json()["total"]:
-                    lags.append(time.perf_counter() - t_commit)
-                    with lock:
-                        del pending[token]
-            time.sleep(0.01)
-        ed.join()
+        with dog.phase("index lag", args.edits * 0.2 + 120):
+            s = requests.Session()
+            ed = dog.thread(editor, name="editor")
+
+            def all_found():
+                with lock:
+                    tokens = list(pending.items())
+                for token, t_commit in tokens:
+                    r = s.get(base + "/api/v1/search", params={"q": token, "facets": "0"}, timeout=30)
+                    if r.json()["total"]:
+                        lags.append(time.perf_counter() - t_commit)
+                        with lock:
+                            del pending[token]
+                with lock:
+                    return done.is_set() and not pending
+
+            dog.wait_until(all_found, "every edit to be found by a search", pause=0.01,
+                           status=lambda: f"{len(lags)} of {args.edits} edits found, {len(pending)} pending, "
+                                          f"/readyz feed_position: {feed_position(base)}")
+            ed.join()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
+        stop_all()
+        if procs["server"].poll() is None:
+            try:
+                procs["server"].wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(procs["server"].pid, signal.SIGKILL)
 
     print()
+    print(f"load average at the end {os.getloadavg()}; background niceness "
+          f"{env.get('OPAC_BACKGROUND_NICE', 'default (BACKGROUND_NICE)')}")
     print("desk latency over HTTP (2 gunicorn workers + the follower beside them)")
     for k in ("checkout", "renewal", "checkin"):
         print(f"  {k:9} alone          {fmt(alone[k])}")
@@ -291,7 +401,8 @@ def main():
           f"in this node's index {caught_up_s:.1f} s after it started")
     print("search throughput (wrk, 2 workers, /api/v1/search)")
     print(f"  alone                      {rps_alone:7.0f} req/s")
-    print(f"  desk writing {desk_rate:.1f} changes/s  {rps_writing:7.0f} req/s   ratio {rps_writing / rps_alone:.2f}x")
+    print(f"  desk writing {desk_rate:.1f} changes/s  {rps_writing:7.0f} req/s   ratio {rps_writing / rps_alone:.2f}x"
+          f"   (desk changes that failed: {sum(len(lane.errors) for lane in lanes)})")
     ms = [x * 1000 for x in lags]
     print(f"index lag, commit -> found by search, {len(ms)} edits at 5/s: "
           f"p50 {percentile(ms, 50):.0f} ms  p95 {percentile(ms, 95):.0f} ms  max {max(ms):.0f} ms")

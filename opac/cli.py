@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 
 from .db import begin_write
 from .extensions import db
+from .priority import background
 
 
 class Progress:
@@ -106,6 +107,8 @@ def _report(report, verbose: bool) -> None:
 def import_command(paths, fmt, verbose):
     """Import MARC21, MARCXML, CSV or JSON-lines files (re-importing updates, never duplicates)."""
     from .db import yield_to_requests
+
+    background(current_app)  # the web's workers first
 
     begin_write()  # SQLite: the write lock first, as the web's write requests do
     yield_to_requests()  # and the desk's requests before each batch
@@ -209,6 +212,8 @@ def reindex():
     """Rebuild the search index from the database while the old one serves; no change is lost."""
     from .search import sync
 
+    background(current_app)
+
     bar = Progress("indexing")
     n = sync.rebuild(current_app, progress=bar.update)
     bar.done()
@@ -230,6 +235,7 @@ def index_follow(once):
     from .search import sync
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    background(current_app)
     if once:
         n = sync.follow(current_app, once=True)
         click.echo(f"Applied {n} record changes; {sync.pending()} pending.")
@@ -244,6 +250,8 @@ def index_follow(once):
 def index_sync():
     """Apply the pending changes once (the same as `index follow --once`)."""
     from .search import sync
+
+    background(current_app)
 
     n = sync.follow(current_app, once=True)
     click.echo(f"Applied {n} record changes; {sync.pending()} pending.")
@@ -583,6 +591,8 @@ def notify_command():
 def worker_command(once):
     """Send queued e-mail and Web Push until stopped (SIGTERM finishes the current message)."""
     from .notifications.worker import run
+
+    background(current_app)
 
     totals = run(once=once)
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(totals.items())) or "nothing to send")

@@ -35,6 +35,9 @@ INDEX_FEED_GAP_SECONDS: float = 10.0
 INDEX_READY_MAX_LAG_SECONDS: float = 30.0
 #: gunicorn.conf.py starts `index follow` beside the workers (single-machine install); false when it runs apart.
 EMBEDDED_FOLLOWER: bool = True
+#: CPU niceness (0-19) that `import`, `reindex`, `index follow`/`sync` and `worker` lower themselves to, so the
+#: web workers win the cores; 0 leaves them as started.
+BACKGROUND_NICE: int = 10
 #: Megabytes of decoded postings each worker keeps in memory for fast search.
 SEARCH_POSTINGS_CACHE_MB: int = 128
 #: Number of search results cached per worker (keyed to the index version).

@@ -10,10 +10,14 @@ PostgreSQL: services lock the rows they change with ``SELECT ... FOR UPDATE``; n
 
 from __future__ import annotations
 
+import fcntl
+import os
+import time
 from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from .extensions import WRITE_OPTION, WriteAwareSession, db, write_engine
 
@@ -31,7 +35,7 @@ def configure_engine(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -41,8 +45,7 @@ def configure_engine(engine: Engine) -> None:
     def _on_begin(conn):
         immediate = bool(conn.get_execution_options().get(WRITE_OPTION))
         if immediate:
-            with _write_turn(engine.url.database):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin_immediate(conn, engine.url.database)
         else:
             conn.exec_driver_sql("BEGIN")
         conn.info["opac_write_txn"] = immediate
@@ -50,13 +53,18 @@ def configure_engine(engine: Engine) -> None:
 
 
 # ----------------------------------------------------------------------------- fair turns at the write lock
-# SQLite's busy handler retries a waiting BEGIN IMMEDIATE after sleeps growing to 100 ms, so a bulk
-# job that commits and at once begins its next batch takes the lock again before a waiting request
-# wakes up: during an import a checkout could wait batch after batch until the 30 s busy timeout
-# (a 500). A flock beside the database makes the bulk job wait its turn: requests hold it shared
-# while they wait for the write lock; a bulk job takes it exclusively before each batch, so it
-# cannot begin one while a request waits. A request then waits for at most the batch in progress.
+# SQLite's own busy handler retries a waiting BEGIN IMMEDIATE after sleeps growing to 100 ms: a
+# write waiting 0.25 s got the lock 28-85 ms after it was free (tests/test_db_write.py), and a bulk
+# job that commits and at once begins its next batch took the lock again before a waiting request
+# woke up (during an import a checkout could wait batch after batch until the busy timeout, a 500).
+# So BEGIN IMMEDIATE is retried here, every millisecond for a request (a few for a bulk job), up to
+# the busy timeout; and a flock beside the database makes a bulk job wait its turn: requests hold it
+# shared while they wait for the write lock, a bulk job takes it exclusively only to try to begin a
+# batch, so it cannot begin one while a request waits. A request then waits for at most the batch
+# in progress, and gets the lock about a millisecond after it ends.
 _bulk_writer = False
+BUSY_TIMEOUT_S = 30.0
+_SQLITE_BUSY = 5
 
 
 def yield_to_requests() -> None:
@@ -66,18 +74,54 @@ def yield_to_requests() -> None:
     _bulk_writer = True
 
 
-@contextmanager
-def _write_turn(database: str | None):
-    if database in (None, "", ":memory:") or database.startswith("file:"):
-        yield
-        return
-    import fcntl
-    import os
+def _try_begin(conn) -> bool:
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlite_errorcode", _SQLITE_BUSY) & 0xFF != _SQLITE_BUSY:
+            raise
+        return False
+    return True
 
+
+def _begin_immediate(conn, database: str | None) -> None:
+    """BEGIN IMMEDIATE, polled (SQLite's busy handler is off meanwhile) up to the connection's busy
+    timeout, taking turns with bulk jobs."""
+    dbapi_conn = conn.connection.dbapi_connection
+    timeout_ms = dbapi_conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + timeout_ms / 1000
+        pause = 0.005 if _bulk_writer else 0.001
+        with _turn_file(database) as fd:
+            if fd is not None and not _bulk_writer:
+                fcntl.flock(fd, fcntl.LOCK_SH)  # a bulk job holds it only while it tries to begin
+            while True:
+                if fd is not None and _bulk_writer:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # waits while requests wait for the write lock
+                    try:
+                        if _try_begin(conn):
+                            return
+                    finally:
+                        fcntl.flock(fd, fcntl.LOCK_UN)
+                elif _try_begin(conn):
+                    return
+                if time.monotonic() >= deadline:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try: "database is locked", as SQLAlchemy raises it
+                    return
+                time.sleep(pause)
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
+
+
+@contextmanager
+def _turn_file(database: str | None):
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        yield None
+        return
     fd = os.open(database + "-turn", os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if _bulk_writer else fcntl.LOCK_SH)
-        yield
+        yield fd
     finally:
         os.close(fd)  # releases the flock
 

@@ -169,52 +169,70 @@ def upsert_record(fields: dict, *, marc: bytes | None = None, source: str | None
     return record, outcome, notes, (added, updated)
 
 
+def _prepared(records, chunk: int):
+    """Lists of up to ``chunk`` read records, each with its MARC made: the parsing and MARC
+    building of a batch happen before its write transaction begins, not while it holds the lock."""
+    batch = []
+    for number, fields, notes, marc in records:
+        if fields is not None and marc is None:
+            marc = to_iso2709(fields_to_marc(fields, fields.get("items") or []))
+        batch.append((number, fields, notes, marc))
+        if len(batch) >= chunk:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def import_data(data: bytes, *, name: str = "", fmt: str | None = None, source: str | None = None,
-                report: ImportReport | None = None, commit_every: int = 200, commit_seconds: float = 0.1,
+                report: ImportReport | None = None, commit_every: int = 200, commit_seconds: float = 0.02,
                 commit: Callable[[], None] | None = None,
                 progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import every readable record of ``data``; each record in its own savepoint.
 
-    ``commit`` is called every ``commit_every`` records or ``commit_seconds``, whichever comes
-    first, and at the end (the edge decides what committing means); without it the caller commits.
-    Short batches keep the write lock free for the desk: on SQLite a checkout waits for at most
-    the batch in progress.
+    ``commit`` is called every ``commit_every`` records or after ``commit_seconds`` of writing,
+    whichever comes first, and after the last record (the edge decides what committing means);
+    without it the caller commits. Short write transactions keep the write lock free for the desk: on SQLite a
+    checkout waits for at most the batch in progress. Records are read and their MARC built
+    before a batch's transaction begins.
     """
     report = report or ImportReport()
     fmt = fmt or detect_format(name, data[:64])
     locations = LocationCache()
-    since_commit = 0
-    batch_started = time.monotonic()
-    for number, fields, notes, marc in read_records(data, fmt):
-        if fields is None:
-            report.skipped.append((number, str(notes)))
-        else:
-            for note in notes:
-                report.warnings.append((number, note))
-            try:
-                with db.session.begin_nested():
-                    _rec, outcome, more, (added, updated) = upsert_record(
-                        fields, marc=marc, source=source or fmt, locations=locations)
-            except Exception as exc:  # noqa: BLE001 - reported per record, the batch goes on
-                db.session.expire_all()
-                locations = LocationCache()
-                report.skipped.append((number, f"could not be saved ({type(exc).__name__}: {str(exc)[:160]})"))
+    for batch in _prepared(read_records(data, fmt), commit_every):
+        since_commit = 0
+        batch_started = time.monotonic()
+        for number, fields, notes, marc in batch:
+            if fields is None:
+                report.skipped.append((number, str(notes)))
             else:
-                setattr(report, outcome, getattr(report, outcome) + 1)
-                report.items_added += added
-                report.items_updated += updated
-                for note in more:
+                for note in notes:
                     report.warnings.append((number, note))
-        since_commit += 1
-        if progress:
-            progress(number)
-        if commit and (since_commit >= commit_every or time.monotonic() - batch_started >= commit_seconds):
-            commit()
+                try:
+                    with db.session.begin_nested():
+                        _rec, outcome, more, (added, updated) = upsert_record(
+                            fields, marc=marc, source=source or fmt, locations=locations)
+                except Exception as exc:  # noqa: BLE001 - reported per record, the batch goes on
+                    db.session.expire_all()
+                    locations = LocationCache()
+                    report.skipped.append((number, f"could not be saved ({type(exc).__name__}: {str(exc)[:160]})"))
+                else:
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+                    report.items_added += added
+                    report.items_updated += updated
+                    for note in more:
+                        report.warnings.append((number, note))
+            since_commit += 1
+            if progress:
+                progress(number)
+            if commit and since_commit and time.monotonic() - batch_started >= commit_seconds:
+                commit()
+                locations = LocationCache()
+                since_commit = 0
+                batch_started = time.monotonic()
+        if commit and since_commit:
+            commit()  # before the next batch is read
             locations = LocationCache()
-            since_commit = 0
-            batch_started = time.monotonic()
-    if commit:
-        commit()
     return report
 
 
