@@ -24,6 +24,7 @@ from .analysis import STOP_WORDS, WORD_RE, fold, stem_en, stem_id, words
 from .documents import LOCAL
 from .engine import Engine, Snapshot
 from .executor import Executor, filter_mask
+from .facets import year_mask
 from .query import ParsedQuery, Word, parse
 from .schema import FACET_FIELDS
 from .spelling import did_you_mean
@@ -83,7 +84,7 @@ class SearchIndex:
                 old.searcher.close()
             except Exception:  # noqa: BLE001, S110 - an already closed reader is fine
                 pass
-        self.engine.forget_unused({leaf.data.segid for leaf in self._snapshot.leaves})
+        self.engine.forget_unused({leaf.segid for leaf in self._snapshot.leaves})
         self._results.clear()
 
     @property
@@ -327,10 +328,7 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
 
 def _local_mask(snap: Snapshot) -> np.ndarray:
     """Documents of our own records (the rest are partners')."""
-    ids, _ = snap.postings("f_library", LOCAL)
-    m = np.zeros(snap.N, dtype=bool)
-    m[ids] = True
-    return m
+    return snap.term_mask("f_library", LOCAL)
 
 
 def _collapse(snap: Snapshot, mask: np.ndarray, local: np.ndarray) -> np.ndarray:
@@ -376,18 +374,9 @@ def _filters_mask(snap: Snapshot, params: SearchParams) -> np.ndarray:
 
         rng = parse_year_range(params.year)
         if rng:
-            y = snap.column("year")
-            m = y > 0
-            if rng[0] is not None:
-                m &= y >= rng[0]
-            if rng[1] is not None:
-                m &= y <= rng[1]
-            extra &= m
+            extra &= year_mask(snap.column("year"), *rng)
     if params.available:
-        ids, _ = snap.postings("f_avail", "1")
-        am = np.zeros(snap.N, dtype=bool)
-        am[ids] = True
-        extra &= am
+        extra &= snap.term_mask("f_avail", "1")
     return extra
 
 
