@@ -516,7 +516,9 @@ class WhooshSegment:
 
 def open_segment(segreader, cache: LRUCache):
     """The segment's sidecar when it has one, else a reader that decodes through Whoosh."""
-    folder = getattr(segreader._storage, "folder", None)
+    storage = segreader._storage
+    # a small segment lives in a compound file, read through an overlay over the index's folder
+    folder = getattr(storage, "folder", None) or getattr(getattr(storage, "b", None), "folder", None)
     if folder is not None:
         path = sidecar_path(folder, segreader._segment.segment_id())
         try:
