@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,21 +25,13 @@ from .documents import LOCAL
 from .engine import Engine, Snapshot
 from .executor import Executor, filter_mask
 from .facets import year_mask
+from .interface import FILTER_FIELDS, FacetValue, Hit, SearchBackend, SearchParams, SearchResult, SearchUnavailable
 from .query import ParsedQuery, Word, parse
 from .schema import FACET_FIELDS
 from .spelling import did_you_mean
 from .vocabulary import YEAR_RANGES, year_range_key
 
 FACET_LIMITS = {"type": 20, "language": 12, "subject": 12, "author": 12, "location": 12, "library": 20}
-#: URL parameter of a facet filter -> index field
-FILTER_FIELDS = {"type": "f_type", "language": "f_lang", "subject": "f_subject", "author": "f_author",
-                 "location": "f_loc", "library": "f_library"}
-
-
-class SearchUnavailable(Exception):
-    """The index cannot be opened; the message tells the operator what to run."""
-
-
 class SearchIndex:
     """One per process: the open index, its current snapshot and the result cache."""
 
@@ -124,75 +116,6 @@ def get_index() -> SearchIndex:
 
 
 # ----------------------------------------------------------------------------- search
-
-
-@dataclass
-class Hit:
-    docnum: int
-    score: float
-    data: dict
-    highlights: dict[str, Markup]
-    #: The libraries holding this book (``LOCAL`` or partner names): this record's first, then the
-    #: holders of the same book (ISBN or 035) whose records were folded into it.
-    held_by: list[str] = field(default_factory=list)
-
-    @property
-    def id(self) -> int:
-        return int(self.data["id"])
-
-
-@dataclass
-class FacetValue:
-    value: str
-    count: int
-    selected: bool = False
-
-
-@dataclass
-class SearchResult:
-    query: str
-    total: int
-    page: int
-    size: int
-    hits: list[Hit]
-    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
-    available_count: int = 0
-    did_you_mean: str | None = None
-    corrected: dict[str, str] = field(default_factory=dict)
-    fallback: bool = False
-    messages: list[str] = field(default_factory=list)
-    sort: str = "relevance"
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size)) if self.size else 1
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    q: str = ""
-    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    year: str | None = None
-    available: bool = False
-    sort: str = "relevance"
-    page: int = 1
-    size: int = 20
-    facets: bool = True
-
-    @classmethod
-    def build(cls, q="", filters: dict | None = None, year=None, available=False, sort="relevance", page=1,
-              size=20, facets=True):
-        from .vocabulary import SORTS
-
-        flt = tuple(sorted((k, tuple(sorted(set(v)))) for k, v in (filters or {}).items() if k in FILTER_FIELDS and v))
-        sort = sort if sort in SORTS else "relevance"
-        try:
-            page = max(1, min(int(page), 500))
-        except (TypeError, ValueError):
-            page = 1
-        size = max(1, min(int(size or 20), 100))
-        return cls(q=q or "", filters=flt, year=year or None, available=bool(available), sort=sort, page=page,
-                   size=size, facets=facets)
 
 
 def _order(snap: Snapshot, ids: np.ndarray, score: np.ndarray, sort: str, k: int) -> np.ndarray:
@@ -546,6 +469,29 @@ def more_like_this(record, limit: int = 6) -> list[dict]:
         return [snap.hit(d) for d in top]
 
     return si.cached(key, compute)
+
+
+def facets(params: SearchParams) -> dict[str, list[FacetValue]]:
+    """The facet values of the results of ``params``."""
+    return search(replace(params, facets=True, page=1, size=1)).facets
+
+
+class WhooshSearch:
+    """``interface.SearchBackend`` over this process's index (see the functions above)."""
+
+    search = staticmethod(search)
+    facets = staticmethod(facets)
+    suggest = staticmethod(suggest)
+    more_like_this = staticmethod(more_like_this)
+    matching_record_ids = staticmethod(matching_record_ids)
+
+
+_BACKEND: SearchBackend = WhooshSearch()
+
+
+def backend() -> SearchBackend:
+    """The search the application uses."""
+    return _BACKEND
 
 
 def index_status() -> dict:
