@@ -301,7 +301,9 @@ class Sidecar:
         self.tf = load("tf")
         self.pos_off = load("pos_off")
         self.pos = load("pos")
-        self._load = load
+        # all opened now: a later merge may delete the files, the mappings stay valid
+        self._lengths = {p.stem[4:]: load(p.stem) for p in path.glob("len_*.npy")}
+        self._columns = {p.stem[4:]: load(p.stem) for p in path.glob("col_*.npy")}
 
     def text(self, t: int) -> bytes:
         return self.terms[self.term_off[t]:self.term_off[t + 1]].tobytes()
@@ -401,16 +403,12 @@ class Sidecar:
         return out
 
     def lengths(self, field: str) -> np.ndarray:
-        try:
-            return self._load(f"len_{field}")
-        except FileNotFoundError:
-            return np.zeros(self.n, dtype=np.float32)
+        got = self._lengths.get(field)
+        return np.zeros(self.n, dtype=np.float32) if got is None else got  # no document has the field
 
     def column(self, name: str) -> np.ndarray:
-        try:
-            return self._load(f"col_{name}")
-        except FileNotFoundError:
-            return np.zeros(self.n, dtype=np.dtype(COLUMNS[name]).newbyteorder("="))
+        got = self._columns.get(name)
+        return np.zeros(self.n, dtype=np.dtype(COLUMNS[name]).newbyteorder("=")) if got is None else got
 
 
 class WhooshSegment:
