@@ -1,7 +1,8 @@
 """Facet counts and the year filter over a snapshot (``Facets`` is mixed into ``engine.Snapshot``).
 
-A facet field's values are kept per segment as a CSR table by document (value ids of a process-wide
-dictionary), built once per segment from its postings: a commit only builds the new small segment's.
+A facet field's values are kept per segment (value ids of a process-wide dictionary), built once per
+segment from its postings, and counted segment by segment: a commit only costs the new small segment
+(and the totals of segments that gained deletions).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def year_mask(years: np.ndarray, lo: int | None, hi: int | None) -> np.ndarray:
     return mask
 
 
-def segment_facet(store, field: str, dictionary: Dictionary) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets per document + 1, value ids) of a facet field in one segment, CSR by document."""
+def segment_facet(store, field: str, dictionary: Dictionary) -> SegmentFacet:
+    """A facet field of one segment, from its postings (value ids of ``dictionary``)."""
     texts, docs, dfs = store.field_postings(field)
     if len(docs):
         ids = np.array([dictionary.id_of(t) for t in texts], dtype=np.int32)
@@ -58,65 +59,85 @@ def segment_facet(store, field: str, dictionary: Dictionary) -> tuple[np.ndarray
     else:
         vals = EMPTY_IDS
     offsets = np.searchsorted(docs, np.arange(store.n + 1)).astype(np.int64)
-    return offsets, vals
+    return SegmentFacet(offsets, vals)
 
 
-class Facets:
-    def facet_arrays(self, field: str):
-        """(offsets per global doc, value ids) for a facet field, CSR by document."""
+class SegmentFacet:
+    """A facet field of one segment as a first value per document (-1: none) plus the further
+    values with their documents: counting the values of ``m`` documents is then a gather of ``m``
+    and a pass over the (few) further values. Derived from the segment alone (not its deletions),
+    so it is built once per segment and survives commits."""
 
-        def build():
-            offs, vals, base = [], [], 0
-            for leaf in self.leaves:
-                o, v = self.engine.segment_cached(leaf, ("facet", field),
-                                                  lambda s=leaf.store: segment_facet(s, field, self.engine.dictionaries[field]))
-                offs.append(o[:-1] + base)
-                vals.append(v)
-                base += len(v)
-            offs.append(np.array([base], dtype=np.int64))
-            return np.concatenate(offs), (np.concatenate(vals) if vals else EMPTY_IDS)
+    def __init__(self, offsets: np.ndarray, vals: np.ndarray):
+        per_doc = np.diff(offsets)
+        n = len(per_doc)
+        self.first = np.full(n, -1, dtype=np.int32)
+        has = per_doc > 0
+        first_at = offsets[:-1][has]
+        self.first[has] = vals[first_at]
+        owner = np.repeat(np.arange(n, dtype=np.int32), per_doc)
+        further = np.ones(len(vals), dtype=bool)
+        further[first_at] = False
+        self.owner, self.vals = owner, vals
+        self.more_owner = owner[further]
+        self.more_offsets = np.searchsorted(self.more_owner, np.arange(n + 1, dtype=np.int32))
+        self.more_vals = vals[further]
+        self.totals = np.bincount(vals) if len(vals) else np.zeros(0, np.int64)
 
-        return self._cached(("facet", field), build)
+    def live_totals(self, live: np.ndarray | None) -> np.ndarray:
+        """How many live documents have each value."""
+        if live is None or not len(self.vals):
+            return self.totals
+        gone = self.vals[~live[self.owner]]
+        return self.totals - np.bincount(gone, minlength=len(self.totals)) if len(gone) else self.totals
 
-    def _facet_split(self, field: str):
-        """The facet field as a first value per document (-1: none) plus the further values with
-        their documents, and the counts over all live documents: counting the values of ``m``
-        documents is then a gather of ``m`` and a pass over the (few) further values."""
-
-        def build():
-            offsets, vals = self.facet_arrays(field)
-            per_doc = np.diff(offsets)
-            n_values = int(vals.max()) + 1 if len(vals) else 0
-            first = np.full(len(per_doc), -1, dtype=np.int32)
-            has = per_doc > 0
-            first_at = offsets[:-1][has]
-            first[has] = vals[first_at]
-            owner = np.repeat(np.arange(len(per_doc), dtype=np.int32), per_doc)
-            further = np.ones(len(vals), dtype=bool)
-            further[first_at] = False
-            totals = np.bincount(vals[self.live[owner]], minlength=n_values) if len(vals) else np.zeros(0, np.int64)
-            more_owner = owner[further]
-            more_offsets = np.searchsorted(more_owner, np.arange(len(per_doc) + 1, dtype=np.int32))
-            return first, more_owner, more_offsets, vals[further], totals
-
-        return self._cached(("facet-split", field), build)
-
-    def _count_values(self, field: str, docs: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        first, more_owner, more_offsets, more_vals, totals = self._facet_split(field)
-        sel = first[docs]
-        counts = np.bincount(sel[sel >= 0], minlength=len(totals))
-        if not len(more_vals):
+    def count(self, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+        """Counts of the values of ``docs`` (local, sorted; ``mask``: the same as a mask)."""
+        sel = self.first[docs]
+        counts = np.bincount(sel[sel >= 0], minlength=size)
+        if not len(self.more_vals):
             return counts
-        if len(docs) * 4 < len(more_vals):
+        if len(docs) * 4 < len(self.more_vals):
             # few documents: read their further values through the offsets
-            starts = more_offsets[docs]
-            lens = more_offsets[docs + 1] - starts
+            starts = self.more_offsets[docs]
+            lens = self.more_offsets[docs + 1] - starts
             n = int(lens.sum())
             if n:
                 idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)
-                counts += np.bincount(more_vals[idx], minlength=len(totals))
+                counts += np.bincount(self.more_vals[idx], minlength=size)
         else:
-            counts += np.bincount(more_vals[mask[more_owner]], minlength=len(totals))
+            counts += np.bincount(self.more_vals[mask[self.more_owner]], minlength=size)
+        return counts
+
+
+def _padded(counts: np.ndarray, size: int) -> np.ndarray:
+    return counts if len(counts) == size else np.concatenate([counts, np.zeros(size - len(counts), counts.dtype)])
+
+
+class Facets:
+    def _segment_facets(self, field: str) -> list[SegmentFacet]:
+        dictionary = self.engine.dictionaries[field]
+        return [self.engine.segment_cached(leaf, ("facet", field),
+                                           lambda s=leaf.store: segment_facet(s, field, dictionary))
+                for leaf in self.leaves]
+
+    def facet_totals(self, field: str) -> np.ndarray:
+        """How many live documents have each value of a facet field (by value id)."""
+
+        def build():
+            parts = [f.live_totals(leaf.live) for f, leaf in zip(self._segment_facets(field), self.leaves, strict=True)]
+            size = max((len(p) for p in parts), default=0)
+            return sum((_padded(p, size) for p in parts), np.zeros(size, dtype=np.int64))
+
+        return self._cached(("facet-totals", field), build)
+
+    def _count_values(self, field: str, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+        counts = np.zeros(size, dtype=np.int64)
+        for f, leaf in zip(self._segment_facets(field), self.leaves, strict=True):
+            lo, hi = leaf.offset, leaf.offset + leaf.store.n
+            a, b = np.searchsorted(docs, [lo, hi])
+            if b > a:
+                counts += _padded(f.count(docs[a:b] - lo, mask[lo:hi], size), size)[:size]
         return counts
 
     def count_facet(self, field: str, mask: np.ndarray, matched: int, limit: int,
@@ -125,15 +146,15 @@ class Facets:
         indices, when the caller has them)."""
         if not matched:
             return []
-        totals = self._facet_split(field)[4]
+        totals = self.facet_totals(field)
         if not len(totals):
             return []
         if matched * 2 > self.doc_count:
             # most documents match: count the few that do not and subtract from the totals
             excluded = self.live & ~mask
-            counts = totals - self._count_values(field, np.flatnonzero(excluded), excluded)
+            counts = totals - self._count_values(field, np.flatnonzero(excluded), excluded, len(totals))
         else:
-            counts = self._count_values(field, np.flatnonzero(mask) if docs is None else docs, mask)
+            counts = self._count_values(field, np.flatnonzero(mask) if docs is None else docs, mask, len(totals))
         return self._top_values(field, counts, limit)
 
     def _top_values(self, field: str, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
