@@ -81,6 +81,11 @@ class Engine:
                     self.derived.pop(segid, None)
 
 
+def _sorted(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(col, kind="stable").astype(np.int32)
+    return order, col[order]
+
+
 class Snapshot(Scoring, Phrases, Facets):
     """One generation of the index as arrays over global document numbers."""
 
@@ -147,15 +152,16 @@ class Snapshot(Scoring, Phrases, Facets):
              for leaf in self.leaves], np.dtype(COLUMNS[name]).newbyteorder("=")))
 
     def docs_with_key(self, column: str, key: int) -> np.ndarray:
-        """Documents whose 64-bit key column equals ``key`` (binary search in a sorted copy)."""
-        order, keys = self._cached(("sorted", column), lambda: self._sorted(column))
-        lo, hi = np.searchsorted(keys, key, side="left"), np.searchsorted(keys, key, side="right")
-        return order[lo:hi]
-
-    def _sorted(self, column: str):
-        col = self.column(column)
-        order = np.argsort(col, kind="stable").astype(np.int32)
-        return order, col[order]
+        """Documents whose 64-bit key column equals ``key`` (binary search in a sorted copy of each
+        segment's column, made once per segment)."""
+        found = []
+        for leaf in self.leaves:
+            order, keys = self.engine.segment_cached(leaf, ("sorted", column),
+                                                     lambda s=leaf.store: _sorted(s.column(column)))
+            lo, hi = np.searchsorted(keys, key, side="left"), np.searchsorted(keys, key, side="right")
+            if hi > lo:
+                found.append(order[lo:hi] + leaf.offset)
+        return np.concatenate(found) if found else EMPTY_IDS
 
     # -- terms -------------------------------------------------------------------------
 
