@@ -502,7 +502,8 @@ def index_status() -> dict:
     if problem is None:
         snap = get_index().snapshot()
         info.update(documents=snap.doc_count, generation=snap.generation,
-                    size_bytes=sum(p.stat().st_size for p in Path(app.config["INDEX_DIR"], "current").resolve().iterdir()))
+                    size_bytes=sum(p.stat().st_size for p in Path(app.config["INDEX_DIR"], "current").resolve().rglob("*")
+                                   if p.is_file()))  # Whoosh's files and the segments' arrays
     info["checked_at"] = time.time()
     return info
 
