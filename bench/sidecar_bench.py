@@ -1,11 +1,11 @@
 """The per-segment sidecar arrays (``opac/search/segments.py``): what they cost when indexing and
 what they save in the web workers.
 
-    .venv/bin/python bench/sidecar_bench.py index  --workdir DIR    # reindex with and without the hook
+    .venv/bin/python bench/sidecar_bench.py index  --workdir DIR [--limit N]  # with and without the hook
     .venv/bin/python bench/sidecar_bench.py memory --workdir DIR [--code CHECKOUT]
 
-``index`` rebuilds the index of ``DIR/opac.sqlite`` three times, with the sidecar codec, with
-Whoosh's plain codec, and with the sidecar codec again, and prints the rates. ``memory`` starts two
+``index`` writes the documents of the first ``--limit`` records of ``DIR/opac.sqlite`` with the
+sidecar codec and with Whoosh's plain one, in turn, and compares the CPU seconds. ``memory`` starts two
 worker-like processes at once (as gunicorn's two workers) that open the index of ``DIR`` and run
 the same 1,000 mixed searches, then reads each one's ``/proc/PID/smaps_rollup``: RSS counts the
 memory-mapped index pages each process touched, PSS divides shared pages between the processes
@@ -44,27 +44,45 @@ def _app(workdir: Path):
                        "SEARCH_RESULT_CACHE_SIZE": 0})
 
 
-def index(workdir: Path) -> None:
+def index(workdir: Path, limit: int, rounds: int = 2) -> None:
+    """CPU seconds (this process only: robust on a busy machine) of writing ``limit`` records'
+    documents with the sidecar codec and with Whoosh's plain one, alternately, beside the CPU
+    seconds of reading the records and building their documents (the rest of a reindex)."""
+    import tempfile
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
     from whoosh.codec.whoosh3 import W3Codec
 
+    from opac.catalog.models import Item, Record
+    from opac.extensions import db
     from opac.search import index as idx
-    from opac.search import sync
+    from opac.search.documents import build_document
 
     app = _app(workdir)
-    sidecar = idx.codec
-    rates = []
-    for name, codec in (("sidecar", sidecar), ("plain", lambda: W3Codec(blocklimit=512, inlinelimit=8)),
-                        ("sidecar", sidecar)):
-        idx.codec = codec
-        with app.app_context():
-            t = time.perf_counter()
-            n = sync.rebuild(app)
-            dt = time.perf_counter() - t
-        rates.append((name, n / dt))
-        print(f"reindex {name:8s} {n:,} records in {dt:.1f} s = {n / dt:,.0f} rec/s", flush=True)
-    idx.codec = sidecar
-    with_hook = (rates[0][1] + rates[2][1]) / 2
-    print(f"sidecar hook: {rates[1][1] / with_hook - 1:+.1%} indexing time (mean of the two sidecar runs)")
+    with app.app_context():
+        t = time.process_time()
+        recs = db.session.scalars(select(Record).order_by(Record.id).limit(limit)
+                                  .options(selectinload(Record.items).joinedload(Item.location))).all()
+        docs = [build_document(r) for r in recs]
+        read_build = time.process_time() - t
+    codecs = {"sidecar": idx.codec, "plain": lambda: W3Codec(blocklimit=512, inlinelimit=8)}
+    spent: dict[str, list[float]] = {name: [] for name in codecs}
+    for _ in range(rounds):
+        for name, codec in codecs.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                _path, ix = idx.new_generation(tmp)
+                t = time.process_time()
+                w = ix.writer(codec=codec(), limitmb=256)
+                for d in docs:
+                    w.add_document(**d)
+                w.commit()
+                spent[name].append(time.process_time() - t)
+    plain, side = min(spent["plain"]), min(spent["sidecar"])
+    print(f"{len(docs):,} records, CPU seconds (best of {rounds}): reading records + building documents "
+          f"{read_build:.1f}; writing the index: plain {plain:.1f}, with sidecars {side:.1f}")
+    print(f"sidecar hook: +{side / plain - 1:.1%} of writing, +{(side - plain) / (read_build + plain):.1%} "
+          f"of a reindex (reading, building and writing)")
 
 
 def _child(workdir: str, code: str | None, queries: list[str], start, q) -> None:
@@ -116,10 +134,11 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--code", help="checkout whose opac to run (memory only; default: this one)")
     ap.add_argument("--searches", type=int, default=1000)
+    ap.add_argument("--limit", type=int, default=10_000, help="records to index (index only)")
     args = ap.parse_args()
     if args.what == "index":
         _use_code(None)
-        index(args.workdir)
+        index(args.workdir, args.limit)
     else:
         memory(args.workdir, args.code, args.searches)
 

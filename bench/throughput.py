@@ -30,6 +30,15 @@ end
 """
 
 
+def _free_port() -> int:
+    """A port nobody listens on (other benchmarks may run beside this one)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _wait(url: str, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -82,8 +91,8 @@ def run(workdir: Path, base_queries: list, seconds: int = 20, workers: int = 2) 
     env = dict(os.environ, OPAC_DATABASE_URL=f"sqlite:///{workdir / 'opac.sqlite'}", OPAC_INDEX_DIR=str(workdir / "index"),
                OPAC_SECRET_KEY="bench", FTS5_DB=str(workdir / "fts5.sqlite"), PYTHONPATH=str(ROOT))
     results = {}
-    for name, port, app, path in (("ours", 8101, "wsgi:app", "/api/v1/search?q="),
-                                  ("fts5", 8102, "bench.fts5:app()", "/search?q=")):
+    for name, port, app, path in (("ours", _free_port(), "wsgi:app", "/api/v1/search?q="),
+                                  ("fts5", _free_port(), "bench.fts5:app()", "/search?q=")):
         proc = _serve([gunicorn, "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}", "--timeout", "120",
                        app], env, port)
         try:
