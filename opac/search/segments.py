@@ -34,7 +34,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3LeafMatcher, W3PerDocWriter
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3LeafMatcher, W3PerDocWriter, W3Segment
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
@@ -83,12 +83,15 @@ def sidecar_path(folder: str | Path, segid: str) -> Path:
 class SidecarCodec(W3Codec):
     """Whoosh's codec whose writers also save the segment's sidecar (see the module docstring).
 
-    Whoosh pickles the codec with each segment in the index's table of contents: this class must
-    keep its name and module, and its writers are not part of its pickled state."""
+    Whoosh pickles the codec with each segment in the index's table of contents: this class and
+    ``OpacSegment`` must keep their names and module; the writers are not part of the pickled state."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._perdoc: dict[str, _PerDocWriter] = {}
+
+    def new_segment(self, storage, indexname):
+        return OpacSegment(self, indexname)
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k != "_perdoc"}
@@ -104,6 +107,15 @@ class SidecarCodec(W3Codec):
 
     def field_writer(self, storage, segment):
         return _FieldWriter(self, storage, segment, self._perdoc.get(segment.segment_id()))
+
+
+class OpacSegment(W3Segment):
+    """A segment whose files stay separate, never assembled into one compound file: a worker
+    reads a compound file's parts into memory (Whoosh copies each into a ``BytesIO``: the terms
+    file of a 38k-record catalogue was 120 MB per worker), separate files are read in place."""
+
+    def should_assemble(self):
+        return False
 
 
 class _PerDocWriter(W3PerDocWriter):

@@ -71,6 +71,8 @@ def ranked(snap: Snapshot, query: str) -> list[int]:
 def test_every_segment_has_a_sidecar_that_reads_as_whoosh_decodes(index_dir):
     snap = snapshot(index_dir)
     assert len(snap.leaves) == 2 and all(isinstance(leaf.store, Sidecar) for leaf in snap.leaves)
+    # separate files, read in place (a compound file's parts are copied into each worker's memory)
+    assert not list(idx.current_path(index_dir).glob("*.seg"))
     for leaf in snap.leaves:
         reader = next(r for r, _ in snap.searcher.reader().leaf_readers() if r._segment.segment_id() == leaf.segid)
         plain = WhooshSegment(reader, snap.engine.postings)
