@@ -95,14 +95,14 @@ def _child(workdir: str, code: str | None, queries: list[str], start, q) -> None
         gc.collect()
         before = smaps_rollup()
         start.wait()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         for i, text in enumerate(queries):
             search(SearchParams.build(q=text, facets=i % 2 == 0))
-        dt = time.perf_counter() - t
+        dt, cpu = time.perf_counter() - t, time.process_time() - cpu
         gc.collect()
         after = smaps_rollup()
         start.wait()  # both done: PSS shares what both map
-        q.put((before, after, smaps_rollup(), dt))
+        q.put((before, after, smaps_rollup(), dt, cpu))
 
 
 def memory(workdir: Path, code: str | None, n: int = 1000, workers: int = 2) -> None:
@@ -122,10 +122,11 @@ def memory(workdir: Path, code: str | None, n: int = 1000, workers: int = 2) -> 
     for p in procs:
         p.join()
     print(f"{workers} workers, {n} searches each (code: {code or 'this checkout'}):")
-    for before, after, both, dt in results:
+    for before, after, both, dt, cpu in results:
         print(f"  index open RSS {before['Rss']:.0f} / PSS {before['Pss']:.0f} MB -> after {n} searches "
               f"RSS {after['Rss']:.0f} / PSS {both['Pss']:.0f} MB (anonymous {after.get('Anonymous', 0):.0f} MB, "
-              f"file-backed shared {after.get('Shared_Clean', 0):.0f} MB); {n / dt:.0f} searches/s")
+              f"file-backed shared {after.get('Shared_Clean', 0):.0f} MB); {n / dt:.0f} searches/s, "
+              f"{cpu / n * 1000:.2f} ms CPU a search (first pass of a fresh process)")
 
 
 def main() -> None:
