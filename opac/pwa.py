@@ -180,10 +180,11 @@ def scan():
     if not isbn:
         return render_template("pwa/scan.html")
     from .search.documents import LOCAL
-    from .search.services import SearchParams, SearchUnavailable, search
+    from .search.interface import SearchParams, SearchUnavailable
+    from .search.services import backend
 
     try:
-        result = search(SearchParams.build(q=isbn, size=2, facets=False, filters={"library": [LOCAL]}))
+        result = backend().search(SearchParams.build(q=isbn, size=2, facets=False, filters={"library": [LOCAL]}))
     except SearchUnavailable:
         result = None
     if result is not None and result.total == 1:

@@ -55,11 +55,12 @@ def due_dates_for(items) -> dict[int, object]:
 @public_page
 def home():
     from ..search.documents import LOCAL
-    from ..search.services import SearchParams, SearchUnavailable, search
+    from ..search.interface import SearchParams, SearchUnavailable
+    from ..search.services import backend
 
     newest = []
     try:
-        newest = search(SearchParams.build(q="", sort="newest", size=8, facets=False, filters={"library": [LOCAL]})).hits
+        newest = backend().search(SearchParams.build(q="", sort="newest", size=8, facets=False, filters={"library": [LOCAL]})).hits
     except SearchUnavailable:
         pass
     from ..news.views import published_news
@@ -72,7 +73,7 @@ def home():
 @public_page
 def record(record_id: int):
     from ..accounts.permissions import can
-    from ..search.services import more_like_this
+    from ..search.services import backend
 
     rec = load_record(record_id)
     staff_view = can("catalog_edit")
@@ -83,7 +84,7 @@ def record(record_id: int):
     url = absolute_url("catalog.record", record_id=rec.id)
     return render_template(
         "catalog/record.html", record=rec, items=items, due_dates=due_dates_for(items),
-        similar=more_like_this(rec), url=url, jsonld=_jsonld(rec, url), staff_view=staff_view,
+        similar=backend().more_like_this(rec), url=url, jsonld=_jsonld(rec, url), staff_view=staff_view,
         citations={"APA": citation.apa(rec), "MLA": citation.mla(rec), "Chicago": citation.chicago(rec)},
     )
 

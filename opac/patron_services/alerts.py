@@ -24,7 +24,8 @@ from ..circulation.services import lock
 from ..errors import DomainError
 from ..extensions import db
 from ..notifications.events import Notice, emit
-from ..search.services import SearchParams, SearchUnavailable, matching_record_ids
+from ..search.interface import SearchParams, SearchUnavailable
+from ..search.services import backend
 from .models import SavedSearch, SavedSearchMatch
 
 #: a record added this long before a check may not have reached the index yet: the next check
@@ -151,7 +152,7 @@ def new_matches(saved: SavedSearch, now: datetime) -> list[int]:
     search was saved) that match it and were not announced yet, oldest first."""
     since = max(saved.created_at, (saved.checked_at or saved.created_at) - INDEX_LAG_MARGIN)
     # the index stores the day a record was added; one day's slack for the server's time zone
-    found = matching_record_ids(search_params(saved.query), _day_number(since) - 1)
+    found = backend().matching_record_ids(search_params(saved.query), _day_number(since) - 1)
     if not found:
         return []
     known = set(db.session.scalars(select(SavedSearchMatch.record_id)

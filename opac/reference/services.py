@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 import statistics
@@ -26,6 +25,7 @@ from ..extensions import db
 from ..mail import queue_email, valid_email, whatsapp_link
 from ..notifications.models import Notification
 from ..search.analysis import STOP_WORDS, stem_en, stem_id, words
+from ..search.scoring import idf, length_norm, saturate
 from ..urls import absolute_url, site_path
 from .models import CATEGORIES, CHANNELS, CannedReply, FaqEntry, FaqHelpful, Message, Question
 
@@ -143,22 +143,21 @@ class FaqMatcher:
         self.df = df
         n = max(len(entries), 1)
         self.avgdl = sum(sum(d.values()) for d in self.docs) / n if self.docs else 1.0
-        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self.idf = {t: idf(n, c) for t, c in df.items()}
 
     def match(self, text: str, limit: int = 3, min_score: float = 1.0) -> list[tuple[FaqEntry, float]]:
         q = Counter(_terms(text))
         if not q:
             return []
-        k1, b = 1.2, 0.6
         scored = []
         for e, tf in zip(self.entries, self.docs, strict=True):
-            dl = sum(tf.values()) or 1.0
+            norm = length_norm(sum(tf.values()) or 1.0, self.avgdl, b=0.6)
             s = 0.0
             for t, qn in q.items():
                 f = tf.get(t)
                 if f:
                     w = 0.7 if t.startswith("_") else 1.0
-                    s += qn * w * self.idf[t] * f * (k1 + 1) / (f + k1 * (1 - b + b * dl / self.avgdl))
+                    s += qn * w * self.idf[t] * saturate(f / norm)
             if s >= min_score:
                 scored.append((e, s))
         scored.sort(key=lambda x: -x[1])

@@ -137,7 +137,7 @@ class SegmentBuilder:
         segment = self.segment
         self.perdoc.close()
         fieldwriter = self.codec.field_writer(self.storage, segment)
-        if type(fieldwriter) is W3FieldWriter:
+        if type(fieldwriter) is W3FieldWriter or _sidecar_writer(fieldwriter):
             _write_w3(fieldwriter, self.schema, self.postings, self.lengths)
         else:
             fieldwriter.add_postings(self.schema, _Lengths(self.lengths), self._iter_postings())
@@ -220,10 +220,22 @@ def _analyse(field, value) -> tuple[list, int]:
     return items, length
 
 
+def _sidecar_writer(fw) -> bool:
+    """Whether ``fw`` is the sidecar codec's field writer (``segments``), which also takes whole terms."""
+    return isinstance(fw, W3FieldWriter) and hasattr(fw, "sidecar_term")
+
+
 def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
     """Terms and postings in W3 format: what ``fw.add_postings`` writes for the same postings
     (sorted by field, term, document), without a Python call per posting; the same bytes but for
-    the pickle protocol of postings (``_PROTOCOL``)."""
+    the pickle protocol of postings (``_PROTOCOL``). The sidecar codec's field writer is handed each
+    term's postings whole (``sidecar_term``)."""
+    sidecar = _sidecar_writer(fw)
+    one = array("f", [1.0])
+
+    def ones_f(n):
+        return one * n
+
     codec = fw._codec
     blocklimit, compression, inlinelimit = codec._blocklimit, codec._compression, codec._inlinelimit
     tindex = fw._tindex
@@ -244,6 +256,8 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
         if not posts:
             continue
         fieldobj = schema[name]
+        if sidecar:
+            fw.sidecar_field(fieldobj)
         fixed = fieldobj.format.fixed_value_size()
         fieldid = fw._fieldmap.setdefault(name, len(fw._fieldmap))
         prefix = _USHORT.pack(fieldid)
@@ -319,6 +333,8 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
                     offset += len(chunk)
                 info = pack_terminfo(0, total, n, minl or 0, maxl, maxw, docs[0], docs[-1])
                 info += _LONG.pack(start) + _INT.pack(offset - start)
+            if sidecar:
+                fw.sidecar_term(tbytes, docs, ones_f(n) if bare else weights, () if bare else values)
             key = prefix + tbytes
             if key <= lastkey:
                 raise ValueError(f"terms out of order: {lastkey!r}..{key!r}")
@@ -329,6 +345,8 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
             entry = pack_lengths(len(key), len(info)) + key + info
             out.append(entry)
             pos += len(entry)
+        if sidecar:
+            fw.sidecar_end_field(name)
         dbfile.write(b"".join(out))
         if postout:
             postfile.write(b"".join(postout))

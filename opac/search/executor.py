@@ -15,9 +15,10 @@ import numpy as np
 from ..catalog.material_types import BY_CODE
 from .analysis import normalize_phrase, query_variants, shingles
 from .documents import hash64
-from .engine import saturate
+from .facets import year_mask
 from .query import AnyOf, Clause, Exact, ParsedQuery, Phrase, Word, YearRange
 from .schema import TEXT_FIELDS
+from .scoring import saturate
 from .spelling import corrections_for
 
 EXACT_TITLE_BOOST = 40.0
@@ -185,9 +186,7 @@ class Executor:
                 expanded.extend(self._values_with_prefix(e.field, v))
             values = expanded
         for v in values:
-            ids, _ = self.snap.postings(e.field, v)
-            if len(ids):
-                mask[ids] = True
+            mask |= self.snap.term_mask(e.field, v)
         score = mask.astype(np.float32) * EXACT_VALUE_SCORE
         return mask, score
 
@@ -195,13 +194,7 @@ class Executor:
         return self.snap.expand_prefix(field_name, prefix, self.prefix_limit)
 
     def year(self, r: YearRange):
-        years = self.snap.column("year")
-        mask = years > 0
-        if r.lo is not None:
-            mask &= years >= r.lo
-        if r.hi is not None:
-            mask &= years <= r.hi
-        return mask, self._zeros()
+        return year_mask(self.snap.column("year"), r.lo, r.hi), self._zeros()
 
     def any_of(self, a: AnyOf):
         mask = np.zeros(self.N, dtype=bool)
@@ -345,8 +338,7 @@ class Executor:
         years = self.snap.column("year")
         av = np.zeros(self.N, dtype=bool)
         if not AV_WORDS.intersection(pq.plain_words):
-            av_ids, _ = self.snap.postings("f_type", "audiovisual")
-            av[av_ids] = True
+            av = self.snap.term_mask("f_type", "audiovisual")
         for g in groups.tolist():
             members = ids[inverse == g]
             # the places the versions hold, best first; equal scores (same title, same fields) are
@@ -367,11 +359,8 @@ class Executor:
         exact &= mask
         if exact.any():
             score[exact] += EXACT_TITLE_BOOST
-        cn_ids, _ = self.snap.postings("callnumber", phrase)
-        if len(cn_ids):
-            hit = np.zeros(self.N, dtype=bool)
-            hit[cn_ids] = True
-            score[hit & mask] += EXACT_TITLE_BOOST
+        hit = self.snap.term_mask("callnumber", phrase) & mask
+        score[hit] += EXACT_TITLE_BOOST
 
 
 def filter_mask(snap, filters: dict[str, list[str]]) -> np.ndarray | None:
@@ -380,8 +369,6 @@ def filter_mask(snap, filters: dict[str, list[str]]) -> np.ndarray | None:
     for fname, values in filters.items():
         m = np.zeros(snap.N, dtype=bool)
         for v in values:
-            ids, _ = snap.postings(fname, v)
-            if len(ids):
-                m[ids] = True
+            m |= snap.term_mask(fname, v)
         result = m if result is None else (result & m)
     return result

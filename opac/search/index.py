@@ -4,6 +4,8 @@ Layout of ``INDEX_DIR``::
 
     current -> gen-20261122T101500-1234   (atomic symlink swap after a rebuild)
     gen-.../                              Whoosh files + opac.json (schema version)
+                                          + opac-<segment>/ (the engine's arrays of each
+                                            segment, see segments.py)
                                           + feed-position.json (how far this generation follows
                                             the database's change feed)
     writer.lock                           flock held by the one writer at a time (follower, reindex)
@@ -23,9 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
+from whoosh.codec.whoosh3 import W3TermInfo
 
 from .schema import SCHEMA_VERSION, build_schema
+from .segments import SidecarCodec
 
 META_FILE = "opac.json"
 POSITION_FILE = "feed-position.json"
@@ -51,11 +54,13 @@ class WriterBusy(Exception):
     """Another process holds the index writer lock."""
 
 
-def codec() -> W3Codec:
-    """Larger posting blocks (fewer to decode when the engine loads a posting list) and rare
-    terms' postings inlined in the term index: most terms of a catalogue occur in a few records
-    (ISBNs, barcodes, names), and writing a postings block for each dominated indexing time."""
-    return W3Codec(blocklimit=512, inlinelimit=8)
+def codec() -> SidecarCodec:
+    """The codec of every index writer (the one hook): Whoosh's, whose writers also save each
+    segment's arrays for the engine (``segments``: memory-mapped, shared by the workers). Larger
+    posting blocks and rare terms' postings inlined in the term index: most terms of a catalogue
+    occur in a few records (ISBNs, barcodes, names), and writing a postings block for each
+    dominated indexing time."""
+    return SidecarCodec(blocklimit=512, inlinelimit=8)
 
 
 def current_path(index_dir: str | Path) -> Path:

@@ -11,7 +11,7 @@ from whoosh import columns, fields, formats
 from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer
 from .vocabulary import FACETS
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 #: Free-text fields searched by default, with their weight in the score.
 TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 2.0}

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +24,11 @@ from .analysis import STOP_WORDS, WORD_RE, fold, stem_en, stem_id, words
 from .documents import LOCAL
 from .engine import Engine, Snapshot
 from .executor import Executor, filter_mask
+from .facets import year_mask
+from .interface import FacetValue, Hit, SearchBackend, SearchParams, SearchResult, SearchUnavailable
 from .query import ParsedQuery, Word, parse
 from .spelling import did_you_mean
 from .vocabulary import FACET, FACET_FIELDS, YEAR_RANGES, year_range_key
-
-
-class SearchUnavailable(Exception):
-    """The index cannot be opened; the message tells the operator what to run."""
 
 
 class SearchIndex:
@@ -77,7 +75,7 @@ class SearchIndex:
                 old.searcher.close()
             except Exception:  # noqa: BLE001, S110 - an already closed reader is fine
                 pass
-        self.engine.forget_unused({leaf.data.segid for leaf in self._snapshot.leaves})
+        self.engine.forget_unused({leaf.segid for leaf in self._snapshot.leaves})
         self._results.clear()
 
     @property
@@ -117,75 +115,6 @@ def get_index() -> SearchIndex:
 
 
 # ----------------------------------------------------------------------------- search
-
-
-@dataclass
-class Hit:
-    docnum: int
-    score: float
-    data: dict
-    highlights: dict[str, Markup]
-    #: The libraries holding this book (``LOCAL`` or partner names): this record's first, then the
-    #: holders of the same book (ISBN or 035) whose records were folded into it.
-    held_by: list[str] = field(default_factory=list)
-
-    @property
-    def id(self) -> int:
-        return int(self.data["id"])
-
-
-@dataclass
-class FacetValue:
-    value: str
-    count: int
-    selected: bool = False
-
-
-@dataclass
-class SearchResult:
-    query: str
-    total: int
-    page: int
-    size: int
-    hits: list[Hit]
-    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
-    available_count: int = 0
-    did_you_mean: str | None = None
-    corrected: dict[str, str] = field(default_factory=dict)
-    fallback: bool = False
-    messages: list[str] = field(default_factory=list)
-    sort: str = "relevance"
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size)) if self.size else 1
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    q: str = ""
-    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    year: str | None = None
-    available: bool = False
-    sort: str = "relevance"
-    page: int = 1
-    size: int = 20
-    facets: bool = True
-
-    @classmethod
-    def build(cls, q="", filters: dict | None = None, year=None, available=False, sort="relevance", page=1,
-              size=20, facets=True):
-        from .vocabulary import SORTS
-
-        flt = tuple(sorted((k, tuple(sorted(set(v)))) for k, v in (filters or {}).items() if k in FACET_FIELDS and v))
-        sort = sort if sort in SORTS else "relevance"
-        try:
-            page = max(1, min(int(page), 500))
-        except (TypeError, ValueError):
-            page = 1
-        size = max(1, min(int(size or 20), 100))
-        return cls(q=q or "", filters=flt, year=year or None, available=bool(available), sort=sort, page=page,
-                   size=size, facets=facets)
 
 
 def _order(snap: Snapshot, ids: np.ndarray, score: np.ndarray, sort: str, k: int) -> np.ndarray:
@@ -321,10 +250,7 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
 
 def _local_mask(snap: Snapshot) -> np.ndarray:
     """Documents of our own records (the rest are partners')."""
-    ids, _ = snap.postings("f_library", LOCAL)
-    m = np.zeros(snap.N, dtype=bool)
-    m[ids] = True
-    return m
+    return snap.term_mask("f_library", LOCAL)
 
 
 def _collapse(snap: Snapshot, mask: np.ndarray, local: np.ndarray) -> np.ndarray:
@@ -371,18 +297,9 @@ def _filters_mask(snap: Snapshot, params: SearchParams) -> np.ndarray:
 
         rng = parse_year_range(params.year)
         if rng:
-            y = snap.column("year")
-            m = y > 0
-            if rng[0] is not None:
-                m &= y >= rng[0]
-            if rng[1] is not None:
-                m &= y <= rng[1]
-            extra &= m
+            extra &= year_mask(snap.column("year"), *rng)
     if params.available:
-        ids, _ = snap.postings("f_avail", "1")
-        am = np.zeros(snap.N, dtype=bool)
-        am[ids] = True
-        extra &= am
+        extra &= snap.term_mask("f_avail", "1")
     return extra
 
 
@@ -554,6 +471,29 @@ def more_like_this(record, limit: int = 6) -> list[dict]:
     return si.cached(key, compute)
 
 
+def facets(params: SearchParams) -> dict[str, list[FacetValue]]:
+    """The facet values of the results of ``params``."""
+    return search(replace(params, facets=True, page=1, size=1)).facets
+
+
+class WhooshSearch:
+    """``interface.SearchBackend`` over this process's index (see the functions above)."""
+
+    search = staticmethod(search)
+    facets = staticmethod(facets)
+    suggest = staticmethod(suggest)
+    more_like_this = staticmethod(more_like_this)
+    matching_record_ids = staticmethod(matching_record_ids)
+
+
+_BACKEND: SearchBackend = WhooshSearch()
+
+
+def backend() -> SearchBackend:
+    """The search the application uses."""
+    return _BACKEND
+
+
 def index_status() -> dict:
     """Documents, generation and problems of the index (for the health page and CLI)."""
     app = current_app
@@ -562,7 +502,8 @@ def index_status() -> dict:
     if problem is None:
         snap = get_index().snapshot()
         info.update(documents=snap.doc_count, generation=snap.generation,
-                    size_bytes=sum(p.stat().st_size for p in Path(app.config["INDEX_DIR"], "current").resolve().iterdir()))
+                    size_bytes=sum(p.stat().st_size for p in Path(app.config["INDEX_DIR"], "current").resolve().rglob("*")
+                                   if p.is_file()))  # Whoosh's files and the segments' arrays
     info["checked_at"] = time.time()
     return info
 

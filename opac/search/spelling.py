@@ -33,14 +33,8 @@ def corrections_for(snap, word: str, field: str = "all", limit: int = 3) -> list
     """Real words one edit away from ``word``, most frequent first (empty if none)."""
     if not correctable(word):
         return []
-    scored = []
-    tables = snap.term_dfs(field)
-    for cand in edits1(word):
-        if len(cand) < 2:
-            continue
-        df = sum(t.get(cand, 0) for t in tables)
-        if df:
-            scored.append((df, cand))
+    cands = [c for c in edits1(word) if len(c) >= 2]
+    scored = [(int(df), c) for c, df in zip(cands, snap.word_dfs(field, cands), strict=True) if df]
     scored.sort(key=lambda x: (-x[0], x[1]))
     return [c for _, c in scored[:limit]]
 
@@ -53,13 +47,12 @@ def did_you_mean(snap, words: list[str], min_df: int = 2) -> list[str] | None:
         if not correctable(w):
             out.append(w)
             continue
-        tables = snap.term_dfs("all")
-        df = sum(t.get(w, 0) for t in tables)
+        df = int(snap.word_dfs("all", [w])[0])
         if df >= min_df:
             out.append(w)
             continue
         best = corrections_for(snap, w)
-        if best and (df == 0 or (df < min_df and sum(t.get(best[0], 0) for t in tables) >= 20 * max(df, 1))):
+        if best and (df == 0 or (df < min_df and snap.word_dfs("all", best[:1])[0] >= 20 * max(df, 1))):
             out.append(best[0])
             changed = True
         else:

@@ -13,7 +13,8 @@ from werkzeug.datastructures import MultiDict
 from ..catalog.material_types import MATERIAL_TYPE_LABELS
 from ..web import public_page
 from . import misses
-from .services import SearchParams, SearchUnavailable, library_names, search, suggest
+from .interface import SearchParams, SearchUnavailable
+from .services import backend, library_names
 from .vocabulary import (
     FACET,
     FACET_FIELDS,
@@ -103,7 +104,7 @@ def results():
     if params.available:
         active.append(("available", "1"))
     try:
-        result = search(params) if (params.q.strip() or active) else None
+        result = backend().search(params) if (params.q.strip() or active) else None
     except SearchUnavailable as exc:
         return render_template("search/unavailable.html", problem=str(exc)), 503
     page = render_template(
@@ -148,7 +149,7 @@ def api_search():
     if not params.q.strip() and not params.filters and not params.year and not params.available:
         return jsonify(error="missing_query", message=_("Type something to search for.")), 400
     try:
-        result = search(params)
+        result = backend().search(params)
     except SearchUnavailable as exc:
         return jsonify(error="index_unavailable", message=str(exc)), 503
     labels = _labels(str(get_locale()))
@@ -176,7 +177,7 @@ def api_search():
 def api_suggest():
     q = request.args.get("q", "")
     try:
-        items = suggest(q)
+        items = backend().suggest(q)
     except SearchUnavailable:
         items = []
     for it in items:

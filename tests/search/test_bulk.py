@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter
 
 from opac.extensions import db
-from opac.search import bulk, sync
+from opac.search import bulk, segments, sync
 from opac.search import index as idx
 from opac.search.documents import build_document
 from opac.search.schema import build_schema
@@ -87,6 +88,13 @@ def _bulk_index(path, docs, codec, parts=1):
     return ix
 
 
+def _sidecar(path) -> dict:
+    """The engine's arrays of a one-segment index (``segments.write_sidecar``), by file name."""
+    (folder,) = path.glob(f"{segments.SIDECAR_PREFIX}*")
+    arrays = {f.name: np.load(f).tolist() for f in sorted(folder.glob("*.npy"))}
+    return {"meta": json.loads((folder / "meta.json").read_text()), **arrays}
+
+
 def test_bulk_segments_hold_what_whoosh_writes(app, load_records, tmp_path):
     docs = _documents(app, load_records)
     _whoosh_index(tmp_path / "whoosh", docs)
@@ -94,6 +102,7 @@ def test_bulk_segments_hold_what_whoosh_writes(app, load_records, tmp_path):
     assert any(len(p) >= 8 for p, *_ in expected["terms"].values())  # both inlined and block postings
     _bulk_index(tmp_path / "bulk", docs, idx.codec())
     assert dump(tmp_path / "bulk") == expected
+    assert _sidecar(tmp_path / "bulk") == _sidecar(tmp_path / "whoosh")  # the engine reads the same arrays
     _bulk_index(tmp_path / "three", docs, idx.codec(), parts=3)
     assert dump(tmp_path / "three") == expected  # several segments: the same documents, in the same order
     assert len(list(whoosh_index.open_dir(str(tmp_path / "three")).reader().leaf_readers())) == 3

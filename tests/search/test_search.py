@@ -245,3 +245,14 @@ def test_year_range_counts_match_a_direct_count():
         years = rng.integers(1, 4000, size=int(rng.integers(0, 60))).astype(np.int32)
         direct = [int(((years >= (lo or 0)) & (years <= (hi if hi is not None else 10**9))).sum()) for lo, hi in YEAR_RANGES]
         assert _year_counts(years) == direct
+
+
+def test_the_search_backend_answers_facets_alone(app, catalog):
+    from opac.search.interface import SearchParams
+    from opac.search.services import backend
+
+    with app.test_request_context():
+        facets = backend().facets(SearchParams.build(q="hirata", size=1))
+        page = backend().search(SearchParams.build(q="hirata"))
+    assert {v.value: v.count for v in facets["type"]} == {"book": 2}
+    assert facets == page.facets

@@ -169,8 +169,10 @@ def test_follower_rebuilds_missing_corrupt_or_old_index(app, make_record):
     assert "schema version" in idx.check_index(index_dir)
     sync.follow_once(app)
     assert idx.check_index(index_dir) is None and wijck_found()
-    # corrupt: segment files truncated
-    for f in Path(index_dir, "current").glob("*.seg"):
+    # corrupt: segment files truncated (each segment's files are separate: no compound ".seg")
+    segment_files = [f for f in Path(index_dir, "current").glob("MAIN_*.*") if f.is_file()]
+    assert segment_files
+    for f in segment_files:
         f.write_bytes(b"garbage")
     assert "corrupt" in idx.check_index(index_dir)
     sync.follow_once(app)

@@ -1,0 +1,169 @@
+"""Facet counts and the year filter over a snapshot (``Facets`` is mixed into ``engine.Snapshot``).
+
+A facet field's values are kept per segment (value ids of a process-wide dictionary), built once per
+segment from its postings, and counted segment by segment: a commit only costs the new small segment
+(and the totals of segments that gained deletions).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .segments import EMPTY_IDS
+
+
+class Dictionary:
+    """Process-wide string <-> id table for facet values (append only)."""
+
+    def __init__(self):
+        self.values: list[str] = []
+        self.ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def id_of(self, value: str) -> int:
+        i = self.ids.get(value)
+        if i is None:
+            with self._lock:
+                i = self.ids.get(value)
+                if i is None:
+                    i = len(self.values)
+                    self.values.append(value)
+                    self.ids[value] = i
+        return i
+
+
+def year_mask(years: np.ndarray, lo: int | None, hi: int | None) -> np.ndarray:
+    """Documents with a known year (> 0) within ``lo``..``hi`` (either end open when None).
+
+    >>> year_mask(np.array([0, 1999, 2005, 2020]), 2000, None).tolist()
+    [False, False, True, True]
+    """
+    mask = years > 0
+    if lo is not None:
+        mask &= years >= lo
+    if hi is not None:
+        mask &= years <= hi
+    return mask
+
+
+def segment_facet(store, field: str, dictionary: Dictionary) -> SegmentFacet:
+    """A facet field of one segment, from its postings (value ids of ``dictionary``)."""
+    texts, docs, dfs = store.field_postings(field)
+    if len(docs):
+        ids = np.array([dictionary.id_of(t) for t in texts], dtype=np.int32)
+        vals = np.repeat(ids, dfs)
+        order = np.argsort(docs, kind="stable")
+        docs, vals = docs[order], vals[order]
+    else:
+        vals = EMPTY_IDS
+    offsets = np.searchsorted(docs, np.arange(store.n + 1)).astype(np.int64)
+    return SegmentFacet(offsets, vals)
+
+
+class SegmentFacet:
+    """A facet field of one segment as a first value per document (-1: none) plus the further
+    values with their documents: counting the values of ``m`` documents is then a gather of ``m``
+    and a pass over the (few) further values. Derived from the segment alone (not its deletions),
+    so it is built once per segment and survives commits."""
+
+    def __init__(self, offsets: np.ndarray, vals: np.ndarray):
+        per_doc = np.diff(offsets)
+        n = len(per_doc)
+        self.first = np.full(n, -1, dtype=np.int32)
+        has = per_doc > 0
+        first_at = offsets[:-1][has]
+        self.first[has] = vals[first_at]
+        owner = np.repeat(np.arange(n, dtype=np.int32), per_doc)
+        further = np.ones(len(vals), dtype=bool)
+        further[first_at] = False
+        self.owner, self.vals = owner, vals
+        self.more_owner = owner[further]
+        self.more_offsets = np.searchsorted(self.more_owner, np.arange(n + 1, dtype=np.int32))
+        self.more_vals = vals[further]
+        self.totals = np.bincount(vals) if len(vals) else np.zeros(0, np.int64)
+
+    def live_totals(self, live: np.ndarray | None) -> np.ndarray:
+        """How many live documents have each value."""
+        if live is None or not len(self.vals):
+            return self.totals
+        gone = self.vals[~live[self.owner]]
+        return self.totals - np.bincount(gone, minlength=len(self.totals)) if len(gone) else self.totals
+
+    def count(self, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+        """Counts of the values of ``docs`` (local, sorted; ``mask``: the same as a mask)."""
+        sel = self.first[docs]
+        counts = np.bincount(sel[sel >= 0], minlength=size)
+        if not len(self.more_vals):
+            return counts
+        if len(docs) * 4 < len(self.more_vals):
+            # few documents: read their further values through the offsets
+            starts = self.more_offsets[docs]
+            lens = self.more_offsets[docs + 1] - starts
+            n = int(lens.sum())
+            if n:
+                idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)
+                counts += np.bincount(self.more_vals[idx], minlength=size)
+        else:
+            counts += np.bincount(self.more_vals[mask[self.more_owner]], minlength=size)
+        return counts
+
+
+def _padded(counts: np.ndarray, size: int) -> np.ndarray:
+    return counts if len(counts) == size else np.concatenate([counts, np.zeros(size - len(counts), counts.dtype)])
+
+
+class Facets:
+    def _segment_facets(self, field: str) -> list[SegmentFacet]:
+        dictionary = self.engine.dictionaries[field]
+        return [self.engine.segment_cached(leaf, ("facet", field),
+                                           lambda s=leaf.store: segment_facet(s, field, dictionary))
+                for leaf in self.leaves]
+
+    def facet_totals(self, field: str) -> np.ndarray:
+        """How many live documents have each value of a facet field (by value id)."""
+
+        def build():
+            parts = [f.live_totals(leaf.live) for f, leaf in zip(self._segment_facets(field), self.leaves, strict=True)]
+            size = max((len(p) for p in parts), default=0)
+            return sum((_padded(p, size) for p in parts), np.zeros(size, dtype=np.int64))
+
+        return self._cached(("facet-totals", field), build)
+
+    def _count_values(self, field: str, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+        counts = np.zeros(size, dtype=np.int64)
+        for f, leaf in zip(self._segment_facets(field), self.leaves, strict=True):
+            lo, hi = leaf.offset, leaf.offset + leaf.store.n
+            a, b = np.searchsorted(docs, [lo, hi])
+            if b > a:
+                counts += _padded(f.count(docs[a:b] - lo, mask[lo:hi], size), size)[:size]
+        return counts
+
+    def count_facet(self, field: str, mask: np.ndarray, matched: int, limit: int,
+                    docs: np.ndarray | None = None) -> list[tuple[str, int]]:
+        """Top ``limit`` values of a facet among the documents of ``mask`` (``docs``: the same as
+        indices, when the caller has them)."""
+        if not matched:
+            return []
+        totals = self.facet_totals(field)
+        if not len(totals):
+            return []
+        if matched * 2 > self.doc_count:
+            # most documents match: count the few that do not and subtract from the totals
+            excluded = self.live & ~mask
+            counts = totals - self._count_values(field, np.flatnonzero(excluded), excluded, len(totals))
+        else:
+            counts = self._count_values(field, np.flatnonzero(mask) if docs is None else docs, mask, len(totals))
+        return self._top_values(field, counts, limit)
+
+    def _top_values(self, field: str, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
+        uniq = np.flatnonzero(counts)
+        counts = counts[uniq]
+        if len(uniq) > limit:
+            top = np.argpartition(counts, -limit)[-limit:]
+            uniq, counts = uniq[top], counts[top]
+        dictionary = self.engine.dictionaries[field]
+        out = [(dictionary.values[int(u)], int(c)) for u, c in zip(uniq, counts, strict=True)]
+        out.sort(key=lambda x: (-x[1], x[0]))
+        return out

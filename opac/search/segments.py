@@ -1,0 +1,612 @@
+"""Segment storage the engine reads: flat arrays beside each Whoosh segment ("sidecar").
+
+Whoosh writes the index; the engine evaluates queries as array operations. Decoding a Whoosh
+posting list (pickled blocks) into arrays cost a worker's first meeting with every term, and each
+worker kept its own copy. Instead, whenever a segment is written (a reindex, the follower's small
+commits, a merge) the codec's writers also collect what the engine reads and save it as ``.npy``
+files in ``opac-<segment id>/`` beside the segment's files:
+
+    meta.json                 version, documents, term range of each field
+    terms / term_off          the terms' UTF-8 bytes end to end, and where each starts (sorted by
+                              field, then term: a field's terms are one sorted range)
+    hashes / hash_term        64-bit hash of (field, term), sorted, and the term it belongs to
+    lexical                   1 where a term is a word offered for prefixes and spelling
+    post_off / docs / tf      each term's postings: document numbers (int32), frequencies
+    pos_off / pos             word positions of the postings of the fields that keep them
+    len_<field>, col_<name>   field lengths and numeric columns, one value per document
+
+Every worker opens them memory-mapped (``np.load(mmap_mode="r")``): the page cache holds one copy
+for all workers, and a posting list is a slice. A segment without a sidecar (written by something
+else) is read through Whoosh, decoded per term into a bounded per-process cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import threading
+import zlib
+from array import array
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3LeafMatcher, W3PerDocWriter, W3Segment
+from whoosh.reading import TermNotFound
+from whoosh.util.numeric import byte_to_length
+
+from .analysis import STEM_MARK
+from .schema import COLUMNS
+
+SIDECAR_VERSION = 1
+SIDECAR_PREFIX = "opac-"
+
+EMPTY_IDS = np.zeros(0, dtype=np.int32)
+EMPTY_TF = np.zeros(0, dtype=np.float32)
+BYTE_TO_LENGTH = np.array([byte_to_length(i) for i in range(256)], dtype=np.float32)
+#: The UTF-8 of the highest code point: ``prefix + MAX_CHAR`` is after every word starting with ``prefix``.
+_MAX_CHAR = "\U0010ffff".encode()
+
+#: Free-text fields whose lexicon (prefix expansion, spelling) keeps only words with a letter.
+TEXT_LEXICON_FIELDS = frozenset({"all", "title", "author", "subject", "publisher", "series"})
+#: Fields of word pairs: looked up, never expanded or spelled.
+PAIR_FIELDS = frozenset({"shingles", "headings"})
+
+
+def is_lexical(field: str, text: str) -> bool:
+    """Whether a term of ``field`` is a word offered for prefix expansion and spelling: no stems,
+    and in free text no ISBNs, barcodes or numbers.
+
+    >>> is_lexical("all", "sejarah"), is_lexical("all", "9786020312345"), is_lexical("f_type", "1")
+    (True, False, True)
+    """
+    if text.startswith(STEM_MARK) or field in PAIR_FIELDS:
+        return False
+    return field not in TEXT_LEXICON_FIELDS or (len(text) <= 30 and any(ch.isalpha() for ch in text))
+
+
+def term_hash(field: str, btext: bytes) -> int:
+    """Stable 64-bit hash of a field's term (the sidecar's dictionary key)."""
+    return int.from_bytes(hashlib.blake2b(field.encode() + b"\0" + btext, digest_size=8).digest(), "little")
+
+
+def sidecar_path(folder: str | Path, segid: str) -> Path:
+    return Path(folder) / f"{SIDECAR_PREFIX}{segid}"
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+class SidecarCodec(W3Codec):
+    """Whoosh's codec whose writers also save the segment's sidecar (see the module docstring).
+
+    Whoosh pickles the codec with each segment in the index's table of contents: this class and
+    ``OpacSegment`` must keep their names and module; the writers are not part of the pickled state."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._perdoc: dict[str, _PerDocWriter] = {}
+
+    def new_segment(self, storage, indexname):
+        return OpacSegment(self, indexname)
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_perdoc"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._perdoc = {}
+
+    def per_document_writer(self, storage, segment):
+        w = _PerDocWriter(self, storage, segment)
+        self._perdoc[segment.segment_id()] = w
+        return w
+
+    def field_writer(self, storage, segment):
+        return _FieldWriter(self, storage, segment, self._perdoc.get(segment.segment_id()))
+
+
+class OpacSegment(W3Segment):
+    """A segment whose files stay separate, never assembled into one compound file: a worker
+    reads a compound file's parts into memory (Whoosh copies each into a ``BytesIO``: the terms
+    file of a 38k-record catalogue was 120 MB per worker), separate files are read in place."""
+
+    def should_assemble(self):
+        return False
+
+
+class _PerDocWriter(W3PerDocWriter):
+    """Also keeps the field lengths (as Whoosh's length bytes) and the numeric columns."""
+
+    def __init__(self, codec, storage, segment):
+        super().__init__(codec, storage, segment)
+        self.sc_values: dict[str, tuple[array, list]] = {}
+
+    def add_column_value(self, fieldname, columnobj, value):
+        super().add_column_value(fieldname, columnobj, value)
+        if fieldname in COLUMNS or (fieldname.startswith("_") and fieldname.endswith("_len")):
+            got = self.sc_values.get(fieldname)
+            if got is None:
+                got = self.sc_values[fieldname] = (array("i"), [])
+            got[0].append(self._docnum)
+            got[1].append(value)
+
+
+class _FieldWriter(W3FieldWriter):
+    """Also keeps every posting (and the positions of fields with positions) for the sidecar."""
+
+    def __init__(self, codec, storage, segment, perdoc: _PerDocWriter | None):
+        super().__init__(codec, storage, segment)
+        self._sc_perdoc = perdoc
+        self._sc_fields: dict[str, tuple[int, int]] = {}
+        self._sc_terms: list[bytes] = []
+        self._sc_post_off = array("q", [0])
+        self._sc_docs = array("i")
+        self._sc_tf = array("f")
+        self._sc_pos_start: int | None = None  # first posting with positions
+        self._sc_pos_off = array("q", [0])
+        self._sc_pos = array("i")
+        self._sc_decode = None
+        self._sc_lo = 0
+
+    def start_field(self, fieldname, fieldobj):
+        super().start_field(fieldname, fieldobj)
+        self.sidecar_field(fieldobj)
+
+    def sidecar_field(self, fieldobj) -> None:
+        """A field's terms begin (also called by ``bulk``, which writes Whoosh's files itself)."""
+        self._sc_lo = len(self._sc_terms)
+        # positions only where the engine checks them (phrases in the title); one field at most
+        self._sc_decode = None
+        if fieldobj.format.supports("positions") and self._sc_pos_start is None:
+            self._sc_decode = fieldobj.format.decode_positions
+            self._sc_pos_start = len(self._sc_docs)
+
+    def sidecar_term(self, btext: bytes, docs: array, tfs: array, values) -> None:
+        """A whole term's postings at once (``bulk``): what ``start_term``, ``add`` per posting and
+        ``finish_term`` collect."""
+        self._sc_terms.append(btext)
+        self._sc_docs.frombytes(docs.tobytes())  # document numbers below 2**31 (array "I" or "i")
+        self._sc_tf.extend(tfs)
+        if self._sc_decode is not None:
+            for vbytes in values:
+                self._sc_pos.extend(self._sc_decode(vbytes))
+                self._sc_pos_off.append(len(self._sc_pos))
+        self._sc_post_off.append(len(self._sc_docs))
+
+    def sidecar_end_field(self, fieldname: str) -> None:
+        self._sc_fields[fieldname] = (self._sc_lo, len(self._sc_terms))
+        if self._sc_decode is not None:
+            self._sc_pos_end = len(self._sc_docs)
+            self._sc_decode = None
+
+    def start_term(self, btext):
+        super().start_term(btext)
+        self._sc_terms.append(btext)
+
+    def add(self, docnum, weight, vbytes, length):
+        super().add(docnum, weight, vbytes, length)
+        self._sc_docs.append(docnum)
+        self._sc_tf.append(weight)
+        if self._sc_decode is not None:
+            self._sc_pos.extend(self._sc_decode(vbytes))
+            self._sc_pos_off.append(len(self._sc_pos))
+
+    def finish_term(self):
+        super().finish_term()
+        self._sc_post_off.append(len(self._sc_docs))
+
+    def finish_field(self):
+        super().finish_field()
+        self.sidecar_end_field(self._fieldname)
+
+    def close(self):
+        super().close()
+        folder = getattr(self._storage, "folder", None)
+        perdoc = self._sc_perdoc
+        if folder is None or perdoc is None or not perdoc._doccount:
+            return  # an in-memory index, or a segment with no documents (never used)
+        write_sidecar(Path(folder), self._segment.segment_id(), perdoc._doccount, self._sc_fields,
+                      self._sc_terms, self._sc_post_off, self._sc_docs, self._sc_tf,
+                      (self._sc_pos_start, getattr(self, "_sc_pos_end", self._sc_pos_start)),
+                      self._sc_pos_off, self._sc_pos, perdoc.sc_values)
+        remove_dead_sidecars(self._storage)
+
+
+def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[bytes], post_off, docs, tf,
+                  pos_range, pos_off, pos, values: dict) -> Path:
+    """Save a segment's sidecar, atomically (a temporary directory renamed into place)."""
+    final = sidecar_path(folder, segid)
+    tmp = folder / f".{final.name}.{os.getpid()}.{threading.get_ident()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+
+    def save(name, arr):
+        np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
+
+    lens = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+    term_off = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(lens, out=term_off[1:])
+    save("terms", np.frombuffer(b"".join(terms), dtype=np.uint8))
+    save("term_off", term_off)
+    hashes = np.zeros(len(terms), dtype=np.uint64)
+    lexical = np.zeros(len(terms), dtype=np.uint8)
+    for field, (lo, hi) in fields.items():
+        hashes[lo:hi] = [term_hash(field, t) for t in terms[lo:hi]]
+        if field not in PAIR_FIELDS:
+            lexical[lo:hi] = [is_lexical(field, t.decode("utf-8")) for t in terms[lo:hi]]
+    order = np.argsort(hashes, kind="stable")
+    save("hashes", hashes[order])
+    save("hash_term", order.astype(np.int32))
+    save("lexical", lexical)
+    save("post_off", np.frombuffer(post_off, dtype=np.int64))
+    save("docs", np.frombuffer(docs, dtype=np.int32))
+    save("tf", np.frombuffer(tf, dtype=np.float32))
+    save("pos_off", np.frombuffer(pos_off, dtype=np.int64))
+    save("pos", np.frombuffer(pos, dtype=np.int32))
+    for name, (at, vals) in values.items():
+        if name in COLUMNS:
+            dtype = np.dtype(COLUMNS[name]).newbyteorder("=")
+            arr = np.zeros(n, dtype=dtype)
+            arr[np.frombuffer(at, dtype=np.int32)] = np.asarray(vals, dtype=dtype)
+            save(f"col_{name}", arr)
+        else:  # "_<field>_len": Whoosh's length bytes, read back as Whoosh would
+            arr = np.zeros(n, dtype=np.float32)
+            arr[np.frombuffer(at, dtype=np.int32)] = BYTE_TO_LENGTH[np.asarray(vals, dtype=np.uint8)]
+            save(f"len_{name[1:-4]}", arr)
+    start, end = pos_range
+    meta = {"version": SIDECAR_VERSION, "documents": n, "fields": fields,
+            "positions": None if start is None else [start, end]}
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(tmp, final)
+    return final
+
+
+def remove_dead_sidecars(storage) -> None:
+    """Remove the sidecars of segments whose files Whoosh has deleted (merged away)."""
+    folder = Path(storage.folder)
+    names = set(storage.list())
+    for d in folder.glob(f"{SIDECAR_PREFIX}*"):
+        segid = d.name[len(SIDECAR_PREFIX):]
+        if not any(n.startswith(segid + ".") for n in names):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+class LRUCache:
+    """Values with a byte size, least recently used out past ``max_bytes`` (thread-safe)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            v = self._data.get(key)
+            if v is not None:
+                self._data.move_to_end(key)
+                return v[0]
+            return None
+
+    def put(self, key, value, size: int) -> None:
+        with self._lock:
+            if key in self._data:
+                return
+            self._data[key] = (value, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes and len(self._data) > 1:
+                _, (_, old_size) = self._data.popitem(last=False)
+                self.bytes -= old_size
+
+
+class Sidecar:
+    """A segment's sidecar, memory-mapped (see the module docstring)."""
+
+    def __init__(self, path: Path):
+        meta = json.loads((path / "meta.json").read_text())
+        if meta.get("version") != SIDECAR_VERSION:
+            raise ValueError(f"sidecar version {meta.get('version')}")
+        self.n = int(meta["documents"])
+        self.fields = {f: (int(lo), int(hi)) for f, (lo, hi) in meta["fields"].items()}
+        self.pos_range = meta["positions"]
+        self.path = path
+
+        def load(name):
+            return np.load(path / f"{name}.npy", mmap_mode="r").view(np.ndarray)
+
+        self.terms = load("terms")
+        self.term_off = load("term_off")
+        self.hashes = load("hashes")
+        self.hash_term = load("hash_term")
+        self.lexical = load("lexical")
+        self.post_off = load("post_off")
+        self.docs = load("docs")
+        self.tf = load("tf")
+        self.pos_off = load("pos_off")
+        self.pos = load("pos")
+        # all opened now: a later merge may delete the files, the mappings stay valid
+        self._lengths = {p.stem[4:]: load(p.stem) for p in path.glob("len_*.npy")}
+        self._columns = {p.stem[4:]: load(p.stem) for p in path.glob("col_*.npy")}
+
+    def text(self, t: int) -> bytes:
+        return self.terms[self.term_off[t]:self.term_off[t + 1]].tobytes()
+
+    def term_id(self, field: str, text: str) -> int:
+        """The term's number in this segment, -1 when the segment does not hold it."""
+        rng = self.fields.get(field)
+        if rng is None:
+            return -1
+        btext = text.encode("utf-8")
+        h = np.uint64(term_hash(field, btext))
+        hashes = self.hashes
+        i = int(hashes.searchsorted(h))
+        while i < len(hashes) and hashes[i] == h:
+            t = int(self.hash_term[i])
+            if rng[0] <= t < rng[1] and self.text(t) == btext:
+                return t
+            i += 1
+        return -1
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        t = self.term_id(field, term)
+        if t < 0:
+            return EMPTY_IDS, EMPTY_TF
+        a, b = self.post_off[t], self.post_off[t + 1]
+        return self.docs[a:b], self.tf[a:b]
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        t = self.term_id(field, term)
+        return 0 if t < 0 else int(self.post_off[t + 1] - self.post_off[t])
+
+    def has_term(self, field: str, term: str) -> bool:
+        return self.term_id(field, term) >= 0
+
+    def word_dfs(self, field: str, words: list[str]) -> np.ndarray:
+        """Document frequencies of many words at once (one sorted search for all of them)."""
+        out = np.zeros(len(words), dtype=np.int64)
+        rng = self.fields.get(field)
+        if rng is None or not words or not len(self.hashes):
+            return out
+        encoded = [w.encode("utf-8") for w in words]
+        h = np.array([term_hash(field, b) for b in encoded], dtype=np.uint64)
+        at = np.minimum(self.hashes.searchsorted(h), len(self.hashes) - 1)
+        for i in np.flatnonzero(self.hashes[at] == h).tolist():
+            t = self.term_id(field, words[i])  # verifies the text (and a rare shared hash)
+            if t >= 0 and self.lexical[t]:
+                out[i] = self.post_off[t + 1] - self.post_off[t]
+        return out
+
+    def _bisect(self, lo: int, hi: int, key: bytes) -> int:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.text(mid) < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def prefix_terms(self, field: str, prefix: str, limit: int) -> dict[str, int]:
+        """Up to ``limit`` most frequent words of ``field`` starting with ``prefix`` -> frequency."""
+        rng = self.fields.get(field)
+        if rng is None:
+            return {}
+        key = prefix.encode("utf-8")
+        a = self._bisect(rng[0], rng[1], key)
+        b = self._bisect(a, rng[1], key + _MAX_CHAR)
+        if b <= a:
+            return {}
+        dfs = np.diff(self.post_off[a:b + 1]) * self.lexical[a:b]
+        top = np.argpartition(dfs, -limit)[-limit:] if b - a > limit else np.arange(b - a)
+        return {self.text(a + int(i)).decode("utf-8"): int(dfs[i]) for i in top if dfs[i]}
+
+    def field_postings(self, field: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every term of ``field`` with its postings end to end: (terms, documents, frequency of each)."""
+        rng = self.fields.get(field)
+        if rng is None:
+            return [], EMPTY_IDS, np.zeros(0, dtype=np.int64)
+        lo, hi = rng
+        texts = [self.text(t).decode("utf-8") for t in range(lo, hi)]
+        return texts, self.docs[self.post_off[lo]:self.post_off[hi]], np.diff(self.post_off[lo:hi + 1])
+
+    def positions(self, field: str, term: str, local: np.ndarray) -> dict[int, set[int]]:
+        t = self.term_id(field, term)
+        if t < 0 or self.pos_range is None:
+            return {}
+        a, b = int(self.post_off[t]), int(self.post_off[t + 1])
+        start, end = self.pos_range
+        if not (start <= a and b <= end):
+            return {}
+        ids = self.docs[a:b]
+        at = np.searchsorted(ids, local)
+        out = {}
+        for d, j in zip(local.tolist(), at.tolist(), strict=True):
+            if j < len(ids) and ids[j] == d:
+                k = a + j - start
+                out[d] = set(self.pos[self.pos_off[k]:self.pos_off[k + 1]].tolist())
+        return out
+
+    def lengths(self, field: str) -> np.ndarray:
+        got = self._lengths.get(field)
+        return np.zeros(self.n, dtype=np.float32) if got is None else got  # no document has the field
+
+    def column(self, name: str) -> np.ndarray:
+        got = self._columns.get(name)
+        return np.zeros(self.n, dtype=np.dtype(COLUMNS[name]).newbyteorder("=")) if got is None else got
+
+
+class WhooshSegment:
+    """A segment without a sidecar, read through Whoosh: posting lists decoded per term into
+    ``cache`` (per process, shared by segments), lexicons built once per segment."""
+
+    def __init__(self, segreader, cache: LRUCache):
+        self.reader = segreader
+        self.segid = segreader._segment.segment_id()
+        self.n = segreader.doc_count_all()
+        self.cache = cache
+        self._lexicons: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        key = (self.segid, field, term)
+        v = self.cache.get(key)
+        if v is None:
+            v = read_postings(self.reader, field, term)
+            self.cache.put(key, v, v[0].nbytes + v[1].nbytes + 100)
+        return v
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        try:
+            return self.reader._terms.doc_frequency(field, term.encode("utf-8"))
+        except (KeyError, TermNotFound):
+            return 0
+
+    def has_term(self, field: str, term: str) -> bool:
+        try:
+            return (field, term.encode("utf-8")) in self.reader._terms
+        except KeyError:
+            return False
+
+    def _lexicon(self, field: str):
+        lex = self._lexicons.get(field)
+        if lex is None:
+            with self._lock:
+                lex = self._lexicons.get(field)
+                if lex is None:
+                    terms, dfs = [], []
+                    try:
+                        for btext, ti in self.reader.iter_field(field):
+                            text = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                            if is_lexical(field, text):
+                                terms.append(text)
+                                dfs.append(ti.doc_frequency())
+                    except (KeyError, TermNotFound):
+                        pass
+                    lex = self._lexicons[field] = (terms, np.asarray(dfs, dtype=np.int64))
+        return lex
+
+    def word_dfs(self, field: str, words: list[str]) -> np.ndarray:
+        table = self._lexicons.get(("dict", field))
+        if table is None:
+            terms, dfs = self._lexicon(field)
+            table = self._lexicons[("dict", field)] = dict(zip(terms, dfs.tolist(), strict=True))
+        return np.array([table.get(w, 0) for w in words], dtype=np.int64)
+
+    def prefix_terms(self, field: str, prefix: str, limit: int) -> dict[str, int]:
+        import bisect
+
+        terms, dfs = self._lexicon(field)
+        lo = bisect.bisect_left(terms, prefix)
+        hi = bisect.bisect_left(terms, prefix + "\U0010ffff")
+        if hi <= lo:
+            return {}
+        seg = dfs[lo:hi]
+        top = np.argpartition(seg, -limit)[-limit:] if hi - lo > limit else np.arange(hi - lo)
+        return {terms[lo + int(i)]: int(seg[i]) for i in top}
+
+    def field_postings(self, field: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        try:
+            texts = [b.decode("utf-8") if isinstance(b, bytes) else b for b, _ti in self.reader.iter_field(field)]
+        except (KeyError, TermNotFound):
+            texts = []
+        parts = [read_postings(self.reader, field, t)[0] for t in texts]
+        docs = np.concatenate(parts) if parts else EMPTY_IDS
+        return texts, docs, np.array([len(p) for p in parts], dtype=np.int64)
+
+    def positions(self, field: str, term: str, local: np.ndarray) -> dict[int, set[int]]:
+        """Read by skipping through the posting list instead of decoding it whole."""
+        out: dict[int, set[int]] = {}
+        fmt = self.reader.schema[field].format
+        try:
+            m = self.reader._terms.matcher(field, term.encode("utf-8"), fmt)
+        except (KeyError, TermNotFound):
+            return out
+        for d in local.tolist():
+            if not m.is_active():
+                break
+            m.skip_to(d)
+            if m.is_active() and m.id() == d:
+                out[d] = set(fmt.decode_positions(m.value()))
+        return out
+
+    def lengths(self, field: str) -> np.ndarray:
+        return BYTE_TO_LENGTH[_raw_column(self.reader, f"_{field}_len", "u1", self.n)]
+
+    def column(self, name: str) -> np.ndarray:
+        return _raw_column(self.reader, name, COLUMNS[name], self.n)
+
+
+def open_segment(segreader, cache: LRUCache):
+    """The segment's sidecar when it has one, else a reader that decodes through Whoosh."""
+    storage = segreader._storage
+    # a small segment lives in a compound file, read through an overlay over the index's folder
+    folder = getattr(storage, "folder", None) or getattr(getattr(storage, "b", None), "folder", None)
+    if folder is not None:
+        path = sidecar_path(folder, segreader._segment.segment_id())
+        try:
+            side = Sidecar(path)
+            if side.n == segreader.doc_count_all():
+                return side
+        except (OSError, ValueError, KeyError):
+            pass
+    return WhooshSegment(segreader, cache)
+
+
+def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """All (docnum, term frequency) of a term in one segment, as arrays (deleted docs included)."""
+    terms = segreader._terms
+    btext = term.encode("utf-8")
+    try:
+        ti = terms.term_info(field, btext)
+    except (KeyError, TermNotFound):
+        return EMPTY_IDS, EMPTY_TF
+    if ti.is_inlined():
+        ids, weights, _vals = ti.inlined_postings()
+        return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32)
+    m = terms.matcher(field, btext, segreader.schema[field].format)
+    if not isinstance(m, W3LeafMatcher):  # another codec: slow but correct
+        ids, tfs = [], []
+        while m.is_active():
+            ids.append(m.id())
+            tfs.append(m.weight())
+            m.next()
+        return np.asarray(ids, dtype=np.int32), np.asarray(tfs, dtype=np.float32)
+    id_parts, tf_parts = [], []
+    postfile = m._postfile
+    while True:
+        n = m._blocklength
+        datalen = m._nextoffset - m._dataoffset
+        raw = postfile.get(m._dataoffset, datalen)
+        if m._compression:
+            raw = zlib.decompress(raw)
+        deltas, weights, _values = pickle.loads(raw)  # noqa: S301 - our own index files
+        id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
+        if weights is None:
+            tf_parts.append(np.ones(n, dtype=np.float32))
+        elif isinstance(weights, float):
+            tf_parts.append(np.full(n, weights, dtype=np.float32))
+        else:
+            tf_parts.append(np.asarray(weights, dtype=np.float32))
+        if m._lastblock:
+            break
+        m._goto(m._nextoffset)
+    return (np.concatenate(id_parts).astype(np.int32), np.concatenate(tf_parts))
+
+
+def _raw_column(segreader, name: str, dtype: str, n: int, default=0) -> np.ndarray:
+    filename = W3Codec.column_filename(segreader._segment, name)
+    if not segreader._storage.file_exists(filename):
+        return np.full(n, default, dtype=np.dtype(dtype).newbyteorder("="))
+    colfile, offset, length = segreader._perdoc._get_column_file(name)
+    raw = colfile.get(offset, length) if length else b""
+    arr = np.frombuffer(raw, dtype=dtype).astype(np.dtype(dtype).newbyteorder("="))
+    if len(arr) < n:
+        arr = np.concatenate([arr, np.full(n - len(arr), default, dtype=arr.dtype)])
+    return arr[:n]

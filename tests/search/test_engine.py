@@ -1,0 +1,175 @@
+"""The engine and the executor on a small index built in a temporary directory (no app, no
+database, no HTTP): segment sidecars against what Whoosh decodes, scoring, phrases, filters and
+facets against counts made by hand."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from opac.catalog.models import Record
+from opac.search import index as idx
+from opac.search.documents import build_document
+from opac.search.engine import Engine, Snapshot
+from opac.search.executor import Executor, filter_mask
+from opac.search.query import Word, YearRange, parse
+from opac.search.segments import SIDECAR_PREFIX, Sidecar, WhooshSegment, read_postings
+
+BOOKS = [
+    ("Laskar Pelangi", "Hirata, Andrea", 2005, ["Fiksi Indonesia", "Pendidikan -- Belitung"], "book"),
+    ("Sang Pemimpi", "Hirata, Andrea", 2006, ["Fiksi Indonesia"], "book"),
+    ("Laskar Pelangi", "Riza, Riri", 2008, ["Film Indonesia"], "audiovisual"),
+    ("Belajar dan Pembelajaran", "Dimyati", 2006, ["Pembelajaran", "Psikologi pendidikan"], "book"),
+    ("Pengantar Ilmu Perpustakaan", "Sulistyo-Basuki", 1991, ["Ilmu perpustakaan"], "book"),
+    ("Manajemen Perpustakaan Sekolah", "Lasa Hs", 2005, ["Perpustakaan sekolah"], "book"),
+    ("The Hobbit", "Tolkien, J. R. R.", 1937, ["Fantasy fiction"], "book"),
+    ("A history of computers", "Ceruzzi, Paul", 2003, ["Computers -- History"], "book"),
+    ("Computing with Python", "Guttag, John", 2016, ["Python (Computer program language)"], "ebook"),
+    ("Climate adaptation policy in Indonesia", "Smith, Anne", 2019, ["Climate change -- Government policy"], "book"),
+]
+
+
+def record(i: int, title: str, author: str, year: int, subjects: list[str], kind: str, notes=()) -> Record:
+    return Record(id=i, control_number=f"c{i}", title=title, authors=[{"name": author}], subjects=subjects,
+                  languages=["ind"], isbns=[], issns=[], series=[], notes=list(notes), year=year, material_type=kind)
+
+
+@pytest.fixture
+def index_dir(tmp_path):
+    """Two segments (the second written by a later commit) and one record replaced."""
+    path, ix = idx.new_generation(tmp_path)
+    w = ix.writer(codec=idx.codec())
+    for i, row in enumerate(BOOKS[:7], 1):
+        w.add_document(**build_document(record(i, *row)))
+    w.commit()
+    w = ix.writer(codec=idx.codec())
+    for i, row in enumerate(BOOKS[7:], 8):
+        w.add_document(**build_document(record(i, *row)))
+    # record 5 edited: deleted in the first segment, added again in the second
+    w.update_document(**build_document(record(5, *BOOKS[4][:4], "thesis")))
+    w.commit(merge=False)
+    idx.make_current(tmp_path, path)
+    return tmp_path
+
+
+def snapshot(index_dir) -> Snapshot:
+    return Snapshot(Engine(), idx.open_index(index_dir).searcher())
+
+
+def ids(snap: Snapshot, mask: np.ndarray) -> set[int]:
+    return {snap.hit(d)["id"] for d in np.flatnonzero(mask)}
+
+
+def ranked(snap: Snapshot, query: str) -> list[int]:
+    ev = Executor(snap).evaluate(parse(query))
+    docs = np.flatnonzero(ev.mask)
+    return [snap.hit(d)["id"] for d in docs[np.argsort(-ev.score[docs], kind="stable")]]
+
+
+def test_every_segment_has_a_sidecar_that_reads_as_whoosh_decodes(index_dir):
+    snap = snapshot(index_dir)
+    assert len(snap.leaves) == 2 and all(isinstance(leaf.store, Sidecar) for leaf in snap.leaves)
+    # separate files, read in place (a compound file's parts are copied into each worker's memory)
+    assert not list(idx.current_path(index_dir).glob("*.seg"))
+    for leaf in snap.leaves:
+        reader = next(r for r, _ in snap.searcher.reader().leaf_readers() if r._segment.segment_id() == leaf.segid)
+        plain = WhooshSegment(reader, snap.engine.postings)
+        for field, term in (("all", "laskar"), ("title", "pelangi"), ("f_type", "book"), ("all", "nothing"),
+                            ("shingles", "laskar pelangi"), ("author", "hirata")):
+            got, want = leaf.store.postings(field, term), read_postings(reader, field, term)
+            assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+            assert leaf.store.doc_frequency(field, term) == plain.doc_frequency(field, term)
+        for field in ("all", "title", "author", "subject"):
+            assert leaf.store.lengths(field).tolist() == plain.lengths(field).tolist()
+        for name in ("year", "title_key", "sort_title"):
+            assert leaf.store.column(name).tolist() == plain.column(name).tolist()
+        assert leaf.store.prefix_terms("all", "pe", 5) == plain.prefix_terms("all", "pe", 5)
+        words = ["perpustakaan", "laskar", "1991", "zzz"]
+        assert leaf.store.word_dfs("all", words).tolist() == plain.word_dfs("all", words).tolist()
+
+
+def test_without_sidecars_the_same_answers(index_dir):
+    with_sidecar = snapshot(index_dir)
+    queries = ["laskar pelangi", "perpustakaan", '"ilmu perpustakaan"', "title:pelangi", "perpus*", "pembelajran",
+               "hirata -pemimpi", "climate policy"]
+    want = [ranked(with_sidecar, q) for q in queries]
+    for d in idx.current_path(index_dir).glob(f"{SIDECAR_PREFIX}*"):
+        shutil.rmtree(d)
+    plain = snapshot(index_dir)
+    assert all(isinstance(leaf.store, WhooshSegment) for leaf in plain.leaves)
+    assert [ranked(plain, q) for q in queries] == want
+
+
+def test_a_merge_writes_one_sidecar_and_the_next_write_removes_the_dead_ones(index_dir):
+    ix = idx.open_index(index_dir)
+    w = ix.writer(codec=idx.codec())
+    w.commit(optimize=True)
+    (segment,) = ix._read_toc().segments
+    w = ix.writer(codec=idx.codec())
+    w.add_document(**build_document(record(20, "Kalkulus", "Purcell, Edwin", 1987, ["Kalkulus"], "book")))
+    w.commit(merge=False)
+    names = {p.name for p in idx.current_path(index_dir).glob(f"{SIDECAR_PREFIX}*")}
+    assert f"{SIDECAR_PREFIX}{segment.segment_id()}" in names and len(names) == 2
+    snap = snapshot(index_dir)
+    assert snap.doc_count == 11 and ranked(snap, "kalkulus") == [20]
+
+
+def test_deleted_documents_count_nowhere(index_dir):
+    snap = snapshot(index_dir)
+    assert snap.N == 11 and snap.doc_count == 10 and snap.has_deletions
+    ev = Executor(snap).evaluate(parse("perpustakaan"))
+    assert ids(snap, ev.mask) == {5, 6}  # record 5 once: its replaced version is deleted
+    ids5, _ = snap.postings("all", "pengantar")
+    assert len(ids5) == 2 and snap.live_count(ids5) == 1
+
+
+def test_bm25f_ranks_a_title_match_above_a_note_and_phrases_above_scattered_words(tmp_path):
+    path, ix = idx.new_generation(tmp_path)
+    w = ix.writer(codec=idx.codec())
+    w.add_document(**build_document(record(1, "Notes on gardens", "A, B", 2000, [], "book",
+                                           notes=["some words about libraries and other things"])))
+    w.add_document(**build_document(record(2, "Libraries", "C, D", 2000, [], "book")))
+    w.add_document(**build_document(record(3, "Policy for climate", "E, F", 2000, ["Adaptation"], "book")))
+    w.add_document(**build_document(record(4, "Climate adaptation", "G, H", 2000, ["Policy"], "book")))
+    w.commit()
+    idx.make_current(tmp_path, path)
+    snap = snapshot(tmp_path)
+    assert ranked(snap, "libraries") == [2, 1]
+    assert ranked(snap, "climate adaptation")[0] == 4
+    assert ranked(snap, '"climate adaptation"') == [4]
+
+
+def test_executor_clauses(index_dir):
+    snap = snapshot(index_dir)
+    ex = Executor(snap)
+    mask, _ = ex.year(YearRange(lo=2005, hi=2006))
+    assert ids(snap, mask) == {1, 2, 4, 6}
+    assert ids(snap, ex.evaluate(parse("hirata -pemimpi")).mask) == {1}
+    assert ids(snap, ex.evaluate(parse("perpus*")).mask) == {5, 6}
+    ev = ex.evaluate(parse("pembelajran"))  # one letter missing: corrected
+    assert ev.corrected == {"pembelajran": "pembelajaran"} and ids(snap, ev.mask) == {4}
+    assert ids(snap, ex.evaluate(parse("laskar hobbit")).mask) == set()
+    relaxed = Executor(snap).evaluate(parse("laskar hobbit"), any_words=True)
+    assert relaxed.fallback and ids(snap, relaxed.mask) == {1, 3, 7}
+    mask, score = ex.word(Word(text="pelangi", field="title"))
+    assert ids(snap, mask) == {1, 3} and (score[mask] > 0).all() and not score[~mask].any()
+    assert ids(snap, filter_mask(snap, {"f_type": ["ebook", "thesis"]})) == {5, 9}
+
+
+def test_the_novel_comes_before_its_film(index_dir):
+    snap = snapshot(index_dir)
+    assert ranked(snap, "laskar pelangi") == [1, 3]
+    assert ranked(snap, "laskar pelangi film")[0] == 3
+
+
+def test_facet_counts_match_counting_by_hand(index_dir):
+    snap = snapshot(index_dir)
+    mask = Executor(snap).evaluate(parse("indonesia")).mask
+    assert ids(snap, mask) == {1, 2, 3, 10}
+    assert snap.count_facet("f_type", mask, int(mask.sum()), 10) == [("book", 3), ("audiovisual", 1)]
+    assert snap.count_facet("f_subject", mask, int(mask.sum()), 2) == [("Fiksi Indonesia", 2), ("Climate change", 1)]
+    everything = snap.live.copy()  # more than half match: counted by subtraction from the totals
+    got = dict(snap.count_facet("f_type", everything, snap.doc_count, 10))
+    assert got == {"book": 7, "audiovisual": 1, "ebook": 1, "thesis": 1}
