@@ -9,7 +9,7 @@ from html import unescape
 
 from opac.api.openapi import catalog_paths
 from opac.catalog.models import Item, Location, Record
-from opac.search.documents import build_document
+from opac.search.documents import ItemFacts, build_document
 from opac.search.schema import build_schema
 from opac.search.vocabulary import FACET_FIELDS, FACET_LABELS, FACETS
 from tests.catalog.test_material_types import indonesian_of, labels_in
@@ -19,7 +19,7 @@ def test_every_facet_field_is_in_the_index_schema_and_filled_by_the_documents():
     record = Record(id=1, control_number="c1", title="Laskar Pelangi", material_type="book", year=2005,
                     authors=[{"name": "Hirata, Andrea"}], subjects=["Pendidikan"], languages=["ind"])
     item = Item(barcode="B1", status="available", location=Location(code="pusat", name="Pusat"))
-    document, names = build_document(record, [item]), set(build_schema().names())
+    document, names = build_document(record, [ItemFacts.of(item)]), set(build_schema().names())
     for f in FACETS:
         assert f.kind in ("values", "range", "flag"), f.name
         if f.field:
