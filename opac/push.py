@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -128,6 +129,12 @@ def public_key():
     return jsonify(public_key=keys["public_key"])
 
 
+#: A subscription's keys (RFC 8291): base64url, the P-256 public key and the 16-byte secret.
+_KEY = re.compile(r"[A-Za-z0-9_-]{16,200}={0,2}")
+#: A push service URL: https, printable ASCII (no spaces or control characters).
+_ENDPOINT = re.compile(r"https://[\x21-\x7e]{1,1990}")
+
+
 @bp.post("/subscribe")
 @patron_required
 def subscribe():
@@ -135,9 +142,9 @@ def subscribe():
     data = data if isinstance(data, dict) else {}
     endpoint = str(data.get("endpoint", ""))
     keys = data.get("keys") if isinstance(data.get("keys"), dict) else {}
-    if not endpoint.startswith("https://") or not keys.get("p256dh") or not keys.get("auth") or len(endpoint) > 2000:
+    p256dh, auth = str(keys.get("p256dh", "")), str(keys.get("auth", ""))
+    if not (_ENDPOINT.fullmatch(endpoint) and _KEY.fullmatch(p256dh) and _KEY.fullmatch(auth)):
         return jsonify(error="bad_subscription", message="Not a push subscription."), 400
-    p256dh, auth = str(keys["p256dh"])[:200], str(keys["auth"])[:100]
     for _attempt in range(2):
         existing = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
         if existing is not None and existing.patron_id != current_user.id:
@@ -163,6 +170,8 @@ def subscribe():
 def unsubscribe():
     data = request.get_json(silent=True)
     endpoint = str(data.get("endpoint", "")) if isinstance(data, dict) else ""
+    if not _ENDPOINT.fullmatch(endpoint):  # nothing stored has another shape
+        return jsonify(ok=True)
     db.session.execute(delete(PushSubscription).where(PushSubscription.endpoint == endpoint,
                                                       PushSubscription.patron_id == current_user.id))
     db.session.commit()

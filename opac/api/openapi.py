@@ -155,7 +155,8 @@ def app_paths() -> tuple[dict, dict]:
     subscription = {"type": "object", "required": ["endpoint", "keys"], "properties": {
         "endpoint": {"type": "string", "format": "uri", "maxLength": 2000, "description": "https:// push service URL"},
         "keys": {"type": "object", "required": ["p256dh", "auth"],
-                 "properties": {"p256dh": {"type": "string"}, "auth": {"type": "string"}}}}}
+                 "properties": {"p256dh": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,200}={0,2}$"},
+                                "auth": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,200}={0,2}$"}}}}}
     paths = {
         "/api/v1/openapi.json": {"get": {
             "summary": "This document", "operationId": "openapi",

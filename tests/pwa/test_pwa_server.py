@@ -133,6 +133,12 @@ def test_push_keys_subscribe_and_send_by_the_worker(app, client, login, make_pat
     sub = {"endpoint": "https://push.example.org/abc", "keys": {"p256dh": "BPx" + "a" * 80, "auth": "x" * 22}}
     assert api.post("/api/v1/push/subscribe", json=sub).status_code == 200
     assert api.post("/api/v1/push/subscribe", json={"endpoint": "http://insecure"}).status_code == 400
+    # keys are base64url and the endpoint printable: a NUL byte is refused, not a 500 on PostgreSQL
+    for bad in ({**sub, "keys": {"p256dh": "BPx\x00" + "a" * 80, "auth": "x" * 22}},
+                {**sub, "keys": {"p256dh": "BPx" + "a" * 80, "auth": "x y" * 8}},
+                {**sub, "endpoint": "https://push.example.org/a\x00b"}):
+        assert api.post("/api/v1/push/subscribe", json=bad).status_code == 400
+    assert api.post("/api/v1/push/unsubscribe", json={"endpoint": "https://x/\x00"}).status_code == 200
     sent = []
     import pywebpush
 
