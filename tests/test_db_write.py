@@ -111,10 +111,22 @@ def _hold_write_lock(path: str, seconds: float, released: list) -> None:
     conn.close()
 
 
+def _lock_held_elsewhere(path: str, seconds: float):
+    """Start ``_hold_write_lock`` in a thread and return once it holds the lock: (thread, released)."""
+    import threading
+    import time
+
+    released: list = []
+    t = threading.Thread(target=_hold_write_lock, args=(path, seconds, released))
+    t.start()
+    while not released:
+        time.sleep(0.001)
+    return t, released
+
+
 def test_a_waiting_write_gets_the_lock_about_a_millisecond_after_it_is_free(app):
     """SQLite's busy handler sleeps up to 100 ms between tries: a write waiting 0.25 s for an import's
     batch got the lock ~28 ms after the batch ended. Polled every millisecond, it is there at once."""
-    import threading
     import time
 
     from opac.extensions import write_engine
@@ -126,11 +138,7 @@ def test_a_waiting_write_gets_the_lock_about_a_millisecond_after_it_is_free(app)
     with app.app_context():
         engine = write_engine(db.engine)
         for _ in range(3):
-            released: list = []
-            t = threading.Thread(target=_hold_write_lock, args=(path, 0.25, released))
-            t.start()
-            while not released:
-                time.sleep(0.001)
+            t, released = _lock_held_elsewhere(path, 0.25)
             with engine.begin():
                 got = time.monotonic()
             t.join()
@@ -140,7 +148,6 @@ def test_a_waiting_write_gets_the_lock_about_a_millisecond_after_it_is_free(app)
 
 def test_a_write_gives_up_after_its_connections_busy_timeout(app):
     """The polling keeps each connection's busy timeout (a search-miss count waits 0.25 s, not 30)."""
-    import threading
     import time
 
     from sqlalchemy.exc import OperationalError
@@ -150,11 +157,7 @@ def test_a_write_gives_up_after_its_connections_busy_timeout(app):
     if not _sqlite(app):
         pytest.skip("SQLite's write lock")
     path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    released: list = []
-    t = threading.Thread(target=_hold_write_lock, args=(path, 1.5, released))
-    t.start()
-    while not released:
-        time.sleep(0.001)
+    t, _released = _lock_held_elsewhere(path, 1.5)
     with app.app_context():
         with write_engine(db.engine).connect() as conn:
             raw = conn.connection.dbapi_connection

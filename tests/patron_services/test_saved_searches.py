@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
+from opac.accounts.models import Patron
 from opac.extensions import db
 from opac.mail import OutboxEmail
 from opac.notifications.models import Notification
@@ -34,6 +35,13 @@ def _daily_alerts(app) -> dict:
         counts = run_saved_search_alerts()
         db.session.commit()
         return counts
+
+
+def _save(app, pid: int, q: str) -> None:
+    """Patron ``pid`` saves the search ``q=<q>`` (committed)."""
+    with app.test_request_context():
+        save_search(db.session.get(Patron, pid), MultiDict([("q", q)]))
+        db.session.commit()
 
 
 def _count(app, model, **where) -> int:
@@ -113,11 +121,7 @@ def test_weekly_alerts_announce_each_new_record_once(app, client, make_patron, m
 
 def test_alerts_only_by_the_chosen_channels(app, make_patron, make_record):
     pid, _card, _pin = make_patron(email="budi@example.org")  # notify_email is on for other notices
-    with app.test_request_context():
-        from opac.accounts.models import Patron
-
-        save_search(db.session.get(Patron, pid), MultiDict([("q", "geologi")]))
-        db.session.commit()
+    _save(app, pid, "geologi")
     _at(app, "2026-03-03T10:00:00")
     make_record(title="Geologi Pulau Jawa")
     _at(app, "2026-03-09T11:00:00")
@@ -129,13 +133,10 @@ def test_alerts_only_by_the_chosen_channels(app, make_patron, make_record):
 def test_a_record_hidden_before_its_alert_is_not_announced(app, make_patron, make_record):
     """Hidden (or withdrawn) after it reached the index and before the index follows: the alert's own
     query leaves it out (``Record.is_public``), so the notice never names a record patrons cannot open."""
-    from opac.accounts.models import Patron
     from opac.catalog.models import Record
 
     pid, _card, _pin = make_patron()
-    with app.test_request_context():
-        save_search(db.session.get(Patron, pid), MultiDict([("q", "geologi")]))
-        db.session.commit()
+    _save(app, pid, "geologi")
     _at(app, "2026-03-03T10:00:00")
     make_record(title="Geologi Pulau Jawa")
     hidden = make_record(title="Geologi Rahasia")
@@ -184,11 +185,7 @@ def test_api_edit_delete_and_ownership(app, client, api, make_patron, login):
 
 def test_saved_searches_go_with_the_account(app, make_patron, make_record):
     pid, _card, _pin = make_patron()
-    with app.test_request_context():
-        from opac.accounts.models import Patron
-
-        save_search(db.session.get(Patron, pid), MultiDict([("q", "kimia")]))
-        db.session.commit()
+    _save(app, pid, "kimia")
     _at(app, "2026-03-03T10:00:00")
     make_record(title="Kimia Dasar")
     _at(app, "2026-03-09T11:00:00")
@@ -206,7 +203,6 @@ def test_daily_run_command_sends_due_alerts(app, tmp_path, make_patron, make_rec
     """`flask --app opac notify` in a production-like process checks the saved searches whose week is up."""
     from datetime import timedelta
 
-    from opac.accounts.models import Patron
     from tests.cli_helpers import BASE_URL, prod_env, run_cli
 
     app.config["FAKE_TODAY"] = None  # the subprocess runs on the real clock
@@ -235,7 +231,6 @@ def test_two_saves_at_once_keep_the_per_patron_limit(app, make_patron, monkeypat
     saved and the other refused, never both (the limit exceeded by one)."""
     import time
 
-    from opac.accounts.models import Patron
     from opac.db import begin_write
     from opac.patron_services import alerts
     from opac.patron_services.alerts import SavedSearchRefused
