@@ -96,7 +96,7 @@ def test_64_simultaneous_asks(app, live_server):
 
 
 _BULK = """
-import sys, time
+import os, sys, time
 from opac import create_app
 from opac.db import yield_to_requests
 from opac.extensions import db, write_engine
@@ -105,8 +105,9 @@ app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "INDEX_DIR": sys.argv[
 with app.app_context():
     engine = write_engine(db.engine)
     print("ready", flush=True)
-    end = time.monotonic() + 3
-    while time.monotonic() < end:  # batch after batch, each holding the write lock 50 ms
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not os.path.exists(sys.argv[3]):  # until the test says stop,
+        # batch after batch, each holding the write lock 50 ms
         with engine.begin():
             time.sleep(0.05)
 """
@@ -123,8 +124,9 @@ def test_a_bulk_writer_lets_a_waiting_request_go_first(app, tmp_path):
 
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("PostgreSQL locks rows, not the database")
-    bulk = subprocess.Popen([sys.executable, "-c", _BULK, app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path / "ix")],
-                            stdout=subprocess.PIPE, text=True)
+    stop = tmp_path / "stop"
+    bulk = subprocess.Popen([sys.executable, "-c", _BULK, app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path / "ix"),
+                             str(stop)], stdout=subprocess.PIPE, text=True)
     try:
         assert bulk.stdout.readline().strip() == "ready"
         waits = []
@@ -136,5 +138,6 @@ def test_a_bulk_writer_lets_a_waiting_request_go_first(app, tmp_path):
                 time.sleep(0.1)
         assert bulk.poll() is None, "the bulk job ended before the requests had to wait for it"
     finally:
+        stop.touch()
         bulk.wait(30)
-    assert max(waits) < 1.0, waits  # without taking turns: until the job ends (3 s) or the busy timeout
+    assert max(waits) < 1.0, waits  # without taking turns: until the job ends (30 s) or the busy timeout
