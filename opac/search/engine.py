@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .facets import Dictionary, Facets
+from .facets import Dictionary, Facets, year_mask
 from .phrases import Phrases
 from .schema import COLUMNS
 from .scoring import Scoring
@@ -82,9 +82,9 @@ class Engine:
                     self.derived.pop(segid, None)
 
 
-def _sorted(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(col, kind="stable").astype(np.int32)
-    return order, col[order]
+def _sorted(col: np.ndarray) -> np.ndarray:
+    """The order of a column's documents by value (ties by document)."""
+    return np.argsort(col, kind="stable").astype(np.int32)
 
 
 class Snapshot(Scoring, Phrases, Facets):
@@ -107,6 +107,7 @@ class Snapshot(Scoring, Phrases, Facets):
                 live[dels[dels < store.n]] = False
             leaves.append(Leaf(store, segreader._segment.segment_id(), offset, live))
         self.leaves = leaves
+        self._starts = np.array([leaf.offset for leaf in leaves], dtype=np.int64)
         self.N = reader.doc_count_all()
         self.doc_count = reader.doc_count()
         self._cache: dict = {}
@@ -114,7 +115,10 @@ class Snapshot(Scoring, Phrases, Facets):
         #: Per-word results of this generation (see Executor.word); dropped with the snapshot.
         self.results = LRUCache(engine.word_cache_bytes)
 
-    # -- arrays over all documents ------------------------------------------------------
+    # -- per-document values ----------------------------------------------------------------
+    #
+    # Kept per segment (its memory-mapped arrays) and read at the documents a query needs, by
+    # their offsets: nothing is copied per snapshot, so memory does not grow with the catalogue.
 
     def _cached(self, key, build):
         v = self._cache.get(key)
@@ -124,6 +128,79 @@ class Snapshot(Scoring, Phrases, Facets):
                 if v is None:
                     v = self._cache[key] = build()
         return v
+
+    @property
+    def has_deletions(self) -> bool:
+        return any(leaf.live is not None for leaf in self.leaves)
+
+    def _leaf_lengths(self, field: str) -> list[np.ndarray]:
+        return [self.engine.segment_cached(leaf, ("len", field), lambda s=leaf.store: s.lengths(field))
+                for leaf in self.leaves]
+
+    def _leaf_columns(self, name: str) -> list[np.ndarray]:
+        return [self.engine.segment_cached(leaf, ("col", name), lambda s=leaf.store: s.column(name))
+                for leaf in self.leaves]
+
+    def _gather(self, parts: list[np.ndarray], ids: np.ndarray, dtype) -> np.ndarray:
+        """The values of ``ids`` (global document numbers, any order) in per-segment arrays."""
+        ids = np.asarray(ids)
+        out = np.empty(len(ids), dtype=dtype)
+        if not len(ids):
+            return out
+        if len(parts) == 1:
+            out[:] = parts[0][ids]
+            return out
+        starts = self._starts
+        if len(ids) < 2 or bool((ids[1:] >= ids[:-1]).all()):  # sorted: one slice per segment
+            cut = np.searchsorted(ids, starts).tolist() + [len(ids)]
+            for i, part in enumerate(parts):
+                a, b = cut[i], cut[i + 1]
+                if b > a:
+                    out[a:b] = part[ids[a:b] - starts[i]]
+            return out
+        which = np.searchsorted(starts, ids, side="right") - 1
+        for i in np.unique(which).tolist():
+            sel = which == i
+            out[sel] = parts[i][ids[sel] - starts[i]]
+        return out
+
+    def lengths_at(self, field: str, ids: np.ndarray) -> np.ndarray:
+        """Length of ``field`` in each of the documents ``ids``."""
+        return self._gather(self._leaf_lengths(field), ids, np.float32)
+
+    def column_at(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """The column ``name`` of each of the documents ``ids``."""
+        return self._gather(self._leaf_columns(name), ids, np.dtype(COLUMNS[name]).newbyteorder("="))
+
+    def live_of(self, ids: np.ndarray) -> np.ndarray:
+        """Whether each of ``ids`` (sorted global document numbers) is live (not deleted)."""
+        out = np.ones(len(ids), dtype=bool)
+        if not self.has_deletions or not len(ids):
+            return out
+        cut = np.searchsorted(ids, self._starts).tolist() + [len(ids)]
+        for i, leaf in enumerate(self.leaves):
+            a, b = cut[i], cut[i + 1]
+            if leaf.live is not None and b > a:
+                out[a:b] = leaf.live[ids[a:b] - leaf.offset]
+        return out
+
+    def live_ids(self, ids: np.ndarray) -> np.ndarray:
+        """The live documents among ``ids`` (sorted global document numbers)."""
+        return ids[self.live_of(ids)] if self.has_deletions else ids
+
+    def all_live_ids(self) -> np.ndarray:
+        """Every live document, in order."""
+        parts = [np.flatnonzero(leaf.live if leaf.live is not None else np.ones(leaf.store.n, dtype=bool))
+                 .astype(np.int32) + leaf.offset for leaf in self.leaves]
+        return np.concatenate(parts) if parts else EMPTY_IDS
+
+    def year_ids(self, lo: int | None, hi: int | None) -> np.ndarray:
+        """Documents with a known year within ``lo``..``hi`` (see ``facets.year_mask``), in order."""
+        parts = [np.flatnonzero(year_mask(col, lo, hi)).astype(np.int32) + leaf.offset
+                 for col, leaf in zip(self._leaf_columns("year"), self.leaves, strict=True)]
+        return np.concatenate(parts) if parts else EMPTY_IDS
+
+    # -- arrays over all documents (for callers that work with masks) ---------------------------
 
     def _per_document(self, parts: list[np.ndarray], dtype) -> np.ndarray:
         if len(parts) == 1:
@@ -138,28 +215,21 @@ class Snapshot(Scoring, Phrases, Facets):
 
         return self._cached("live", build)
 
-    @property
-    def has_deletions(self) -> bool:
-        return any(leaf.live is not None for leaf in self.leaves)
-
     def lengths(self, field: str) -> np.ndarray:
-        return self._cached(("len", field), lambda: self._per_document(
-            [self.engine.segment_cached(leaf, ("len", field), lambda s=leaf.store: s.lengths(field))
-             for leaf in self.leaves], np.float32))
+        return self._cached(("len", field), lambda: self._per_document(self._leaf_lengths(field), np.float32))
 
     def column(self, name: str) -> np.ndarray:
         return self._cached(("col", name), lambda: self._per_document(
-            [self.engine.segment_cached(leaf, ("col", name), lambda s=leaf.store: s.column(name))
-             for leaf in self.leaves], np.dtype(COLUMNS[name]).newbyteorder("=")))
+            self._leaf_columns(name), np.dtype(COLUMNS[name]).newbyteorder("=")))
 
     def docs_with_key(self, column: str, key: int) -> np.ndarray:
-        """Documents whose 64-bit key column equals ``key`` (binary search in a sorted copy of each
-        segment's column, made once per segment)."""
+        """Documents whose 64-bit key column equals ``key``, in order: a binary search in each
+        segment's column through its order by value (made once per segment)."""
         found = []
-        for leaf in self.leaves:
-            order, keys = self.engine.segment_cached(leaf, ("sorted", column),
-                                                     lambda s=leaf.store: _sorted(s.column(column)))
-            lo, hi = np.searchsorted(keys, key, side="left"), np.searchsorted(keys, key, side="right")
+        for leaf, col in zip(self.leaves, self._leaf_columns(column), strict=True):
+            order = self.engine.segment_cached(leaf, ("sorted", column), lambda c=col: _sorted(c))
+            lo = np.searchsorted(col, key, side="left", sorter=order)
+            hi = np.searchsorted(col, key, side="right", sorter=order)
             if hi > lo:
                 found.append(order[lo:hi] + leaf.offset)
         return np.concatenate(found) if found else EMPTY_IDS

@@ -1,24 +1,28 @@
-"""Evaluate parsed queries on a Snapshot: matching mask, scores, known-item boosts, filters.
+"""Evaluate parsed queries on a Snapshot: matching documents, scores, known-item boosts, filters.
 
-Each clause becomes a boolean mask over all documents plus a score array; required clauses are
-ANDed, optional ones only add score, negated ones are removed. Typed words missing from the
+Each clause becomes a ``Part``: the documents it matches (sorted document numbers) and its score
+at any documents asked for. Required clauses are intersected, optional ones only add score, negated
+ones are removed; scores are computed only for the documents that remain, so the cost follows the
+posting lists, not the size of the catalogue. Typed words missing from the
 index are matched through their closest spelling (edit distance 1) so a one-letter typo still
 finds the book; the caller reports the correction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from ..catalog.material_types import BY_CODE
 from .analysis import normalize_phrase, query_variants, shingles
 from .documents import hash64
-from .facets import year_mask
 from .query import AnyOf, Clause, Exact, ParsedQuery, Phrase, Word, YearRange
 from .schema import TEXT_FIELDS
 from .scoring import saturate
+from .segments import EMPTY_IDS, contains, intersect, union
 from .spelling import corrections_for
 
 EXACT_TITLE_BOOST = 40.0
@@ -46,13 +50,60 @@ class Compound(Clause):
         return Word(text=self.first.text + self.second.text)
 
 
+@dataclass(frozen=True)
+class Part:
+    """A clause's result: the documents it matches (sorted global numbers) and, for any
+    documents, whether it matches each and its score there (a clause may score documents it does
+    not match: a phrase scores its words)."""
+
+    matched: np.ndarray
+    at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def scored(ids: np.ndarray, score: np.ndarray, match: np.ndarray | None = None) -> Part:
+    """The Part of a clause that scores ``ids`` (sorted) with ``score`` and matches those of
+    ``match`` (all of them when None), and nothing else."""
+
+    if match is not None and match.all():
+        match = None
+
+    def at(docs):
+        if not len(ids):
+            return np.zeros(len(docs), dtype=bool), np.zeros(len(docs), dtype=np.float32)
+        pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+        found = ids[pos] == docs
+        return (found if match is None else found & match[pos]), np.where(found, score[pos], np.float32(0))
+
+    return Part(ids if match is None else ids[match], at)
+
+
+NOTHING = scored(EMPTY_IDS, np.zeros(0, dtype=np.float32))
+
+
 @dataclass
 class Evaluation:
-    mask: np.ndarray
-    score: np.ndarray
+    """The matching live documents of a query (sorted) and the score of each."""
+
+    ids: np.ndarray
+    scores: np.ndarray  # float32, one per id
+    N: int
     corrected: dict[str, str] = field(default_factory=dict)
     matched_words: set[str] = field(default_factory=set)
     fallback: bool = False
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        """The matching documents as a mask over all documents."""
+        mask = np.zeros(self.N, dtype=bool)
+        mask[self.ids] = True
+        return mask
+
+    @cached_property
+    def score(self) -> np.ndarray:
+        """The scores over all documents (0 where nothing matches)."""
+        score = np.zeros(self.N, dtype=np.float32)
+        score[self.ids] = self.scores
+        return score
 
 
 @dataclass(frozen=True)
@@ -79,9 +130,6 @@ class Executor:
 
     # -- clauses -----------------------------------------------------------------------
 
-    def _zeros(self):
-        return np.zeros(self.N, dtype=np.float32)
-
     def _word_terms(self, w: Word, fields: list[str]) -> list[tuple[str, float]]:
         if w.prefix:
             terms = self.snap.expand_prefix(fields[0] if len(fields) == 1 else "all", w.text, self.prefix_limit)
@@ -96,50 +144,52 @@ class Executor:
                     variants.extend((t, wt * FUZZY_WEIGHT) for t, wt in query_variants(fix))
         return variants
 
-    def word(self, w: Word):
-        """Mask and score of one word. Words recur across different queries far more than whole
-        queries do, so the result is kept per index snapshot in sparse form (matching documents
-        and their scores), with the spelling correction it needed."""
+    def word(self, w: Word) -> Part:
+        """Documents and scores of one word. Words recur across different queries far more than
+        whole queries do, so the result is kept per index snapshot (matching documents and their
+        scores), with the spelling correction it needed."""
         key = ("word", w.text, w.field, w.prefix, self.fuzzy, self.prefix_limit)
         cached = self.snap.results.get(key)
         if cached is None:
-            mask, score = self._word(w)
-            ids = np.flatnonzero(mask | (score != 0)).astype(np.int32)
-            cached = WordResult(ids, score[ids], mask[ids], self.corrected.get(w.text), w.text in self.matched_words)
+            ids, score = self._word(w)
+            cached = WordResult(ids, score, np.ones(len(ids), dtype=bool), self.corrected.get(w.text),
+                                w.text in self.matched_words)
             self.snap.results.put(key, cached, cached.nbytes)
         if cached.correction is not None:
             self.corrected[w.text] = cached.correction
         if cached.matched:
             self.matched_words.add(w.text)
-        mask = np.zeros(self.N, dtype=bool)
-        score = self._zeros()
-        mask[cached.ids[cached.in_mask]] = True
-        score[cached.ids] = cached.score
-        return mask, score
+        return scored(cached.ids, cached.score, cached.in_mask)
 
-    def _word(self, w: Word):
+    def _word(self, w: Word) -> tuple[np.ndarray, np.ndarray]:
         """BM25F: a term's frequencies in the title, author and subject fields and in the rest
         of the record are weighted (TEXT_FIELDS), each normalised by its field's length, summed,
         and only then saturated, once; "all" repeats every other field, so only what it holds
         beyond them counts as "the rest". A word scores as its best variant (word, stems,
-        corrections), each with its own weight."""
+        corrections), each with its own weight. Returns the matching documents and their scores."""
         match_field = w.field or "all"
-        mask = np.zeros(self.N, dtype=bool)
-        score = self._zeros()
+        found_ids, found_scores = [], []
         for term, wt in self._word_terms(w, [match_field] if w.field else list(TEXT_FIELDS)):
             ids, tf = self.snap.postings(match_field, term)
             if not len(ids):
                 continue
-            mask[ids] = True
             if w.field:
                 pseudo = tf / self.snap.length_norm(match_field, ids)
             else:
                 pseudo = self._pseudo_frequency(term, ids, tf)
-            s = (wt * self.snap.idf(self.snap.live_count(ids)) * saturate(pseudo)).astype(np.float32)
-            score[ids] = np.maximum(score[ids], s)
-        if mask.any():
-            self.matched_words.add(w.text)
-        return mask, score
+            found_ids.append(ids)
+            found_scores.append((wt * self.snap.idf(self.snap.live_count(ids)) * saturate(pseudo)).astype(np.float32))
+        if not found_ids:
+            return EMPTY_IDS, np.zeros(0, dtype=np.float32)
+        self.matched_words.add(w.text)
+        if len(found_ids) == 1:
+            return found_ids[0], found_scores[0]
+        # the best variant of each document
+        ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
+        order = np.argsort(ids, kind="stable")
+        ids, scores = ids[order], scores[order]
+        first = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+        return ids[first], np.maximum.reduceat(scores, first)
 
     def _pseudo_frequency(self, term: str, ids: np.ndarray, tf_all: np.ndarray) -> np.ndarray:
         """BM25F's weighted, length-normalised frequency of ``term`` in the documents ``ids`` (its
@@ -160,24 +210,31 @@ class Executor:
         pseudo += TEXT_FIELDS["all"] * np.maximum(rest, 0.0) / self.snap.length_norm("all", ids)
         return pseudo
 
-    def phrase(self, p: Phrase):
+    def phrase(self, p: Phrase) -> Part:
         # Candidates: documents with every word; then the indexed word pairs (and title positions).
-        mask = np.ones(self.N, dtype=bool)
-        score = self._zeros()
+        words = []
+        found = self.snap.all_live_ids() if not p.words else None
         for text in p.words:
-            m, s = self.word(Word(text=text, field=p.field if p.field != "all" else None))
-            mask &= m
-            score += s
-            if not mask.any():
-                return mask, score
-        if len(p.words) < 2:
-            return mask, score
-        field = p.field if p.field in ("all", "title") else "all"
-        found = self.snap.phrase_docs(field, list(p.words), mask & self.snap.live)
-        return found, score * 1.2
+            part = self.word(Word(text=text, field=p.field if p.field != "all" else None))
+            words.append(part)
+            found = part.matched if found is None else intersect(found, part.matched)
+            if not len(found):
+                break
+        factor = None
+        if len(found) and len(p.words) >= 2:
+            field = p.field if p.field in ("all", "title") else "all"
+            found = self.snap.phrase_docs(field, list(p.words), self.snap.live_ids(found))
+            factor = 1.2
 
-    def exact(self, e: Exact):
-        mask = np.zeros(self.N, dtype=bool)
+        def at(docs):
+            score = np.zeros(len(docs), dtype=np.float32)
+            for part in words:  # the words score where they occur, phrase or not
+                score += part.at(docs)[1]
+            return contains(found, docs), score if factor is None else score * factor
+
+        return Part(found, at)
+
+    def exact(self, e: Exact) -> Part:
         values = list(e.values)
         if e.prefix:
             expanded = []
@@ -185,33 +242,42 @@ class Executor:
                 expanded.append(v)
                 expanded.extend(self._values_with_prefix(e.field, v))
             values = expanded
-        for v in values:
-            mask |= self.snap.term_mask(e.field, v)
-        score = mask.astype(np.float32) * EXACT_VALUE_SCORE
-        return mask, score
+        ids = union([self.snap.postings(e.field, v)[0] for v in values])
+        return scored(ids, np.full(len(ids), EXACT_VALUE_SCORE, dtype=np.float32))
 
     def _values_with_prefix(self, field_name: str, prefix: str) -> list[str]:
         return self.snap.expand_prefix(field_name, prefix, self.prefix_limit)
 
-    def year(self, r: YearRange):
-        return year_mask(self.snap.column("year"), r.lo, r.hi), self._zeros()
+    def year(self, r: YearRange) -> Part:
+        ids = self.snap.year_ids(r.lo, r.hi)
+        return scored(ids, np.zeros(len(ids), dtype=np.float32))
 
-    def any_of(self, a: AnyOf):
-        mask = np.zeros(self.N, dtype=bool)
-        score = self._zeros()
-        for c in a.clauses:
-            m, s = self.clause(c)
-            mask |= m
-            score = np.maximum(score, s)
-        return mask, score
+    def any_of(self, a: AnyOf) -> Part:
+        parts = [self.clause(c) for c in a.clauses]
 
-    def compound(self, c: Compound):
-        m1, s1 = self.word(c.first)
-        m2, s2 = self.word(c.second)
-        mj, sj = self.word(c.joined)
-        both = m1 & m2
-        # the closed form stands for both words
-        return both | mj, np.maximum(np.where(both, s1 + s2, 0.0), 2.0 * sj).astype(np.float32)
+        def at(docs):
+            match = np.zeros(len(docs), dtype=bool)
+            score = np.zeros(len(docs), dtype=np.float32)
+            for part in parts:
+                m, s = part.at(docs)
+                match |= m
+                score = np.maximum(score, s)
+            return match, score
+
+        return Part(union([p.matched for p in parts]), at)
+
+    def compound(self, c: Compound) -> Part:
+        first, second, joined = self.word(c.first), self.word(c.second), self.word(c.joined)
+
+        def at(docs):
+            m1, s1 = first.at(docs)
+            m2, s2 = second.at(docs)
+            mj, sj = joined.at(docs)
+            both = m1 & m2
+            # the closed form stands for both words
+            return both | mj, np.maximum(np.where(both, s1 + s2, 0.0), 2.0 * sj).astype(np.float32)
+
+        return Part(union([intersect(first.matched, second.matched), joined.matched]), at)
 
     def _compounds(self, clauses: list[Clause]) -> list[Clause]:
         """Adjacent plain words whose closed form is an indexed word become a Compound."""
@@ -233,7 +299,7 @@ class Executor:
             i += 1
         return out
 
-    def clause(self, c: Clause):
+    def clause(self, c: Clause) -> Part:
         if isinstance(c, Word):
             return self.word(c)
         if isinstance(c, Compound):
@@ -251,10 +317,10 @@ class Executor:
     # -- whole query -------------------------------------------------------------------
 
     def evaluate(self, pq: ParsedQuery, *, any_words: bool = False) -> Evaluation:
-        """Mask and scores of a parsed query; ``any_words`` relaxes AND to 'most words'."""
-        live = self.snap.live
+        """Matching documents and scores of a parsed query; ``any_words`` relaxes AND to 'most words'."""
         if pq.is_empty:
-            return Evaluation(mask=live.copy(), score=self._zeros())
+            docs = self.snap.all_live_ids()
+            return Evaluation(docs, np.zeros(len(docs), dtype=np.float32), self.N)
         required, optional, negated = [], [], []
         for c in pq.clauses:
             if c.negated:
@@ -263,103 +329,104 @@ class Executor:
                 optional.append(c)
             else:
                 required.append(c)
-        score = self._zeros()
         required = self._compounds(required)
-        if required:
-            if any_words:
-                hits = np.zeros(self.N, dtype=np.int16)
-                for c in required:
-                    m, s = self.clause(c)
-                    hits += m
-                    score += s
-                mask = hits > 0
-                # more matched words first: coverage dominates the score
-                score += hits.astype(np.float32) * 100.0
-            else:
-                mask = live.copy()
-                for c in required:
-                    m, s = self.clause(c)
-                    mask &= m
-                    score += s
-                    if not mask.any():
-                        break
-        else:
-            mask = np.zeros(self.N, dtype=bool)
-            for c in optional:
-                m, _ = self.clause(c)
-                mask |= m
-        for c in optional:
-            _, s = self.clause(c)
+        scoring = []  # the parts whose scores add up, in order
+        if required and any_words:
+            scoring = [self.clause(c) for c in required]
+            docs = union([p.matched for p in scoring])
+        elif required:
+            docs = None
+            for c in required:
+                part = self.clause(c)
+                scoring.append(part)
+                docs = self.snap.live_ids(part.matched) if docs is None else intersect(docs, part.matched)
+                if not len(docs):
+                    break
+        optional_parts = [self.clause(c) for c in optional]
+        if not required:
+            docs = union([p.matched for p in optional_parts])
+        score = np.zeros(len(docs), dtype=np.float32)
+        hits = np.zeros(len(docs), dtype=np.int16)
+        for part in scoring:
+            m, s = part.at(docs)
+            hits += m
             score += s
+        if any_words:
+            # more matched words first: coverage dominates the score
+            score += hits.astype(np.float32) * 100.0
+        for part in optional_parts:
+            score += part.at(docs)[1]
         for c in negated:
-            m, _ = self.clause(c.__class__(**{**c.__dict__, "negated": False}))
-            mask &= ~m
-        mask &= live
-        self._phrase_bonus(pq, mask, score)
-        self._known_item_boost(pq, mask, score)
-        self._prefer_versions(pq, mask, score)
-        return Evaluation(mask=mask, score=score, corrected=dict(self.corrected),
+            keep = ~contains(self.clause(c.__class__(**{**c.__dict__, "negated": False})).matched, docs)
+            docs, score = docs[keep], score[keep]
+        keep = self.snap.live_of(docs)
+        if not keep.all():
+            docs, score = docs[keep], score[keep]
+        self._phrase_bonus(pq, docs, score)
+        self._known_item_boost(pq, docs, score)
+        self._prefer_versions(pq, docs, score)
+        return Evaluation(docs, score, self.N, corrected=dict(self.corrected),
                           matched_words=set(self.matched_words), fallback=any_words)
 
-    def _phrase_bonus(self, pq: ParsedQuery, mask: np.ndarray, score: np.ndarray) -> None:
+    def _phrase_bonus(self, pq: ParsedQuery, docs: np.ndarray, score: np.ndarray) -> None:
         """Documents where the query's words stand together in a heading (title, series, subject
         heading part, a name heading in reading order) are about that: their score grows with the
         share of the query's word pairs found there, over words scattered across notes."""
         seq = [c.text for c in pq.clauses if isinstance(c, Word) and not c.negated and c.field is None
                and not c.prefix]
         pairs = shingles(seq)
-        if not pairs or not mask.any():
+        if not pairs or not len(docs):
             return
-        found = np.zeros(self.N, dtype=np.float32)
+        found = np.zeros(len(docs), dtype=np.float32)
         for pair in dict.fromkeys(pairs):
-            ids, _ = self.snap.postings("headings", pair)
-            found[ids] += pairs.count(pair)
-        hit = mask & (found > 0)
+            found[contains(self.snap.postings("headings", pair)[0], docs)] += pairs.count(pair)
+        hit = found > 0
         score[hit] *= 1.0 + PHRASE_BOOST * found[hit] / len(pairs)
 
-    def _prefer_versions(self, pq: ParsedQuery, mask: np.ndarray, score: np.ndarray) -> None:
+    def _prefer_versions(self, pq: ParsedQuery, docs: np.ndarray, score: np.ndarray) -> None:
         """Among the best matches, records of one work (same normalised title) are reordered in
         the places they hold: the version patrons want first (text before audiovisual unless the
         query asks for a film, then more copies), so the novel comes before its film and the
         edition the library holds most copies of before a single old one."""
         if pq.whole_isbn is not None:
             return  # an ISBN names one edition
-        ids = np.flatnonzero(mask)
-        if len(ids) < 2:
+        if len(docs) < 2:
             return
-        if len(ids) > VERSIONS_WINDOW:
-            ids = ids[np.argpartition(-score[ids], VERSIONS_WINDOW - 1)[:VERSIONS_WINDOW]]
-        keys = self.snap.column("title_key")[ids]
+        window = np.arange(len(docs))  # positions in docs
+        if len(docs) > VERSIONS_WINDOW:
+            window = np.argpartition(-score, VERSIONS_WINDOW - 1)[:VERSIONS_WINDOW]
+        keys = self.snap.column_at("title_key", docs[window])
         uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         groups = np.flatnonzero((counts > 1) & (uniq != 0))
         if not len(groups):
             return
-        holdings = self.snap.column("holdings")
-        years = self.snap.column("year")
-        av = np.zeros(self.N, dtype=bool)
+        av_ids = EMPTY_IDS
         if not AV_WORDS.intersection(pq.plain_words):
-            av = self.snap.term_mask("f_type", "audiovisual")
+            av_ids = self.snap.postings("f_type", "audiovisual")[0]
         for g in groups.tolist():
-            members = ids[inverse == g]
+            at = window[inverse == g]
+            members = docs[at]
             # the places the versions hold, best first; equal scores (same title, same fields) are
             # separated a little so that the preferred order survives the tie-breaks of sorting
-            slots = np.sort(score[members])[::-1] - np.arange(len(members), dtype=np.float32) * 1e-3
+            slots = np.sort(score[at])[::-1] - np.arange(len(members), dtype=np.float32) * 1e-3
             # then as results are ordered anyway: score, newest, document
-            preferred = sorted(members.tolist(), key=lambda d: (av[d], -holdings[d], -score[d], -years[d], d))
-            score[preferred] = slots
+            av = contains(av_ids, members)
+            holdings = self.snap.column_at("holdings", members)
+            years = self.snap.column_at("year", members)
+            preferred = sorted(range(len(members)),
+                               key=lambda i: (av[i], -holdings[i], -score[at[i]], -years[i], members[i]))
+            score[at[preferred]] = slots
 
-    def _known_item_boost(self, pq: ParsedQuery, mask: np.ndarray, score: np.ndarray) -> None:
+    def _known_item_boost(self, pq: ParsedQuery, docs: np.ndarray, score: np.ndarray) -> None:
         phrase = normalize_phrase(" ".join(pq.plain_words))
-        if not phrase or not mask.any():
+        if not phrase or not len(docs):
             return
         h = hash64(phrase)
-        exact = np.zeros(self.N, dtype=bool)
-        exact[self.snap.docs_with_key("title_key", h)] = True
-        exact[self.snap.docs_with_key("full_title_key", h)] = True
-        exact &= mask
+        exact = contains(self.snap.docs_with_key("title_key", h), docs)
+        exact |= contains(self.snap.docs_with_key("full_title_key", h), docs)
         if exact.any():
             score[exact] += EXACT_TITLE_BOOST
-        hit = self.snap.term_mask("callnumber", phrase) & mask
+        hit = contains(self.snap.postings("callnumber", phrase)[0], docs)
         score[hit] += EXACT_TITLE_BOOST
 
 

@@ -64,9 +64,9 @@ def segment_facet(store, field: str, dictionary: Dictionary) -> SegmentFacet:
 
 class SegmentFacet:
     """A facet field of one segment as a first value per document (-1: none) plus the further
-    values with their documents: counting the values of ``m`` documents is then a gather of ``m``
-    and a pass over the (few) further values. Derived from the segment alone (not its deletions),
-    so it is built once per segment and survives commits."""
+    values with their documents (sorted by document): counting the values of ``m`` documents is
+    then a gather of ``m`` and a pass over the (few) further values. Derived from the segment alone
+    (not its deletions), so it is built once per segment and survives commits."""
 
     def __init__(self, offsets: np.ndarray, vals: np.ndarray):
         per_doc = np.diff(offsets)
@@ -75,20 +75,18 @@ class SegmentFacet:
         has = per_doc > 0
         first_at = offsets[:-1][has]
         self.first[has] = vals[first_at]
-        owner = np.repeat(np.arange(n, dtype=np.int32), per_doc)
         further = np.ones(len(vals), dtype=bool)
         further[first_at] = False
-        self.owner, self.vals = owner, vals
-        self.more_owner = owner[further]
-        self.more_offsets = np.searchsorted(self.more_owner, np.arange(n + 1, dtype=np.int32))
+        self.more_owner = np.repeat(np.arange(n, dtype=np.int32), per_doc)[further]
         self.more_vals = vals[further]
         self.totals = np.bincount(vals) if len(vals) else np.zeros(0, np.int64)
 
     def live_totals(self, live: np.ndarray | None) -> np.ndarray:
         """How many live documents have each value."""
-        if live is None or not len(self.vals):
+        if live is None or not len(self.totals):
             return self.totals
-        gone = self.vals[~live[self.owner]]
+        gone = self.first[~live]
+        gone = np.concatenate([gone[gone >= 0], self.more_vals[~live[self.more_owner]]])
         return self.totals - np.bincount(gone, minlength=len(self.totals)) if len(gone) else self.totals
 
     def count(self, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
@@ -98,9 +96,9 @@ class SegmentFacet:
         if not len(self.more_vals):
             return counts
         if len(docs) * 4 < len(self.more_vals):
-            # few documents: read their further values through the offsets
-            starts = self.more_offsets[docs]
-            lens = self.more_offsets[docs + 1] - starts
+            # few documents: find their further values by binary search
+            starts = np.searchsorted(self.more_owner, docs)
+            lens = np.searchsorted(self.more_owner, docs, side="right") - starts
             n = int(lens.sum())
             if n:
                 idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .analysis import shingles
+from .segments import intersect
 
 
 class Phrases:
@@ -22,24 +23,20 @@ class Phrases:
 
     def phrase_docs(self, field: str, phrase_words: list[str], candidates: np.ndarray,
                     verify_limit: int = 3000) -> np.ndarray:
-        """Documents among ``candidates`` (bool mask) with the words next to each other: every
-        consecutive pair must be an indexed word pair (one lookup each; pairs never span two
-        fields or lines). In the title, which keeps positions, the words' positions are checked
-        too when the candidates are few."""
-        found = candidates.copy()
+        """Documents among ``candidates`` (sorted global docnums) with the words next to each other,
+        in order: every consecutive pair must be an indexed word pair (one lookup each; pairs never
+        span two fields or lines). In the title, which keeps positions, the words' positions are
+        checked too when the candidates are few."""
+        found = candidates
         for pair in shingles(phrase_words):
-            found &= self.term_mask("shingles", pair)
-            if not found.any():
+            found = intersect(found, self.postings("shingles", pair)[0])
+            if not len(found):
                 return found
-        if field == "all":
-            return found
-        docs = np.flatnonzero(found)
-        if len(docs) > verify_limit:
+        if field == "all" or len(found) > verify_limit:
             return found  # pairs all present: a precise enough answer at this size
-        per_word = [self.positions_in(field, w, docs) for w in phrase_words]
-        exact = np.zeros(self.N, dtype=bool)
-        for d, starts in per_word[0].items():
-            rest = per_word[1:]
-            if all(d in r for r in rest) and any(all((s + i + 1) in r[d] for i, r in enumerate(rest)) for s in starts):
-                exact[d] = True
-        return exact
+        per_word = [self.positions_in(field, w, found) for w in phrase_words]
+        rest = per_word[1:]
+        exact = [d for d, starts in per_word[0].items()
+                 if all(d in r for r in rest) and any(all((s + i + 1) in r[d] for i, r in enumerate(rest))
+                                                      for s in starts)]
+        return np.array(sorted(exact), dtype=np.int32)

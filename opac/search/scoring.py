@@ -50,15 +50,18 @@ class Scoring:
         """Mean length of ``field`` over the live documents (deleted ones do not count)."""
 
         def build():
-            lengths = self.lengths(field)
-            live = lengths[self.live] if self.has_deletions else lengths
+            # one array for the mean, as numpy sums it (pairwise, float32): the same value however
+            # the documents are split into segments; dropped once the mean is taken
+            parts = [lengths if leaf.live is None else lengths[leaf.live]
+                     for lengths, leaf in zip(self._leaf_lengths(field), self.leaves, strict=True)]
+            live = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.zeros(0, np.float32))
             return max(float(live.mean()) if len(live) else 1.0, 1.0)
 
         return self._cached(("avgdl", field), build)
 
     def live_count(self, ids: np.ndarray) -> int:
         """How many of ``ids`` (a posting list) are live documents: a document frequency."""
-        return int(self.live[ids].sum()) if self.has_deletions else len(ids)
+        return int(self.live_of(ids).sum()) if self.has_deletions else len(ids)
 
     def idf(self, df: int) -> float:
         """BM25 inverse document frequency over the live documents."""
@@ -66,4 +69,4 @@ class Scoring:
 
     def length_norm(self, field: str, ids: np.ndarray) -> np.ndarray:
         """BM25 length normalisation of ``field`` for the documents ``ids``."""
-        return length_norm(self.lengths(field)[ids], self.avg_length(field))
+        return length_norm(self.lengths_at(field, ids), self.avg_length(field))

@@ -47,6 +47,43 @@ SIDECAR_PREFIX = "opac-"
 EMPTY_IDS = np.zeros(0, dtype=np.int32)
 EMPTY_TF = np.zeros(0, dtype=np.float32)
 BYTE_TO_LENGTH = np.array([byte_to_length(i) for i in range(256)], dtype=np.float32)
+
+
+def contains(ids: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Whether each of ``docs`` (any order) is in ``ids`` (sorted document numbers).
+
+    >>> contains(np.array([2, 5, 9]), np.array([1, 2, 9, 10])).tolist()
+    [False, True, True, False]
+    """
+    if not len(ids):
+        return np.zeros(len(docs), dtype=bool)
+    return ids[np.minimum(np.searchsorted(ids, docs), len(ids) - 1)] == docs
+
+
+def intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The documents in both ``a`` and ``b`` (sorted, without repeats), in order: the shorter list
+    is looked up in the longer one.
+
+    >>> intersect(np.array([1, 4, 6, 9]), np.array([4, 9, 12])).tolist()
+    [4, 9]
+    """
+    if len(a) > len(b):
+        a, b = b, a
+    return a[contains(b, a)]
+
+
+def union(parts: list[np.ndarray]) -> np.ndarray:
+    """The documents in any of ``parts`` (sorted lists), in order, without repeats.
+
+    >>> union([np.array([1, 4]), np.array([2, 4, 7])]).tolist()
+    [1, 2, 4, 7]
+    """
+    parts = [p for p in parts if len(p)]
+    if len(parts) <= 1:
+        return parts[0] if parts else EMPTY_IDS
+    return np.unique(np.concatenate(parts))
+
+
 #: The UTF-8 of the highest code point: ``prefix + MAX_CHAR`` is after every word starting with ``prefix``.
 _MAX_CHAR = "\U0010ffff".encode()
 
