@@ -28,6 +28,11 @@ from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, open_segment
 from .vocabulary import FACET_FIELDS
 
 
+#: Masks of terms held by at least 1/MASK_KEPT_SHARE of the documents are kept per snapshot, at
+#: most MASKS_KEPT of them (each one byte per document).
+MASK_KEPT_SHARE, MASKS_KEPT = 8, 8
+
+
 @dataclass
 class Leaf:
     store: object  # segments.Sidecar or segments.WhooshSegment
@@ -112,6 +117,7 @@ class Snapshot(Scoring, Phrases, Facets):
         self.doc_count = reader.doc_count()
         self._cache: dict = {}
         self._lock = threading.RLock()  # builders may use other cached arrays
+        self.masks = LRUCache(MASKS_KEPT * max(self.N, 1))  # see term_mask
         #: Per-word results of this generation (see Executor.word); dropped with the snapshot.
         self.results = LRUCache(engine.word_cache_bytes)
 
@@ -251,12 +257,23 @@ class Snapshot(Scoring, Phrases, Facets):
         return np.concatenate(parts_i), np.concatenate(parts_t)
 
     def term_mask(self, field: str, term: str) -> np.ndarray:
-        """The documents holding a term, as a mask over all documents."""
+        """The documents holding a term, as a mask over all documents (read-only). Masks of terms
+        that many documents hold (a library, "available", a common type or language: filters and
+        facets ask for them with every search) are kept, a few per snapshot."""
+        key = (field, term)
+        m = self.masks.get(key)
+        if m is not None:
+            return m
         m = np.zeros(self.N, dtype=bool)
+        held = 0
         for leaf in self.leaves:
             ids, _ = leaf.store.postings(field, term)
             if len(ids):
                 m[ids + leaf.offset if leaf.offset else ids] = True
+                held += len(ids)
+        m.flags.writeable = False
+        if held * MASK_KEPT_SHARE >= self.N:
+            self.masks.put(key, m, m.nbytes)
         return m
 
     def doc_frequency(self, field: str, term: str) -> int:

@@ -22,7 +22,7 @@ from .documents import hash64
 from .query import AnyOf, Clause, Exact, ParsedQuery, Phrase, Word, YearRange
 from .schema import TEXT_FIELDS
 from .scoring import saturate
-from .segments import EMPTY_IDS, contains, intersect, union
+from .segments import EMPTY_IDS, contains, intersect, positions, union
 from .spelling import corrections_for
 
 EXACT_TITLE_BOOST = 40.0
@@ -70,8 +70,10 @@ def scored(ids: np.ndarray, score: np.ndarray, match: np.ndarray | None = None) 
     def at(docs):
         if not len(ids):
             return np.zeros(len(docs), dtype=bool), np.zeros(len(docs), dtype=np.float32)
-        pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
-        found = ids[pos] == docs
+        if len(docs) == len(ids) and np.array_equal(docs, ids):
+            return (np.ones(len(ids), dtype=bool) if match is None else match), score
+        pos = positions(ids, docs)
+        found = pos >= 0
         return (found if match is None else found & match[pos]), np.where(found, score[pos], np.float32(0))
 
     return Part(ids if match is None else ids[match], at)
@@ -152,8 +154,10 @@ class Executor:
         cached = self.snap.results.get(key)
         if cached is None:
             ids, score = self._word(w)
-            cached = WordResult(ids, score, np.ones(len(ids), dtype=bool), self.corrected.get(w.text),
-                                w.text in self.matched_words)
+            in_mask = np.ones(len(ids), dtype=bool)
+            for a in (ids, score, in_mask):
+                a.flags.writeable = False  # shared by every query of this snapshot
+            cached = WordResult(ids, score, in_mask, self.corrected.get(w.text), w.text in self.matched_words)
             self.snap.results.put(key, cached, cached.nbytes)
         if cached.correction is not None:
             self.corrected[w.text] = cached.correction
@@ -395,27 +399,26 @@ class Executor:
         window = np.arange(len(docs))  # positions in docs
         if len(docs) > VERSIONS_WINDOW:
             window = np.argpartition(-score, VERSIONS_WINDOW - 1)[:VERSIONS_WINDOW]
-        keys = self.snap.column_at("title_key", docs[window])
+        ids = docs[window]
+        keys = self.snap.column_at("title_key", ids)
         uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         groups = np.flatnonzero((counts > 1) & (uniq != 0))
         if not len(groups):
             return
-        av_ids = EMPTY_IDS
+        av = np.zeros(len(ids), dtype=bool)
         if not AV_WORDS.intersection(pq.plain_words):
-            av_ids = self.snap.postings("f_type", "audiovisual")[0]
+            av = contains(self.snap.postings("f_type", "audiovisual")[0], ids)
+        holdings, years = self.snap.column_at("holdings", ids), self.snap.column_at("year", ids)
         for g in groups.tolist():
-            at = window[inverse == g]
-            members = docs[at]
+            members = np.flatnonzero(inverse == g)  # positions in the window
+            at = window[members]
             # the places the versions hold, best first; equal scores (same title, same fields) are
             # separated a little so that the preferred order survives the tie-breaks of sorting
             slots = np.sort(score[at])[::-1] - np.arange(len(members), dtype=np.float32) * 1e-3
             # then as results are ordered anyway: score, newest, document
-            av = contains(av_ids, members)
-            holdings = self.snap.column_at("holdings", members)
-            years = self.snap.column_at("year", members)
-            preferred = sorted(range(len(members)),
-                               key=lambda i: (av[i], -holdings[i], -score[at[i]], -years[i], members[i]))
-            score[at[preferred]] = slots
+            preferred = sorted(members.tolist(),
+                               key=lambda i: (av[i], -holdings[i], -score[window[i]], -years[i], ids[i]))
+            score[window[preferred]] = slots
 
     def _known_item_boost(self, pq: ParsedQuery, docs: np.ndarray, score: np.ndarray) -> None:
         phrase = normalize_phrase(" ".join(pq.plain_words))

@@ -78,6 +78,7 @@ class SegmentFacet:
         further = np.ones(len(vals), dtype=bool)
         further[first_at] = False
         self.more_owner = np.repeat(np.arange(n, dtype=np.int32), per_doc)[further]
+        self.more_offsets = np.searchsorted(self.more_owner, np.arange(n + 1, dtype=np.int32)).astype(np.int32)
         self.more_vals = vals[further]
         self.totals = np.bincount(vals) if len(vals) else np.zeros(0, np.int64)
 
@@ -96,9 +97,9 @@ class SegmentFacet:
         if not len(self.more_vals):
             return counts
         if len(docs) * 4 < len(self.more_vals):
-            # few documents: find their further values by binary search
-            starts = np.searchsorted(self.more_owner, docs)
-            lens = np.searchsorted(self.more_owner, docs, side="right") - starts
+            # few documents: read their further values through the offsets
+            starts = self.more_offsets[docs]
+            lens = self.more_offsets[docs + 1] - starts
             n = int(lens.sum())
             if n:
                 idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)
