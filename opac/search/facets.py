@@ -63,7 +63,7 @@ def segment_facet(store, field: str, dictionary: Dictionary) -> SegmentFacet:
 
 
 class SegmentFacet:
-    """A facet field of one segment as a first value per document (-1: none) plus the further
+    """A facet field of one segment as a first value per document (or none) plus the further
     values with their documents (sorted by document): counting the values of ``m`` documents is
     then a gather of ``m`` and a pass over the (few) further values. Derived from the segment alone
     (not its deletions), so it is built once per segment and survives commits."""
@@ -71,10 +71,11 @@ class SegmentFacet:
     def __init__(self, offsets: np.ndarray, vals: np.ndarray):
         per_doc = np.diff(offsets)
         n = len(per_doc)
-        self.first = np.full(n, -1, dtype=np.int32)
+        #: the first value's id + 1 (0: no value), so that it is counted without a filter
+        self.first = np.zeros(n, dtype=np.int32)
         has = per_doc > 0
         first_at = offsets[:-1][has]
-        self.first[has] = vals[first_at]
+        self.first[has] = vals[first_at] + 1
         further = np.ones(len(vals), dtype=bool)
         further[first_at] = False
         self.more_owner = np.repeat(np.arange(n, dtype=np.int32), per_doc)[further]
@@ -87,13 +88,12 @@ class SegmentFacet:
         if live is None or not len(self.totals):
             return self.totals
         gone = self.first[~live]
-        gone = np.concatenate([gone[gone >= 0], self.more_vals[~live[self.more_owner]]])
+        gone = np.concatenate([gone[gone > 0] - 1, self.more_vals[~live[self.more_owner]]])
         return self.totals - np.bincount(gone, minlength=len(self.totals)) if len(gone) else self.totals
 
     def count(self, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
         """Counts of the values of ``docs`` (local, sorted; ``mask``: the same as a mask)."""
-        sel = self.first[docs]
-        counts = np.bincount(sel[sel >= 0], minlength=size)
+        counts = np.bincount(self.first[docs], minlength=size + 1)[1:]
         if not len(self.more_vals):
             return counts
         if len(docs) * 4 < len(self.more_vals):
