@@ -5,7 +5,10 @@ query term by term through its pure-Python matchers is what makes plain Whoosh s
 segment's posting lists, field lengths and columns are read as arrays (``segments``: memory-mapped
 sidecar files, shared by every worker through the page cache), and scoring (``scoring``: BM25F),
 phrases (``phrases``), boolean logic, filters and facet counts (``facets``) run as array
-operations over all documents at once.
+operations. Queries work on sorted lists of the documents they match (``executor``), so their cost
+follows the posting lists; per-document values are read from each segment's own arrays at the
+documents needed (a global document number is a segment's offset plus its local number), never
+copied into arrays over all documents per snapshot.
 
 What is derived from one immutable segment is cached per segment id, so a commit only costs what
 changed; a ``Snapshot`` is one index generation as seen by one worker.
@@ -154,8 +157,7 @@ class Snapshot(Scoring, Phrases, Facets):
         if not len(ids):
             return out
         if len(parts) == 1:
-            out[:] = parts[0][ids]
-            return out
+            return parts[0][ids]
         starts = self._starts
         if len(ids) < 2 or bool((ids[1:] >= ids[:-1]).all()):  # sorted: one slice per segment
             cut = np.searchsorted(ids, starts).tolist() + [len(ids)]
@@ -206,7 +208,7 @@ class Snapshot(Scoring, Phrases, Facets):
                  for col, leaf in zip(self._leaf_columns("year"), self.leaves, strict=True)]
         return np.concatenate(parts) if parts else EMPTY_IDS
 
-    # -- arrays over all documents (for callers that work with masks) ---------------------------
+    # -- arrays over all documents, for callers that work with masks (built once per snapshot) ----
 
     def _per_document(self, parts: list[np.ndarray], dtype) -> np.ndarray:
         if len(parts) == 1:

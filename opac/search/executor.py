@@ -206,8 +206,8 @@ class Executor:
             fids, ftf = self.snap.postings(f, term)
             if not len(fids):
                 continue
-            at = np.minimum(np.searchsorted(ids, fids), len(ids) - 1)
-            ok = ids[at] == fids
+            at = positions(ids, fids)
+            ok = at >= 0
             at, fids, ftf = at[ok], fids[ok], ftf[ok]
             pseudo[at] += weight * ftf / self.snap.length_norm(f, fids)
             rest[at] -= ftf
