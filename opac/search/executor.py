@@ -147,9 +147,19 @@ class Executor:
         return variants
 
     def word(self, w: Word) -> Part:
-        """Documents and scores of one word. Words recur across different queries far more than
-        whole queries do, so the result is kept per index snapshot (matching documents and their
-        scores), with the spelling correction it needed."""
+        """Documents and scores of one word."""
+        cached = self._word_result(w)
+        return scored(cached.ids, cached.score, cached.in_mask)
+
+    def word_scores(self, w: Word) -> tuple[np.ndarray, np.ndarray]:
+        """The documents one word scores (sorted, read-only) and its score in each."""
+        cached = self._word_result(w)
+        return cached.ids, cached.score
+
+    def _word_result(self, w: Word) -> WordResult:
+        """Words recur across different queries far more than whole queries do, so a word's result
+        is kept per index snapshot (matching documents and their scores), with the spelling
+        correction it needed."""
         key = ("word", w.text, w.field, w.prefix, self.fuzzy, self.prefix_limit)
         cached = self.snap.results.get(key)
         if cached is None:
@@ -163,7 +173,7 @@ class Executor:
             self.corrected[w.text] = cached.correction
         if cached.matched:
             self.matched_words.add(w.text)
-        return scored(cached.ids, cached.score, cached.in_mask)
+        return cached
 
     def _word(self, w: Word) -> tuple[np.ndarray, np.ndarray]:
         """BM25F: a term's frequencies in the title, author and subject fields and in the rest

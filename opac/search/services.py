@@ -459,8 +459,8 @@ def more_like_this(record, limit: int = 6) -> list[dict]:
         for w in dict.fromkeys(words(record.title)):
             if w in STOP_WORDS or len(w) < 3:
                 continue
-            _, s = ex.word(Word(text=w, field="title"))
-            score += 0.3 * s
+            ids, s = ex.word_scores(Word(text=w, field="title"))
+            score[ids] += 0.3 * s
         me, _ = snap.postings("id", str(record.id))
         score[me] = 0
         score[~(snap.live & _local_mask(snap))] = 0  # records we hold, with pages here
