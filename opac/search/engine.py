@@ -30,7 +30,6 @@ from .scoring import Scoring
 from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, open_segment
 from .vocabulary import FACET_FIELDS
 
-
 #: Masks of terms held by at least 1/MASK_KEPT_SHARE of the documents are kept per snapshot, at
 #: most MASKS_KEPT of them (each one byte per document).
 MASK_KEPT_SHARE, MASKS_KEPT = 8, 8
