@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from opac.circulation import actions
 from opac.catalog.models import Record, utcnow
+from opac.circulation import actions
 from opac.circulation.models import Fine
 from opac.extensions import db
 from opac.patron_services.models import ClearanceLetter
