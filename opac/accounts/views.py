@@ -123,11 +123,16 @@ def clear_patron_traces(resp):
     return resp
 
 
+#: Answers that never check the session for a stale patron flag: static files and cover images
+#: (a page shows many; the page itself and the app's API calls do the check).
+_NO_FLAG_CHECK = frozenset({"static", "catalog.cover"})
+
+
 @bp.after_app_request
 def _drop_stale_patron_flag(resp):
     """A patron flag whose session is over (it ran out, or was ended from another device) goes with
     the next page or API answer, so the app erases what the patron left on this device at once."""
-    if (request.endpoint != "static" and request.cookies.get(PATRON_FLAG) and not is_patron()
+    if (request.endpoint not in _NO_FLAG_CHECK and request.cookies.get(PATRON_FLAG) and not is_patron()
             and not any(c.startswith(PATRON_FLAG + "=") for c in resp.headers.getlist("Set-Cookie"))):
         resp.delete_cookie(PATRON_FLAG)
     return resp

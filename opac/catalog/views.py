@@ -28,13 +28,12 @@ STATUS_ORDER = {"available": 0, "on_hold_shelf": 1, "on_loan": 2, "in_transit": 
 def find_record(record_id: int, *options) -> Record | None:
     """The record if this visitor may reach it, else None: a public one (``Record.is_public``: not
     hidden by SLiMS ``opac_hide``, not withdrawn) for everyone, any record for staff who edit the
-    catalogue. Every page and API that shows patrons a record by its id asks here."""
+    catalogue. Every page and API that shows patrons a record by its id asks here. Who is looking is
+    asked only of a record that is not public: a page of covers loads no user per image."""
     from ..accounts.permissions import can
 
-    query = select(Record).where(Record.id == record_id).options(*options)
-    if not can("catalog_edit"):
-        query = query.where(Record.is_public)
-    return db.session.scalar(query)
+    record = db.session.scalar(select(Record).where(Record.id == record_id).options(*options))
+    return record if record is None or record.is_public or can("catalog_edit") else None
 
 
 def load_record(record_id: int) -> Record:

@@ -5,6 +5,10 @@ Datestamps are ``Record.updated_at`` (UTC, shown to the second); deleted records
 (``Record.withdrawn_at``; reinstated, they come back with a new datestamp). Lists are ordered by
 (datestamp, kind, id) and resumed after the last one seen, so a harvest is complete while records
 change. Resumption tokens are signed (SECRET_KEY) and carry the whole query: no server state.
+
+Set names are the catalogue's own labels (the material types' and the facets'), always in the
+library's default language (``BABEL_DEFAULT_LOCALE``): a harvest reads the same whoever asks, and
+never follows a visitor's language cookie.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from lxml import etree
 from sqlalchemy import and_, func, or_, select
@@ -25,6 +31,7 @@ from ..catalog.marc import to_marcxml
 from ..catalog.models import Item, Location, Record, RecordTombstone, utcnow
 from ..catalog.services import record_marc, record_set_specs
 from ..extensions import db
+from ..search.vocabulary import FACET_LABELS
 from ..urls import absolute_url
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -48,7 +55,8 @@ VERBS = {
     "ListIdentifiers": ({"metadataPrefix"}, {"from", "until", "set"}, True),
     "ListRecords": ({"metadataPrefix"}, {"from", "until", "set"}, True),
 }
-SET_KINDS = {"type": "Material type", "location": "Location", "collection": "Collection"}
+#: setSpec of each kind of set -> its setName (the facets' labels where the kind is a facet)
+SET_KINDS = {"type": FACET_LABELS["type"], "location": FACET_LABELS["location"], "collection": _l("Collection")}
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _INVALID_XML_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -323,7 +331,7 @@ def all_sets() -> list[tuple[str, str]]:
     """(setSpec, setName) of every set: the three kinds, then their members."""
     sets = list(SET_KINDS.items())
     for (mt,) in db.session.execute(select(Record.material_type).distinct().order_by(Record.material_type)):
-        sets.append((f"type:{mt}", mt.capitalize()))
+        sets.append((f"type:{mt}", material_types.of(mt).label))
     for code, name in db.session.execute(select(Location.code, Location.name).order_by(Location.code)):
         sets.append((f"location:{code}", name or code))
     for (col,) in db.session.execute(select(Item.collection).distinct().where(Item.collection.is_not(None))
@@ -336,10 +344,11 @@ def list_sets(root, args) -> None:
     if "resumptionToken" in args:
         raise OAIError("badResumptionToken", "ListSets is complete in one response; this token is not valid.")
     el = _sub(root, "ListSets")
-    for spec, name in all_sets():
-        s = _sub(el, "set")
-        _sub(s, "setSpec", spec)
-        _sub(s, "setName", name)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        for spec, name in all_sets():
+            s = _sub(el, "set")
+            _sub(s, "setSpec", spec)
+            _sub(s, "setName", name)
 
 
 def _header(parent, entry) -> None:

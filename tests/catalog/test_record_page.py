@@ -8,6 +8,7 @@ import re
 import pytest
 
 from opac.catalog import citation
+from tests.conftest import csrf_token
 
 
 @pytest.fixture
@@ -88,6 +89,55 @@ def test_cover_placeholder_is_svg_and_escapes(client, load_records):
     svg = r.get_data(as_text=True)
     assert "<b>" not in svg and "&lt;b&gt;" in svg
     assert client.get(f"/cover/{rid}.svg", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL statements the app sends while the test runs (BEGIN and the like left out)."""
+    from sqlalchemy import event
+
+    from opac.extensions import db
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if statement.split(None, 1)[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH"):
+            seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    with app.app_context():
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_a_public_records_cover_loads_no_visitor(app, client, load_records, make_patron, make_staff, login,
+                                                  statements):
+    """A page of results shows a cover per hit: drawing one asks nothing of the session, even for a
+    logged-in patron; a record patrons may not reach still asks who is looking (staff see it)."""
+    from sqlalchemy import update
+
+    from opac.catalog.models import Record
+    from opac.extensions import db
+    from tests.conftest import staff_login
+
+    [public, hidden] = load_records([dict(title="Laskar Pelangi"), dict(title="Arsip Tersembunyi")])
+    with app.app_context():
+        db.session.execute(update(Record).where(Record.id == hidden).values(hidden=True))
+        db.session.commit()
+    _, card, pin = make_patron()
+    login(card, pin)
+    assert client.get_cookie("opac_patron")  # the app script's patron flag goes with every request
+    statements.clear()
+    assert client.get(f"/cover/{public}.svg").status_code == 200
+    print(f"statements per public cover, patron logged in: {len(statements)}: {statements}")
+    assert len(statements) == 1 and "FROM record" in statements[0], statements
+    statements.clear()
+    assert client.get(f"/cover/{hidden}.svg").status_code == 404
+    assert any("FROM auth_session" in s for s in statements), statements
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    staff_login(client, app, *make_staff())
+    assert client.get(f"/cover/{hidden}.svg").status_code == 200
 
 
 def test_missing_record_is_404(client):

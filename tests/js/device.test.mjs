@@ -7,7 +7,7 @@ import { PATRON_STORES, PUBLIC_META, keptOnLogout } from "../../static/pwa/js/er
 import { searchDevice, words } from "../../static/pwa/js/localsearch.js";
 import { offlineView } from "../../static/pwa/js/offline.js";
 import { keyBytes } from "../../static/pwa/js/push.js";
-import { pendingChanges } from "../../static/pwa/js/saved.js";
+import { mergeSaved, pendingChanges } from "../../static/pwa/js/saved.js";
 import { isbnFrom, visitFrom } from "../../static/pwa/js/scanner.js";
 import { isFresh, MAX_AGE_MS } from "../../static/pwa/js/snapshot.js";
 import { STORES } from "../../static/pwa/js/store.js";
@@ -58,6 +58,25 @@ test("arrow keys move through the suggestions and back to the input", () => {
 test("the saved list sends only what changed on the device", () => {
   const items = [{ id: 1, dirty: true, removed: false }, { id: 2, dirty: true, removed: true }, { id: 3, dirty: false, removed: false }];
   assert.deepEqual(pendingChanges(items), { add: [1], remove: [2] });
+});
+
+test("a sync's answer replaces the list, except what changed on the device after the sync read it", () => {
+  const book = (id, more) => Object.assign({ key: String(id), id, title: "T" + id, url: "/record/" + id }, more);
+  // sent: 1 saved (change "a"); the server answered with 1 and 2 (saved on another device)
+  const sent = [book(1, { dirty: "a", removed: false })];
+  const answer = [book(1), book(2)];
+  // meanwhile on the device: 3 saved (change "b"), 2 removed (change "c"); 1 untouched since it was sent
+  const local = [book(1, { dirty: "a", removed: false }), book(3, { dirty: "b", removed: false }),
+    book(2, { dirty: "c", removed: true })];
+  const merged = mergeSaved(local, answer, sent);
+  assert.deepEqual(merged.map((i) => [i.key, i.dirty, i.removed]),
+    [["1", false, false], ["3", "b", false], ["2", "c", true]]);
+  assert.deepEqual(pendingChanges(merged), { add: [3], remove: [2] });  // what the next sync sends
+  // a change made to 1 after it was sent stays too (unsaved again: "d")
+  assert.deepEqual(mergeSaved([book(1, { dirty: "d", removed: true })], answer, sent).map((i) => [i.key, i.dirty]),
+    [["2", false], ["1", "d"]]);
+  // an answer that comes before anything changed: the server's list as it is
+  assert.deepEqual(mergeSaved(sent, [book(1)], sent).map((i) => [i.key, i.dirty]), [["1", false]]);
 });
 
 test("the push key is decoded from base64url", () => {

@@ -130,6 +130,26 @@ def test_list_metadata_formats_and_sets(client, catalogue):
         assert spec in specs
 
 
+def set_names(client) -> dict[str, str]:
+    return {s.findtext("o:setSpec", namespaces=NS): s.findtext("o:setName", namespaces=NS)
+            for s in oai(client, verb="ListSets").iterfind(".//o:set", NS)}
+
+
+def test_set_names_are_the_catalogues_labels_in_the_librarys_default_language(app, client, catalogue, monkeypatch):
+    names = set_names(client)
+    assert (names["type"], names["location"], names["collection"]) == ("Jenis bahan", "Lokasi", "Koleksi")
+    assert (names["type:book"], names["type:thesis"], names["type:map"]) == ("Buku", "Skripsi/Tesis", "Peta")
+    # a visitor's language never changes a harvest
+    client.set_cookie("lang", "en")
+    assert set_names(client) == names
+    # a library whose default language is English gets the labels' English
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+    client.set_cookie("lang", "id")
+    names = set_names(client)
+    assert (names["type"], names["collection"], names["type:book"], names["type:thesis"]) == (
+        "Material type", "Collection", "Book", "Thesis")
+
+
 def test_full_list_in_pages_with_tokens_every_record_once(client, catalogue):
     seen, tokens = [], []
     root = oai(client, verb="ListRecords", metadataPrefix="oai_dc")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from opac.catalog.models import Record, utcnow
 from opac.circulation import actions
 from opac.circulation.models import Fine
 from opac.extensions import db
@@ -88,6 +89,29 @@ def test_history_as_ris(app, client, make_patron, make_record, login):
     assert r.mimetype == "application/x-research-info-systems"
     assert body.count("TY  - BOOK") == 1  # each title once
     assert "TI  - Laskar Pelangi" in body and "AU  - Hirata, Andrea" in body and "PY  - 2005" in body
+
+
+def test_history_links_only_records_patrons_can_still_open(app, client, make_patron, make_record, login):
+    shown = make_record(title="Laskar Pelangi", items=[{"barcode": "HV1"}])
+    hidden = make_record(title="Naskah Tersembunyi", items=[{"barcode": "HV2"}])
+    withdrawn = make_record(title="Buku Ditarik", items=[{"barcode": "HV3"}])
+    pid, card, pin = make_patron()
+    _keep_history(app, pid)
+    with app.test_request_context():
+        for barcode in ("HV1", "HV2", "HV3"):
+            assert actions.checkout(card, barcode)["ok"] and actions.checkin(barcode)["ok"]
+    with app.app_context():
+        db.session.execute(update(Record).where(Record.id == hidden).values(hidden=True))
+        db.session.execute(update(Record).where(Record.id == withdrawn).values(withdrawn_at=utcnow()))
+        db.session.commit()
+    login(card, pin)
+    page = client.get("/account/history").get_data(as_text=True)
+    assert f'href="/record/{shown}"' in page
+    for rid, title in ((hidden, "Naskah Tersembunyi"), (withdrawn, "Buku Ditarik")):
+        assert client.get(f"/record/{rid}").status_code == 404  # a link would lead nowhere
+        assert f"/record/{rid}" not in page and title in page
+    assert page.count("Tidak lagi ada di katalog.") == 2
+    assert client.get("/account/history?hl=en").get_data(as_text=True).count("No longer in the catalogue.") == 2
 
 
 def test_history_ris_is_only_the_patrons_own(app, client, make_patron, make_record, login):

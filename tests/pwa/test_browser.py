@@ -149,6 +149,41 @@ def test_saved_list_works_offline(page, phone, site, world):
         phone.set_offline(False)
 
 
+# the sync a page starts as it opens, answered slowly: the server has answered before the save
+SLOW_FIRST_SYNC = """(() => {
+  const real = window.fetch.bind(window);
+  let first = true;
+  window.fetch = (url, init) => {
+    if (!first || !String(url).includes("/api/v1/saved/sync")) return real(url, init);
+    first = false;
+    return real(url, init).then((r) => { window.__syncAnswered = true;
+      return new Promise((ok) => setTimeout(() => { window.__syncDelivered = true; ok(r); }, 3000)); });
+  };
+})()"""
+
+
+def test_a_save_outlives_a_slow_answer_to_an_earlier_sync(app, page, site, world):
+    """The answer to a sync sent before a save (the list then empty) comes after the save's own sync:
+    it must not wipe the save from the device (the old clear-then-put did: a race that _leave_traces,
+    which saves right after a page opens, could lose on a loaded machine)."""
+    from opac.accounts.models import SavedRecord
+
+    page.goto(site + "/")
+    wait_for_sw(page)
+    login(page, site, world["card"], world["pin"])
+    page.add_init_script(SLOW_FIRST_SYNC)
+    rid = world["records"][0]
+    page.goto(f"{site}/record/{rid}")
+    page.wait_for_function("() => window.__syncAnswered === true")  # nothing saved yet when it was answered
+    page.click("[data-save-record]")
+    page.wait_for_function("() => document.querySelector('[data-save-record]').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_function("() => window.__syncDelivered === true", timeout=30000)
+    time.sleep(1.0)  # what the late answer does, it has done by now
+    wait_until(lambda: [(s["id"], s["dirty"], s["removed"]) for s in idb_all(page, "saved")] == [(rid, False, False)])
+    with app.app_context():
+        assert db.session.scalars(select(SavedRecord.record_id).where(SavedRecord.patron_id == world["patron_id"])).all() == [rid]
+
+
 def test_patron_snapshot_offline_and_gone_after_logout(page, phone, site, world):
     page.goto(site + "/")
     wait_for_sw(page)
