@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -44,7 +43,8 @@ class SearchIndex:
         self._lock = threading.RLock()
         self._results: OrderedDict = OrderedDict()
         self._result_cache_size = result_cache
-        self._checked = 0.0
+        #: The index directory's modification time when a newer generation was last looked for.
+        self._dir_mtime: int | None = None
 
     def _target_now(self) -> str | None:
         try:
@@ -61,11 +61,26 @@ class SearchIndex:
                 except idx.IndexProblem as exc:
                     raise SearchUnavailable(str(exc)) from exc
                 self._target = target
+                self._dir_mtime = None
                 self._set_searcher(self._ix.searcher())
-            elif not self._snapshot.searcher.up_to_date():
+            elif not self._unchanged_on_disk() and not self._snapshot.searcher.up_to_date():
                 # the segments that did not change keep their open readers (and cached arrays)
                 self._set_searcher(idx.open_searcher(self._ix, self._snapshot.searcher), closed_old=True)
             return self._snapshot
+
+    def _unchanged_on_disk(self) -> bool:
+        """Whether the index directory is as it was when a newer generation was last looked for (that
+        look lists the directory and matches every name; this is one ``stat``). A commit adds files
+        (its table of contents), which changes the directory's modification time; a time within the
+        last seconds is not trusted, as a change in the same clock tick would leave it equal."""
+        try:
+            mtime = os.stat(self._ix.storage.folder).st_mtime_ns
+        except OSError:
+            return False
+        if mtime == self._dir_mtime and time.time_ns() - mtime > 2_000_000_000:
+            return True
+        self._dir_mtime = mtime  # taken before the look: a commit during it changes the time again
+        return False
 
     def _set_searcher(self, searcher, closed_old: bool = False) -> None:
         old = self._snapshot
@@ -167,15 +182,17 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
 
     memo: dict[str, bool] = {}
     # A word can only match if one of these occurs in the folded text: most authors and many
-    # titles of a result page are then escaped without looking at each word.
-    needles = sorted(forms | id_stems | en_stems | set(prefixes), key=len, reverse=True)
-    any_needle = re.compile("|".join(map(re.escape, needles))).search if needles else None
+    # titles of a result page are then escaped without looking at each word. (Substring tests:
+    # compiling them into one pattern cost more than the page's tests, queries being new.)
+    needles = tuple(forms | id_stems | en_stems | set(prefixes))
 
-    def matches(w: str) -> bool:
-        hit = memo.get(w)
+    def matches(word: str) -> bool:
+        """Whether a word of a text (as written) is one the query matched."""
+        hit = memo.get(word)
         if hit is None:
-            hit = memo[w] = (w in forms or any(s in w for s in id_stems) or any(w.startswith(s) for s in en_stems)
-                             or any(w.startswith(p) for p in prefixes))
+            w = fold(word)
+            hit = memo[word] = (w in forms or any(s in w for s in id_stems) or any(w.startswith(s) for s in en_stems)
+                                or any(w.startswith(p) for p in prefixes))
         return hit
 
     def mark(text: str | None) -> Markup:
@@ -183,11 +200,12 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
             return Markup("")
         if not (forms or prefixes):
             return escape(text)
-        if any_needle is not None and not any_needle(fold(text)):
+        folded = fold(text)
+        if not any(n in folded for n in needles):
             return escape(text)
         parts, last = [], 0
         for m in WORD_RE.finditer(text):
-            if matches(fold(m.group())):
+            if matches(m.group()):
                 parts.append(html.escape(text[last : m.start()]))
                 parts.append("<mark>" + html.escape(m.group()) + "</mark>")
                 last = m.end()
@@ -249,8 +267,19 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
 
 
 def _local_mask(snap: Snapshot) -> np.ndarray:
-    """Documents of our own records (the rest are partners')."""
-    return snap.term_mask("f_library", LOCAL)
+    """Documents of our own records (the rest are partners'); made once per snapshot, read-only."""
+
+    def build():
+        mask = snap.term_mask("f_library", LOCAL)
+        mask.setflags(write=False)
+        return mask
+
+    return snap._cached(("services", "local"), build)
+
+
+def _only_local(snap: Snapshot) -> bool:
+    """Whether every live document is one of our own records (no partner records)."""
+    return snap._cached(("services", "only-local"), lambda: int((_local_mask(snap) & snap.live).sum()) == snap.doc_count)
 
 
 def _collapse(snap: Snapshot, mask: np.ndarray, local: np.ndarray) -> np.ndarray:
@@ -316,7 +345,7 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
     if not current_app.config["UNION_SEARCH"]:
         extra &= local
         local = None  # nothing to fold, nobody else to name
-    elif int((local & snap.live).sum()) == snap.doc_count:
+    elif _only_local(snap):
         local = None  # no partner records
     mask = ev.mask & extra
     uncollapsed = mask

@@ -120,15 +120,15 @@ def results():
     return page
 
 
-def hit_json(hit, record_url: str | None = None) -> dict:
-    """A hit as JSON; ``record_url`` is a record URL with ``{}`` for the id (built once per page)."""
+def hit_json(hit, record_url: str, names: dict[str, str]) -> dict:
+    """A hit as JSON; ``record_url`` is a record URL with ``{}`` for the id and ``names`` the
+    libraries' names (both looked up once per page)."""
     d = hit.data
-    names = library_names(hit.held_by)
     if "library" in d:  # a partner's record: no copies here, its page is at the partner
         availability, url = None, d.get("url")
     else:
         availability = {**d.get("availability", {}), "locations": d.get("locations", [])}
-        url = record_url.replace("{}", str(d["id"])) if record_url else url_for("catalog.record", record_id=d["id"])
+        url = record_url.replace("{}", str(d["id"]))
     return {
         "id": d["id"], "control_number": d["control_number"], "title": d["title"], "subtitle": d.get("subtitle"),
         "authors": d.get("authors", []), "year": d.get("year"), "material_type": d.get("material_type"),
@@ -154,6 +154,7 @@ def api_search():
         return jsonify(error="index_unavailable", message=str(exc)), 503
     labels = _labels(str(get_locale()))
     record_url = url_for("catalog.record", record_id=2**31 - 1).replace(str(2**31 - 1), "{}")
+    names = library_names([c for h in result.hits for c in h.held_by])
     facets = {
         name: [{"value": v.value, "label": facet_label(name, v.value, labels), "count": v.count, "selected": v.selected}
                for v in values]
@@ -163,7 +164,7 @@ def api_search():
                             "selected": params.available}]
     response = jsonify(
         query=params.q, total=result.total, page=result.page, size=result.size, pages=result.pages,
-        sort=result.sort, hits=[hit_json(h, record_url) for h in result.hits], facets=facets,
+        sort=result.sort, hits=[hit_json(h, record_url, names) for h in result.hits], facets=facets,
         did_you_mean=result.did_you_mean, corrected=result.corrected, fallback=result.fallback,
         messages=result.messages,
     )
