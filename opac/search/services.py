@@ -185,14 +185,12 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
     # titles of a result page are then escaped without looking at each word. (Substring tests:
     # compiling them into one pattern cost more than the page's tests, queries being new.)
     needles = tuple(forms | id_stems | en_stems | set(prefixes))
+    starts = tuple(en_stems) + tuple(prefixes)
 
     def matches(word: str) -> bool:
-        """Whether a word of a text (as written) is one the query matched."""
-        hit = memo.get(word)
-        if hit is None:
-            w = fold(word)
-            hit = memo[word] = (w in forms or any(s in w for s in id_stems) or any(w.startswith(s) for s in en_stems)
-                                or any(w.startswith(p) for p in prefixes))
+        """Whether a word of a text (as written) is one the query matched (remembered)."""
+        w = fold(word)
+        hit = memo[word] = w in forms or any(s in w for s in id_stems) or w.startswith(starts)
         return hit
 
     def mark(text: str | None) -> Markup:
@@ -201,13 +199,20 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
         if not (forms or prefixes):
             return escape(text)
         folded = fold(text)
-        if not any(n in folded for n in needles):
+        for n in needles:
+            if n in folded:
+                break
+        else:
             return escape(text)
         parts, last = [], 0
         for m in WORD_RE.finditer(text):
-            if matches(m.group()):
+            word = m.group()
+            hit = memo.get(word)
+            if hit is None:
+                hit = matches(word)
+            if hit:
                 parts.append(html.escape(text[last : m.start()]))
-                parts.append("<mark>" + html.escape(m.group()) + "</mark>")
+                parts.append("<mark>" + html.escape(word) + "</mark>")
                 last = m.end()
         if not parts:
             return escape(text)
@@ -231,13 +236,19 @@ def _year_counts(years: np.ndarray) -> list[int]:
     return out
 
 
-def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
+#: The URL values of YEAR_RANGES, in order.
+_YEAR_KEYS = tuple(year_range_key(rng) for rng in YEAR_RANGES)
+
+
+def _facets(snap: Snapshot, mask: np.ndarray, ids: np.ndarray, params: SearchParams,
             uncollapsed: np.ndarray) -> tuple[dict, int]:
-    """Facet counts of the results; the Library facet counts before partners' copies of a book are
-    folded into one result, so that each library's count is what choosing it would show."""
+    """Facet counts of the results (``mask``, ``ids``: the same as a mask and as indices); the Library
+    facet counts before partners' copies of a book are folded into one result, so that each
+    library's count is what choosing it would show."""
     selected = dict(params.filters)
     out: dict[str, list[FacetValue]] = {}
-    docs = np.flatnonzero(mask) if total * 2 <= snap.doc_count else None
+    total = len(ids)
+    docs = ids if total * 2 <= snap.doc_count else None
     for name, fname in FACET_FIELDS.items():
         if name == "library":
             if uncollapsed is mask:
@@ -253,11 +264,10 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
         present = {v.value for v in values}
         values += [FacetValue(v, 0, True) for v in chosen if v not in present]
         out[name] = values
-    years = snap.column("year")[mask] if total else np.zeros(0, dtype=np.int32)
+    years = snap.column("year")[ids]
     years = years[years > 0]
     yv = []
-    for rng, c in zip(YEAR_RANGES, _year_counts(years), strict=True):
-        key = year_range_key(rng)
+    for key, c in zip(_YEAR_KEYS, _year_counts(years), strict=True):
         if c or params.year == key:
             yv.append(FacetValue(key, c, params.year == key))
     out["year"] = yv
@@ -351,7 +361,8 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
     uncollapsed = mask
     if local is not None:
         mask = _collapse(snap, mask, local)
-    total = int(mask.sum())
+    ids = np.flatnonzero(mask)
+    total = len(ids)
     fallback = False
     required = [c for c in pq.clauses if not c.negated and not (isinstance(c, Word) and c.optional)]
     if total == 0 and len(required) >= 2:
@@ -361,9 +372,9 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
         if t2:
             uncollapsed = m2
             m2 = _collapse(snap, m2, local) if local is not None else m2
-            ev, mask, total, fallback = ev2, m2, int(m2.sum()), True
+            ids = np.flatnonzero(m2)
+            ev, mask, total, fallback = ev2, m2, len(ids), True
     start = (params.page - 1) * params.size
-    ids = np.flatnonzero(mask)
     ordered = _order(snap, ids, ev.score, params.sort, start + params.size)[start:]
     mark = _highlighter(pq, ev.corrected)
     hits = []
@@ -375,7 +386,7 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
     result = SearchResult(query=params.q, total=total, page=params.page, size=params.size, hits=hits,
                           corrected=ev.corrected, fallback=fallback, messages=list(pq.messages), sort=params.sort)
     if params.facets:
-        result.facets, result.available_count = _facets(snap, mask, total, params, uncollapsed)
+        result.facets, result.available_count = _facets(snap, mask, ids, params, uncollapsed)
     if pq.plain_words and (total < 3 or fallback or ev.corrected):
         fixed = did_you_mean(snap, pq.plain_words)
         if fixed and " ".join(fixed) != " ".join(pq.plain_words):
