@@ -9,7 +9,9 @@ throughput.py), opened by the same warm-up searches, then one pass over the cold
 (``wrk-cold.txt``: distinct queries, each once) through the Flask test client. Each checkout runs in
 a process of its own (its own ``.venv``), in turns (``--rounds``), so a busy machine slows all
 alike; the numbers are process CPU time (``time.process_time``), not wall clock. FTS5 answers the
-same list through its app (bench/fts5.py) the same way.
+same list through its app (bench/fts5.py) the same way. ``--profile N`` runs this checkout's pass
+under cProfile instead, prints the top N functions and saves the stats as ``cold_cpu.pstats`` in the
+workdir.
 """
 
 from __future__ import annotations
@@ -69,8 +71,14 @@ def child(root: Path, workdir: Path, engine: str, limit: int, profile: int) -> d
     return {"opening_s": opening, "cpu_s": cpu, "queries": len(queries), "status": status}
 
 
-def run_child(python: Path, root: Path, workdir: Path, engine: str, limit: int, profile: int) -> dict:
-    cmd = [str(python), str(Path(__file__).resolve()), "--child", str(root), "--workdir", str(workdir),
+def python_of(checkout: Path) -> str:
+    """The checkout's own interpreter (its ``.venv``), else this one."""
+    venv = checkout / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def run_child(root: Path, workdir: Path, engine: str, limit: int, profile: int) -> dict:
+    cmd = [python_of(root), str(Path(__file__).resolve()), "--child", str(root), "--workdir", str(workdir),
            "--engine", engine, "--limit", str(limit), "--profile", str(profile)]
     env = dict(os.environ, PYTHONHASHSEED="0")
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env, cwd=root)
@@ -91,10 +99,13 @@ def main(argv=None):
     if args.child:
         print(json.dumps(child(args.child, args.workdir, args.engine, args.limit, args.profile)))
         return
+    for b in args.baseline:
+        if not (b / "opac" / "__init__.py").exists():
+            raise SystemExit(f"--baseline {b}: not a checkout of opac")
     if not (args.workdir / "wrk-cold.txt").exists():
         raise SystemExit(f"{args.workdir}/wrk-cold.txt missing: run bench/throughput.py --workdir {args.workdir} first")
     if args.profile:
-        r = run_child(Path(sys.executable), ROOT, args.workdir, "ours", args.limit, args.profile)
+        r = run_child(ROOT, args.workdir, "ours", args.limit, args.profile)
         print(json.dumps(r))
         return
     runs = [("this", ROOT, "ours")] + [(str(b), b.resolve(), "ours") for b in args.baseline]
@@ -105,7 +116,7 @@ def main(argv=None):
     n = 0
     for _ in range(args.rounds):
         for name, root, engine in runs:
-            r = run_child(root / ".venv" / "bin" / "python", root, args.workdir, engine, args.limit, 0)
+            r = run_child(root, args.workdir, engine, args.limit, 0)
             cpu[name].append(r["cpu_s"])
             opening[name].append(r["opening_s"])
             n = r["queries"]
