@@ -87,3 +87,26 @@ def test_the_scale_and_throughput_benches_run_on_a_tiny_catalogue(tmp_path):
         assert res[name]["cold"]["requests"] == 60
     ceiling = json.loads((wd / "ceiling.json").read_text())
     assert ceiling["total"] > 0 and ceiling["hits"]  # our own answer to a real query
+
+    # bench/cold_cpu.py on the cold list throughput.py left, this checkout as its own baseline
+    proc = subprocess.run([sys.executable, "bench/cold_cpu.py", "--workdir", str(wd), "--baseline", str(ROOT),
+                           "--limit", "20", "--rounds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = {parts[0]: parts[1:] for line in proc.stdout.splitlines() if len(parts := line.split()) == 5}
+    assert "20 distinct queries" in proc.stdout and "answers" not in proc.stdout  # every answer a 200
+    for name in ("this", str(ROOT), "fts5"):
+        opening, cpu, per_query, rate = map(lambda x: float(x.replace(",", "")), rows[name])
+        assert cpu > 0 and cpu == pytest.approx(per_query * 20 / 1000, abs=0.006), (name, rows[name])
+        assert rate == pytest.approx(1000 / per_query, rel=0.01) and opening > 0, (name, rows[name])
+    assert f"this / {ROOT}:" in proc.stdout and "this / fts5:" in proc.stdout
+
+
+def test_the_cold_cpu_bench_explains_bad_input(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "bench/cold_cpu.py", "--workdir", str(tmp_path), *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+
+    proc = run("--baseline", str(tmp_path))
+    assert proc.returncode != 0 and f"--baseline {tmp_path}: not a checkout of opac" in proc.stderr
+    proc = run()
+    assert proc.returncode != 0 and "wrk-cold.txt missing: run bench/throughput.py" in proc.stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -44,7 +43,8 @@ class SearchIndex:
         self._lock = threading.RLock()
         self._results: OrderedDict = OrderedDict()
         self._result_cache_size = result_cache
-        self._checked = 0.0
+        #: The index directory's modification time when a newer generation was last looked for.
+        self._dir_mtime: int | None = None
 
     def _target_now(self) -> str | None:
         try:
@@ -61,11 +61,26 @@ class SearchIndex:
                 except idx.IndexProblem as exc:
                     raise SearchUnavailable(str(exc)) from exc
                 self._target = target
+                self._dir_mtime = None
                 self._set_searcher(self._ix.searcher())
-            elif not self._snapshot.searcher.up_to_date():
+            elif not self._unchanged_on_disk() and not self._snapshot.searcher.up_to_date():
                 # the segments that did not change keep their open readers (and cached arrays)
                 self._set_searcher(idx.open_searcher(self._ix, self._snapshot.searcher), closed_old=True)
             return self._snapshot
+
+    def _unchanged_on_disk(self) -> bool:
+        """Whether the index directory is as it was when a newer generation was last looked for (that
+        look lists the directory and matches every name; this is one ``stat``). A commit adds files
+        (its table of contents), which changes the directory's modification time; a time within the
+        last seconds is not trusted, as a change in the same clock tick would leave it equal."""
+        try:
+            mtime = os.stat(self._ix.storage.folder).st_mtime_ns
+        except OSError:
+            return False
+        if mtime == self._dir_mtime and time.time_ns() - mtime > 2_000_000_000:
+            return True
+        self._dir_mtime = mtime  # taken before the look: a commit during it changes the time again
+        return False
 
     def _set_searcher(self, searcher, closed_old: bool = False) -> None:
         old = self._snapshot
@@ -167,15 +182,15 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
 
     memo: dict[str, bool] = {}
     # A word can only match if one of these occurs in the folded text: most authors and many
-    # titles of a result page are then escaped without looking at each word.
-    needles = sorted(forms | id_stems | en_stems | set(prefixes), key=len, reverse=True)
-    any_needle = re.compile("|".join(map(re.escape, needles))).search if needles else None
+    # titles of a result page are then escaped without looking at each word. (Substring tests:
+    # compiling them into one pattern cost more than the page's tests, queries being new.)
+    needles = tuple(forms | id_stems | en_stems | set(prefixes))
+    starts = tuple(en_stems) + tuple(prefixes)
 
-    def matches(w: str) -> bool:
-        hit = memo.get(w)
-        if hit is None:
-            hit = memo[w] = (w in forms or any(s in w for s in id_stems) or any(w.startswith(s) for s in en_stems)
-                             or any(w.startswith(p) for p in prefixes))
+    def matches(word: str) -> bool:
+        """Whether a word of a text (as written) is one the query matched (remembered)."""
+        w = fold(word)
+        hit = memo[word] = w in forms or any(s in w for s in id_stems) or w.startswith(starts)
         return hit
 
     def mark(text: str | None) -> Markup:
@@ -183,13 +198,21 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
             return Markup("")
         if not (forms or prefixes):
             return escape(text)
-        if any_needle is not None and not any_needle(fold(text)):
+        folded = fold(text)
+        for n in needles:
+            if n in folded:
+                break
+        else:
             return escape(text)
         parts, last = [], 0
         for m in WORD_RE.finditer(text):
-            if matches(fold(m.group())):
+            word = m.group()
+            hit = memo.get(word)
+            if hit is None:
+                hit = matches(word)
+            if hit:
                 parts.append(html.escape(text[last : m.start()]))
-                parts.append("<mark>" + html.escape(m.group()) + "</mark>")
+                parts.append("<mark>" + html.escape(word) + "</mark>")
                 last = m.end()
         if not parts:
             return escape(text)
@@ -213,13 +236,19 @@ def _year_counts(years: np.ndarray) -> list[int]:
     return out
 
 
-def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
+#: The URL values of YEAR_RANGES, in order.
+_YEAR_KEYS = tuple(year_range_key(rng) for rng in YEAR_RANGES)
+
+
+def _facets(snap: Snapshot, mask: np.ndarray, ids: np.ndarray, params: SearchParams,
             uncollapsed: np.ndarray) -> tuple[dict, int]:
-    """Facet counts of the results; the Library facet counts before partners' copies of a book are
-    folded into one result, so that each library's count is what choosing it would show."""
+    """Facet counts of the results (``mask``, ``ids``: the same as a mask and as indices); the Library
+    facet counts before partners' copies of a book are folded into one result, so that each
+    library's count is what choosing it would show."""
     selected = dict(params.filters)
     out: dict[str, list[FacetValue]] = {}
-    docs = np.flatnonzero(mask) if total * 2 <= snap.doc_count else None
+    total = len(ids)
+    docs = ids if total * 2 <= snap.doc_count else None
     for name, fname in FACET_FIELDS.items():
         if name == "library":
             if uncollapsed is mask:
@@ -235,11 +264,10 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
         present = {v.value for v in values}
         values += [FacetValue(v, 0, True) for v in chosen if v not in present]
         out[name] = values
-    years = snap.column("year")[mask] if total else np.zeros(0, dtype=np.int32)
+    years = snap.column("year")[ids]
     years = years[years > 0]
     yv = []
-    for rng, c in zip(YEAR_RANGES, _year_counts(years), strict=True):
-        key = year_range_key(rng)
+    for key, c in zip(_YEAR_KEYS, _year_counts(years), strict=True):
         if c or params.year == key:
             yv.append(FacetValue(key, c, params.year == key))
     out["year"] = yv
@@ -249,8 +277,19 @@ def _facets(snap: Snapshot, mask: np.ndarray, total: int, params: SearchParams,
 
 
 def _local_mask(snap: Snapshot) -> np.ndarray:
-    """Documents of our own records (the rest are partners')."""
-    return snap.term_mask("f_library", LOCAL)
+    """Documents of our own records (the rest are partners'); made once per snapshot, read-only."""
+
+    def build():
+        mask = snap.term_mask("f_library", LOCAL)
+        mask.setflags(write=False)
+        return mask
+
+    return snap._cached(("services", "local"), build)
+
+
+def _only_local(snap: Snapshot) -> bool:
+    """Whether every live document is one of our own records (no partner records)."""
+    return snap._cached(("services", "only-local"), lambda: int((_local_mask(snap) & snap.live).sum()) == snap.doc_count)
 
 
 def _collapse(snap: Snapshot, mask: np.ndarray, local: np.ndarray) -> np.ndarray:
@@ -316,13 +355,14 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
     if not current_app.config["UNION_SEARCH"]:
         extra &= local
         local = None  # nothing to fold, nobody else to name
-    elif int((local & snap.live).sum()) == snap.doc_count:
+    elif _only_local(snap):
         local = None  # no partner records
     mask = ev.mask & extra
     uncollapsed = mask
     if local is not None:
         mask = _collapse(snap, mask, local)
-    total = int(mask.sum())
+    ids = np.flatnonzero(mask)
+    total = len(ids)
     fallback = False
     required = [c for c in pq.clauses if not c.negated and not (isinstance(c, Word) and c.optional)]
     if total == 0 and len(required) >= 2:
@@ -332,9 +372,9 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
         if t2:
             uncollapsed = m2
             m2 = _collapse(snap, m2, local) if local is not None else m2
-            ev, mask, total, fallback = ev2, m2, int(m2.sum()), True
+            ids = np.flatnonzero(m2)
+            ev, mask, total, fallback = ev2, m2, len(ids), True
     start = (params.page - 1) * params.size
-    ids = np.flatnonzero(mask)
     ordered = _order(snap, ids, ev.score, params.sort, start + params.size)[start:]
     mark = _highlighter(pq, ev.corrected)
     hits = []
@@ -346,7 +386,7 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
     result = SearchResult(query=params.q, total=total, page=params.page, size=params.size, hits=hits,
                           corrected=ev.corrected, fallback=fallback, messages=list(pq.messages), sort=params.sort)
     if params.facets:
-        result.facets, result.available_count = _facets(snap, mask, total, params, uncollapsed)
+        result.facets, result.available_count = _facets(snap, mask, ids, params, uncollapsed)
     if pq.plain_words and (total < 3 or fallback or ev.corrected):
         fixed = did_you_mean(snap, pq.plain_words)
         if fixed and " ".join(fixed) != " ".join(pq.plain_words):

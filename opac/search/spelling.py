@@ -30,24 +30,32 @@ def correctable(word: str) -> bool:
 
 
 def corrections_for(snap, word: str, field: str = "all", limit: int = 3) -> list[str]:
-    """Real words one edit away from ``word``, most frequent first (empty if none)."""
+    """Real words one edit away from ``word``, most frequent first (empty if none). Kept per index
+    snapshot: the search corrects a word it does not find, and the suggestion asks again."""
     if not correctable(word):
         return []
-    cands = [c for c in edits1(word) if len(c) >= 2]
-    scored = [(int(df), c) for c, df in zip(cands, snap.word_dfs(field, cands), strict=True) if df]
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    return [c for _, c in scored[:limit]]
+    key = ("corrections", word, field, limit)
+    found = snap.results.get(key)
+    if found is None:
+        cands = [c for c in edits1(word) if len(c) >= 2]
+        scored = [(int(df), c) for c, df in zip(cands, snap.word_dfs(field, cands), strict=True) if df]
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        found = tuple(c for _, c in scored[:limit])
+        snap.results.put(key, found, 100 + sum(len(c) for c in found))
+    return list(found)
 
 
 def did_you_mean(snap, words: list[str], min_df: int = 2) -> list[str] | None:
     """The query's words with unknown or rare ones replaced by a more frequent neighbour."""
     changed = False
     out = []
+    known = [w for w in words if correctable(w)]
+    dfs = dict(zip(known, snap.word_dfs("all", known).tolist(), strict=True))  # one look-up for all
     for w in words:
         if not correctable(w):
             out.append(w)
             continue
-        df = int(snap.word_dfs("all", [w])[0])
+        df = dfs[w]
         if df >= min_df:
             out.append(w)
             continue

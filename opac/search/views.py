@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, make_response, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
@@ -120,15 +120,15 @@ def results():
     return page
 
 
-def hit_json(hit, record_url: str | None = None) -> dict:
-    """A hit as JSON; ``record_url`` is a record URL with ``{}`` for the id (built once per page)."""
+def hit_json(hit, record_url: str, names: dict[str, str]) -> dict:
+    """A hit as JSON; ``record_url`` is a record URL with ``{}`` for the id and ``names`` the
+    libraries' names (both looked up once per page)."""
     d = hit.data
-    names = library_names(hit.held_by)
     if "library" in d:  # a partner's record: no copies here, its page is at the partner
         availability, url = None, d.get("url")
     else:
         availability = {**d.get("availability", {}), "locations": d.get("locations", [])}
-        url = record_url.replace("{}", str(d["id"])) if record_url else url_for("catalog.record", record_id=d["id"])
+        url = record_url.replace("{}", str(d["id"]))
     return {
         "id": d["id"], "control_number": d["control_number"], "title": d["title"], "subtitle": d.get("subtitle"),
         "authors": d.get("authors", []), "year": d.get("year"), "material_type": d.get("material_type"),
@@ -142,6 +142,15 @@ def hit_json(hit, record_url: str | None = None) -> dict:
     }
 
 
+def _record_url() -> str:
+    """A record page's URL with ``{}`` for the id, built once per script root (not per search)."""
+    urls = current_app.extensions.setdefault("opac_record_url", {})
+    url = urls.get(request.script_root)
+    if url is None:
+        url = urls[request.script_root] = url_for("catalog.record", record_id=2**31 - 1).replace(str(2**31 - 1), "{}")
+    return url
+
+
 @api_bp.get("/search")
 @public_page
 def api_search():
@@ -153,7 +162,8 @@ def api_search():
     except SearchUnavailable as exc:
         return jsonify(error="index_unavailable", message=str(exc)), 503
     labels = _labels(str(get_locale()))
-    record_url = url_for("catalog.record", record_id=2**31 - 1).replace(str(2**31 - 1), "{}")
+    record_url = _record_url()
+    names = library_names([c for h in result.hits for c in h.held_by])
     facets = {
         name: [{"value": v.value, "label": facet_label(name, v.value, labels), "count": v.count, "selected": v.selected}
                for v in values]
@@ -163,7 +173,7 @@ def api_search():
                             "selected": params.available}]
     response = jsonify(
         query=params.q, total=result.total, page=result.page, size=result.size, pages=result.pages,
-        sort=result.sort, hits=[hit_json(h, record_url) for h in result.hits], facets=facets,
+        sort=result.sort, hits=[hit_json(h, record_url, names) for h in result.hits], facets=facets,
         did_you_mean=result.did_you_mean, corrected=result.corrected, fallback=result.fallback,
         messages=result.messages,
     )

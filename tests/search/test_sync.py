@@ -81,6 +81,28 @@ def test_a_refresh_keeps_open_readers_and_sees_new_deletions(app, load_records, 
         assert get_index().snapshot().doc_count == 6
 
 
+def test_a_worker_looks_for_a_new_generation_only_when_the_index_directory_changed(app, make_record, search_api,
+                                                                                  monkeypatch):
+    """Listing the index directory on every search was measurable: a worker looks (lists it) only when
+    the directory's modification time moved since its last look, or is too recent to trust; a commit
+    is still seen by the next search."""
+    from whoosh.searching import Searcher
+
+    make_record(title="Ronggeng Dukuh Paruk")
+    assert total(search_api, "ronggeng") == 1
+    looks = []
+    up_to_date = Searcher.up_to_date
+    monkeypatch.setattr(Searcher, "up_to_date", lambda self: looks.append(1) or up_to_date(self))
+    folder = Path(app.config["INDEX_DIR"], "current").resolve()
+    a_minute_ago = time.time() - 60
+    os.utime(folder, (a_minute_ago, a_minute_ago))
+    for q in ("ronggeng", "dukuh", "paruk"):
+        assert total(search_api, q) == 1
+    assert len(looks) == 1  # the first search notes the time, the others trust it
+    make_record(title="Bekisar Merah")  # the follower's commit adds files to the directory
+    assert total(search_api, "bekisar") == 1 and len(looks) >= 2
+
+
 def test_item_changes_update_availability(app, make_record, search_api):
     rid = make_record(title="Kubah", items=[{"barcode": "K1", "status": "on_loan"}])
     assert search_api("kubah")["hits"][0]["availability"] == {"total": 1, "available": 0, "locations": []}
