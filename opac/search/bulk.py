@@ -35,8 +35,15 @@ from whoosh.codec.whoosh3 import W3FieldWriter, W3PerDocWriter
 from whoosh.system import pack_uint as _pack_uint
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from .analysis import (LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer, index_term_counts, index_term_positions,
-                       library_tokens, line_shingles)
+from .analysis import (
+    LibraryAnalyzer,
+    ShingleAnalyzer,
+    ValuesAnalyzer,
+    index_term_counts,
+    index_term_positions,
+    library_tokens,
+    line_shingles,
+)
 
 #: Fields whose values recur across records (publishers, series, subjects, authors, facet
 #: values): analysed once per distinct value.
