@@ -303,8 +303,10 @@ def _word_terms(language: str | None) -> dict[str, tuple[tuple[str, ...], bool]]
 
 
 def _word_entry(table: dict, raw: str, language: str | None) -> tuple[tuple[str, ...], bool]:
-    got = table[raw] = ((w := fold(raw), *(STEM_MARK + s for s in index_stems(w, language))),
-                        len(w) == 1 or w in _MODES)
+    """Enter a word as written in ``table`` (:data:`_WORD_TERMS`): its terms, and whether it may take part in a
+    special form."""
+    w = fold(raw)
+    got = table[raw] = ((w, *(STEM_MARK + s for s in index_stems(w, language))), len(w) == 1 or w in _MODES)
     return got
 
 
