@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 
 from whoosh.analysis import Composable, Token, Tokenizer
@@ -52,7 +53,7 @@ def words(text: str) -> list[str]:
     >>> words("Sains 3 untuk SMA/MA Kelas XII, Jilid 2")
     ['sains', '3', 'untuk', 'sma', 'ma', 'kelas', 'xii', 'jilid', '2']
     """
-    return [fold(m.group()) for m in WORD_RE.finditer(text or "")]
+    return [fold(w) for w in WORD_RE.findall(text or "")]
 
 
 def word_spans(text: str):
@@ -176,6 +177,9 @@ def special_forms(text: str) -> tuple[list, list[str], list[tuple[int, int, tupl
     i, n = 0, len(ms)
     while i < n:
         w = ws[i]
+        if not (len(w) == 1 or w in _GERMAN_KEYS or text[ms[i].end() : ms[i].end() + 1] == "-"):
+            i += 1  # starts no form (every form starts with a key, an initial or a hyphenated word)
+            continue
         gap = text[ms[i].end() : ms[i + 1].start()] if i + 1 < n else None
         joined = gap is not None and gap.strip() in ("", "-")
         after = text[ms[i].end() : ms[i].end() + 1]
@@ -259,12 +263,7 @@ def library_tokens(value: str, query: bool = False, start_pos: int = 0) -> list[
     >>> [t[:2] for t in library_tokens("\\x02eng\\x03Libraries of J.R.R. Tolkien")]
     [('libraries', 0), ('_librari', 0), ('of', 1), ('j', 2), ('r', 3), ('r', 4), ('jrr', 4), ('tolkien', 5)]
     """
-    language = None
-    offset = 0
-    if value.startswith("\x02"):
-        end = value.find("\x03")
-        language = value[1:end] or None
-        offset = end + 1
+    language, offset = _language(value)
     ms, ws, spans, _ = special_forms(value[offset:])
     extra = {end: forms for _first, end, forms in spans}
     out = []
@@ -280,6 +279,101 @@ def library_tokens(value: str, query: bool = False, start_pos: int = 0) -> list[
                     out.append((form, pos, start, end))
         pos += 1
     return out
+
+
+def _language(value: str) -> tuple[str | None, int]:
+    """The language of the document builder's leading ``\\x02<code>\\x03`` marker (None without one)
+    and where the text after it starts."""
+    if value.startswith("\x02"):
+        end = value.find("\x03")
+        return value[1:end] or None, end + 1
+    return None, 0
+
+
+#: language -> word as written -> (the terms indexed at its position, whether it may start or end a
+#: special form): ``fold`` and ``index_stems`` once per distinct word, not per occurrence.
+_WORD_TERMS: dict[str | None, dict[str, tuple[tuple[str, ...], bool]]] = {}
+
+
+def _word_terms(language: str | None) -> dict[str, tuple[tuple[str, ...], bool]]:
+    table = _WORD_TERMS.get(language)
+    if table is None or len(table) > 300_000:
+        table = _WORD_TERMS[language] = {}
+    return table
+
+
+def _word_entry(table: dict, raw: str, language: str | None) -> tuple[tuple[str, ...], bool]:
+    """Enter a word as written in ``table`` (:data:`_WORD_TERMS`): its terms, and whether it may take part in a
+    special form."""
+    w = fold(raw)
+    got = table[raw] = ((w, *(STEM_MARK + s for s in index_stems(w, language))), len(w) == 1 or w in _MODES)
+    return got
+
+
+def index_term_counts(value: str) -> tuple[dict[str, int], int]:
+    """How often each term occurs among :func:`library_tokens` of ``value`` (indexing), and how many
+    tokens there are: the same counts, without a token per word.
+
+    >>> index_term_counts("\\x02eng\\x03Libraries of libraries, J. R. R.")
+    ({'libraries': 2, '_librari': 2, 'of': 1, 'j': 1, 'r': 2, 'jrr': 1}, 9)
+    """
+    language, offset = _language(value)
+    text = value[offset:]
+    table = _word_terms(language)
+    counts: dict[str, int] = {}
+    n = 0
+    special = "-" in text
+    for raw, k in Counter(WORD_RE.findall(text)).items():
+        terms, maybe = table.get(raw) or _word_entry(table, raw, language)
+        special = special or maybe
+        for t in terms:
+            counts[t] = counts.get(t, 0) + k
+        n += k * len(terms)
+    if special:
+        _ms, ws, spans, _ = special_forms(text)
+        for _first, end, forms in spans:
+            for form in forms:
+                if form != ws[end]:
+                    counts[form] = counts.get(form, 0) + 1
+                    n += 1
+    return counts, n
+
+
+def index_term_positions(value: str) -> tuple[dict[str, list[int]], int]:
+    """The positions of each term among :func:`library_tokens` of ``value`` (indexing), and how
+    many tokens there are.
+
+    >>> index_term_positions("\\x02eng\\x03Libraries of J. R. R.")
+    ({'libraries': [0], '_librari': [0], 'of': [1], 'j': [2], 'r': [3, 4], 'jrr': [4]}, 7)
+    """
+    language, offset = _language(value)
+    text = value[offset:]
+    table = _word_terms(language)
+    poses: dict[str, list[int]] = {}
+    n = 0
+    special = "-" in text
+    for pos, raw in enumerate(WORD_RE.findall(text)):
+        terms, maybe = table.get(raw) or _word_entry(table, raw, language)
+        special = special or maybe
+        for t in terms:
+            got = poses.get(t)
+            if got is None:
+                poses[t] = [pos]
+            else:
+                got.append(pos)
+        n += len(terms)
+    if special:
+        _ms, ws, spans, _ = special_forms(text)
+        added = set()
+        for _first, end, forms in spans:
+            for form in forms:
+                if form != ws[end]:
+                    poses.setdefault(form, []).append(end)
+                    added.add(form)
+                    n += 1
+        for form in added:
+            poses[form].sort()
+    return poses, n
 
 
 class _Analyzer(Composable):
@@ -326,8 +420,9 @@ def line_shingles(value: str) -> list[str]:
     """
     out = []
     for line in value.split("\n"):
-        ws = words(line)
-        out += [f"{a} {b}" for a, b in zip(ws, ws[1:], strict=False)]
+        ws = [fold(w) for w in WORD_RE.findall(line)]
+        if len(ws) > 1:
+            out += [f"{a} {b}" for a, b in zip(ws, ws[1:], strict=False)]
     return out
 
 

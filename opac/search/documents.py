@@ -180,10 +180,13 @@ def build_document(record, items: list[ItemFacts] | None = None) -> dict:
     if partner:
         hit.update(library=partner.name, url=record.page_url())
         del hit["availability"], hit["locations"]
+    all_text = "\n".join(p for p in all_parts if p)
+    title_key = sort_title(record.title)
+    author_key = " ".join(words(authors[0])) if authors else "\uffff"
     return {
         "id": str(doc_id(record)),
-        "all": marker + "\n".join(p for p in all_parts if p),
-        "shingles": "\n".join(p for p in all_parts if p),
+        "all": marker + all_text,
+        "shingles": all_text,
         "headings": "\n".join(heading_lines(title_text, list(record.series or []), subjects)),
         "title": marker + title_text + ("\n" + "\n".join(record.series) if record.series else ""),
         "author": marker + "\n".join(authors + ([record.responsibility] if record.responsibility else [])),
@@ -203,10 +206,10 @@ def build_document(record, items: list[ItemFacts] | None = None) -> dict:
         "dup_key": hash64(key or ""),
         "year": int(record.year or 0),
         "added": int(created.timestamp() // 86400) if created.year > 1970 else 0,
-        "sort_title": key64(sort_title(record.title)),
-        "sort_title2": key64(sort_title(record.title), 1),
-        "sort_author": key64(" ".join(words(authors[0])) if authors else "\uffff"),
-        "sort_author2": key64(" ".join(words(authors[0])) if authors else "\uffff", 1),
+        "sort_title": key64(title_key),
+        "sort_title2": key64(title_key, 1),
+        "sort_author": key64(author_key),
+        "sort_author2": key64(author_key, 1),
         "title_key": hash64(normalize_phrase(record.title)),
         "full_title_key": hash64(normalize_phrase(title_text)),
         "holdings": avail["total"],

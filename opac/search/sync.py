@@ -456,21 +456,22 @@ def _build_part(app, path: Path, schema, part, batch: int, count):
     builder = bulk.SegmentBuilder(FileStorage(str(path)), schema, idx.codec())
     n = 0
     first_error = None
-    with app.app_context():
-        rows = _record_rows(lo, hi, batch) if kind == "record" else _partner_records(lo, hi, batch)
-        for chunk in rows:
-            for rec, items in chunk:
-                try:
-                    if is_public(rec):
-                        builder.add(build_document(rec, items))
-                    n += 1
-                except Exception as exc:  # noqa: BLE001 - one bad record must not stop the rebuild
-                    first_error = first_error or exc
-                    log.warning("record %s left out of the index: %s: %s", doc_id(rec), type(exc).__name__, exc)
-            count(len(chunk))
-    if first_error is not None and not n:
-        raise first_error  # not one record could be indexed: a fault of the code, not of a record
-    segment = builder.finish()
+    with bulk.no_cyclic_gc():
+        with app.app_context():
+            rows = _record_rows(lo, hi, batch) if kind == "record" else _partner_records(lo, hi, batch)
+            for chunk in rows:
+                for rec, items in chunk:
+                    try:
+                        if is_public(rec):
+                            builder.add(build_document(rec, items))
+                        n += 1
+                    except Exception as exc:  # noqa: BLE001 - one bad record must not stop the rebuild
+                        first_error = first_error or exc
+                        log.warning("record %s left out of the index: %s: %s", doc_id(rec), type(exc).__name__, exc)
+                count(len(chunk))
+        if first_error is not None and not n:
+            raise first_error  # not one record could be indexed: a fault of the code, not of a record
+        segment = builder.finish()
     return (segment if builder.docnum else None), n
 
 
