@@ -34,7 +34,7 @@ def configure_engine(engine: Engine) -> None:
         @event.listens_for(engine, "begin")
         def _on_pg_begin(conn):
             if _bulk_writer and _bulk_wait_s > 0:
-                _wait_for_quiet(conn, _bulk_wait_s)
+                wait_for_quiet(conn, _bulk_wait_s)
         return
     if engine.dialect.name != "sqlite":
         return
@@ -77,7 +77,8 @@ def configure_engine(engine: Engine) -> None:
 # write request holds a shared advisory lock (_REQUEST_MARK) for its first transaction, and a bulk
 # job begins each transaction only when it can take that lock exclusively (no request in progress)
 # and could for _QUIET_S (not in the gap between a librarian's back-to-back scans), waiting at most
-# IMPORT_YIELD_SECONDS: a desk busy without a pause slows an import down, never stops it.
+# BULK_YIELD_SECONDS: a desk busy without a pause slows an import down, never stops it. The index
+# follower, indexing what the import wrote, does the same every FOLLOW_YIELD_EVERY records.
 _bulk_writer = False
 _bulk_wait_s = 0.0
 BUSY_TIMEOUT_S = 30.0
@@ -90,14 +91,14 @@ _request_seen_at = float("-inf")  # when the bulk writer last saw a write reques
 def yield_to_requests(wait_seconds: float) -> None:
     """This process is a bulk writer (an import): before each write transaction it lets the desk's
     requests go first. SQLite: every request waiting for the write lock. PostgreSQL: it waits up
-    to ``wait_seconds`` (``IMPORT_YIELD_SECONDS``) for a moment when no write request is in progress."""
+    to ``wait_seconds`` (``BULK_YIELD_SECONDS``) for a moment when no write request is in progress."""
     global _bulk_writer, _bulk_wait_s
     _bulk_writer = True
     _bulk_wait_s = float(wait_seconds)
 
 
-def _wait_for_quiet(conn, wait_seconds: float) -> int:
-    """PostgreSQL: wait until no write request has been seen in progress for ``_QUIET_S``, at most
+def wait_for_quiet(conn, wait_seconds: float) -> int:
+    """PostgreSQL (``conn`` a connection to it): wait until no write request has been seen in progress for ``_QUIET_S``, at most
     ``wait_seconds``; returns the number of looks taken (one when the desk is idle)."""
     global _request_seen_at
     deadline = time.monotonic() + wait_seconds

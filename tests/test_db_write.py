@@ -196,7 +196,7 @@ def test_a_write_request_marks_its_transaction_on_postgresql(app):
 
 def test_a_bulk_writer_on_postgresql_waits_for_a_moment_without_write_requests(app, monkeypatch):
     """An import's transaction begins at once when the desk is idle, and looks again (up to
-    IMPORT_YIELD_SECONDS) while a write request is in progress."""
+    BULK_YIELD_SECONDS) while a write request is in progress."""
     import opac.db as dbmod
 
     if _sqlite(app):
