@@ -215,9 +215,9 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
     ``yield_seconds`` (the follower, on PostgreSQL) it waits up to that long every
     ``FOLLOW_YIELD_EVERY`` records for a moment without a write request (``opac.db.wait_for_quiet``).
     """
-    from ..db import wait_for_quiet
-
     from whoosh import index as whoosh_index
+
+    from ..db import wait_for_quiet
 
     done = 0
     batches = 0
