@@ -207,6 +207,16 @@ def begin_write() -> None:
     session.info[WRITE_OPTION] = True
 
 
+def end_write() -> None:
+    """The request's writes are over (committed or rolled back): its next transactions only read,
+    and on SQLite begin with a plain BEGIN instead of waiting for the write lock again (the desk
+    page rendered after a checkout waited a second time for an import's batch). Call it between
+    transactions; ``begin_write`` again before any further write."""
+    info = db.session().info
+    info.pop(WRITE_OPTION, None)
+    info.pop(_WRITE_NEXT, None)
+
+
 def _promote_write_mode(session, transaction) -> None:
     if transaction.parent is None and session.info.pop(_WRITE_NEXT, False):
         session.info[WRITE_OPTION] = True

@@ -227,3 +227,19 @@ def test_a_bulk_writer_on_postgresql_waits_for_a_moment_without_write_requests(a
             event.remove(db.engine, "before_cursor_execute", record)
     assert idle == 1, looks
     assert busy >= 2, looks
+
+
+def test_a_request_only_reads_after_its_circulation_action(app, begins):
+    """SQLite: the page after a checkout reads in a plain BEGIN; it does not wait for the write lock
+    (an import's batch) a second time."""
+    from opac.circulation.actions import _in_write_transaction
+
+    if not _sqlite(app):
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
+    with app.test_request_context("/staff/desk", method="POST"):
+        app.preprocess_request()
+        begins.clear()
+        _in_write_transaction(lambda: {"ok": True, "id": db.session.scalar(select(PatronCategory.id).limit(1))})
+        db.session.scalar(select(PatronCategory.id).limit(1))  # the page
+        _in_write_transaction(lambda: {"ok": True, "id": db.session.scalar(select(PatronCategory.id).limit(1))})
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN", "BEGIN IMMEDIATE"]
