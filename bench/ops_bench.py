@@ -162,6 +162,70 @@ def feed_position(base: str) -> int | None:
         return None
 
 
+class CpuMeter:
+    """CPU seconds (user + system, from /proc) spent by each part of the set-up during a phase: the
+    web workers, the follower, the import, and the database's own processes (PostgreSQL backends of
+    the benchmark's database; SQLite runs inside the others). Wall-clock ratios on a shared machine
+    are noisy; these say who did the work."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, server_pid: int, database: str | None):
+        self.server_pid = server_pid
+        self.database = database
+        self.extra: dict[str, int] = {}  # name -> pid (the import)
+
+    @staticmethod
+    def _stat(pid: int) -> tuple[int, float] | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / CpuMeter.TICK  # ppid, utime + stime
+
+    def sample(self) -> dict[str, float]:
+        """CPU seconds per part and per process (a process that ended since is left out)."""
+        out: dict[tuple[str, int], float] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            st = self._stat(pid)
+            if st is None:
+                continue
+            ppid, cpu = st
+            part = None
+            if ppid == self.server_pid:
+                try:
+                    follower = b"index\0follow" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                part = "follower" if follower else "web workers"
+            elif pid in self.extra.values():
+                part = next(k for k, v in self.extra.items() if v == pid)
+            elif self.database:
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if cmd.startswith(b"postgres: ") and f" {self.database} ".encode() in cmd:
+                    part = "database"
+            if part:
+                out[(part, pid)] = cpu
+        return out
+
+    @staticmethod
+    def delta(before: dict, after: dict) -> dict[str, float]:
+        parts: dict[str, float] = {}
+        for key, cpu in after.items():
+            parts[key[0]] = parts.get(key[0], 0.0) + cpu - before.get(key, 0.0)
+        return parts
+
+    @staticmethod
+    def fmt(parts: dict[str, float], seconds: float) -> str:
+        return ", ".join(f"{k} {v:.1f} s ({v / seconds:.2f} cores)" for k, v in sorted(parts.items())) or "-"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=8000)
@@ -252,11 +316,20 @@ def main():
             dog.note("the warm-up desk rounds")
             desk_round(desk, barcodes[:10], {"checkout": [], "renewal": [], "checkin": []})
 
+        meter = CpuMeter(procs["server"].pid, engine.url.database if engine.dialect.name == "postgresql" else None)
+        cpu: dict[str, tuple[dict, float]] = {}
+
+        def measured(name, fn, *a):
+            before, t = meter.sample(), time.time()
+            out = fn(*a)
+            cpu[name] = (meter.delta(before, meter.sample()), time.time() - t)
+            return out
+
         # 1. desk latency alone
         alone = {"checkout": [], "renewal": [], "checkin": []}
         with dog.phase("desk alone", T):
             dog.note("60 desk rounds (checkout, renewal, checkin) to finish")
-            desk_round(desk, barcodes[:60], alone)
+            measured("desk alone", desk_round, desk, barcodes[:60], alone)
         print(f"desk alone: checkout {fmt(alone['checkout'])}", flush=True)
 
         # 2. desk latency during a bulk import (new records and updates of existing ones)
@@ -264,15 +337,18 @@ def main():
         changed = [dict(r, title=r["title"] + " (edisi revisi)") for r in rows[: args.import_records // 2]]
         bulk = write_jsonl(more + changed, work / "bulk.jsonl")
         during = {"checkout": [], "renewal": [], "checkin": []}
+        cpu_import: dict = {}  # the import's last sample before it ended (/proc forgets it then)
         with dog.phase("desk during import", T):
             stop = threading.Event()
+            cpu_before = meter.sample()
             t_imp = time.time()
             procs["import"] = imp = subprocess.Popen(
                 [FLASK, "--app", "opac", "import", str(bulk)], env=env, cwd=ROOT,
                 stdout=subprocess.DEVNULL, stderr=open(work / "import.log", "ab"))
+            meter.extra["import"] = imp.pid
             t = dog.thread(desk_round, desk, barcodes[60:120], during, stop, name="desk during import")
-            dog.wait_until(lambda: imp.poll() is not None, "the bulk import (`flask --app opac import`) to finish",
-                           pause=0.5)
+            dog.wait_until(lambda: (cpu_import.update(meter.sample()) or imp.poll() is not None),
+                           "the bulk import (`flask --app opac import`) to finish", pause=0.5)
             import_s = time.time() - t_imp
             if imp.returncode:
                 raise SystemExit(f"the import failed ({imp.returncode}); see {work / 'import.log'}")
@@ -289,8 +365,19 @@ def main():
             dog.note("the desk thread to finish its round")
             t.join(max(dog.remaining(), 0))
             dog.check()
+            cpu["desk during import"] = (meter.delta(cpu_before, {**cpu_import, **meter.sample()}), time.time() - t_imp)
         print(f"desk during import: checkout {fmt(during['checkout'])}; import {import_s:.1f} s, "
               f"indexed {caught_up_s:.1f} s", flush=True)
+        # 1b. alone again: on a shared machine the load changes within minutes; the ratio is taken
+        # against the rounds before and after the import together
+        with dog.phase("desk alone after", T):
+            dog.note("60 more desk rounds alone to finish")
+            after = {"checkout": [], "renewal": [], "checkin": []}
+            measured("desk alone after", desk_round, desk, barcodes[:60], after)
+        print(f"desk alone after: checkout {fmt(after['checkout'])}", flush=True)
+        before_only = {k: list(v) for k, v in alone.items()}
+        for k in alone:
+            alone[k] += after[k]
 
         # 3. search throughput alone and while the desk writes 5 changes per second
         qfile = work / "queries.txt"
@@ -300,7 +387,7 @@ def main():
                                    f"/api/v1/search?q={rng.choice(words)}" for i in range(5000)))
         with dog.phase("search alone", args.seconds + 120):
             dog.note(f"wrk ({args.seconds} s) to finish")
-            rps_alone = wrk_rps(args.port, qfile, args.seconds)
+            rps_alone = measured("search alone", wrk_rps, args.port, qfile, args.seconds)
         print(f"search alone: {rps_alone:.0f} req/s", flush=True)
         writes = {"n": 0}
         with dog.phase("search while the desk writes", args.seconds + 180):
@@ -322,7 +409,7 @@ def main():
             threads = [dog.thread(desk_lane, k, name=f"desk lane {k}") for k in range(5)]
             t_w = time.time()
             dog.note(f"wrk ({args.seconds} s) to finish beside the desk lanes")
-            rps_writing = wrk_rps(args.port, qfile, args.seconds)
+            rps_writing = measured("search while the desk writes", wrk_rps, args.port, qfile, args.seconds)
             desk_rate = writes["n"] / (time.time() - t_w)
             stop.set()
             dog.note("the desk lanes to stop")
@@ -393,7 +480,8 @@ def main():
           f"{env.get('OPAC_BACKGROUND_NICE', 'default (BACKGROUND_NICE)')}")
     print("desk latency over HTTP (2 gunicorn workers + the follower beside them)")
     for k in ("checkout", "renewal", "checkin"):
-        print(f"  {k:9} alone          {fmt(alone[k])}")
+        print(f"  {k:9} alone          {fmt(alone[k])}   (p95 before the import {percentile(before_only[k], 95) * 1000:.1f} ms,"
+              f" after {percentile(after[k], 95) * 1000:.1f} ms)")
         print(f"  {k:9} during import  {fmt(during[k])}   p95 ratio "
               f"{percentile(during[k], 95) / percentile(alone[k], 95):.2f}x")
     print(f"  desk requests that failed: {len(desk.errors)} {sorted(set(desk.errors))}")
@@ -403,6 +491,10 @@ def main():
     print(f"  alone                      {rps_alone:7.0f} req/s")
     print(f"  desk writing {desk_rate:.1f} changes/s  {rps_writing:7.0f} req/s   ratio {rps_writing / rps_alone:.2f}x"
           f"   (desk changes that failed: {sum(len(lane.errors) for lane in lanes)})")
+    print("CPU seconds by part (user + system; the machine has "
+          f"{os.cpu_count()} cores; the import's until its last sample)")
+    for name, (parts, seconds) in cpu.items():
+        print(f"  {name:29} {seconds:5.1f} s wall: {CpuMeter.fmt(parts, seconds)}")
     ms = [x * 1000 for x in lags]
     print(f"index lag, commit -> found by search, {len(ms)} edits at 5/s: "
           f"p50 {percentile(ms, 50):.0f} ms  p95 {percentile(ms, 95):.0f} ms  max {max(ms):.0f} ms")

@@ -111,7 +111,7 @@ def import_command(paths, fmt, verbose):
     background(current_app)  # the web's workers first
 
     begin_write()  # SQLite: the write lock first, as the web's write requests do
-    yield_to_requests()  # and the desk's requests before each batch
+    yield_to_requests(current_app.config["BULK_YIELD_SECONDS"])  # and the desk's requests before each batch
     from .catalog.services import ImportReport, import_data
     from .search import sync
 

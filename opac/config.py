@@ -38,6 +38,9 @@ EMBEDDED_FOLLOWER: bool = True
 #: CPU niceness (0-19) that `import`, `reindex`, `index follow`/`sync` and `worker` lower themselves to, so the
 #: web workers win the cores; 0 leaves them as started.
 BACKGROUND_NICE: int = 10
+#: PostgreSQL: seconds `import` (before each batch) and the index follower (every 50 records) wait for a moment
+#: without a write request in progress (the desk); then they go on anyway: a busy desk slows them, never stops them.
+BULK_YIELD_SECONDS: float = 0.1
 #: Megabytes of decoded postings each worker keeps in memory for fast search.
 SEARCH_POSTINGS_CACHE_MB: int = 128
 #: Number of search results cached per worker (keyed to the index version).

@@ -169,3 +169,77 @@ def test_a_write_gives_up_after_its_connections_busy_timeout(app):
             assert raw.execute("PRAGMA busy_timeout").fetchone()[0] == 200
     t.join()
     assert 0.15 < waited < 1.0, waited
+
+
+def _request_marks(session) -> int:
+    """Write-request marks (shared advisory locks) this session's connection holds (PostgreSQL)."""
+    from sqlalchemy import text
+
+    from opac.db import _REQUEST_MARK
+
+    return session.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k "
+                                "AND mode = 'ShareLock' AND pid = pg_backend_pid()"), {"k": _REQUEST_MARK}).scalar()
+
+
+def test_a_write_request_marks_its_transaction_on_postgresql(app):
+    if _sqlite(app):
+        pytest.skip("PostgreSQL's advisory locks")
+    with app.test_request_context("/account/history/delete", method="POST"):
+        app.preprocess_request()
+        assert _request_marks(db.session) == 1
+        db.session.commit()
+        assert _request_marks(db.session) == 0  # the mark ends with the transaction
+    with app.test_request_context("/search", method="GET"):
+        app.preprocess_request()
+        assert _request_marks(db.session) == 0
+
+
+def test_a_bulk_writer_on_postgresql_waits_for_a_moment_without_write_requests(app, monkeypatch):
+    """An import's transaction begins at once when the desk is idle, and looks again (up to
+    BULK_YIELD_SECONDS) while a write request is in progress."""
+    import opac.db as dbmod
+
+    if _sqlite(app):
+        pytest.skip("SQLite's bulk writer takes turns at the write lock")
+    looks: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if "pg_try_advisory_lock" in statement:
+            looks.append(statement)
+
+    monkeypatch.setattr(dbmod, "_bulk_writer", True)
+    monkeypatch.setattr(dbmod, "_bulk_wait_s", 0.1)
+    monkeypatch.setattr(dbmod, "_request_seen_at", float("-inf"))
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            with db.engine.connect() as conn:
+                conn.execute(select(1))
+            idle = len(looks)
+            with app.test_request_context("/account/history/delete", method="POST"):
+                app.preprocess_request()  # a request in progress, holding its mark
+                before = len(looks)
+                with db.engine.connect() as conn:
+                    conn.execute(select(1))
+                busy = len(looks) - before
+                db.session.rollback()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+    assert idle == 1, looks
+    assert busy >= 2, looks
+
+
+def test_a_request_only_reads_after_its_circulation_action(app, begins):
+    """SQLite: the page after a checkout reads in a plain BEGIN; it does not wait for the write lock
+    (an import's batch) a second time."""
+    from opac.circulation.actions import _in_write_transaction
+
+    if not _sqlite(app):
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
+    with app.test_request_context("/staff/desk", method="POST"):
+        app.preprocess_request()
+        begins.clear()
+        _in_write_transaction(lambda: {"ok": True, "id": db.session.scalar(select(PatronCategory.id).limit(1))})
+        db.session.scalar(select(PatronCategory.id).limit(1))  # the page
+        _in_write_transaction(lambda: {"ok": True, "id": db.session.scalar(select(PatronCategory.id).limit(1))})
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN", "BEGIN IMMEDIATE"]

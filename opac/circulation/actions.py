@@ -9,7 +9,7 @@ from datetime import date
 from flask import url_for
 
 from ..accounts.models import Patron
-from ..db import begin_write
+from ..db import begin_write, end_write
 from ..errors import DomainError
 from ..extensions import db
 from . import services
@@ -21,7 +21,8 @@ def _refused(exc: DomainError) -> dict:
 
 
 def _in_write_transaction(work) -> dict:
-    """Begin the write transaction, do ``work()``, commit; a refusal rolls back and says why."""
+    """Begin the write transaction, do ``work()``, commit; a refusal rolls back and says why.
+    What the request does afterwards (the page or the answer) only reads (``end_write``)."""
     begin_write()
     try:
         result = work()
@@ -33,6 +34,8 @@ def _in_write_transaction(work) -> dict:
     except BaseException:
         db.session.rollback()
         raise
+    finally:
+        end_write()
 
 
 def _run(patron_id: int, key: str | None, action):

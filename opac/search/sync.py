@@ -51,6 +51,8 @@ BATCH = 2000
 START_WINDOW = 10_000
 #: gaps read again per poll (more are unheard of: each is a transaction in flight or rolled back)
 MAX_GAPS_READ = 5_000
+#: the follower looks for a pause at the desk every this many records of a backlog (an import's)
+FOLLOW_YIELD_EVERY = 50
 _installed = False
 
 
@@ -205,13 +207,17 @@ def _read_changes(session: Session, position: dict, limit: int):
 
 
 def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_per_commit: int = 20_000,
-                  progress=None, max_batches: int | None = None) -> int:
+                  progress=None, max_batches: int | None = None, yield_seconds: float = 0.0) -> int:
     """Apply the feed after ``position`` to the generation at ``gen``; returns records written.
 
     The caller makes sure nobody else writes ``gen`` (the writer lock, or a generation not yet
-    current). The position is stored after each Whoosh commit, and when gaps close.
+    current). The position is stored after each Whoosh commit, and when gaps close. With
+    ``yield_seconds`` (the follower, on PostgreSQL) it waits up to that long every
+    ``FOLLOW_YIELD_EVERY`` records for a moment without a write request (``opac.db.wait_for_quiet``).
     """
     from whoosh import index as whoosh_index
+
+    from ..db import wait_for_quiet
 
     done = 0
     batches = 0
@@ -250,7 +256,9 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
                     if writer is None:
                         ix = ix or whoosh_index.open_dir(str(gen))
                         writer = ix.writer(codec=idx.codec(), timeout=10, limitmb=128)
-                    for rid in record_ids:
+                    for k, rid in enumerate(record_ids, 1):
+                        if yield_seconds and k % FOLLOW_YIELD_EVERY == 0:
+                            wait_for_quiet(session.connection(), yield_seconds)
                         writer.delete_by_term("id", str(rid))
                         rec = records.get(rid)
                         if rec is not None and is_public(rec):
@@ -329,7 +337,9 @@ def follow_once(app=None, *, timeout: float = 60.0, progress=None, rebuild_if_ne
         position = idx.read_position(gen) if gen else None
         if position is None:
             return 0
+        pg = db.engine.dialect.name == "postgresql"
         return apply_changes(gen, position, gap_seconds=float(app.config["INDEX_FEED_GAP_SECONDS"]),
+                             yield_seconds=float(app.config["BULK_YIELD_SECONDS"]) if pg else 0.0,
                              progress=progress)
 
 

@@ -441,3 +441,36 @@ def test_import_command_leaves_indexing_to_the_follower(app, tmp_path):
     out = subprocess.run([flask, "--app", "opac", "index", "follow", "--once"], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and "Applied 5 record changes; 0 pending" in out.stdout, out.stderr
+
+
+def test_the_follower_looks_for_a_pause_at_the_desk_on_postgresql(app, load_records, search_api):
+    """PostgreSQL: applying a backlog (an import's), the follower waits up to BULK_YIELD_SECONDS
+    every FOLLOW_YIELD_EVERY records while a write request is in progress; it still applies all."""
+    from sqlalchemy import event, text
+
+    from opac.db import _REQUEST_MARK
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's advisory locks")
+    app.config["BULK_YIELD_SECONDS"] = 0.05
+    ids = load_records([{"title": f"Cerita rakyat {i}"} for i in range(sync.FOLLOW_YIELD_EVERY + 10)])
+    looks: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if "pg_try_advisory_lock" in statement:
+            looks.append(statement)
+
+    with app.app_context():
+        for rec in db.session.scalars(select(Record).where(Record.id.in_(ids))):
+            rec.title = "Dongeng " + rec.title
+        db.session.commit()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            with db.engine.connect() as desk:  # a write request in progress
+                desk.execute(text(f"SELECT pg_advisory_xact_lock_shared({_REQUEST_MARK})"))
+                assert sync.follow_once(app) == len(ids)
+                desk.rollback()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+    assert len(looks) >= 2, looks  # one pause point, looked at more than once: the desk was busy
+    assert total(search_api, "dongeng") == len(ids)
