@@ -340,6 +340,9 @@ def load_records(app):
 # ----------------------------------------------------------------------------- accounts & circulation helpers
 
 
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
 @pytest.fixture
 def make_patron(app):
     """Create a patron (committed); returns (id, card, pin)."""
@@ -350,7 +353,8 @@ def make_patron(app):
 
     def factory(category="student", pin="2468", **kw):
         counter["n"] += 1
-        card = kw.pop("card", f"P{counter['n']:04d}{uuid.uuid4().hex[:4]}")
+        # a unique card whose digits never end in the PIN (a card-tail PIN is refused as trivial)
+        card = kw.pop("card", f"P{counter['n']:04d}{uuid.uuid4().hex[:4].translate(_NO_DIGITS)}")
         with app.test_request_context():
             p = create_patron(card, pin, kw.pop("name", f"Patron {counter['n']}"), category, **kw)
             db.session.commit()
