@@ -111,21 +111,21 @@ def import_command(paths, fmt, verbose):
     background(current_app)  # the web's workers first
 
     begin_write()  # SQLite: the write lock first, as the web's write requests do
-    yield_to_requests(current_app.config["BULK_YIELD_SECONDS"])  # and the desk's requests before each batch
     from .catalog.services import ImportReport, import_data
     from .search import sync
 
     # Every change goes into the index change feed in its own transaction; each node's
     # `index follow` applies them (a large import in few big index segments).
-    for path in paths:
-        data = path.read_bytes()
-        click.echo(f"{path}:")
-        report = ImportReport()
-        bar = Progress("  importing")
-        import_data(data, name=path.name, fmt=fmt, source=path.name[:64], report=report,
-                    commit=db.session.commit, progress=bar.update)
-        bar.done()
-        _report(report, verbose)
+    with yield_to_requests(current_app.config["BULK_YIELD_SECONDS"]):  # the desk's requests before each batch
+        for path in paths:
+            data = path.read_bytes()
+            click.echo(f"{path}:")
+            report = ImportReport()
+            bar = Progress("  importing")
+            import_data(data, name=path.name, fmt=fmt, source=path.name[:64], report=report,
+                        commit=db.session.commit, progress=bar.update)
+            bar.done()
+            _report(report, verbose)
     click.echo(f"Search index: {sync.pending()} changes in the feed for `flask --app opac index follow` to apply.")
 
 

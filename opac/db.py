@@ -89,13 +89,20 @@ _LOOK_EVERY_S = 0.01  # a look every 2 ms doubled the import's CPU time (and its
 _request_seen_at = float("-inf")  # when the bulk writer last saw a write request in progress
 
 
-def yield_to_requests(wait_seconds: float) -> None:
-    """This process is a bulk writer (an import): before each write transaction it lets the desk's
-    requests go first. SQLite: every request waiting for the write lock. PostgreSQL: it waits up
-    to ``wait_seconds`` (``BULK_YIELD_SECONDS``) for a moment when no write request is in progress."""
+@contextmanager
+def yield_to_requests(wait_seconds: float):
+    """Within this block the process is a bulk writer (an import): before each write transaction
+    it lets the desk's requests go first. SQLite: every request waiting for the write lock.
+    PostgreSQL: it waits up to ``wait_seconds`` (``BULK_YIELD_SECONDS``) for a moment when no write
+    request is in progress. A block, not a switch: a command run inside another process (a test's
+    CLI runner) must not leave that process a bulk writer."""
     global _bulk_writer, _bulk_wait_s
-    _bulk_writer = True
-    _bulk_wait_s = float(wait_seconds)
+    saved = _bulk_writer, _bulk_wait_s
+    _bulk_writer, _bulk_wait_s = True, float(wait_seconds)
+    try:
+        yield
+    finally:
+        _bulk_writer, _bulk_wait_s = saved
 
 
 def wait_for_quiet(conn, wait_seconds: float) -> int:

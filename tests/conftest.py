@@ -200,6 +200,9 @@ def app(template_database, tmp_path, app_config):
         "INDEX_DIR": str(tmp_path / "index"),
         "SECRET_KEY": "test-" + uuid.uuid4().hex,
         "BASE_URL": "https://opac.test",
+        # a command run in this process (the CLI runner) would lower the test worker's CPU priority
+        # for the rest of the run; commands' niceness is tested in subprocesses (tests/ops/test_priority.py)
+        "BACKGROUND_NICE": 0,
     }
     config.update(app_config)
     app = create_app(config)

@@ -100,10 +100,9 @@ import os, sys, time
 from opac import create_app
 from opac.db import yield_to_requests
 from opac.extensions import db, write_engine
-yield_to_requests(0)
 app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "INDEX_DIR": sys.argv[2], "SECRET_KEY": "b" * 40})
 done = os.open(sys.argv[4], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-with app.app_context():
+with app.app_context(), yield_to_requests(0):
     engine = write_engine(db.engine)
     print("ready", flush=True)
     end = time.monotonic() + 60

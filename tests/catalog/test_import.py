@@ -142,6 +142,9 @@ def test_import_command_prints_report(app, runner, tmp_path):
     assert res.exit_code == 0, res.output
     assert "Imported 1 / updated 0 / unchanged 0 / skipped 1" in res.output
     assert "skipped record 2:" in res.output
+    import opac.db
+
+    assert not opac.db._bulk_writer  # a command run in another process (here: the test's) leaves it as it was
 
 
 def test_shared_edge_files_import(app, runner, shared_data):
