@@ -304,7 +304,11 @@ def test_every_page_is_accessible_fits_and_keeps_words_whole(browser, app, world
         page.fill("#username", world["user"])
         page.fill("#password", world["password"])
         page.press("#password", "Enter")
-        page.wait_for_url(re.compile(r".*/staff/login/code"))
+        try:
+            page.wait_for_url(re.compile(r".*/staff/login/code"))
+        except Exception as exc:  # once seen in a full browser pass (not alone): say where the page was
+            raise AssertionError(f"staff login did not reach the code step: at {page.url}: "
+                                 f"{page.inner_text('body')[:500]!r}") from exc
         problems.extend(check_page(page, axe_script, "staff.login_code"))
         seen.add("staff.login_code")
         page.fill("#code", totp_code(world["secret"]))
