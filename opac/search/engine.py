@@ -128,7 +128,8 @@ class Snapshot(Scoring, Phrases, Facets):
     # Kept per segment (its memory-mapped arrays) and read at the documents a query needs, by
     # their offsets: nothing is copied per snapshot, so memory does not grow with the catalogue.
 
-    def _cached(self, key, build):
+    def cached(self, key, build):
+        """A value derived from this generation (its arrays, statistics, or a caller's), built once."""
         v = self._cache.get(key)
         if v is None:
             with self._lock:
@@ -220,13 +221,13 @@ class Snapshot(Scoring, Phrases, Facets):
             parts = [leaf.live if leaf.live is not None else np.ones(leaf.store.n, dtype=bool) for leaf in self.leaves]
             return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
-        return self._cached("live", build)
+        return self.cached("live", build)
 
     def lengths(self, field: str) -> np.ndarray:
-        return self._cached(("len", field), lambda: self._per_document(self._leaf_lengths(field), np.float32))
+        return self.cached(("len", field), lambda: self._per_document(self._leaf_lengths(field), np.float32))
 
     def column(self, name: str) -> np.ndarray:
-        return self._cached(("col", name), lambda: self._per_document(
+        return self.cached(("col", name), lambda: self._per_document(
             self._leaf_columns(name), np.dtype(COLUMNS[name]).newbyteorder("=")))
 
     def docs_with_key(self, column: str, key: int) -> np.ndarray:

@@ -128,7 +128,7 @@ class Facets:
             size = max((len(p) for p in parts), default=0)
             return sum((_padded(p, size) for p in parts), np.zeros(size, dtype=np.int64))
 
-        return self._cached(("facet-totals", field), build)
+        return self.cached(("facet-totals", field), build)
 
     def _count_values(self, field: str, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
         counts = np.zeros(size, dtype=np.int64)

@@ -57,7 +57,7 @@ class Scoring:
             live = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.zeros(0, np.float32))
             return max(float(live.mean()) if len(live) else 1.0, 1.0)
 
-        return self._cached(("avgdl", field), build)
+        return self.cached(("avgdl", field), build)
 
     def live_count(self, ids: np.ndarray) -> int:
         """How many of ``ids`` (a posting list) are live documents: a document frequency."""

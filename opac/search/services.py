@@ -277,19 +277,14 @@ def _facets(snap: Snapshot, mask: np.ndarray, ids: np.ndarray, params: SearchPar
 
 
 def _local_mask(snap: Snapshot) -> np.ndarray:
-    """Documents of our own records (the rest are partners'); made once per snapshot, read-only."""
-
-    def build():
-        mask = snap.term_mask("f_library", LOCAL)
-        mask.setflags(write=False)
-        return mask
-
-    return snap._cached(("services", "local"), build)
+    """Documents of our own records (the rest are partners'): a read-only mask the snapshot keeps
+    (``Snapshot.term_mask`` keeps the masks of terms many documents hold)."""
+    return snap.term_mask("f_library", LOCAL)
 
 
 def _only_local(snap: Snapshot) -> bool:
     """Whether every live document is one of our own records (no partner records)."""
-    return snap._cached(("services", "only-local"), lambda: int((_local_mask(snap) & snap.live).sum()) == snap.doc_count)
+    return snap.cached(("services", "only-local"), lambda: int((_local_mask(snap) & snap.live).sum()) == snap.doc_count)
 
 
 def _collapse(snap: Snapshot, mask: np.ndarray, local: np.ndarray) -> np.ndarray:
