@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from .extensions import WRITE_OPTION, WriteAwareSession, db, write_engine
 
 _WRITE_NEXT = "opac_write_next"
+_MARKED = "opac_request_marked"  # PostgreSQL: this transaction holds the write-request mark
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -197,7 +198,10 @@ def begin_write() -> None:
     waits for a moment without one, ``yield_to_requests``) and changes nothing else.
     """
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"SELECT pg_advisory_xact_lock_shared({_REQUEST_MARK})"))
+        session = db.session()
+        if not session.info.get(_MARKED):  # once per transaction (the lock lasts until its end)
+            session.execute(text(f"SELECT pg_advisory_xact_lock_shared({_REQUEST_MARK})"))
+            session.info[_MARKED] = True
         return
     if db.engine.dialect.name != "sqlite":
         return
@@ -226,8 +230,10 @@ def end_write() -> None:
 
 
 def _promote_write_mode(session, transaction) -> None:
-    if transaction.parent is None and session.info.pop(_WRITE_NEXT, False):
-        session.info[WRITE_OPTION] = True
+    if transaction.parent is None:
+        session.info.pop(_MARKED, None)  # the transaction's advisory lock is gone with it
+        if session.info.pop(_WRITE_NEXT, False):
+            session.info[WRITE_OPTION] = True
 
 
 event.listen(WriteAwareSession, "after_transaction_end", _promote_write_mode)
