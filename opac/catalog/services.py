@@ -229,7 +229,7 @@ def import_data(data: bytes, *, name: str = "", fmt: str | None = None, source: 
             since_commit += 1
             if progress:
                 progress(number)
-            if commit and since_commit and time.monotonic() - batch_started >= commit_seconds:
+            if commit and time.monotonic() - batch_started >= commit_seconds:
                 commit()
                 locations = LocationCache()
                 since_commit = 0

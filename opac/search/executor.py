@@ -110,15 +110,14 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class WordResult:
-    ids: np.ndarray  # int32: documents that match or score
+    ids: np.ndarray  # int32: the documents the word matches
     score: np.ndarray  # float32 score of each
-    in_mask: np.ndarray  # bool: the document matches (not only scores)
     correction: str | None
     matched: bool
 
     @property
     def nbytes(self) -> int:
-        return self.ids.nbytes + self.score.nbytes + self.in_mask.nbytes + 200
+        return self.ids.nbytes + self.score.nbytes + 200
 
 
 class Executor:
@@ -149,7 +148,7 @@ class Executor:
     def word(self, w: Word) -> Part:
         """Documents and scores of one word."""
         cached = self._word_result(w)
-        return scored(cached.ids, cached.score, cached.in_mask)
+        return scored(cached.ids, cached.score)
 
     def word_scores(self, w: Word) -> tuple[np.ndarray, np.ndarray]:
         """The documents one word scores (sorted, read-only) and its score in each."""
@@ -164,10 +163,9 @@ class Executor:
         cached = self.snap.results.get(key)
         if cached is None:
             ids, score = self._word(w)
-            in_mask = np.ones(len(ids), dtype=bool)
-            for a in (ids, score, in_mask):
+            for a in (ids, score):
                 a.flags.writeable = False  # shared by every query of this snapshot
-            cached = WordResult(ids, score, in_mask, self.corrected.get(w.text), w.text in self.matched_words)
+            cached = WordResult(ids, score, self.corrected.get(w.text), w.text in self.matched_words)
             self.snap.results.put(key, cached, cached.nbytes)
         if cached.correction is not None:
             self.corrected[w.text] = cached.correction

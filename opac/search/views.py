@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
+from flask import Blueprint, jsonify, make_response, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
@@ -142,15 +142,6 @@ def hit_json(hit, record_url: str, names: dict[str, str]) -> dict:
     }
 
 
-def _record_url() -> str:
-    """A record page's URL with ``{}`` for the id, built once per script root (not per search)."""
-    urls = current_app.extensions.setdefault("opac_record_url", {})
-    url = urls.get(request.script_root)
-    if url is None:
-        url = urls[request.script_root] = url_for("catalog.record", record_id=2**31 - 1).replace(str(2**31 - 1), "{}")
-    return url
-
-
 @api_bp.get("/search")
 @public_page
 def api_search():
@@ -162,7 +153,7 @@ def api_search():
     except SearchUnavailable as exc:
         return jsonify(error="index_unavailable", message=str(exc)), 503
     labels = _labels(str(get_locale()))
-    record_url = _record_url()
+    record_url = url_for("catalog.record", record_id=2**31 - 1).replace(str(2**31 - 1), "{}")  # once per page
     names = library_names([c for h in result.hits for c in h.held_by])
     facets = {
         name: [{"value": v.value, "label": facet_label(name, v.value, labels), "count": v.count, "selected": v.selected}
