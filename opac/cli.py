@@ -110,13 +110,13 @@ def import_command(paths, fmt, verbose):
 
     background(current_app)  # the web's workers first
 
-    begin_write()  # SQLite: the write lock first, as the web's write requests do
     from .catalog.services import ImportReport, import_data
     from .search import sync
 
     # Every change goes into the index change feed in its own transaction; each node's
     # `index follow` applies them (a large import in few big index segments).
     with yield_to_requests(current_app.config["BULK_YIELD_SECONDS"]):  # the desk's requests before each batch
+        begin_write()  # SQLite: the write lock first, as the web's write requests do
         for path in paths:
             data = path.read_bytes()
             click.echo(f"{path}:")

@@ -199,6 +199,8 @@ def begin_write() -> None:
     """
     if db.engine.dialect.name == "postgresql":
         session = db.session()
+        if _bulk_writer:
+            return  # the mark says "a request is in progress": a bulk job waits for it, never makes it
         if not session.info.get(_MARKED):  # once per transaction (the lock lasts until its end)
             session.execute(text(f"SELECT pg_advisory_xact_lock_shared({_REQUEST_MARK})"))
             session.info[_MARKED] = True

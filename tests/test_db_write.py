@@ -217,7 +217,10 @@ def test_a_bulk_writer_on_postgresql_waits_for_a_moment_without_write_requests(a
                 conn.execute(select(1))
             idle = len(looks)
             with app.test_request_context("/account/history/delete", method="POST"):
-                app.preprocess_request()  # a request in progress, holding its mark
+                # a request in progress, holding its mark (a web worker: not the bulk writer)
+                monkeypatch.setattr(dbmod, "_bulk_writer", False)
+                app.preprocess_request()
+                monkeypatch.setattr(dbmod, "_bulk_writer", True)
                 before = len(looks)
                 with db.engine.connect() as conn:
                     conn.execute(select(1))
@@ -243,3 +246,37 @@ def test_a_request_only_reads_after_its_circulation_action(app, begins):
         db.session.scalar(select(PatronCategory.id).limit(1))  # the page
         _in_write_transaction(lambda: {"ok": True, "id": db.session.scalar(select(PatronCategory.id).limit(1))})
     assert begins == ["BEGIN IMMEDIATE", "BEGIN", "BEGIN IMMEDIATE"]
+
+
+def test_a_bulk_writer_never_marks_itself_as_a_request(app, monkeypatch):
+    """PostgreSQL: the import's own transactions take no write-request mark (the follower and other
+    bulk jobs would wait for the import as if it were the desk); a request marks once per transaction."""
+    import opac.db as dbmod
+
+    if _sqlite(app):
+        pytest.skip("PostgreSQL's advisory locks")
+    marks: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if "pg_advisory_xact_lock_shared" in statement:
+            marks.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            with app.test_request_context("/account/history/delete", method="POST"):
+                app.preprocess_request()
+                dbmod.begin_write()  # the view again: no second mark
+                assert len(marks) == 1, marks
+                db.session.commit()
+                dbmod.begin_write()  # the next transaction is marked again
+                assert len(marks) == 2, marks
+                db.session.rollback()
+            monkeypatch.setattr(dbmod, "_bulk_writer", True)
+            monkeypatch.setattr(dbmod, "_bulk_wait_s", 0.0)
+            dbmod.begin_write()
+            db.session.execute(select(1))
+            db.session.rollback()
+            assert len(marks) == 2, marks
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
