@@ -150,12 +150,14 @@ def _each_record(control_numbers, change, done: str) -> None:
 
     from .catalog.models import Record
     from .catalog.services import CatalogError
-    from .db import begin_write
+    from .circulation.services import lock
 
     failed = 0
     for control in control_numbers:
         begin_write()
-        record = db.session.scalar(select(Record).where(Record.control_number == control))
+        rid = db.session.scalar(select(Record.id).where(Record.control_number == control))
+        # locked as the staff page locks it: a hold placed meanwhile waits, then sees the change
+        record = lock(Record, rid) if rid is not None else None
         if record is None:
             db.session.rollback()
             click.echo(f"{control}: no such record", err=True)
