@@ -254,13 +254,13 @@ def set_sharing(rl: ReadingList, shared: bool) -> ReadingList:
 def entries_with_availability(rl: ReadingList) -> list[dict]:
     """Each entry with the live availability the record page shows (counts of copies by status);
     records hidden or withdrawn since they were added are left out (``Record.is_public``)."""
-    from sqlalchemy.orm import selectinload
+    from sqlalchemy.orm import contains_eager
 
     from ..search.documents import availability
 
     entries = db.session.scalars(select(ReadingListEntry).join(Record, Record.id == ReadingListEntry.record_id)
                                  .where(ReadingListEntry.list_id == rl.id, Record.is_public)
-                                 .options(selectinload(ReadingListEntry.record).selectinload(Record.items))
+                                 .options(contains_eager(ReadingListEntry.record).selectinload(Record.items))
                                  .order_by(ReadingListEntry.id)).all()
     return [{"entry": e, "record": e.record, "availability": availability(e.record.items)} for e in entries]
 
