@@ -49,7 +49,6 @@ export const put = (name, value) => transact(name, "readwrite", (s) => s.put(val
 export const del = (name, key) => transact(name, "readwrite", (s) => s.delete(key));
 export const get = (name, key) => transact(name, "readonly", (s) => s.get(key));
 export const all = (name) => transact(name, "readonly", (s) => s.getAll());
-export const clear = (name) => transact(name, "readwrite", (s) => s.clear());
 
 /* Deletes, in the store of cursor-able ``s``, every value for which ``drop(value)`` is true. */
 export function deleteWhere(s, drop) {
