@@ -27,8 +27,11 @@ INDEX_AUTO_REBUILD: bool = True
 #: Days the index change feed is kept; a follower away longer than this rebuilds its index instead.
 INDEX_FEED_RETENTION_DAYS: int = 7
 #: Seconds between polls of the change feed by `flask --app opac index follow` (changes arriving
-#: meanwhile are applied together: at most one index commit per interval).
+#: meanwhile are applied together).
 INDEX_FOLLOW_INTERVAL: float = 0.5
+#: Seconds the follower waits after a poll that changed the index: at most one index commit this often,
+#: so changes arriving one by one (the desk) are applied together; a lone change waits one poll only.
+INDEX_COMMIT_INTERVAL: float = 1.0
 #: Seconds a missing feed id (a transaction still running, or rolled back) is waited for (PostgreSQL waits exactly).
 INDEX_FEED_GAP_SECONDS: float = 10.0
 #: /readyz answers 503 when the oldest change not yet in this node's index is older than this (seconds).

@@ -560,12 +560,14 @@ def prune_feed(app=None, now=None) -> int:
 
 
 def follow(app, *, once: bool = False, echo=None) -> int:
-    """The per-node follower loop: poll the feed every ``INDEX_FOLLOW_INTERVAL`` seconds, prune it
-    hourly, stop on SIGTERM/SIGINT (after the current batch), or when the parent that started it
-    (``OPAC_FOLLOWER_PARENT``, set by gunicorn.conf.py) is gone."""
+    """The per-node follower loop: poll the feed every ``INDEX_FOLLOW_INTERVAL`` seconds (at most one
+    commit every ``INDEX_COMMIT_INTERVAL``), prune it hourly, stop on SIGTERM/SIGINT (after the
+    current batch), or when the parent that started it (``OPAC_FOLLOWER_PARENT``, set by
+    gunicorn.conf.py) is gone."""
     if once:
         return follow_once(app)
     interval = float(app.config["INDEX_FOLLOW_INTERVAL"])
+    after_commit = max(interval, float(app.config["INDEX_COMMIT_INTERVAL"]))
     parent = int(os.environ.get("OPAC_FOLLOWER_PARENT") or 0)
     stopping = {"flag": False}
 
@@ -604,8 +606,10 @@ def follow(app, *, once: bool = False, echo=None) -> int:
             failures += 1
             log.exception("index follower: applying changes failed (attempt %d)", failures)
             time.sleep(min(30.0, interval * 2**failures))
-        # Sleep after a poll that wrote too: each commit makes every web worker open a new
-        # searcher and drop its per-generation caches, so changes arriving one by one (the desk)
-        # are applied in batches of one interval. A backlog (an import) is applied in one poll.
-        time.sleep(interval)
+        # Sleep longer after a poll that wrote: each commit costs the follower a Whoosh commit
+        # (and a merge of small segments) and makes every web worker open a new searcher and drop
+        # its per-generation caches, so changes arriving one by one (the desk) are applied in
+        # batches of INDEX_COMMIT_INTERVAL, while a lone change waits one poll only. A backlog (an
+        # import) is applied in one poll.
+        time.sleep(after_commit if n else interval)
     return total

@@ -122,6 +122,30 @@ def test_two_nodes_following_one_database_converge(app, tmp_path):
         assert "Traceback" not in (tmp_path / f"follower-{i}.log").read_text()
 
 
+def test_changes_arriving_one_by_one_are_committed_together(app, tmp_path):
+    """A desk's trickle of changes: polls every 0.2 s, but after a poll that wrote the follower waits
+    INDEX_COMMIT_INTERVAL (1 s), so 30 changes over 3 s make a handful of index commits, not one per
+    poll; and all of them arrive."""
+    add_records(app, 3, "Awal")
+    node = tmp_path / "node"
+    env = dict(node_env(app, node), OPAC_INDEX_FOLLOW_INTERVAL="0.2", OPAC_INDEX_COMMIT_INTERVAL="1.0")
+    proc = start_follower(env, tmp_path / "follower.log")
+    try:
+        wait_converged(app, node, timeout=90)
+        first = whoosh_index.open_dir(str(idx.generation_path(node))).latest_generation()
+        t0 = time.monotonic()
+        for i in range(30):
+            add_records(app, 1, "Meja", start=i)
+            time.sleep(max(0.0, t0 + (i + 1) * 0.1 - time.monotonic()))
+        wait_converged(app, node, timeout=30)
+        commits = whoosh_index.open_dir(str(idx.generation_path(node))).latest_generation() - first
+        seconds = time.monotonic() - t0
+    finally:
+        stop(proc)
+    assert 1 <= commits <= seconds / 1.0 + 2, (commits, seconds)
+    assert "Traceback" not in (tmp_path / "follower.log").read_text()
+
+
 def test_kill_9_mid_stream_then_restart_resumes_without_loss_or_duplication(app, tmp_path):
     node = tmp_path / "node"
     env = node_env(app, node)
