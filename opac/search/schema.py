@@ -1,6 +1,6 @@
 """The Whoosh schema of the catalogue index, and its version.
 
-Bump ``SCHEMA_VERSION`` whenever fields or analysis change: at start-up an index with another
+Bump ``SCHEMA_VERSION`` whenever fields, analysis or the sidecar format (``segments.SIDECAR_VERSION``) change: at start-up an index with another
 version is rebuilt (or the app names the command to run).
 """
 
@@ -11,7 +11,7 @@ from whoosh import columns, fields, formats
 from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer
 from .vocabulary import FACETS
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 #: Free-text fields searched by default, with their weight in the score.
 TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 2.0}

@@ -3,10 +3,11 @@
 Whoosh writes the index; the engine evaluates queries as array operations. Decoding a Whoosh
 posting list (pickled blocks) into arrays cost a worker's first meeting with every term, and each
 worker kept its own copy. Instead, whenever a segment is written (a reindex, the follower's small
-commits, a merge) the codec's writers also collect what the engine reads and save it as ``.npy``
-files in ``opac-<segment id>/`` beside the segment's files:
+commits, a merge) the codec's writers also collect what the engine reads and save it, in one
+file ``opac-<segment id>.arrays`` beside the segment's files (``write_sidecar``: a JSON header,
+then each array's bytes at an aligned offset):
 
-    meta.json                 version, documents, term range of each field
+    header                    version, documents, term range of each field, where each array is
     terms / term_off          the terms' UTF-8 bytes end to end, and where each starts (sorted by
                               field, then term: a field's terms are one sorted range)
     hashes / hash_term        64-bit hash of (field, term), sorted, and the term it belongs to
@@ -15,20 +16,21 @@ files in ``opac-<segment id>/`` beside the segment's files:
     pos_off / pos             word positions of the postings of the fields that keep them
     len_<field>, col_<name>   field lengths and numeric columns, one value per document
 
-Every worker opens them memory-mapped (``map_npy``): the page cache holds one copy for all
-workers, and a posting list is a slice. A segment without a sidecar (written by something
+Every worker maps the file once (``Sidecar``): the page cache holds one copy for all workers, and
+a posting list is a slice. One file, not a file per array: a follower's commit of a few changes
+writes a small segment (and a merge of small ones) and deletes what was merged away, and every web
+worker opens the new one; with 25 ``.npy`` files a segment, opening them cost a worker 34 ms per
+commit and the files' creation and deletion a good part of the follower's commit. A segment without a sidecar (written by something
 else) is read through Whoosh, decoded per term into a bounded per-process cache.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import mmap
 import os
 import pickle
-import re
 import shutil
 import threading
 import zlib
@@ -44,7 +46,7 @@ from whoosh.util.numeric import byte_to_length
 from .analysis import STEM_MARK
 from .schema import COLUMNS
 
-SIDECAR_VERSION = 1
+SIDECAR_VERSION = 2
 SIDECAR_PREFIX = "opac-"
 
 EMPTY_IDS = np.zeros(0, dtype=np.int32)
@@ -149,8 +151,13 @@ def term_hash(field: str, btext: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(field.encode() + b"\0" + btext, digest_size=8).digest(), "little")
 
 
+SIDECAR_SUFFIX = ".arrays"
+_MAGIC = b"OPACSIDE"
+_ALIGN = 64
+
+
 def sidecar_path(folder: str | Path, segid: str) -> Path:
-    return Path(folder) / f"{SIDECAR_PREFIX}{segid}"
+    return Path(folder) / f"{SIDECAR_PREFIX}{segid}{SIDECAR_SUFFIX}"
 
 
 # ----------------------------------------------------------------------------- writing
@@ -294,14 +301,12 @@ class _FieldWriter(W3FieldWriter):
 
 def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[bytes], post_off, docs, tf,
                   pos_range, pos_off, pos, values: dict) -> Path:
-    """Save a segment's sidecar, atomically (a temporary directory renamed into place)."""
+    """Save a segment's sidecar, atomically (a temporary file renamed into place)."""
     final = sidecar_path(folder, segid)
-    tmp = folder / f".{final.name}.{os.getpid()}.{threading.get_ident()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    arrays: dict[str, np.ndarray] = {}
 
     def save(name, arr):
-        np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
+        arrays[name] = np.ascontiguousarray(arr)
 
     lens = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
     term_off = np.zeros(len(terms) + 1, dtype=np.int64)
@@ -335,10 +340,21 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
             save(f"len_{name[1:-4]}", arr)
     start, end = pos_range
     meta = {"version": SIDECAR_VERSION, "documents": n, "fields": fields,
-            "positions": None if start is None else [start, end]}
-    (tmp / "meta.json").write_text(json.dumps(meta))
-    shutil.rmtree(final, ignore_errors=True)
-    os.rename(tmp, final)
+            "positions": None if start is None else [start, end], "arrays": {}}
+    at = 0
+    for name, arr in arrays.items():
+        meta["arrays"][name] = [arr.dtype.str, at, len(arr)]
+        at += -(-arr.nbytes // _ALIGN) * _ALIGN
+    header = json.dumps(meta).encode()
+    start_of_data = -(-(len(_MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
+    tmp = folder / f".{final.name}.{os.getpid()}.{threading.get_ident()}"
+    with open(tmp, "wb") as f:
+        f.write(_MAGIC + start_of_data.to_bytes(8, "little") + header)
+        for name, arr in arrays.items():
+            f.seek(start_of_data + meta["arrays"][name][1])
+            f.write(memoryview(arr).cast("B"))
+        f.truncate(start_of_data + at)
+    os.replace(tmp, final)
     return final
 
 
@@ -346,10 +362,13 @@ def remove_dead_sidecars(storage) -> None:
     """Remove the sidecars of segments whose files Whoosh has deleted (merged away)."""
     folder = Path(storage.folder)
     names = set(storage.list())
-    for d in folder.glob(f"{SIDECAR_PREFIX}*"):
-        segid = d.name[len(SIDECAR_PREFIX):]
+    for p in folder.glob(f"{SIDECAR_PREFIX}*"):
+        segid = p.name[len(SIDECAR_PREFIX):].removesuffix(SIDECAR_SUFFIX)
         if not any(n.startswith(segid + ".") for n in names):
-            shutil.rmtree(d, ignore_errors=True)
+            if p.is_dir():  # an older version's directory of .npy files
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -383,70 +402,32 @@ class LRUCache:
                 self.bytes -= old_size
 
 
-_NPY_HEADER = re.compile(rb"\{'descr': '([<>|][a-zA-Z]\d+)', 'fortran_order': False, 'shape': \((\d*),?\), \}")
-
-
-def map_npy(path: Path) -> np.ndarray:
-    """A one-dimensional ``.npy`` file as a read-only array over a memory map of the file.
-
-    What ``np.load(path, mmap_mode="r")`` gives, without its cost per file (the header parsed by
-    ``ast.literal_eval``, the path resolved, a ``np.memmap`` built): about 1.3 ms each, 25 files a
-    segment, paid by every web worker for each new segment the follower commits. Headers this
-    module did not write (another layout) are parsed as numpy does.
-
-    >>> import tempfile
-    >>> d = Path(tempfile.mkdtemp())
-    >>> np.save(d / "a.npy", np.arange(5, dtype=np.int32)); np.save(d / "e.npy", np.zeros(0, np.float32))
-    >>> map_npy(d / "a.npy").tolist(), map_npy(d / "e.npy").dtype, map_npy(d / "a.npy").flags.writeable
-    ([0, 1, 2, 3, 4], dtype('float32'), False)
-    """
-    with open(path, "rb") as f:
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    if mm[:6] != b"\x93NUMPY":
-        raise ValueError(f"{path}: not a .npy file")
-    size = 2 if mm[6] == 1 else 4
-    start = 8 + size
-    end = start + int.from_bytes(mm[8:start], "little")
-    header = mm[start:end]
-    m = _NPY_HEADER.match(header)
-    if m is not None:
-        dtype, count = np.dtype(m.group(1).decode()), int(m.group(2) or 0)
-    else:
-        h = ast.literal_eval(header.decode("latin1"))
-        if h["fortran_order"] or len(h["shape"]) != 1:
-            raise ValueError(f"{path}: not a one-dimensional array")
-        dtype, count = np.dtype(h["descr"]), int(h["shape"][0])
-    return np.frombuffer(mm, dtype=dtype, count=count, offset=end)
-
-
 class Sidecar:
     """A segment's sidecar, memory-mapped (see the module docstring)."""
 
     def __init__(self, path: Path):
-        meta = json.loads((path / "meta.json").read_text())
+        with open(path, "rb") as f:
+            # a later merge may delete the file: the mapping stays valid
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if mm[:len(_MAGIC)] != _MAGIC:
+            raise ValueError(f"{path}: not a sidecar")
+        start_of_data = int.from_bytes(mm[len(_MAGIC):len(_MAGIC) + 8], "little")
+        meta = json.loads(mm[len(_MAGIC) + 8:start_of_data].rstrip(b"\0"))
         if meta.get("version") != SIDECAR_VERSION:
             raise ValueError(f"sidecar version {meta.get('version')}")
         self.n = int(meta["documents"])
         self.fields = {f: (int(lo), int(hi)) for f, (lo, hi) in meta["fields"].items()}
         self.pos_range = meta["positions"]
         self.path = path
-
-        def load(name):
-            return map_npy(path / f"{name}.npy")
-
-        self.terms = load("terms")
-        self.term_off = load("term_off")
-        self.hashes = load("hashes")
-        self.hash_term = load("hash_term")
-        self.lexical = load("lexical")
-        self.post_off = load("post_off")
-        self.docs = load("docs")
-        self.tf = load("tf")
-        self.pos_off = load("pos_off")
-        self.pos = load("pos")
-        # all opened now: a later merge may delete the files, the mappings stay valid
-        self._lengths = {p.stem[4:]: load(p.stem) for p in path.glob("len_*.npy")}
-        self._columns = {p.stem[4:]: load(p.stem) for p in path.glob("col_*.npy")}
+        #: Every array of the sidecar by name (see the module docstring), read-only views of the map.
+        self.arrays = {name: np.frombuffer(mm, dtype=np.dtype(dtype), count=count, offset=start_of_data + at)
+                       for name, (dtype, at, count) in meta["arrays"].items()}
+        a = self.arrays
+        self.terms, self.term_off, self.hashes, self.hash_term = a["terms"], a["term_off"], a["hashes"], a["hash_term"]
+        self.lexical, self.post_off, self.docs, self.tf = a["lexical"], a["post_off"], a["docs"], a["tf"]
+        self.pos_off, self.pos = a["pos_off"], a["pos"]
+        self._lengths = {name[4:]: v for name, v in a.items() if name.startswith("len_")}
+        self._columns = {name[4:]: v for name, v in a.items() if name.startswith("col_")}
 
     def text(self, t: int) -> bytes:
         return self.terms[self.term_off[t]:self.term_off[t + 1]].tobytes()
