@@ -100,6 +100,19 @@ def test_without_sidecars_the_same_answers(index_dir):
     assert [ranked(plain, q) for q in queries] == want
 
 
+@pytest.mark.parametrize("damage", ["truncated", "garbled", "empty"])
+def test_a_damaged_sidecar_is_read_through_whoosh_with_the_same_answers(index_dir, damage):
+    """A sidecar cut short (a crash while it was written), overwritten or empty is not trusted."""
+    queries = ["laskar pelangi", "perpustakaan", '"ilmu perpustakaan"', "perpus*", "hirata -pemimpi"]
+    want = [ranked(snapshot(index_dir), q) for q in queries]
+    files = sorted(idx.current_path(index_dir).glob(f"{SIDECAR_PREFIX}*"))
+    data = files[0].read_bytes()
+    files[0].write_bytes({"truncated": data[: len(data) // 2], "garbled": b"x" * len(data), "empty": b""}[damage])
+    snap = snapshot(index_dir)
+    assert [type(leaf.store) for leaf in snap.leaves].count(WhooshSegment) == 1
+    assert [ranked(snap, q) for q in queries] == want
+
+
 def test_a_merge_writes_one_sidecar_and_the_next_write_removes_the_dead_ones(index_dir):
     ix = idx.open_index(index_dir)
     w = ix.writer(codec=idx.codec())
