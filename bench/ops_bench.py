@@ -236,9 +236,9 @@ def main():
     ap.add_argument("--port", type=int, default=0, help="default: a free port")
     ap.add_argument("--background-nice", type=int, default=None,
                     help="OPAC_BACKGROUND_NICE of the follower and the import beside the desk (default: the setting's)")
-    ap.add_argument("--sched-idle", action="store_true",
-                    help="an experiment: the import and the follower run under SCHED_IDLE during the import "
-                         "(preempted at once by any other task) instead of only their niceness")
+    ap.add_argument("--sched-idle", choices=["follower", "import", "both"],
+                    help="an experiment: these run under SCHED_IDLE during the import (preempted at once by any "
+                         "other task) instead of only their niceness")
     ap.add_argument("--phase-timeout", type=float, default=900,
                     help="seconds any phase may take before the benchmark reports what it waited for and stops")
     args = ap.parse_args()
@@ -351,6 +351,8 @@ def main():
             meter.extra["import"] = imp.pid
             if args.sched_idle:
                 for pid, part in [(imp.pid, "import"), *((k[1], k[0]) for k in meter.sample() if k[0] == "follower")]:
+                    if args.sched_idle not in (part, "both"):
+                        continue
                     os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
                     print(f"{part} (pid {pid}) under SCHED_IDLE", flush=True)
             t = dog.thread(desk_round, desk, barcodes[60:120], during, stop, name="desk during import")
