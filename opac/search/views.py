@@ -67,10 +67,14 @@ def facet_label(name: str, value: str, labels: dict | None = None) -> str:
     return value
 
 
-def facets_in_order(result, params: SearchParams) -> dict[str, list[FacetValue]]:
-    """A result's facets in the order of ``vocabulary.FACETS``, the availability flag among them."""
-    counted = {**result.facets, "available": [FacetValue("1", result.available_count, params.available)]}
-    return {name: counted[name] for name in FACET if name in counted}
+def facets_in_order(facets: dict[str, list[FacetValue]]) -> dict[str, list[FacetValue]]:
+    """``facets`` in the order of ``vocabulary.FACETS``."""
+    return {name: facets[name] for name in FACET if name in facets}
+
+
+def result_facets(result, params: SearchParams) -> dict[str, list[FacetValue]]:
+    """A result's facets in the declared order, the availability flag among them."""
+    return facets_in_order({**result.facets, "available": [FacetValue("1", result.available_count, params.available)]})
 
 
 def search_url(args: MultiDict, **changes) -> str:
@@ -109,11 +113,14 @@ def results():
     if params.available:
         active.append(("available", "1"))
     try:
-        result = backend().search(params) if (params.q.strip() or active) else None
+        if params.q.strip() or active:
+            result = backend().search(params)
+            facets = result_facets(result, params)
+        else:  # nothing asked yet: the whole catalogue's facets, to browse by
+            result, facets = None, facets_in_order(backend().facets(params))
     except SearchUnavailable as exc:
         return render_template("search/unavailable.html", problem=str(exc)), 503
-    facets = {name: values for name, values in (facets_in_order(result, params) if result else {}).items()
-              if any(v.count or v.selected for v in values)}  # a facet with results or chosen
+    facets = {name: values for name, values in facets.items() if any(v.count or v.selected for v in values)}
     page = render_template(
         "search/results.html", params=params, result=result, active=active, args=request.args, facets=facets,
         search_url=lambda **kw: search_url(request.args, **kw), facet_label=facet_label,
@@ -164,7 +171,7 @@ def api_search():
     facets = {
         name: [{"value": v.value, "label": facet_label(name, v.value, labels), "count": v.count, "selected": v.selected}
                for v in values]
-        for name, values in facets_in_order(result, params).items()
+        for name, values in result_facets(result, params).items()
     }
     response = jsonify(
         query=params.q, total=result.total, page=result.page, size=result.size, pages=result.pages,
