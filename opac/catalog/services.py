@@ -99,6 +99,11 @@ class LocationCache:
         return loc
 
 
+def built_marc(fields: dict) -> bytes:
+    """The MARC (ISO 2709) of a record read without one (CSV, JSON): made from its fields and copies."""
+    return to_iso2709(fields_to_marc(fields, fields.get("items") or []))
+
+
 def upsert_record(fields: dict, *, marc: bytes | None = None, source: str | None = None,
                   locations: LocationCache | None = None) -> tuple[Record, str, list[str], tuple[int, int]]:
     """Create or update the record with ``fields["control_number"]``.
@@ -114,7 +119,7 @@ def upsert_record(fields: dict, *, marc: bytes | None = None, source: str | None
     record = db.session.scalar(select(Record).where(Record.control_number == control))
     items = fields.get("items") or []
     if marc is None:
-        marc = to_iso2709(fields_to_marc(fields, items))
+        marc = built_marc(fields)
     if record is None:
         record = Record(control_number=control, marc=marc, source=source,
                         **{k: fields.get(k) for k in RECORD_FIELDS})
@@ -175,7 +180,7 @@ def _prepared(records, chunk: int):
     batch = []
     for number, fields, notes, marc in records:
         if fields is not None and marc is None:
-            marc = to_iso2709(fields_to_marc(fields, fields.get("items") or []))
+            marc = built_marc(fields)
         batch.append((number, fields, notes, marc))
         if len(batch) >= chunk:
             yield batch

@@ -191,11 +191,12 @@ def suggest(text: str, limit: int = 3) -> dict:
     content = [w for w in words(text) if w not in STOP_WORDS and len(w) > 2]
     if len(content) >= 2:
         from ..search.documents import LOCAL
-        from ..search.services import SearchParams, SearchUnavailable, search
+        from ..search.interface import SearchParams, SearchUnavailable
+        from ..search.services import backend
 
         try:
-            res = search(SearchParams.build(q=" ".join(content[:8]), size=3, facets=False,
-                                            filters={"library": [LOCAL]}))
+            res = backend().search(SearchParams.build(q=" ".join(content[:8]), size=3, facets=False,
+                                                      filters={"library": [LOCAL]}))
             if not res.fallback:
                 records = [{"id": h.id, "title": h.data["title"], "authors": h.data.get("authors", [])[:2],
                             "url": url_for("catalog.record", record_id=h.id)} for h in res.hits]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +32,9 @@ from .vocabulary import FACET_FIELDS
 #: Masks of terms held by at least 1/MASK_KEPT_SHARE of the documents are kept per snapshot, at
 #: most MASKS_KEPT of them (each one byte per document).
 MASK_KEPT_SHARE, MASKS_KEPT = 8, 8
+#: Parsed hit summaries kept per process, measured by their JSON text (about 20,000 summaries),
+#: shared out between the segments by their documents.
+HITS_KEPT_BYTES = 10 * 1024 * 1024
 
 
 @dataclass
@@ -54,7 +56,6 @@ class Engine:
         self.stores: dict[str, object] = {}
         self.derived: dict[str, dict] = {}
         self.dictionaries = {f: Dictionary() for f in FACET_FIELDS.values()}
-        self.hits: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
     def store(self, segreader):
@@ -307,23 +308,15 @@ class Snapshot(Scoring, Phrases, Facets):
         return self.searcher.stored_fields(int(docnum))
 
     def hit(self, docnum: int) -> dict:
-        """The stored hit summary of a document, parsed once per segment document (immutable)."""
+        """The stored hit summary of a document, parsed once per segment document (immutable) and
+        kept with its segment's derived values (dropped when the segment leaves the index)."""
         docnum = int(docnum)
-        for leaf in self.leaves:
-            if leaf.offset <= docnum < leaf.offset + leaf.store.n:
-                key = (leaf.segid, docnum - leaf.offset)
-                break
-        else:
-            key = None
-        cache = self.engine.hits
-        if key is not None:
-            got = cache.get(key)
-            if got is not None:
-                return got
-        data = json.loads(self.stored(docnum)["hit"])
-        if key is not None:
-            with self.engine._lock:
-                cache[key] = data
-                if len(cache) > 20_000:
-                    cache.popitem(last=False)
+        leaf = self.leaves[int(np.searchsorted(self._starts, docnum, side="right")) - 1]
+        share = HITS_KEPT_BYTES * leaf.store.n // max(self.N, 1)
+        cache = self.engine.segment_cached(leaf, "hits", lambda: LRUCache(share))
+        data = cache.get(docnum - leaf.offset)
+        if data is None:
+            text = self.stored(docnum)["hit"]
+            data = json.loads(text)
+            cache.put(docnum - leaf.offset, data, len(text))
         return data

@@ -94,7 +94,8 @@ class SearchBackend(Protocol):
         """One page of results (cached per index generation), with facets if ``params.facets``."""
 
     def facets(self, params: SearchParams) -> dict[str, list[FacetValue]]:
-        """The facet values of the results of ``params`` (the sidebar without a result page)."""
+        """The facet values of the results of ``params``, without a page of hits (the search page
+        offers the whole catalogue's to browse before anything is asked)."""
 
     def suggest(self, q: str, limit: int = 8) -> list[dict]:
         """Titles, authors and subjects completing what the patron is typing."""

@@ -13,13 +13,12 @@ from werkzeug.datastructures import MultiDict
 from ..catalog.material_types import MATERIAL_TYPE_LABELS
 from ..web import public_page
 from . import misses
-from .interface import SearchParams, SearchUnavailable
+from .interface import FacetValue, SearchParams, SearchUnavailable
 from .services import backend, library_names
 from .vocabulary import (
     FACET,
     FACET_FIELDS,
     FACET_LABELS,
-    FACETS,
     LANGUAGE_LABELS,
     SORT_LABELS,
     parse_year_range,
@@ -30,8 +29,6 @@ bp = Blueprint("search", __name__)
 api_bp = Blueprint("search_api", __name__, url_prefix="/api/v1")
 
 MULTI = tuple(FACET_FIELDS)
-#: The facets listed with their values on the results page, in order (the "flag" has a line of its own).
-LISTED_FACETS = tuple(f.name for f in FACETS if f.kind != "flag")
 
 
 def params_from(args: MultiDict) -> SearchParams:
@@ -56,6 +53,8 @@ def facet_label(name: str, value: str, labels: dict | None = None) -> str:
     """The label shown for a facet value; ``labels`` is ``_labels(locale)`` when the caller has it."""
     if name in ("type", "language"):
         return (labels or _labels(str(get_locale())))[name].get(value, value)
+    if name == "available":
+        return _("Available now")
     if name == "year":
         rng = parse_year_range(value)
         return year_range_label(rng) if rng else value
@@ -66,6 +65,16 @@ def facet_label(name: str, value: str, labels: dict | None = None) -> str:
     if name == "library":
         return library_names().get(value, value)
     return value
+
+
+def facets_in_order(facets: dict[str, list[FacetValue]]) -> dict[str, list[FacetValue]]:
+    """``facets`` in the order of ``vocabulary.FACETS``."""
+    return {name: facets[name] for name in FACET if name in facets}
+
+
+def result_facets(result, params: SearchParams) -> dict[str, list[FacetValue]]:
+    """A result's facets in the declared order, the availability flag among them."""
+    return facets_in_order({**result.facets, "available": [FacetValue("1", result.available_count, params.available)]})
 
 
 def search_url(args: MultiDict, **changes) -> str:
@@ -104,14 +113,18 @@ def results():
     if params.available:
         active.append(("available", "1"))
     try:
-        result = backend().search(params) if (params.q.strip() or active) else None
+        if params.q.strip() or active:
+            result = backend().search(params)
+            facets = result_facets(result, params)
+        else:  # nothing asked yet: the whole catalogue's facets, to browse by
+            result, facets = None, facets_in_order(backend().facets(params))
     except SearchUnavailable as exc:
         return render_template("search/unavailable.html", problem=str(exc)), 503
+    facets = {name: values for name, values in facets.items() if any(v.count or v.selected for v in values)}
     page = render_template(
-        "search/results.html", params=params, result=result, active=active, args=request.args,
+        "search/results.html", params=params, result=result, active=active, args=request.args, facets=facets,
         search_url=lambda **kw: search_url(request.args, **kw), facet_label=facet_label,
-        facet_labels=FACET_LABELS, facet_names=LISTED_FACETS, sort_labels=SORT_LABELS,
-        type_labels=MATERIAL_TYPE_LABELS, language_labels=LANGUAGE_LABELS,
+        facet_labels=FACET_LABELS, sort_labels=SORT_LABELS,
         library_names=library_names([c for h in (result.hits if result else []) for c in h.held_by]),
     )
     if result is not None and misses.should_count(params, result.total):
@@ -158,10 +171,8 @@ def api_search():
     facets = {
         name: [{"value": v.value, "label": facet_label(name, v.value, labels), "count": v.count, "selected": v.selected}
                for v in values]
-        for name, values in result.facets.items()
+        for name, values in result_facets(result, params).items()
     }
-    facets["available"] = [{"value": "1", "label": _("Available now"), "count": result.available_count,
-                            "selected": params.available}]
     response = jsonify(
         query=params.q, total=result.total, page=result.page, size=result.size, pages=result.pages,
         sort=result.sort, hits=[hit_json(h, record_url, names) for h in result.hits], facets=facets,

@@ -10,7 +10,6 @@ import re
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -122,7 +121,7 @@ def record_save(record_id: int):
 
 
 def _item_action(record_id: int, action, anchor: str):
-    """Run one change to a record's copies; the edge commits it or shows why not."""
+    """Run one change to a record or its copies; the edge commits it or shows why not."""
     record = _load(record_id, lock=True)
     try:
         message = action(record)
@@ -165,26 +164,26 @@ def record_edit_copy(record_id: int, item_id: int):
     return _item_action(record_id, edit, "#copies")
 
 
-#: The two reversible changes of a record's place in the catalogue: the service and what to say when done.
-_CATALOGUE_CHANGES = {
-    "withdraw": (lambda record, form: catalog.withdraw_record(record, by=current_user, reason=form.get("reason")),
-                 _l("The record is withdrawn: patrons no longer find it, and harvesters see it as deleted.")),
-    "reinstate": (lambda record, form: catalog.reinstate_record(record, by=current_user),
-                  _l("The record is back in the catalogue; its withdrawn copies are available again.")),
-}
-
-
-@bp.post("/records/<id:record_id>/<any(withdraw, reinstate):change>")
+@bp.post("/records/<id:record_id>/withdraw")
 @staff_required("catalog_edit")
-def record_withdraw_or_reinstate(record_id: int, change: str):
-    """Withdraw a record or reinstate it: the same services as `flask --app opac withdraw-record`."""
-    service, done = _CATALOGUE_CHANGES[change]
+def record_withdraw(record_id: int):
+    """Withdraw a record: the same service as `flask --app opac withdraw-record`."""
+    def withdraw(record):
+        catalog.withdraw_record(record, by=current_user, reason=request.form.get("reason"))
+        return _("The record is withdrawn: patrons no longer find it, and harvesters see it as deleted.")
 
-    def run(record):
-        service(record, request.form)
-        return str(done)
+    return _item_action(record_id, withdraw, "#withdraw")
 
-    return _item_action(record_id, run, "#withdraw")
+
+@bp.post("/records/<id:record_id>/reinstate")
+@staff_required("catalog_edit")
+def record_reinstate(record_id: int):
+    """Bring a withdrawn record back: the same service as `flask --app opac reinstate-record`."""
+    def reinstate(record):
+        catalog.reinstate_record(record, by=current_user)
+        return _("The record is back in the catalogue; its withdrawn copies are available again.")
+
+    return _item_action(record_id, reinstate, "#withdraw")
 
 
 @bp.post("/records/<id:record_id>/delete")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from opac.catalog.importers import read_records
 from opac.catalog.marc import fields_to_marc, read_marc, to_iso2709
 from opac.catalog.models import Item, Location, Record
-from opac.catalog.services import import_data
+from opac.catalog.services import import_data, upsert_record
 from opac.extensions import db
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -86,6 +87,10 @@ def test_csv_with_documented_columns(ctx):
     # the generated control number is stable, so a re-import updates nothing
     again = import_data(csv_text.encode(), name="cat.csv", commit=db.session.commit)
     assert again.unchanged == 2 and _counts()[0] == 2
+    # the MARC made for a record read without one holds its copies, and is the MARC any save makes
+    assert b"C001" in rec.marc and b"C002" in rec.marc
+    (_n, fields, _notes, marc), *_ = read_records(csv_text.encode(), "csv")
+    assert marc is None and upsert_record(fields)[1] == "unchanged"
 
 
 def test_json_lines_with_slims_shapes(ctx):

@@ -292,3 +292,13 @@ def test_spam_limits_hold_with_several_workers(app, live_server):
         stored = db.session.scalar(select(func.count()).select_from(Question))
     assert stored == codes.count(200) == 3  # ASK_MAX_PER_IP on the server, across its 4 workers
     assert codes.count(429) == 9
+
+
+def test_suggest_offers_our_records_that_have_all_the_words(client, load_records):
+    rid, _ = load_records([{"title": "Laskar Pelangi", "authors": ["Hirata, Andrea"], "items": ["B1"]},
+                           {"title": "Sang Pemimpi", "authors": ["Hirata, Andrea"], "items": ["B2"]}])
+    sug = client.get("/api/v1/ask/suggest", query_string={"q": "laskar pelangi, hirata?"}).get_json()
+    assert sug["records"] == [{"id": rid, "title": "Laskar Pelangi", "authors": ["Hirata, Andrea"],
+                               "url": f"/record/{rid}"}]
+    # only some of the words match (the search falls back to any word): no record is offered
+    assert client.get("/api/v1/ask/suggest", query_string={"q": "laskar kalkulus"}).get_json()["records"] == []

@@ -4,6 +4,8 @@ facets against counts made by hand."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -125,6 +127,26 @@ def test_a_merge_writes_one_sidecar_and_the_next_write_removes_the_dead_ones(ind
     assert sidecar_path(".", segment.segment_id()).name in names and len(names) == 2
     snap = snapshot(index_dir)
     assert snap.doc_count == 11 and ranked(snap, "kalkulus") == [20]
+
+
+def test_hit_summaries_are_parsed_once_per_segment_and_forgotten_with_it(index_dir):
+    engine = Engine()
+    ix = idx.open_index(index_dir)
+    before = Snapshot(engine, ix.searcher())
+    first, second = before.leaves
+    a, b = before.hit(first.offset), before.hit(second.offset)
+    assert before.hit(first.offset) is a and before.hit(second.offset) is b  # parsed once
+    w = ix.writer(codec=idx.codec())
+    w.commit(optimize=True)  # both segments merged into one
+    after = Snapshot(engine, ix.searcher())
+    (merged,) = after.leaves
+    held = sys.getrefcount(a)
+    engine.forget_unused({merged.segid})  # as the search service does for each new generation
+    assert sys.getrefcount(a) == held - 1  # the engine no longer keeps the old segment's summaries
+    assert set(engine.derived) == {merged.segid} and set(engine.stores) == {merged.segid}
+    by_id = {after.hit(d)["id"]: after.hit(d) for d in range(after.N)}
+    assert by_id[a["id"]] == a and by_id[a["id"]] is not a  # parsed again from the merged segment
+    assert all(after.hit(d) is by_id[after.hit(d)["id"]] for d in range(after.N))
 
 
 def test_deleted_documents_count_nowhere(index_dir):

@@ -8,6 +8,7 @@ import re
 from html import unescape
 
 from opac.api.openapi import catalog_paths
+from opac.catalog.material_types import MATERIAL_TYPE_LABELS
 from opac.catalog.models import Item, Location, Record
 from opac.search.documents import ItemFacts, build_document
 from opac.search.schema import build_schema
@@ -52,3 +53,7 @@ def test_every_filter_is_read_shown_in_order_and_cleared(client, load_records):
     chips = re.findall(r'class="chip" href="[^"]*"[^>]*>\s*([^:<]+):', page)
     assert sorted(chips) == sorted(shown.values())
     assert page.count('href="/search?q=laskar"') == 1  # "Clear all" drops every filter and keeps the words
+    thesis = labels_in("id", MATERIAL_TYPE_LABELS)["thesis"]
+    assert f'<span class="type type-thesis">{thesis}</span>' in page  # the hit names its type
+    api = client.get("/api/v1/search", query_string={"q": "laskar", **chosen}).get_json()
+    assert list(api["facets"]) == [f.name for f in FACETS]  # the API lists them in the same order

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from html import unescape
+
 import pytest
 
 CATALOG = [
@@ -256,3 +260,15 @@ def test_the_search_backend_answers_facets_alone(app, catalog):
         page = backend().search(SearchParams.build(q="hirata"))
     assert {v.value: v.count for v in facets["type"]} == {"book": 2}
     assert facets == page.facets
+
+
+def test_the_search_page_with_nothing_asked_offers_the_catalogue_to_browse(client, catalog):
+    page = unescape(client.get("/search").get_data(as_text=True))
+    assert "Jelajahi katalog" in page  # "Browse the catalogue"
+    by_type = dict(re.findall(r'href="/search\?type=(\w+)"[^>]*>[^<]+<span class="count">(\d+)</span>', page))
+    assert {t: int(n) for t, n in by_type.items()} == dict(Counter(r.get("material_type", "book") for r in CATALOG))
+    languages = re.findall(r'href="/search\?language=(\w+)"', page)
+    assert languages[:2] == ["ind", "eng"]  # most records first
+    # each value is a search by that filter
+    thesis = unescape(client.get("/search?type=thesis").get_data(as_text=True))
+    assert 'data-total="1"' in thesis and "Skripsi tentang perpustakaan desa" in thesis

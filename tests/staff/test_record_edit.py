@@ -174,14 +174,18 @@ def test_withdraw_and_reinstate(app, client, shelf, librarian, search_api, make_
 
     with app.app_context():
         control = db.session.get(Record, rid).control_number
+    assert f'action="/staff/records/{rid}/withdraw"' in client.get(f"/staff/records/{rid}").text
     assert post(client, f"/staff/records/{rid}/withdraw", reason="Rusak terkena banjir").status_code == 303
-    assert "Withdrawn: Rusak terkena banjir" in client.get(f"/staff/records/{rid}").text  # the reason, in the log
+    page = client.get(f"/staff/records/{rid}").text
+    assert "Withdrawn: Rusak terkena banjir" in page  # the reason, in the log
+    assert "The record is withdrawn: patrons no longer find it" in page  # what was done
     with app.app_context():
         rec = db.session.get(Record, rid)
         assert rec.withdrawn_at is not None and {i.status for i in rec.items} == {"withdrawn"}
     assert search_api("laskar")["total"] == 0
     page = client.get(f"/staff/records/{rid}").text
     assert "Reinstate record" in page and "Add a copy" not in page
+    assert f'action="/staff/records/{rid}/reinstate"' in page
     oai = client.get("/oai", query_string={"verb": "GetRecord", "metadataPrefix": "oai_dc",
                                            "identifier": f"oai:opac.test:{control}"}).text
     assert 'status="deleted"' in oai and "<metadata>" not in oai
@@ -190,6 +194,7 @@ def test_withdraw_and_reinstate(app, client, shelf, librarian, search_api, make_
     assert client.get(f"/record/{rid}").status_code == 200  # staff still see it
 
     assert post(client, f"/staff/records/{rid}/reinstate").status_code == 303
+    assert "The record is back in the catalogue" in flashes(client, f"/staff/records/{rid}")
     assert search_api("laskar")["total"] == 1
     with app.app_context():
         assert {i.status for i in db.session.get(Record, rid).items} == {"available"}
