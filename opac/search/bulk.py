@@ -245,20 +245,15 @@ def _analyse(field, value) -> tuple[list, int]:
 
 def _sidecar_writer(fw) -> bool:
     """Whether ``fw`` is the sidecar codec's field writer (``segments``), which also takes whole terms."""
-    return isinstance(fw, W3FieldWriter) and hasattr(fw, "sidecar_term")
+    return isinstance(fw, W3FieldWriter) and hasattr(fw, "sidecar_terms")
 
 
 def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
     """Terms and postings in W3 format: what ``fw.add_postings`` writes for the same postings
     (sorted by field, term, document), without a Python call per posting; the same bytes but for
     the pickle protocol of postings (``_PROTOCOL``). The sidecar codec's field writer is handed each
-    term's postings whole (``sidecar_term``)."""
+    field's postings whole (``sidecar_terms``)."""
     sidecar = _sidecar_writer(fw)
-    one = array("f", [1.0])
-
-    def ones_f(n):
-        return one * n
-
     codec = fw._codec
     blocklimit, compression, inlinelimit = codec._blocklimit, codec._compression, codec._inlinelimit
     tindex = fw._tindex
@@ -287,7 +282,9 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
         lens = lengths.get(name)
         out = []
         postout = []
-        for tbytes in sorted(posts):
+        terms = sorted(posts)
+        sc_docs, sc_tfs, sc_values = [], [], []
+        for tbytes in terms:
             post = posts[tbytes]
             bare = isinstance(post, array)
             if bare:
@@ -357,7 +354,10 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
                 info = pack_terminfo(0, total, n, minl or 0, maxl, maxw, docs[0], docs[-1])
                 info += _LONG.pack(start) + _INT.pack(offset - start)
             if sidecar:
-                fw.sidecar_term(tbytes, docs, ones_f(n) if bare else weights, () if bare else values)
+                sc_docs.append(docs)
+                if not bare:
+                    sc_tfs.append(weights)
+                    sc_values.append(values)
             key = prefix + tbytes
             if key <= lastkey:
                 raise ValueError(f"terms out of order: {lastkey!r}..{key!r}")
@@ -369,6 +369,7 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
             out.append(entry)
             pos += len(entry)
         if sidecar:
+            fw.sidecar_terms(terms, sc_docs, sc_tfs if sc_tfs else None, sc_values)
             fw.sidecar_end_field(name)
         dbfile.write(b"".join(out))
         if postout:

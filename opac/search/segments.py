@@ -31,6 +31,7 @@ import threading
 import zlib
 from array import array
 from collections import OrderedDict
+from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,18 @@ def is_lexical(field: str, text: str) -> bool:
 
 def term_hash(field: str, btext: bytes) -> int:
     """Stable 64-bit hash of a field's term (the sidecar's dictionary key)."""
-    return int.from_bytes(hashlib.blake2b(field.encode() + b"\0" + btext, digest_size=8).digest(), "little")
+    return term_hashes(field, [btext])[0]
+
+
+def term_hashes(field: str, btexts: list[bytes]) -> list[int]:
+    """:func:`term_hash` of each of ``btexts`` (the field's part of the hash computed once)."""
+    base = hashlib.blake2b(field.encode() + b"\0", digest_size=8)
+    out = []
+    for btext in btexts:
+        h = base.copy()
+        h.update(btext)
+        out.append(int.from_bytes(h.digest(), "little"))
+    return out
 
 
 def sidecar_path(folder: str | Path, segid: str) -> Path:
@@ -238,17 +250,25 @@ class _FieldWriter(W3FieldWriter):
             self._sc_decode = fieldobj.format.decode_positions
             self._sc_pos_start = len(self._sc_docs)
 
-    def sidecar_term(self, btext: bytes, docs: array, tfs: array, values) -> None:
-        """A whole term's postings at once (``bulk``): what ``start_term``, ``add`` per posting and
-        ``finish_term`` collect."""
-        self._sc_terms.append(btext)
-        self._sc_docs.frombytes(docs.tobytes())  # document numbers below 2**31 (array "I" or "i")
-        self._sc_tf.extend(tfs)
+    def sidecar_terms(self, btexts: list[bytes], docs: list[array], tfs: list[array] | None, values: list) -> None:
+        """Whole terms' postings at once (``bulk``): what ``start_term``, ``add`` per posting and
+        ``finish_term`` collect for each of ``btexts``, whose document numbers (below 2**31, arrays
+        "I" or "i"), frequencies (None: all 1) and values are ``docs[i]``, ``tfs[i]`` and ``values[i]``."""
+        self._sc_terms.extend(btexts)
+        start = len(self._sc_docs)
+        self._sc_docs.frombytes(b"".join([d.tobytes() for d in docs]))
+        if tfs is None:
+            self._sc_tf.extend(array("f", [1.0]) * (len(self._sc_docs) - start))
+        else:
+            self._sc_tf.frombytes(b"".join([t.tobytes() for t in tfs]))
+        it = accumulate(map(len, docs), initial=start)
+        next(it)
+        self._sc_post_off.extend(it)
         if self._sc_decode is not None:
-            for vbytes in values:
-                self._sc_pos.extend(self._sc_decode(vbytes))
-                self._sc_pos_off.append(len(self._sc_pos))
-        self._sc_post_off.append(len(self._sc_docs))
+            for vals in values:
+                for vbytes in vals:
+                    self._sc_pos.extend(self._sc_decode(vbytes))
+                    self._sc_pos_off.append(len(self._sc_pos))
 
     def sidecar_end_field(self, fieldname: str) -> None:
         self._sc_fields[fieldname] = (self._sc_lo, len(self._sc_terms))
@@ -308,7 +328,7 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
     hashes = np.zeros(len(terms), dtype=np.uint64)
     lexical = np.zeros(len(terms), dtype=np.uint8)
     for field, (lo, hi) in fields.items():
-        hashes[lo:hi] = [term_hash(field, t) for t in terms[lo:hi]]
+        hashes[lo:hi] = term_hashes(field, terms[lo:hi])
         if field not in PAIR_FIELDS:
             lexical[lo:hi] = [is_lexical(field, t.decode("utf-8")) for t in terms[lo:hi]]
     order = np.argsort(hashes, kind="stable")
@@ -449,7 +469,7 @@ class Sidecar:
         if rng is None or not words or not len(self.hashes):
             return out
         encoded = [w.encode("utf-8") for w in words]
-        h = np.array([term_hash(field, b) for b in encoded], dtype=np.uint64)
+        h = np.array(term_hashes(field, encoded), dtype=np.uint64)
         at = np.minimum(self.hashes.searchsorted(h), len(self.hashes) - 1)
         for i in np.flatnonzero(self.hashes[at] == h).tolist():
             t = self.term_id(field, words[i])  # verifies the text (and a rare shared hash)
