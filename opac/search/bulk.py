@@ -29,7 +29,7 @@ import zlib
 from array import array
 from hashlib import md5
 
-from whoosh import formats
+from whoosh import columns, formats
 from whoosh.analysis import IDTokenizer
 from whoosh.codec.whoosh3 import W3FieldWriter, W3PerDocWriter
 from whoosh.system import pack_uint as _pack_uint
@@ -80,6 +80,14 @@ class SegmentBuilder:
         self.cache = {} if cache is None else cache
         #: whether ``perdoc.add_field`` is Whoosh's, which does nothing for a value neither stored nor scored
         self._w3_add_field = getattr(type(self.perdoc), "add_field", None) is W3PerDocWriter.add_field
+        #: whether the per-document writer takes lengths and numeric columns whole at the end (the sidecar
+        #: codec's): then ``_columns`` holds each column's (column, value per document), ``_totals`` each
+        #: field's sum of lengths, and stored fields go straight to their column's writer
+        self._whole = hasattr(self.perdoc, "add_whole_columns") and all(
+            type(f.column_type) is columns.NumericColumn for f in schema if f.column_type)
+        self._stored_add = self.perdoc.stored_writer().add if self._whole else None
+        self._columns: dict[str, tuple] = {}
+        self._totals: dict[str, int] = {}
         self._fields = {}
         for name, field in schema.items():
             self._fields[name] = (field, field.indexed, field.scorable, field.stored, field.column_type,
@@ -111,7 +119,11 @@ class SegmentBuilder:
                            bare))
         docnum = self.docnum
         perdoc = self.perdoc
-        perdoc.start_doc(docnum)
+        whole = self._whole
+        if whole:
+            sf = {}
+        else:
+            perdoc.start_doc(docnum)
         for name, field, stored, items, length, column, cv, bare in fields:
             if items:
                 posts = self.postings.get(name)
@@ -138,16 +150,35 @@ class SegmentBuilder:
                     lens = self.lengths[name] = bytearray()
                 lens.extend(bytes(docnum + 1 - len(lens)))
                 lens[docnum] = length_to_byte(length)
+                if whole:
+                    self._totals[name] = self._totals.get(name, 0) + length
+            if whole:
+                if stored is not None:
+                    sf[name] = stored
+                if column:
+                    got = self._columns.get(name)
+                    if got is None:
+                        got = self._columns[name] = (column, [])
+                    values = got[1]
+                    if len(values) < docnum:
+                        values.extend([column._default] * (docnum - len(values)))
+                    values.append(cv)
+                continue
             if stored is not None or length or not self._w3_add_field:
                 perdoc.add_field(name, field, stored, length)
             if column:
                 perdoc.add_column_value(name, column, cv)
-        perdoc.finish_doc()
+        if not whole:
+            perdoc.finish_doc()
+        elif sf:
+            self._stored_add(docnum, sf)
         self.docnum += 1
 
     def finish(self, compound: bool = True):
         """Write the postings and close the segment's files; returns the segment (not yet listed)."""
         segment = self.segment
+        if self._whole:
+            self.perdoc.add_whole_columns(self.docnum, self.lengths, self._totals, self._columns)
         self.perdoc.close()
         fieldwriter = self.codec.field_writer(self.storage, segment)
         if type(fieldwriter) is W3FieldWriter or _sidecar_writer(fieldwriter):

@@ -27,6 +27,7 @@ import json
 import os
 import pickle
 import shutil
+import struct
 import threading
 import zlib
 from array import array
@@ -35,7 +36,15 @@ from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3LeafMatcher, W3PerDocWriter, W3Segment
+from whoosh.codec.whoosh3 import (
+    LENGTHS_COLUMN,
+    W3Codec,
+    W3FieldWriter,
+    W3LeafMatcher,
+    W3PerDocWriter,
+    W3Segment,
+    _lenfield,
+)
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
@@ -212,12 +221,47 @@ class _PerDocWriter(W3PerDocWriter):
 
     def add_column_value(self, fieldname, columnobj, value):
         super().add_column_value(fieldname, columnobj, value)
-        if fieldname in COLUMNS or (fieldname.startswith("_") and fieldname.endswith("_len")):
+        if _sidecar_column(fieldname):
             got = self.sc_values.get(fieldname)
             if got is None:
                 got = self.sc_values[fieldname] = (array("i"), [])
             got[0].append(self._docnum)
             got[1].append(value)
+
+    def stored_writer(self):
+        """The column writer of the stored fields (``bulk`` adds each document's dict to it, as ``finish_doc`` does)."""
+        return self._colwriters["_stored"]
+
+    def add_whole_columns(self, doccount: int, lengths: dict, totals: dict[str, int], columns: dict) -> None:
+        """What ``add_field`` and ``add_column_value`` write of ``doccount`` documents, at once (``bulk``):
+        each field's length byte per document (``lengths``, 0 where none) and the sum of its lengths
+        (``totals``), each numeric column's (column, value per document: its default where none)."""
+        self._doccount = doccount
+        for name, total in totals.items():
+            self._fieldlengths[name] += total
+        for name, lbs in lengths.items():
+            self._whole_column(_lenfield(name), LENGTHS_COLUMN, lbs)
+        for name, (column, values) in columns.items():
+            self._whole_column(name, column, values)
+
+    def _whole_column(self, name: str, column, values) -> None:
+        """A numeric column's file as its writer's ``add`` per document leaves it: the values up to the last
+        one that is not the default."""
+        self._create_column(name, column)
+        writer = self._colwriters[name]
+        n = len(values)
+        while n and values[n - 1] == column._default:
+            n -= 1
+        if n:
+            writer._dbfile.write(struct.pack(f"!{n}{column._typecode}", *values[:n]))
+        writer._count = n
+        if _sidecar_column(name):
+            self.sc_values[name] = (array("i", range(len(values))), list(values))
+
+
+def _sidecar_column(name: str) -> bool:
+    """Whether the sidecar keeps a column: the engine's numeric columns and the field lengths."""
+    return name in COLUMNS or (name.startswith("_") and name.endswith("_len"))
 
 
 class _FieldWriter(W3FieldWriter):
