@@ -290,23 +290,42 @@ def _language(value: str) -> tuple[str | None, int]:
     return None, 0
 
 
-#: language -> word as written -> (the terms indexed at its position, whether it may start or end a
-#: special form): ``fold`` and ``index_stems`` once per distinct word, not per occurrence.
-_WORD_TERMS: dict[str | None, dict[str, tuple[tuple[str, ...], bool]]] = {}
+#: language -> word as written -> (the terms indexed at its position, what it may be in a special form:
+#: :data:`_FORM_WORD` or :data:`_ONE_LETTER`): ``fold`` and ``index_stems`` once per distinct word, not per
+#: occurrence.
+_WORD_TERMS: dict[str | None, dict[str, tuple[tuple[str, ...], int]]] = {}
+#: Flags of a word: one a special form may end with (Dur/moll, sharp/flat), a one-letter word.
+_FORM_WORD, _ONE_LETTER = 1, 2
+_FORM_WORDS = frozenset(("sharp", "flat", *_MODES))
+#: A letter as :data:`WORD_RE` groups them (not CJK, each a word by itself), and the letters ``fold``
+#: drops (so that "ʻa" is the one-letter word "a").
+_LETTER = rf"[^\W_{_CJK}]"
+_ONE_LETTER_RE = rf"(?<!{_LETTER})[\u02bb\u02bc]*{_LETTER}[\u02bb\u02bc]*(?!{_LETTER})"
+#: Two one-letter words apart only by dots and spaces (initials).
+_INITIALS = re.compile(rf"{_ONE_LETTER_RE}[. ]+{_ONE_LETTER_RE}")
+#: A hyphen between letters (a compound).
+_HYPHENATED = re.compile(r"[^\W\d_]-[^\W\d_]")
 
 
-def _word_terms(language: str | None) -> dict[str, tuple[tuple[str, ...], bool]]:
+def _may_have_forms(text: str, flags: int) -> bool:
+    """Whether :func:`special_forms` may find a form in ``text``, whose words have ``flags``: not
+    without one of :data:`_FORM_WORDS`, a sharp or flat sign, a hyphen between letters or initials."""
+    return bool(flags & _FORM_WORD or "#" in text or "\u266f" in text or "\u266d" in text
+                or ("-" in text and _HYPHENATED.search(text)) or (flags & _ONE_LETTER and _INITIALS.search(text)))
+
+
+def _word_terms(language: str | None) -> dict[str, tuple[tuple[str, ...], int]]:
     table = _WORD_TERMS.get(language)
     if table is None or len(table) > 300_000:
         table = _WORD_TERMS[language] = {}
     return table
 
 
-def _word_entry(table: dict, raw: str, language: str | None) -> tuple[tuple[str, ...], bool]:
-    """Enter a word as written in ``table`` (:data:`_WORD_TERMS`): its terms, and whether it may take part in a
-    special form."""
+def _word_entry(table: dict, raw: str, language: str | None) -> tuple[tuple[str, ...], int]:
+    """Enter a word as written in ``table`` (:data:`_WORD_TERMS`): its terms, and its flags."""
     w = fold(raw)
-    got = table[raw] = ((w, *(STEM_MARK + s for s in index_stems(w, language))), len(w) == 1 or w in _MODES)
+    flags = _FORM_WORD if w in _FORM_WORDS else _ONE_LETTER if len(w) == 1 else 0
+    got = table[raw] = ((w, *(STEM_MARK + s for s in index_stems(w, language))), flags)
     return got
 
 
@@ -317,26 +336,7 @@ def index_term_counts(value: str) -> tuple[dict[str, int], int]:
     >>> index_term_counts("\\x02eng\\x03Libraries of libraries, J. R. R.")
     ({'libraries': 2, '_librari': 2, 'of': 1, 'j': 1, 'r': 2, 'jrr': 1}, 9)
     """
-    language, offset = _language(value)
-    text = value[offset:]
-    table = _word_terms(language)
-    counts: dict[str, int] = {}
-    n = 0
-    special = "-" in text
-    for raw, k in Counter(WORD_RE.findall(text)).items():
-        terms, maybe = table.get(raw) or _word_entry(table, raw, language)
-        special = special or maybe
-        for t in terms:
-            counts[t] = counts.get(t, 0) + k
-        n += k * len(terms)
-    if special:
-        _ms, ws, spans, _ = special_forms(text)
-        for _first, end, forms in spans:
-            for form in forms:
-                if form != ws[end]:
-                    counts[form] = counts.get(form, 0) + 1
-                    n += 1
-    return counts, n
+    return _index_terms(value, False)
 
 
 def index_term_positions(value: str) -> tuple[dict[str, list[int]], int]:
@@ -346,34 +346,57 @@ def index_term_positions(value: str) -> tuple[dict[str, list[int]], int]:
     >>> index_term_positions("\\x02eng\\x03Libraries of J. R. R.")
     ({'libraries': [0], '_librari': [0], 'of': [1], 'j': [2], 'r': [3, 4], 'jrr': [4]}, 7)
     """
+    return _index_terms(value, True)
+
+
+def _index_terms(value: str, positions: bool) -> tuple[dict, int]:
+    """Each term of :func:`library_tokens` of ``value`` (indexing) with how often it occurs, or with its
+    positions (sorted lists), and how many tokens there are. Each distinct word is looked up once (its
+    count, or its positions, stand for all its occurrences)."""
     language, offset = _language(value)
     text = value[offset:]
     table = _word_terms(language)
-    poses: dict[str, list[int]] = {}
-    n = 0
-    special = "-" in text
-    for pos, raw in enumerate(WORD_RE.findall(text)):
-        terms, maybe = table.get(raw) or _word_entry(table, raw, language)
-        special = special or maybe
-        for t in terms:
-            got = poses.get(t)
+    raws = WORD_RE.findall(text)
+    if positions:
+        groups: dict[str, list[int]] = {}
+        for pos, raw in enumerate(raws):
+            got = groups.get(raw)
             if got is None:
-                poses[t] = [pos]
+                groups[raw] = [pos]
             else:
                 got.append(pos)
-        n += len(terms)
-    if special:
+    else:
+        groups = Counter(raws)
+    out: dict = {}
+    merged = set()  # terms of several words (positions to sort)
+    n = len(raws)
+    flags = 0
+    for raw, occ in groups.items():
+        terms, f = table.get(raw) or _word_entry(table, raw, language)
+        flags |= f
+        if len(terms) > 1:
+            n += (len(occ) if positions else occ) * (len(terms) - 1)
+        for t in terms:
+            got = out.get(t)
+            if got is None:
+                out[t] = occ[:] if positions else occ
+            else:
+                out[t] = got + occ
+                merged.add(t)
+    if _may_have_forms(text, flags):
         _ms, ws, spans, _ = special_forms(text)
-        added = set()
         for _first, end, forms in spans:
             for form in forms:
                 if form != ws[end]:
-                    poses.setdefault(form, []).append(end)
-                    added.add(form)
+                    got = out.get(form)
+                    one = [end] if positions else 1
+                    out[form] = one if got is None else got + one
+                    merged.add(form)
                     n += 1
-        for form in added:
-            poses[form].sort()
-    return poses, n
+    if positions:
+        for t in merged:
+            out[t].sort()
+    return out, n
 
 
 class _Analyzer(Composable):
@@ -418,12 +441,12 @@ def line_shingles(value: str) -> list[str]:
     >>> line_shingles("Laskar Pelangi\\nAndrea Hirata")
     ['laskar pelangi', 'andrea hirata']
     """
-    out = []
-    for line in value.split("\n"):
-        ws = [fold(w) for w in WORD_RE.findall(line)]
-        if len(ws) > 1:
-            out += [f"{a} {b}" for a, b in zip(ws, ws[1:], strict=False)]
-    return out
+    ws = list(map(fold, _WORD_OR_LINE_BREAK.findall(value)))
+    return [pair for pair in map(" ".join, zip(ws, ws[1:])) if "\n" not in pair]  # noqa: B905 - one shorter
+
+
+#: The words of :data:`WORD_RE` and the line breaks between them (``fold`` keeps a line break as it is).
+_WORD_OR_LINE_BREAK = re.compile(WORD_RE.pattern + "|\n")
 
 
 class ShingleAnalyzer(_Analyzer):

@@ -29,7 +29,7 @@ import zlib
 from array import array
 from hashlib import md5
 
-from whoosh import formats
+from whoosh import columns, formats
 from whoosh.analysis import IDTokenizer
 from whoosh.codec.whoosh3 import W3FieldWriter, W3PerDocWriter
 from whoosh.system import pack_uint as _pack_uint
@@ -80,6 +80,14 @@ class SegmentBuilder:
         self.cache = {} if cache is None else cache
         #: whether ``perdoc.add_field`` is Whoosh's, which does nothing for a value neither stored nor scored
         self._w3_add_field = getattr(type(self.perdoc), "add_field", None) is W3PerDocWriter.add_field
+        #: whether the per-document writer takes lengths and numeric columns whole at the end (the sidecar
+        #: codec's): then ``_columns`` holds each column's (column, value per document), ``_totals`` each
+        #: field's sum of lengths, and stored fields go straight to their column's writer
+        self._whole = hasattr(self.perdoc, "add_whole_columns") and all(
+            type(f.column_type) is columns.NumericColumn for f in schema if f.column_type)
+        self._stored_add = self.perdoc.stored_writer().add if self._whole else None
+        self._columns: dict[str, tuple] = {}
+        self._totals: dict[str, int] = {}
         self._fields = {}
         for name, field in schema.items():
             self._fields[name] = (field, field.indexed, field.scorable, field.stored, field.column_type,
@@ -111,7 +119,11 @@ class SegmentBuilder:
                            bare))
         docnum = self.docnum
         perdoc = self.perdoc
-        perdoc.start_doc(docnum)
+        whole = self._whole
+        if whole:
+            sf = {}
+        else:
+            perdoc.start_doc(docnum)
         for name, field, stored, items, length, column, cv, bare in fields:
             if items:
                 posts = self.postings.get(name)
@@ -138,16 +150,35 @@ class SegmentBuilder:
                     lens = self.lengths[name] = bytearray()
                 lens.extend(bytes(docnum + 1 - len(lens)))
                 lens[docnum] = length_to_byte(length)
+                if whole:
+                    self._totals[name] = self._totals.get(name, 0) + length
+            if whole:
+                if stored is not None:
+                    sf[name] = stored
+                if column:
+                    got = self._columns.get(name)
+                    if got is None:
+                        got = self._columns[name] = (column, [])
+                    values = got[1]
+                    if len(values) < docnum:
+                        values.extend([column._default] * (docnum - len(values)))
+                    values.append(cv)
+                continue
             if stored is not None or length or not self._w3_add_field:
                 perdoc.add_field(name, field, stored, length)
             if column:
                 perdoc.add_column_value(name, column, cv)
-        perdoc.finish_doc()
+        if not whole:
+            perdoc.finish_doc()
+        elif sf:
+            self._stored_add(docnum, sf)
         self.docnum += 1
 
     def finish(self, compound: bool = True):
         """Write the postings and close the segment's files; returns the segment (not yet listed)."""
         segment = self.segment
+        if self._whole:
+            self.perdoc.add_whole_columns(self.docnum, self.lengths, self._totals, self._columns)
         self.perdoc.close()
         fieldwriter = self.codec.field_writer(self.storage, segment)
         if type(fieldwriter) is W3FieldWriter or _sidecar_writer(fieldwriter):
@@ -245,20 +276,15 @@ def _analyse(field, value) -> tuple[list, int]:
 
 def _sidecar_writer(fw) -> bool:
     """Whether ``fw`` is the sidecar codec's field writer (``segments``), which also takes whole terms."""
-    return isinstance(fw, W3FieldWriter) and hasattr(fw, "sidecar_term")
+    return isinstance(fw, W3FieldWriter) and hasattr(fw, "sidecar_terms")
 
 
 def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
     """Terms and postings in W3 format: what ``fw.add_postings`` writes for the same postings
     (sorted by field, term, document), without a Python call per posting; the same bytes but for
     the pickle protocol of postings (``_PROTOCOL``). The sidecar codec's field writer is handed each
-    term's postings whole (``sidecar_term``)."""
+    field's postings whole (``sidecar_terms``)."""
     sidecar = _sidecar_writer(fw)
-    one = array("f", [1.0])
-
-    def ones_f(n):
-        return one * n
-
     codec = fw._codec
     blocklimit, compression, inlinelimit = codec._blocklimit, codec._compression, codec._inlinelimit
     tindex = fw._tindex
@@ -287,7 +313,9 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
         lens = lengths.get(name)
         out = []
         postout = []
-        for tbytes in sorted(posts):
+        terms = sorted(posts)
+        sc_docs, sc_tfs, sc_values = [], [], []
+        for tbytes in terms:
             post = posts[tbytes]
             bare = isinstance(post, array)
             if bare:
@@ -357,7 +385,10 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
                 info = pack_terminfo(0, total, n, minl or 0, maxl, maxw, docs[0], docs[-1])
                 info += _LONG.pack(start) + _INT.pack(offset - start)
             if sidecar:
-                fw.sidecar_term(tbytes, docs, ones_f(n) if bare else weights, () if bare else values)
+                sc_docs.append(docs)
+                if not bare:
+                    sc_tfs.append(weights)
+                    sc_values.append(values)
             key = prefix + tbytes
             if key <= lastkey:
                 raise ValueError(f"terms out of order: {lastkey!r}..{key!r}")
@@ -369,6 +400,7 @@ def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
             out.append(entry)
             pos += len(entry)
         if sidecar:
+            fw.sidecar_terms(terms, sc_docs, sc_tfs if sc_tfs else None, sc_values)
             fw.sidecar_end_field(name)
         dbfile.write(b"".join(out))
         if postout:

@@ -32,14 +32,24 @@ import mmap
 import os
 import pickle
 import shutil
+import struct
 import threading
 import zlib
 from array import array
 from collections import OrderedDict
+from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3LeafMatcher, W3PerDocWriter, W3Segment
+from whoosh.codec.whoosh3 import (
+    LENGTHS_COLUMN,
+    W3Codec,
+    W3FieldWriter,
+    W3LeafMatcher,
+    W3PerDocWriter,
+    W3Segment,
+    _lenfield,
+)
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
@@ -148,7 +158,18 @@ def is_lexical(field: str, text: str) -> bool:
 
 def term_hash(field: str, btext: bytes) -> int:
     """Stable 64-bit hash of a field's term (the sidecar's dictionary key)."""
-    return int.from_bytes(hashlib.blake2b(field.encode() + b"\0" + btext, digest_size=8).digest(), "little")
+    return term_hashes(field, [btext])[0]
+
+
+def term_hashes(field: str, btexts: list[bytes]) -> list[int]:
+    """:func:`term_hash` of each of ``btexts`` (the field's part of the hash computed once)."""
+    base = hashlib.blake2b(field.encode() + b"\0", digest_size=8)
+    out = []
+    for btext in btexts:
+        h = base.copy()
+        h.update(btext)
+        out.append(int.from_bytes(h.digest(), "little"))
+    return out
 
 
 SIDECAR_SUFFIX = ".arrays"
@@ -210,12 +231,47 @@ class _PerDocWriter(W3PerDocWriter):
 
     def add_column_value(self, fieldname, columnobj, value):
         super().add_column_value(fieldname, columnobj, value)
-        if fieldname in COLUMNS or (fieldname.startswith("_") and fieldname.endswith("_len")):
+        if _sidecar_column(fieldname):
             got = self.sc_values.get(fieldname)
             if got is None:
                 got = self.sc_values[fieldname] = (array("i"), [])
             got[0].append(self._docnum)
             got[1].append(value)
+
+    def stored_writer(self):
+        """The column writer of the stored fields (``bulk`` adds each document's dict to it, as ``finish_doc`` does)."""
+        return self._colwriters["_stored"]
+
+    def add_whole_columns(self, doccount: int, lengths: dict, totals: dict[str, int], columns: dict) -> None:
+        """What ``add_field`` and ``add_column_value`` write of ``doccount`` documents, at once (``bulk``):
+        each field's length byte per document (``lengths``, 0 where none) and the sum of its lengths
+        (``totals``), each numeric column's (column, value per document: its default where none)."""
+        self._doccount = doccount
+        for name, total in totals.items():
+            self._fieldlengths[name] += total
+        for name, lbs in lengths.items():
+            self._whole_column(_lenfield(name), LENGTHS_COLUMN, lbs)
+        for name, (column, values) in columns.items():
+            self._whole_column(name, column, values)
+
+    def _whole_column(self, name: str, column, values) -> None:
+        """A numeric column's file as its writer's ``add`` per document leaves it: the values up to the last
+        one that is not the default."""
+        self._create_column(name, column)
+        writer = self._colwriters[name]
+        n = len(values)
+        while n and values[n - 1] == column._default:
+            n -= 1
+        if n:
+            writer._dbfile.write(struct.pack(f"!{n}{column._typecode}", *values[:n]))
+        writer._count = n
+        if _sidecar_column(name):
+            self.sc_values[name] = (array("i", range(len(values))), list(values))
+
+
+def _sidecar_column(name: str) -> bool:
+    """Whether the sidecar keeps a column: the engine's numeric columns and the field lengths."""
+    return name in COLUMNS or (name.startswith("_") and name.endswith("_len"))
 
 
 class _FieldWriter(W3FieldWriter):
@@ -248,17 +304,25 @@ class _FieldWriter(W3FieldWriter):
             self._sc_decode = fieldobj.format.decode_positions
             self._sc_pos_start = len(self._sc_docs)
 
-    def sidecar_term(self, btext: bytes, docs: array, tfs: array, values) -> None:
-        """A whole term's postings at once (``bulk``): what ``start_term``, ``add`` per posting and
-        ``finish_term`` collect."""
-        self._sc_terms.append(btext)
-        self._sc_docs.frombytes(docs.tobytes())  # document numbers below 2**31 (array "I" or "i")
-        self._sc_tf.extend(tfs)
+    def sidecar_terms(self, btexts: list[bytes], docs: list[array], tfs: list[array] | None, values: list) -> None:
+        """Whole terms' postings at once (``bulk``): what ``start_term``, ``add`` per posting and
+        ``finish_term`` collect for each of ``btexts``, whose document numbers (below 2**31, arrays
+        "I" or "i"), frequencies (None: all 1) and values are ``docs[i]``, ``tfs[i]`` and ``values[i]``."""
+        self._sc_terms.extend(btexts)
+        start = len(self._sc_docs)
+        self._sc_docs.frombytes(b"".join([d.tobytes() for d in docs]))
+        if tfs is None:
+            self._sc_tf.extend(array("f", [1.0]) * (len(self._sc_docs) - start))
+        else:
+            self._sc_tf.frombytes(b"".join([t.tobytes() for t in tfs]))
+        it = accumulate(map(len, docs), initial=start)
+        next(it)
+        self._sc_post_off.extend(it)
         if self._sc_decode is not None:
-            for vbytes in values:
-                self._sc_pos.extend(self._sc_decode(vbytes))
-                self._sc_pos_off.append(len(self._sc_pos))
-        self._sc_post_off.append(len(self._sc_docs))
+            for vals in values:
+                for vbytes in vals:
+                    self._sc_pos.extend(self._sc_decode(vbytes))
+                    self._sc_pos_off.append(len(self._sc_pos))
 
     def sidecar_end_field(self, fieldname: str) -> None:
         self._sc_fields[fieldname] = (self._sc_lo, len(self._sc_terms))
@@ -316,7 +380,7 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
     hashes = np.zeros(len(terms), dtype=np.uint64)
     lexical = np.zeros(len(terms), dtype=np.uint8)
     for field, (lo, hi) in fields.items():
-        hashes[lo:hi] = [term_hash(field, t) for t in terms[lo:hi]]
+        hashes[lo:hi] = term_hashes(field, terms[lo:hi])
         if field not in PAIR_FIELDS:
             lexical[lo:hi] = [is_lexical(field, t.decode("utf-8")) for t in terms[lo:hi]]
     order = np.argsort(hashes, kind="stable")
@@ -469,7 +533,7 @@ class Sidecar:
         if rng is None or not words or not len(self.hashes):
             return out
         encoded = [w.encode("utf-8") for w in words]
-        h = np.array([term_hash(field, b) for b in encoded], dtype=np.uint64)
+        h = np.array(term_hashes(field, encoded), dtype=np.uint64)
         at = np.minimum(self.hashes.searchsorted(h), len(self.hashes) - 1)
         for i in np.flatnonzero(self.hashes[at] == h).tolist():
             t = self.term_id(field, words[i])  # verifies the text (and a rare shared hash)
