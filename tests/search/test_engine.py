@@ -15,7 +15,7 @@ from opac.search.documents import build_document
 from opac.search.engine import Engine, Snapshot
 from opac.search.executor import Executor, filter_mask
 from opac.search.query import Word, YearRange, parse
-from opac.search.segments import SIDECAR_PREFIX, Sidecar, WhooshSegment, read_postings
+from opac.search.segments import SIDECAR_PREFIX, Sidecar, TermKeys, WhooshSegment, read_postings
 
 BOOKS = [
     ("Laskar Pelangi", "Hirata, Andrea", 2005, ["Fiksi Indonesia", "Pendidikan -- Belitung"], "book"),
@@ -86,8 +86,8 @@ def test_every_segment_has_a_sidecar_that_reads_as_whoosh_decodes(index_dir):
         for name in ("year", "title_key", "sort_title"):
             assert leaf.store.column(name).tolist() == plain.column(name).tolist()
         assert leaf.store.prefix_terms("all", "pe", 5) == plain.prefix_terms("all", "pe", 5)
-        words = ["perpustakaan", "laskar", "1991", "zzz"]
-        assert leaf.store.word_dfs("all", words).tolist() == plain.word_dfs("all", words).tolist()
+        words = TermKeys([("all", w) for w in ("perpustakaan", "laskar", "1991", "zzz", "_pustaka")])
+        assert leaf.store.word_dfs(words).tolist() == plain.word_dfs(words).tolist()
 
 
 def test_without_sidecars_the_same_answers(index_dir):
@@ -100,6 +100,23 @@ def test_without_sidecars_the_same_answers(index_dir):
     plain = snapshot(index_dir)
     assert all(isinstance(leaf.store, WhooshSegment) for leaf in plain.leaves)
     assert [ranked(plain, q) for q in queries] == want
+
+
+def test_many_terms_looked_up_at_once_read_as_one_by_one(index_dir):
+    pairs = [("all", "laskar"), ("title", "pelangi"), ("all", "_pustaka"), ("author", "hirata"), ("all", "nothing"),
+             ("subject", "laskar"), ("f_type", "book"), ("nofield", "laskar"), ("title", "pelangi")]
+    for sidecar in (True, False):
+        if not sidecar:
+            for d in idx.current_path(index_dir).glob(f"{SIDECAR_PREFIX}*"):
+                shutil.rmtree(d)
+        snap = snapshot(index_dir)
+        assert all(isinstance(leaf.store, Sidecar) == sidecar for leaf in snap.leaves)
+        got = snap.postings_many(pairs)
+        held = [(f, t) for f, t in pairs if len(snap.postings(f, t)[0])]
+        assert set(got) == set(held) and ("all", "_pustaka") in got and ("all", "nothing") not in got
+        for key, (docs, tf) in got.items():
+            want = snap.postings(*key)
+            assert docs.tolist() == want[0].tolist() and tf.tolist() == want[1].tolist()
 
 
 def test_a_merge_writes_one_sidecar_and_the_next_write_removes_the_dead_ones(index_dir):
