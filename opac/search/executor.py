@@ -414,8 +414,9 @@ class Executor:
         if not pairs or not len(docs):
             return
         found = np.zeros(len(docs), dtype=np.float32)
-        for pair in dict.fromkeys(pairs):
-            found[contains(self.snap.postings("headings", pair)[0], docs)] += pairs.count(pair)
+        held = self.snap.postings_many([("headings", pair) for pair in dict.fromkeys(pairs)])  # one look-up
+        for (_, pair), (ids, _) in held.items():
+            found[contains(ids, docs)] += pairs.count(pair)
         hit = found > 0
         score[hit] *= 1.0 + PHRASE_BOOST * found[hit] / len(pairs)
 

@@ -142,19 +142,23 @@ def is_lexical(field: str, text: str) -> bool:
 
 
 def term_hash(field: str, btext: bytes) -> int:
-    """Stable 64-bit hash of a field's term (the sidecar's dictionary key)."""
+    """Stable 64-bit hash of a field's term (the sidecar's dictionary key): the little-endian
+    number of an 8-byte BLAKE2b digest of the field's name, a zero byte and the term's UTF-8."""
     return int.from_bytes(hashlib.blake2b(field.encode() + b"\0" + btext, digest_size=8).digest(), "little")
 
 
 class TermKeys:
     """Many terms to look up at once in every segment: (field, text) pairs with their UTF-8 and
-    ``term_hash``, computed once for all segments."""
+    ``term_hash``, computed once for all segments (the digests read as one array)."""
 
     def __init__(self, pairs: list[tuple[str, str]]):
         self.pairs = pairs
         self.btexts = [t.encode("utf-8") for _, t in pairs]
-        self.hashes = np.array([term_hash(f, b) for (f, _), b in zip(pairs, self.btexts, strict=True)],
-                               dtype=np.uint64)
+        prefix = {f: f.encode() + b"\0" for f in {f for f, _ in pairs}}
+        blake2b = hashlib.blake2b
+        digests = b"".join(blake2b(prefix[f] + b, digest_size=8).digest()
+                           for (f, _), b in zip(pairs, self.btexts, strict=True))
+        self.hashes = np.frombuffer(digests, dtype="<u8").astype(np.uint64)
 
 
 def sidecar_path(folder: str | Path, segid: str) -> Path:

@@ -49,7 +49,8 @@ def params_from(args: MultiDict) -> SearchParams:
 def _labels(locale: str) -> dict:
     """Translated facet labels of one locale, computed once (gettext per value was measurable)."""
     return {"type": {k: str(v) for k, v in MATERIAL_TYPE_LABELS.items()},
-            "language": {k: str(v) for k, v in LANGUAGE_LABELS.items()}}
+            "language": {k: str(v) for k, v in LANGUAGE_LABELS.items()},
+            "available": _("Available now")}
 
 
 def facet_label(name: str, value: str, labels: dict | None = None) -> str:
@@ -160,7 +161,7 @@ def api_search():
                for v in values]
         for name, values in result.facets.items()
     }
-    facets["available"] = [{"value": "1", "label": _("Available now"), "count": result.available_count,
+    facets["available"] = [{"value": "1", "label": labels["available"], "count": result.available_count,
                             "selected": params.available}]
     response = jsonify(
         query=params.q, total=result.total, page=result.page, size=result.size, pages=result.pages,

@@ -15,7 +15,7 @@ from opac.search.documents import build_document
 from opac.search.engine import Engine, Snapshot
 from opac.search.executor import Executor, filter_mask
 from opac.search.query import Word, YearRange, parse
-from opac.search.segments import SIDECAR_PREFIX, Sidecar, TermKeys, WhooshSegment, read_postings
+from opac.search.segments import SIDECAR_PREFIX, Sidecar, TermKeys, WhooshSegment, read_postings, term_hash
 
 BOOKS = [
     ("Laskar Pelangi", "Hirata, Andrea", 2005, ["Fiksi Indonesia", "Pendidikan -- Belitung"], "book"),
@@ -105,6 +105,8 @@ def test_without_sidecars_the_same_answers(index_dir):
 def test_many_terms_looked_up_at_once_read_as_one_by_one(index_dir):
     pairs = [("all", "laskar"), ("title", "pelangi"), ("all", "_pustaka"), ("author", "hirata"), ("all", "nothing"),
              ("subject", "laskar"), ("f_type", "book"), ("nofield", "laskar"), ("title", "pelangi")]
+    keys = TermKeys(pairs + [("title", "littéraire")])
+    assert keys.hashes.tolist() == [term_hash(f, t.encode("utf-8")) for f, t in keys.pairs]  # the sidecar's keys
     for sidecar in (True, False):
         if not sidecar:
             for d in idx.current_path(index_dir).glob(f"{SIDECAR_PREFIX}*"):
@@ -191,3 +193,17 @@ def test_facet_counts_match_counting_by_hand(index_dir):
     everything = snap.live.copy()  # more than half match: counted by subtraction from the totals
     got = dict(snap.count_facet("f_type", everything, snap.doc_count, 10))
     assert got == {"book": 7, "audiovisual": 1, "ebook": 1, "thesis": 1}
+
+
+@pytest.mark.parametrize("query", ["indonesia", "perpustakaan", "laskar", "hirata", "pendidikan"])
+def test_few_documents_count_their_values_as_a_count_of_every_value_does(index_dir, monkeypatch, query):
+    from opac.search import facets
+
+    snap = snapshot(index_dir)
+    mask = Executor(snap).evaluate(parse(query)).mask
+    fields = ("f_subject", "f_author", "f_type", "f_lang")
+    monkeypatch.setattr(facets, "FEW_DOCUMENTS", 10**9)  # every facet counted one value at a time
+    few = [snap.count_facet(f, mask, int(mask.sum()), limit) for f in fields for limit in (1, 2, 12)]
+    monkeypatch.setattr(facets, "FEW_DOCUMENTS", 0)  # a count for every value
+    assert few == [snap.count_facet(f, mask, int(mask.sum()), limit) for f in fields for limit in (1, 2, 12)]
+    assert any(few)
