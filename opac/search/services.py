@@ -271,8 +271,8 @@ def _facets(snap: Snapshot, mask: np.ndarray, ids: np.ndarray, params: SearchPar
         if c or params.year == key:
             yv.append(FacetValue(key, c, params.year == key))
     out["year"] = yv
-    # the mask of the available documents is kept per snapshot (many hold it); read at the results
-    available = int(snap.term_mask("f_avail", "1")[ids].sum()) if total else 0
+    avail_ids, _ = snap.postings("f_avail", "1")
+    available = int(mask[avail_ids].sum()) if len(avail_ids) and total else 0
     return out, available
 
 
