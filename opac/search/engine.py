@@ -26,7 +26,7 @@ from .facets import Dictionary, Facets, year_mask
 from .phrases import Phrases
 from .schema import COLUMNS
 from .scoring import Scoring
-from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, open_segment
+from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, TermKeys, open_segment
 from .vocabulary import FACET_FIELDS
 
 #: Masks of terms held by at least 1/MASK_KEPT_SHARE of the documents are kept per snapshot, at
@@ -259,6 +259,21 @@ class Snapshot(Scoring, Phrases, Facets):
             return parts_i[0], parts_t[0]
         return np.concatenate(parts_i), np.concatenate(parts_t)
 
+    def postings_many(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+        """The postings of many (field, term) pairs, as ``postings`` gives them, of those some
+        segment holds: each segment's dictionary is searched once for all of them."""
+        keys = TermKeys(pairs)
+        parts: dict[int, tuple[list, list]] = {}
+        for leaf in self.leaves:
+            for i, got in enumerate(leaf.store.postings_many(keys)):
+                if got is not None and len(got[0]):
+                    ids, tf = got
+                    p = parts.setdefault(i, ([], []))
+                    p[0].append(ids + leaf.offset if leaf.offset else ids)
+                    p[1].append(tf)
+        return {pairs[i]: (ids[0], tf[0]) if len(ids) == 1 else (np.concatenate(ids), np.concatenate(tf))
+                for i, (ids, tf) in parts.items()}
+
     def term_mask(self, field: str, term: str) -> np.ndarray:
         """The documents holding a term, as a mask over all documents (read-only). Masks of terms
         that many documents hold (a library, "available", a common type or language: filters and
@@ -289,8 +304,9 @@ class Snapshot(Scoring, Phrases, Facets):
         """Document frequency of each of ``words`` as a real word of ``field`` (no stems; in free
         text no numbers): spelling candidates are checked here."""
         total = np.zeros(len(words), dtype=np.int64)
+        keys = TermKeys([(field, w) for w in words])  # hashed once for every segment
         for leaf in self.leaves:
-            total += leaf.store.word_dfs(field, words)
+            total += leaf.store.word_dfs(keys)
         return total
 
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:

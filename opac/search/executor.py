@@ -131,19 +131,25 @@ class Executor:
 
     # -- clauses -----------------------------------------------------------------------
 
-    def _word_terms(self, w: Word, fields: list[str]) -> list[tuple[str, float]]:
+    def _word_terms(self, w: Word, fields: list[str]) -> tuple[list[tuple[str, float]], dict]:
+        """The index terms a word stands for, with their weights (the word and its stems, a
+        prefix's words, the corrections of a misspelt word), and the postings of each in each of
+        ``fields`` that the index holds (looked up together, one search per segment)."""
         if w.prefix:
             terms = self.snap.expand_prefix(fields[0] if len(fields) == 1 else "all", w.text, self.prefix_limit)
-            return [(t, 1.0 if t == w.text else 0.9) for t in terms] or [(w.text, 1.0)]
+            variants = [(t, 1.0 if t == w.text else 0.9) for t in terms] or [(w.text, 1.0)]
+            return variants, self.snap.postings_many([(f, t) for t, _ in variants for f in fields])
         variants = list(query_variants(w.text))
-        probe = fields[0] if len(fields) == 1 else "all"
-        if self.fuzzy and not any(self.snap.has_term(probe, t) for t, _ in variants):
+        found = self.snap.postings_many([(f, t) for t, _ in variants for f in fields])
+        probe = fields[0]  # "all" when the word is looked for in every text field
+        if self.fuzzy and not any((probe, t) in found for t, _ in variants):
             fixes = corrections_for(self.snap, w.text, probe)
             if fixes:
                 self.corrected[w.text] = fixes[0]
-                for fix in fixes[:3]:
-                    variants.extend((t, wt * FUZZY_WEIGHT) for t, wt in query_variants(fix))
-        return variants
+                more = [(t, wt * FUZZY_WEIGHT) for fix in fixes[:3] for t, wt in query_variants(fix)]
+                variants.extend(more)
+                found.update(self.snap.postings_many([(f, t) for t, _ in more for f in fields]))
+        return variants, found
 
     def word(self, w: Word) -> Part:
         """Documents and scores of one word."""
@@ -180,20 +186,19 @@ class Executor:
         beyond them counts as "the rest". A word scores as its best variant (word, stems,
         corrections), each with its own weight. Returns the matching documents and their scores."""
         match_field = w.field or "all"
-        found_ids, found_scores = [], []
-        for term, wt in self._word_terms(w, [match_field] if w.field else list(TEXT_FIELDS)):
-            ids, tf = self.snap.postings(match_field, term)
-            if not len(ids):
-                continue
-            if w.field:
-                pseudo = tf / self.snap.length_norm(match_field, ids)
-            else:
-                pseudo = self._pseudo_frequency(term, ids, tf)
-            found_ids.append(ids)
-            found_scores.append((wt * self.snap.idf(self.snap.live_count(ids)) * saturate(pseudo)).astype(np.float32))
-        if not found_ids:
+        variants, postings = self._word_terms(w, [match_field] if w.field else list(TEXT_FIELDS))
+        found = [(term, wt, *postings[match_field, term]) for term, wt in variants if (match_field, term) in postings]
+        if not found:
             return EMPTY_IDS, np.zeros(0, dtype=np.float32)
         self.matched_words.add(w.text)
+        if w.field:
+            norms = self._length_norms(match_field, [ids for _, _, ids, _ in found])
+            pseudos = [tf / norm for (_, _, _, tf), norm in zip(found, norms, strict=True)]
+        else:
+            pseudos = self._pseudo_frequencies(found, postings)
+        found_ids = [ids for _, _, ids, _ in found]
+        found_scores = [(wt * self.snap.idf(self.snap.live_count(ids)) * saturate(pseudo)).astype(np.float32)
+                        for (_, wt, ids, _), pseudo in zip(found, pseudos, strict=True)]
         if len(found_ids) == 1:
             return found_ids[0], found_scores[0]
         # the best variant of each document
@@ -203,24 +208,43 @@ class Executor:
         first = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
         return ids[first], np.maximum.reduceat(scores, first)
 
-    def _pseudo_frequency(self, term: str, ids: np.ndarray, tf_all: np.ndarray) -> np.ndarray:
-        """BM25F's weighted, length-normalised frequency of ``term`` in the documents ``ids`` (its
-        postings in "all", which hold every document of the other fields' postings)."""
-        pseudo = np.zeros(len(ids), dtype=np.float32)
-        rest = tf_all.astype(np.float32)
+    def _length_norms(self, field: str, id_lists: list[np.ndarray]) -> list[np.ndarray]:
+        """``Snapshot.length_norm`` of ``field`` for each of ``id_lists``, read in one gather."""
+        if len(id_lists) == 1:
+            return [self.snap.length_norm(field, id_lists[0])]
+        norms = self.snap.length_norm(field, np.concatenate(id_lists))
+        return np.split(norms, np.cumsum([len(ids) for ids in id_lists[:-1]]))
+
+    def _pseudo_frequencies(self, found: list[tuple], postings: dict) -> list[np.ndarray]:
+        """BM25F's weighted, length-normalised frequency of each term of ``found`` ((term, weight,
+        documents, frequencies): its postings in "all", which hold every document of the other
+        fields' postings) in its documents; ``postings``: the terms' postings in the other fields,
+        by (field, term). The terms are taken together, each field's lengths read once for all."""
+        sizes = [len(ids) for _, _, ids, _ in found]
+        starts = np.cumsum([0, *sizes[:-1]]).tolist()
+        pseudo = np.zeros(sum(sizes), dtype=np.float32)
+        rest = np.concatenate([tf for _, _, _, tf in found]).astype(np.float32)
         for f, weight in TEXT_FIELDS.items():
             if f == "all":
                 continue
-            fids, ftf = self.snap.postings(f, term)
-            if not len(fids):
+            at_parts, id_parts, tf_parts = [], [], []
+            for (term, _, ids, _), start in zip(found, starts, strict=True):
+                if (f, term) not in postings:
+                    continue
+                fids, ftf = postings[f, term]
+                at = positions(ids, fids)
+                ok = at >= 0
+                at_parts.append(at[ok] + start)
+                id_parts.append(fids[ok])
+                tf_parts.append(ftf[ok])
+            if not at_parts:
                 continue
-            at = positions(ids, fids)
-            ok = at >= 0
-            at, fids, ftf = at[ok], fids[ok], ftf[ok]
+            at, fids, ftf = (np.concatenate(x) if len(x) > 1 else x[0] for x in (at_parts, id_parts, tf_parts))
             pseudo[at] += weight * ftf / self.snap.length_norm(f, fids)
             rest[at] -= ftf
-        pseudo += TEXT_FIELDS["all"] * np.maximum(rest, 0.0) / self.snap.length_norm("all", ids)
-        return pseudo
+        all_ids = np.concatenate([ids for _, _, ids, _ in found]) if len(found) > 1 else found[0][2]
+        pseudo += TEXT_FIELDS["all"] * np.maximum(rest, 0.0) / self.snap.length_norm("all", all_ids)
+        return np.split(pseudo, starts[1:])
 
     def phrase(self, p: Phrase) -> Part:
         # Candidates: documents with every word; then the indexed word pairs (and title positions).
@@ -390,8 +414,9 @@ class Executor:
         if not pairs or not len(docs):
             return
         found = np.zeros(len(docs), dtype=np.float32)
-        for pair in dict.fromkeys(pairs):
-            found[contains(self.snap.postings("headings", pair)[0], docs)] += pairs.count(pair)
+        held = self.snap.postings_many([("headings", pair) for pair in dict.fromkeys(pairs)])  # one look-up
+        for (_, pair), (ids, _) in held.items():
+            found[contains(ids, docs)] += pairs.count(pair)
         hit = found > 0
         score[hit] *= 1.0 + PHRASE_BOOST * found[hit] / len(pairs)
 

@@ -13,6 +13,9 @@ import numpy as np
 
 from .segments import EMPTY_IDS
 
+#: A facet's values are counted one by one for fewer than 1/FEW_DOCUMENTS documents per value it has.
+FEW_DOCUMENTS = 8
+
 
 class Dictionary:
     """Process-wide string <-> id table for facet values (append only)."""
@@ -91,6 +94,20 @@ class SegmentFacet:
         gone = np.concatenate([gone[gone > 0] - 1, self.more_vals[~live[self.more_owner]]])
         return self.totals - np.bincount(gone, minlength=len(self.totals)) if len(gone) else self.totals
 
+    def values(self, docs: np.ndarray) -> np.ndarray:
+        """The value ids of ``docs`` (local, sorted): first values, then the further ones."""
+        first = self.first[docs]
+        first = first[first > 0] - 1
+        if not len(self.more_vals):
+            return first
+        starts = self.more_offsets[docs]
+        lens = self.more_offsets[docs + 1] - starts
+        n = int(lens.sum())
+        if not n:
+            return first
+        idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)
+        return np.concatenate([first, self.more_vals[idx]])
+
     def count(self, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
         """Counts of the values of ``docs`` (local, sorted; ``mask``: the same as a mask)."""
         counts = np.bincount(self.first[docs], minlength=size + 1)[1:]
@@ -152,13 +169,32 @@ class Facets:
             # most documents match: count the few that do not and subtract from the totals
             excluded = self.live & ~mask
             counts = totals - self._count_values(field, np.flatnonzero(excluded), excluded, len(totals))
-        else:
-            counts = self._count_values(field, np.flatnonzero(mask) if docs is None else docs, mask, len(totals))
-        return self._top_values(field, counts, limit)
+            return self._top_values(field, counts, limit)
+        docs = np.flatnonzero(mask) if docs is None else docs
+        if len(docs) * FEW_DOCUMENTS < len(totals):
+            # few documents for a facet of many values (authors, subjects): count the values they
+            # have instead of a count for every value
+            uniq, counts = np.unique(self._values_of(field, docs), return_counts=True)
+            return self._top(field, uniq, counts, limit)
+        return self._top_values(field, self._count_values(field, docs, mask, len(totals)), limit)
+
+    def _values_of(self, field: str, docs: np.ndarray) -> np.ndarray:
+        """The value ids of the documents ``docs`` (sorted), each as often as a document has it."""
+        parts = []
+        for f, leaf in zip(self._segment_facets(field), self.leaves, strict=True):
+            lo, hi = leaf.offset, leaf.offset + leaf.store.n
+            a, b = np.searchsorted(docs, [lo, hi])
+            if b > a:
+                parts.append(f.values(docs[a:b] - lo))
+        return np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else EMPTY_IDS)
 
     def _top_values(self, field: str, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
         uniq = np.flatnonzero(counts)
-        counts = counts[uniq]
+        return self._top(field, uniq, counts[uniq], limit)
+
+    def _top(self, field: str, uniq: np.ndarray, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
+        """The ``limit`` values of most documents among value ids ``uniq`` (ascending, each
+        counted in ``counts``), most first, ties by value."""
         if len(uniq) > limit:
             top = np.argpartition(counts, -limit)[-limit:]
             uniq, counts = uniq[top], counts[top]

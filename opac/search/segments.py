@@ -157,24 +157,43 @@ def is_lexical(field: str, text: str) -> bool:
 
 
 def term_hash(field: str, btext: bytes) -> int:
-    """Stable 64-bit hash of a field's term (the sidecar's dictionary key)."""
-    return term_hashes(field, [btext])[0]
+    """Stable 64-bit hash of a field's term (the sidecar's dictionary key): the little-endian
+    number of an 8-byte BLAKE2b digest of the field's name, a zero byte and the term's UTF-8."""
+    return int(term_hashes(field, [btext])[0])
 
 
-def term_hashes(field: str, btexts: list[bytes]) -> list[int]:
-    """:func:`term_hash` of each of ``btexts`` (the field's part of the hash computed once)."""
+def term_hashes(field: str, btexts: list[bytes]) -> np.ndarray:
+    """:func:`term_hash` of each of ``btexts``, as one array (the field's part of the hash computed once).
+
+    >>> term_hashes("all", [b"buku", b"sejarah"]).tolist() == [term_hash("all", b"buku"), term_hash("all", b"sejarah")]
+    True
+    """
     base = hashlib.blake2b(field.encode() + b"\0", digest_size=8)
-    out = []
-    for btext in btexts:
+
+    def digest(btext: bytes) -> bytes:
         h = base.copy()
         h.update(btext)
-        out.append(int.from_bytes(h.digest(), "little"))
-    return out
+        return h.digest()
+
+    return np.frombuffer(b"".join(map(digest, btexts)), dtype="<u8").astype(np.uint64)
 
 
 SIDECAR_SUFFIX = ".arrays"
 _MAGIC = b"OPACSIDE"
 _ALIGN = 64
+
+
+class TermKeys:
+    """Many terms to look up at once in every segment: (field, text) pairs with their UTF-8 and
+    ``term_hash``, computed once for all segments (the digests read as one array)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        self.pairs = pairs
+        self.btexts = [t.encode("utf-8") for _, t in pairs]
+        self.hashes = np.zeros(len(pairs), dtype=np.uint64)
+        for field in {f for f, _ in pairs}:
+            at = [i for i, (f, _) in enumerate(pairs) if f == field]
+            self.hashes[at] = term_hashes(field, [self.btexts[i] for i in at])
 
 
 def sidecar_path(folder: str | Path, segid: str) -> Path:
@@ -498,13 +517,19 @@ class Sidecar:
 
     def term_id(self, field: str, text: str) -> int:
         """The term's number in this segment, -1 when the segment does not hold it."""
-        rng = self.fields.get(field)
-        if rng is None:
+        if field not in self.fields:
             return -1
         btext = text.encode("utf-8")
         h = np.uint64(term_hash(field, btext))
+        return self._verify(field, btext, h, int(self.hashes.searchsorted(h)))
+
+    def _verify(self, field: str, btext: bytes, h, i: int) -> int:
+        """The term among the entries of hash ``h`` from ``i`` on (the first entry of ``h`` in
+        ``hashes`` when the segment has it), -1 when none is it."""
+        rng = self.fields.get(field)
+        if rng is None:
+            return -1
         hashes = self.hashes
-        i = int(hashes.searchsorted(h))
         while i < len(hashes) and hashes[i] == h:
             t = int(self.hash_term[i])
             if rng[0] <= t < rng[1] and self.text(t) == btext:
@@ -513,11 +538,28 @@ class Sidecar:
         return -1
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        t = self.term_id(field, term)
+        return self._postings_of(self.term_id(field, term))
+
+    def _postings_of(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         if t < 0:
             return EMPTY_IDS, EMPTY_TF
         a, b = self.post_off[t], self.post_off[t + 1]
         return self.docs[a:b], self.tf[a:b]
+
+    def postings_many(self, keys: TermKeys) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """The postings of each of ``keys`` (None where the segment lacks the term): one sorted
+        search of the dictionary for all of them."""
+        out: list = [None] * len(keys.pairs)
+        hashes = self.hashes
+        if not len(hashes) or not len(keys.hashes):
+            return out
+        at = hashes.searchsorted(keys.hashes)
+        found = np.flatnonzero(hashes[np.minimum(at, len(hashes) - 1)] == keys.hashes)
+        for i in found.tolist():
+            t = self._verify(keys.pairs[i][0], keys.btexts[i], keys.hashes[i], int(at[i]))
+            if t >= 0:
+                out[i] = self._postings_of(t)
+        return out
 
     def doc_frequency(self, field: str, term: str) -> int:
         t = self.term_id(field, term)
@@ -526,17 +568,16 @@ class Sidecar:
     def has_term(self, field: str, term: str) -> bool:
         return self.term_id(field, term) >= 0
 
-    def word_dfs(self, field: str, words: list[str]) -> np.ndarray:
-        """Document frequencies of many words at once (one sorted search for all of them)."""
-        out = np.zeros(len(words), dtype=np.int64)
-        rng = self.fields.get(field)
-        if rng is None or not words or not len(self.hashes):
+    def word_dfs(self, keys: TermKeys) -> np.ndarray:
+        """Document frequencies of many words (``keys``: of one field) as real words of their field
+        (see ``is_lexical``), at once (one sorted search for all of them)."""
+        out = np.zeros(len(keys.pairs), dtype=np.int64)
+        hashes = self.hashes
+        if not len(keys.pairs) or keys.pairs[0][0] not in self.fields or not len(hashes):
             return out
-        encoded = [w.encode("utf-8") for w in words]
-        h = np.array(term_hashes(field, encoded), dtype=np.uint64)
-        at = np.minimum(self.hashes.searchsorted(h), len(self.hashes) - 1)
-        for i in np.flatnonzero(self.hashes[at] == h).tolist():
-            t = self.term_id(field, words[i])  # verifies the text (and a rare shared hash)
+        at = hashes.searchsorted(keys.hashes)
+        for i in np.flatnonzero(hashes[np.minimum(at, len(hashes) - 1)] == keys.hashes).tolist():
+            t = self._verify(keys.pairs[i][0], keys.btexts[i], keys.hashes[i], int(at[i]))  # a rare shared hash
             if t >= 0 and self.lexical[t]:
                 out[i] = self.post_off[t + 1] - self.post_off[t]
         return out
@@ -619,6 +660,9 @@ class WhooshSegment:
             self.cache.put(key, v, v[0].nbytes + v[1].nbytes + 100)
         return v
 
+    def postings_many(self, keys: TermKeys) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        return [v if len(v[0]) else None for v in (self.postings(f, t) for f, t in keys.pairs)]
+
     def doc_frequency(self, field: str, term: str) -> int:
         try:
             return self.reader._terms.doc_frequency(field, term.encode("utf-8"))
@@ -649,7 +693,11 @@ class WhooshSegment:
                     lex = self._lexicons[field] = (terms, np.asarray(dfs, dtype=np.int64))
         return lex
 
-    def word_dfs(self, field: str, words: list[str]) -> np.ndarray:
+    def word_dfs(self, keys: TermKeys) -> np.ndarray:
+        if not keys.pairs:
+            return np.zeros(0, dtype=np.int64)
+        field = keys.pairs[0][0]
+        words = [w for _, w in keys.pairs]
         table = self._lexicons.get(("dict", field))
         if table is None:
             terms, dfs = self._lexicon(field)

@@ -46,7 +46,8 @@ def params_from(args: MultiDict) -> SearchParams:
 def _labels(locale: str) -> dict:
     """Translated facet labels of one locale, computed once (gettext per value was measurable)."""
     return {"type": {k: str(v) for k, v in MATERIAL_TYPE_LABELS.items()},
-            "language": {k: str(v) for k, v in LANGUAGE_LABELS.items()}}
+            "language": {k: str(v) for k, v in LANGUAGE_LABELS.items()},
+            "available": _("Available now")}
 
 
 def facet_label(name: str, value: str, labels: dict | None = None) -> str:
@@ -54,7 +55,7 @@ def facet_label(name: str, value: str, labels: dict | None = None) -> str:
     if name in ("type", "language"):
         return (labels or _labels(str(get_locale())))[name].get(value, value)
     if name == "available":
-        return _("Available now")
+        return (labels or _labels(str(get_locale())))["available"]
     if name == "year":
         rng = parse_year_range(value)
         return year_range_label(rng) if rng else value

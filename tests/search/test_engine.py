@@ -15,7 +15,15 @@ from opac.search.documents import build_document
 from opac.search.engine import Engine, Snapshot
 from opac.search.executor import Executor, filter_mask
 from opac.search.query import Word, YearRange, parse
-from opac.search.segments import SIDECAR_PREFIX, Sidecar, WhooshSegment, read_postings, sidecar_path
+from opac.search.segments import (
+    SIDECAR_PREFIX,
+    Sidecar,
+    TermKeys,
+    WhooshSegment,
+    read_postings,
+    sidecar_path,
+    term_hash,
+)
 
 BOOKS = [
     ("Laskar Pelangi", "Hirata, Andrea", 2005, ["Fiksi Indonesia", "Pendidikan -- Belitung"], "book"),
@@ -86,8 +94,8 @@ def test_every_segment_has_a_sidecar_that_reads_as_whoosh_decodes(index_dir):
         for name in ("year", "title_key", "sort_title"):
             assert leaf.store.column(name).tolist() == plain.column(name).tolist()
         assert leaf.store.prefix_terms("all", "pe", 5) == plain.prefix_terms("all", "pe", 5)
-        words = ["perpustakaan", "laskar", "1991", "zzz"]
-        assert leaf.store.word_dfs("all", words).tolist() == plain.word_dfs("all", words).tolist()
+        words = TermKeys([("all", w) for w in ("perpustakaan", "laskar", "1991", "zzz", "_pustaka")])
+        assert leaf.store.word_dfs(words).tolist() == plain.word_dfs(words).tolist()
 
 
 def test_without_sidecars_the_same_answers(index_dir):
@@ -113,6 +121,25 @@ def test_a_damaged_sidecar_is_read_through_whoosh_with_the_same_answers(index_di
     snap = snapshot(index_dir)
     assert [type(leaf.store) for leaf in snap.leaves].count(WhooshSegment) == 1
     assert [ranked(snap, q) for q in queries] == want
+
+
+def test_many_terms_looked_up_at_once_read_as_one_by_one(index_dir):
+    pairs = [("all", "laskar"), ("title", "pelangi"), ("all", "_pustaka"), ("author", "hirata"), ("all", "nothing"),
+             ("subject", "laskar"), ("f_type", "book"), ("nofield", "laskar"), ("title", "pelangi")]
+    keys = TermKeys(pairs + [("title", "littéraire")])
+    assert keys.hashes.tolist() == [term_hash(f, t.encode("utf-8")) for f, t in keys.pairs]  # the sidecar's keys
+    for sidecar in (True, False):
+        if not sidecar:
+            for f in idx.current_path(index_dir).glob(f"{SIDECAR_PREFIX}*"):
+                f.unlink()
+        snap = snapshot(index_dir)
+        assert all(isinstance(leaf.store, Sidecar) == sidecar for leaf in snap.leaves)
+        got = snap.postings_many(pairs)
+        held = [(f, t) for f, t in pairs if len(snap.postings(f, t)[0])]
+        assert set(got) == set(held) and ("all", "_pustaka") in got and ("all", "nothing") not in got
+        for key, (docs, tf) in got.items():
+            want = snap.postings(*key)
+            assert docs.tolist() == want[0].tolist() and tf.tolist() == want[1].tolist()
 
 
 def test_a_merge_writes_one_sidecar_and_the_next_write_removes_the_dead_ones(index_dir):
@@ -207,3 +234,17 @@ def test_facet_counts_match_counting_by_hand(index_dir):
     everything = snap.live.copy()  # more than half match: counted by subtraction from the totals
     got = dict(snap.count_facet("f_type", everything, snap.doc_count, 10))
     assert got == {"book": 7, "audiovisual": 1, "ebook": 1, "thesis": 1}
+
+
+@pytest.mark.parametrize("query", ["indonesia", "perpustakaan", "laskar", "hirata", "pendidikan"])
+def test_few_documents_count_their_values_as_a_count_of_every_value_does(index_dir, monkeypatch, query):
+    from opac.search import facets
+
+    snap = snapshot(index_dir)
+    mask = Executor(snap).evaluate(parse(query)).mask
+    fields = ("f_subject", "f_author", "f_type", "f_lang")
+    monkeypatch.setattr(facets, "FEW_DOCUMENTS", 10**9)  # every facet counted one value at a time
+    few = [snap.count_facet(f, mask, int(mask.sum()), limit) for f in fields for limit in (1, 2, 12)]
+    monkeypatch.setattr(facets, "FEW_DOCUMENTS", 0)  # a count for every value
+    assert few == [snap.count_facet(f, mask, int(mask.sum()), limit) for f in fields for limit in (1, 2, 12)]
+    assert any(few)
