@@ -107,6 +107,11 @@ class Evaluation:
         score[self.ids] = self.scores
         return score
 
+    def scores_of(self, ids: np.ndarray) -> np.ndarray:
+        """The scores of ``ids`` (sorted, some of the matches): all of them are the matches
+        themselves (no array over all documents needed)."""
+        return self.scores if len(ids) == len(self.ids) else self.score[ids]
+
 
 @dataclass(frozen=True)
 class WordResult:
