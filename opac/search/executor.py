@@ -107,6 +107,11 @@ class Evaluation:
         score[self.ids] = self.scores
         return score
 
+    def scores_of(self, ids: np.ndarray) -> np.ndarray:
+        """The scores of ``ids`` (sorted, some of the matches): all of them are the matches
+        themselves (no array over all documents needed)."""
+        return self.scores if len(ids) == len(self.ids) else self.score[ids]
+
 
 @dataclass(frozen=True)
 class WordResult:
@@ -413,12 +418,17 @@ class Executor:
         pairs = shingles(seq)
         if not pairs or not len(docs):
             return
-        found = np.zeros(len(docs), dtype=np.float32)
+        at, count = [], []
         held = self.snap.postings_many([("headings", pair) for pair in dict.fromkeys(pairs)])  # one look-up
-        for (_, pair), (ids, _) in held.items():
-            found[contains(ids, docs)] += pairs.count(pair)
-        hit = found > 0
-        score[hit] *= 1.0 + PHRASE_BOOST * found[hit] / len(pairs)
+        for (_, pair), (ids, _) in held.items():  # where the pair's documents are in docs, not a pass over docs
+            at.append(found_at(docs, ids))
+            count.append(np.full(len(at[-1]), pairs.count(pair), dtype=np.float32))
+        if not at:
+            return
+        hit, which = np.unique(np.concatenate(at), return_inverse=True)
+        if len(hit):
+            found = np.bincount(which, weights=np.concatenate(count)).astype(np.float32)
+            score[hit] *= 1.0 + PHRASE_BOOST * found / len(pairs)
 
     def _prefer_versions(self, pq: ParsedQuery, docs: np.ndarray, score: np.ndarray) -> None:
         """Among the best matches, records of one work (same normalised title) are reordered in
@@ -458,12 +468,21 @@ class Executor:
         if not phrase or not len(docs):
             return
         h = hash64(phrase)
-        exact = contains(self.snap.docs_with_key("title_key", h), docs)
-        exact |= contains(self.snap.docs_with_key("full_title_key", h), docs)
-        if exact.any():
-            score[exact] += EXACT_TITLE_BOOST
-        hit = contains(self.snap.postings("callnumber", phrase)[0], docs)
-        score[hit] += EXACT_TITLE_BOOST
+        exact = np.union1d(found_at(docs, self.snap.docs_with_key("title_key", h)),
+                           found_at(docs, self.snap.docs_with_key("full_title_key", h)))
+        score[exact] += EXACT_TITLE_BOOST
+        score[found_at(docs, self.snap.postings("callnumber", phrase)[0])] += EXACT_TITLE_BOOST
+
+
+def found_at(docs: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Where those of ``ids`` (any order, no repeats) that are among ``docs`` (sorted) stand in
+    ``docs``: a few looked-up documents cost a few searches, not a pass over every match.
+
+    >>> found_at(np.array([2, 5, 9]), np.array([9, 4, 2])).tolist()
+    [2, 0]
+    """
+    at = positions(docs, ids)
+    return at[at >= 0]
 
 
 def filter_mask(snap, filters: dict[str, list[str]]) -> np.ndarray | None:

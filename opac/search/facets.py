@@ -1,8 +1,9 @@
 """Facet counts and the year filter over a snapshot (``Facets`` is mixed into ``engine.Snapshot``).
 
-A facet field's values are kept per segment (value ids of a process-wide dictionary), built once per
-segment from its postings, and counted segment by segment: a commit only costs the new small segment
-(and the totals of segments that gained deletions).
+The facet fields' values are kept per segment (``SegmentFacets``: all fields together, mapped to the
+value ids of a process-wide dictionary per field), built once per segment from its postings, and
+counted segment by segment, every field in one pass: a commit only costs the new small segment (and
+the totals of segments that gained deletions).
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ import threading
 import numpy as np
 
 from .segments import EMPTY_IDS
-
-#: A facet's values are counted one by one for fewer than 1/FEW_DOCUMENTS documents per value it has.
-FEW_DOCUMENTS = 8
 
 
 class Dictionary:
@@ -51,150 +49,143 @@ def year_mask(years: np.ndarray, lo: int | None, hi: int | None) -> np.ndarray:
     return mask
 
 
-def segment_facet(store, field: str, dictionary: Dictionary) -> SegmentFacet:
-    """A facet field of one segment, from its postings (value ids of ``dictionary``)."""
-    texts, docs, dfs = store.field_postings(field)
-    if len(docs):
-        ids = np.array([dictionary.id_of(t) for t in texts], dtype=np.int32)
-        vals = np.repeat(ids, dfs)
+def segment_facets(store, dictionaries: dict[str, Dictionary]) -> SegmentFacets:
+    """Every facet field of one segment, from its postings: each field's terms numbered within the
+    segment, the fields one after another (``SegmentFacets``)."""
+    firsts, owners, further, ids, starts = [], [], [], [], [0]
+    for field, dictionary in dictionaries.items():
+        texts, docs, dfs = store.field_postings(field)
+        ids.append(np.array([dictionary.id_of(t) for t in texts], dtype=np.int32))
+        vals = np.repeat(np.arange(starts[-1], starts[-1] + len(texts), dtype=np.int32), dfs)
+        starts.append(starts[-1] + len(texts))
         order = np.argsort(docs, kind="stable")
         docs, vals = docs[order], vals[order]
-    else:
-        vals = EMPTY_IDS
-    offsets = np.searchsorted(docs, np.arange(store.n + 1)).astype(np.int64)
-    return SegmentFacet(offsets, vals)
+        offsets = np.searchsorted(docs, np.arange(store.n + 1))
+        has = offsets[1:] > offsets[:-1]
+        first = np.zeros(store.n, dtype=np.int32)
+        first[has] = vals[offsets[:-1][has]] + 1
+        more = np.ones(len(vals), dtype=bool)
+        more[offsets[:-1][has]] = False
+        firsts.append(first)
+        owners.append(docs[more])
+        further.append(vals[more])
+    return SegmentFacets(tuple(dictionaries), np.stack(firsts, axis=1) if firsts else np.zeros((store.n, 0), np.int32),
+                         np.concatenate(owners) if owners else EMPTY_IDS, np.concatenate(further) if further else EMPTY_IDS,
+                         ids, np.array(starts, dtype=np.int64))
 
 
-class SegmentFacet:
-    """A facet field of one segment as a first value per document (or none) plus the further
-    values with their documents (sorted by document): counting the values of ``m`` documents is
-    then a gather of ``m`` and a pass over the (few) further values. Derived from the segment alone
+class SegmentFacets:
+    """The facet fields of one segment, counted together: each document's first value of every
+    field (a row of ``first``: the value's number in the segment + 1, 0 for none) plus the further
+    values with their documents. Counting ``m`` documents is one gather of their rows and one
+    ``bincount`` for all fields, plus a pass over the (few) further values; the counts are then
+    mapped to the process-wide value ids of each field (``ids``). Derived from the segment alone
     (not its deletions), so it is built once per segment and survives commits."""
 
-    def __init__(self, offsets: np.ndarray, vals: np.ndarray):
-        per_doc = np.diff(offsets)
-        n = len(per_doc)
-        #: the first value's id + 1 (0: no value), so that it is counted without a filter
-        self.first = np.zeros(n, dtype=np.int32)
-        has = per_doc > 0
-        first_at = offsets[:-1][has]
-        self.first[has] = vals[first_at] + 1
-        further = np.ones(len(vals), dtype=bool)
-        further[first_at] = False
-        self.more_owner = np.repeat(np.arange(n, dtype=np.int32), per_doc)[further]
-        self.more_offsets = np.searchsorted(self.more_owner, np.arange(n + 1, dtype=np.int32)).astype(np.int32)
-        self.more_vals = vals[further]
-        self.totals = np.bincount(vals) if len(vals) else np.zeros(0, np.int64)
+    def __init__(self, fields: tuple[str, ...], first: np.ndarray, more_owner: np.ndarray, more_vals: np.ndarray,
+                 ids: list[np.ndarray], starts: np.ndarray):
+        self.fields = {f: i for i, f in enumerate(fields)}
+        self.first = first  # (documents, fields)
+        order = np.argsort(more_owner, kind="stable")
+        self.more_owner = more_owner[order].astype(np.int32)
+        self.more = more_vals[order] + 1  # as in ``first``: the value's number + 1
+        self.more_offsets = np.searchsorted(self.more_owner, np.arange(len(first) + 1, dtype=np.int32)).astype(np.int32)
+        self.ids = ids  # per field: the process-wide id of each of its values here
+        self.starts = starts  # per field: where its values' numbers begin (and the end)
+        self.totals = self._bincount(np.concatenate([first.ravel(), self.more]))
+
+    def _bincount(self, numbers_plus_one: np.ndarray) -> np.ndarray:
+        """How many of each value (0, no value, is not counted)."""
+        return np.bincount(numbers_plus_one, minlength=int(self.starts[-1]) + 1)[1:]
 
     def live_totals(self, live: np.ndarray | None) -> np.ndarray:
-        """How many live documents have each value."""
-        if live is None or not len(self.totals):
+        """How many live documents have each value (numbered within the segment)."""
+        if live is None:
             return self.totals
-        gone = self.first[~live]
-        gone = np.concatenate([gone[gone > 0] - 1, self.more_vals[~live[self.more_owner]]])
-        return self.totals - np.bincount(gone, minlength=len(self.totals)) if len(gone) else self.totals
+        gone = np.concatenate([self.first[~live].ravel(), self.more[~live[self.more_owner]]])
+        return self.totals - self._bincount(gone)
 
-    def values(self, docs: np.ndarray) -> np.ndarray:
-        """The value ids of ``docs`` (local, sorted): first values, then the further ones."""
-        first = self.first[docs]
-        first = first[first > 0] - 1
-        if not len(self.more_vals):
-            return first
-        starts = self.more_offsets[docs]
-        lens = self.more_offsets[docs + 1] - starts
-        n = int(lens.sum())
-        if not n:
-            return first
-        idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)
-        return np.concatenate([first, self.more_vals[idx]])
-
-    def count(self, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-        """Counts of the values of ``docs`` (local, sorted; ``mask``: the same as a mask)."""
-        counts = np.bincount(self.first[docs], minlength=size + 1)[1:]
-        if not len(self.more_vals):
+    def count(self, docs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Counts of the values (numbered within the segment) of ``docs`` (local, sorted;
+        ``mask``: the same as a mask)."""
+        counts = self._bincount(self.first[docs].ravel())
+        if not len(self.more):
             return counts
-        if len(docs) * 4 < len(self.more_vals):
-            # few documents: read their further values through the offsets
+        if len(docs) * 2 < len(self.more):
+            # not most of the further values: read those of ``docs`` through the offsets
             starts = self.more_offsets[docs]
             lens = self.more_offsets[docs + 1] - starts
             n = int(lens.sum())
             if n:
                 idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)
-                counts += np.bincount(self.more_vals[idx], minlength=size)
+                counts += self._bincount(self.more[idx])
         else:
-            counts += np.bincount(self.more_vals[mask[self.more_owner]], minlength=size)
+            counts += self._bincount(self.more[mask[self.more_owner]])
         return counts
 
-
-def _padded(counts: np.ndarray, size: int) -> np.ndarray:
-    return counts if len(counts) == size else np.concatenate([counts, np.zeros(size - len(counts), counts.dtype)])
+    def add_to(self, out: dict[str, np.ndarray], local: np.ndarray) -> None:
+        """Add counts numbered within the segment to ``out`` (field -> counts by process-wide id)."""
+        for field, counts in out.items():
+            i = self.fields[field]
+            counts[self.ids[i]] += local[self.starts[i]:self.starts[i + 1]]
 
 
 class Facets:
-    def _segment_facets(self, field: str) -> list[SegmentFacet]:
-        dictionary = self.engine.dictionaries[field]
-        return [self.engine.segment_cached(leaf, ("facet", field),
-                                           lambda s=leaf.store: segment_facet(s, field, dictionary))
+    def _segment_facets(self) -> list[SegmentFacets]:
+        dictionaries = self.engine.dictionaries
+        return [self.engine.segment_cached(leaf, "facets", lambda s=leaf.store: segment_facets(s, dictionaries))
                 for leaf in self.leaves]
+
+    def _totals(self) -> dict[str, np.ndarray]:
+        """How many live documents have each value of each facet field (by value id)."""
+
+        def build():
+            facets = self._segment_facets()  # first: numbers every value of this snapshot
+            out = {f: np.zeros(len(d.values), dtype=np.int64) for f, d in self.engine.dictionaries.items()}
+            for sf, leaf in zip(facets, self.leaves, strict=True):
+                sf.add_to(out, sf.live_totals(leaf.live))
+            return out
+
+        return self.cached("facet-totals", build)
 
     def facet_totals(self, field: str) -> np.ndarray:
         """How many live documents have each value of a facet field (by value id)."""
+        return self._totals()[field]
 
-        def build():
-            parts = [f.live_totals(leaf.live) for f, leaf in zip(self._segment_facets(field), self.leaves, strict=True)]
-            size = max((len(p) for p in parts), default=0)
-            return sum((_padded(p, size) for p in parts), np.zeros(size, dtype=np.int64))
-
-        return self.cached(("facet-totals", field), build)
-
-    def _count_values(self, field: str, docs: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-        counts = np.zeros(size, dtype=np.int64)
-        for f, leaf in zip(self._segment_facets(field), self.leaves, strict=True):
+    def _count_values(self, fields: list[str], docs: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        totals = self._totals()
+        counts = {f: np.zeros(len(totals[f]), dtype=np.int64) for f in fields}
+        for sf, leaf in zip(self._segment_facets(), self.leaves, strict=True):
             lo, hi = leaf.offset, leaf.offset + leaf.store.n
             a, b = np.searchsorted(docs, [lo, hi])
             if b > a:
-                counts += _padded(f.count(docs[a:b] - lo, mask[lo:hi], size), size)[:size]
+                sf.add_to(counts, sf.count(docs[a:b] - lo, mask[lo:hi]))
         return counts
 
-    def count_facet(self, field: str, mask: np.ndarray, matched: int, limit: int,
-                    docs: np.ndarray | None = None) -> list[tuple[str, int]]:
-        """Top ``limit`` values of a facet among the documents of ``mask`` (``docs``: the same as
-        indices, when the caller has them)."""
+    def count_facets(self, limits: dict[str, int], mask: np.ndarray, matched: int,
+                     docs: np.ndarray | None = None) -> dict[str, list[tuple[str, int]]]:
+        """Top values of facet fields (field -> how many) among the documents of ``mask`` (``docs``:
+        the same as indices, when the caller has them), all fields counted in one pass."""
         if not matched:
-            return []
-        totals = self.facet_totals(field)
-        if not len(totals):
-            return []
+            return {f: [] for f in limits}
+        totals = self._totals()
         if matched * 2 > self.doc_count:
             # most documents match: count the few that do not and subtract from the totals
             excluded = self.live & ~mask
-            counts = totals - self._count_values(field, np.flatnonzero(excluded), excluded, len(totals))
-            return self._top_values(field, counts, limit)
-        docs = np.flatnonzero(mask) if docs is None else docs
-        if len(docs) * FEW_DOCUMENTS < len(totals):
-            # few documents for a facet of many values (authors, subjects): count the values they
-            # have instead of a count for every value
-            uniq, counts = np.unique(self._values_of(field, docs), return_counts=True)
-            return self._top(field, uniq, counts, limit)
-        return self._top_values(field, self._count_values(field, docs, mask, len(totals)), limit)
+            counted = self._count_values(list(limits), np.flatnonzero(excluded), excluded)
+            counts = {f: totals[f] - c for f, c in counted.items()}
+        else:
+            counts = self._count_values(list(limits), np.flatnonzero(mask) if docs is None else docs, mask)
+        return {f: self._top_values(f, counts[f], limit) for f, limit in limits.items()}
 
-    def _values_of(self, field: str, docs: np.ndarray) -> np.ndarray:
-        """The value ids of the documents ``docs`` (sorted), each as often as a document has it."""
-        parts = []
-        for f, leaf in zip(self._segment_facets(field), self.leaves, strict=True):
-            lo, hi = leaf.offset, leaf.offset + leaf.store.n
-            a, b = np.searchsorted(docs, [lo, hi])
-            if b > a:
-                parts.append(f.values(docs[a:b] - lo))
-        return np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else EMPTY_IDS)
+    def count_facet(self, field: str, mask: np.ndarray, matched: int, limit: int,
+                    docs: np.ndarray | None = None) -> list[tuple[str, int]]:
+        """Top ``limit`` values of one facet field among the documents of ``mask``."""
+        return self.count_facets({field: limit}, mask, matched, docs)[field]
 
     def _top_values(self, field: str, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
         uniq = np.flatnonzero(counts)
-        return self._top(field, uniq, counts[uniq], limit)
-
-    def _top(self, field: str, uniq: np.ndarray, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
-        """The ``limit`` values of most documents among value ids ``uniq`` (ascending, each
-        counted in ``counts``), most first, ties by value."""
+        counts = counts[uniq]
         if len(uniq) > limit:
             top = np.argpartition(counts, -limit)[-limit:]
             uniq, counts = uniq[top], counts[top]

@@ -200,6 +200,14 @@ def sidecar_path(folder: str | Path, segid: str) -> Path:
     return Path(folder) / f"{SIDECAR_PREFIX}{segid}{SIDECAR_SUFFIX}"
 
 
+#: The largest single write of a sidecar's array. The page cache holds a file in pieces ("folios")
+#: about as large as the writes that filled it — on ext4 with large folios (Linux 6.x) up to 2 MB for
+#: one large write — and a worker's first touch of a memory-mapped file maps the whole piece around
+#: it: each scattered read (a term looked up in 20 segments) then added up to 2 MB to every worker's
+#: RSS. Written in 64 kB pieces, a touch maps 64 kB (the kernel's fault-around window) at most.
+SIDECAR_WRITE = 64 * 1024
+
+
 # ----------------------------------------------------------------------------- writing
 
 
@@ -435,7 +443,9 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
         f.write(_MAGIC + start_of_data.to_bytes(8, "little") + header)
         for name, arr in arrays.items():
             f.seek(start_of_data + meta["arrays"][name][1])
-            f.write(memoryview(arr).cast("B"))
+            data = memoryview(arr).cast("B")
+            for piece in range(0, len(data), SIDECAR_WRITE):  # see SIDECAR_WRITE
+                f.write(data[piece:piece + SIDECAR_WRITE])
         f.truncate(start_of_data + at)
     os.replace(tmp, final)
     return final

@@ -132,12 +132,13 @@ def get_index() -> SearchIndex:
 # ----------------------------------------------------------------------------- search
 
 
-def _order(snap: Snapshot, ids: np.ndarray, score: np.ndarray, sort: str, k: int) -> np.ndarray:
-    """The first ``k`` of ``ids`` in the requested order (ties: score, then newest, then id)."""
+def _order(snap: Snapshot, ids: np.ndarray, sc: np.ndarray, sort: str, k: int) -> np.ndarray:
+    """Where the first ``k`` of ``ids`` (scores ``sc``) are in ``ids``, in the requested order (ties:
+    score, then newest, then id)."""
     if not len(ids):
-        return ids
+        return np.zeros(0, dtype=np.int64)
+    at = None
     year = snap.column("year")[ids]
-    sc = score[ids]
     keys: list[np.ndarray] = []
     if sort == "relevance":
         primary = -sc
@@ -152,10 +153,10 @@ def _order(snap: Snapshot, ids: np.ndarray, score: np.ndarray, sort: str, k: int
     if len(ids) > 4 * k and not keys:
         part = np.argpartition(primary, k - 1)[:k]
         cutoff = primary[part].max()
-        keep = np.flatnonzero(primary <= cutoff)  # keep ties at the boundary for a stable order
-        ids, year, sc, primary = ids[keep], year[keep], sc[keep], primary[keep]
-    order = np.lexsort((ids, -year, -sc, *keys, primary))
-    return ids[order[:k]]
+        at = np.flatnonzero(primary <= cutoff)  # keep ties at the boundary for a stable order
+        ids, year, sc, primary = ids[at], year[at], sc[at], primary[at]
+    order = np.lexsort((ids, -year, -sc, *keys, primary))[:k]
+    return order if at is None else at[order]
 
 
 def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
@@ -249,16 +250,15 @@ def _facets(snap: Snapshot, mask: np.ndarray, ids: np.ndarray, params: SearchPar
     out: dict[str, list[FacetValue]] = {}
     total = len(ids)
     docs = ids if total * 2 <= snap.doc_count else None
+    limits = {fname: FACET[name].limit for name, fname in FACET_FIELDS.items()}
+    found = {}
+    if uncollapsed is not mask:  # the Library facet counts before the folding
+        library, n = FACET_FIELDS["library"], int(uncollapsed.sum())
+        found = snap.count_facets({library: limits.pop(library)}, uncollapsed, n,
+                                  np.flatnonzero(uncollapsed) if n * 2 <= snap.doc_count else None)
+    found.update(snap.count_facets(limits, mask, total, docs))
     for name, fname in FACET_FIELDS.items():
-        if name == "library":
-            if uncollapsed is mask:
-                counts = snap.count_facet(fname, mask, total, FACET[name].limit, docs)
-            else:
-                n = int(uncollapsed.sum())
-                counts = snap.count_facet(fname, uncollapsed, n, FACET[name].limit,
-                                          np.flatnonzero(uncollapsed) if n * 2 <= snap.doc_count else None)
-        else:
-            counts = snap.count_facet(fname, mask, total, FACET[name].limit, docs)
+        counts = found[fname]
         chosen = set(selected.get(name, ()))
         values = [FacetValue(v, c, v in chosen) for v, c in counts]
         present = {v.value for v in values}
@@ -271,8 +271,7 @@ def _facets(snap: Snapshot, mask: np.ndarray, ids: np.ndarray, params: SearchPar
         if c or params.year == key:
             yv.append(FacetValue(key, c, params.year == key))
     out["year"] = yv
-    avail_ids, _ = snap.postings("f_avail", "1")
-    available = int(mask[avail_ids].sum()) if len(avail_ids) and total else 0
+    available = int(np.count_nonzero(snap.term_mask("f_avail", "1")[ids])) if total else 0  # a kept mask
     return out, available
 
 
@@ -370,14 +369,15 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
             ids = np.flatnonzero(m2)
             ev, mask, total, fallback = ev2, m2, len(ids), True
     start = (params.page - 1) * params.size
-    ordered = _order(snap, ids, ev.score, params.sort, start + params.size)[start:]
+    scores = ev.scores_of(ids)
+    ordered = _order(snap, ids, scores, params.sort, start + params.size)[start:]
     mark = _highlighter(pq, ev.corrected)
     hits = []
-    for d in ordered:
+    for d, sc in zip(ids[ordered].tolist(), scores[ordered].tolist(), strict=True):
         data = snap.hit(d)
         hl = {"title": mark(data.get("title")), "subtitle": mark(data.get("subtitle")),
               "authors": [mark(a) for a in data.get("authors", [])[:4]]}
-        hits.append(Hit(int(d), float(ev.score[d]), data, hl, _held_by(snap, int(d), data, local)))
+        hits.append(Hit(d, sc, data, hl, _held_by(snap, d, data, local)))
     result = SearchResult(query=params.q, total=total, page=params.page, size=params.size, hits=hits,
                           corrected=ev.corrected, fallback=fallback, messages=list(pq.messages), sort=params.sort)
     if params.facets:
@@ -435,7 +435,7 @@ def _suggest(si, snap, ws, complete, limit):
     pq = ParsedQuery(text=" ".join(ws), clauses=clauses, plain_words=ws)
     ev = Executor(snap, min(si.prefix_limit, 24), fuzzy=False).evaluate(pq)
     ids = np.flatnonzero(ev.mask & _local_mask(snap))  # suggested titles open our record pages
-    top = _order(snap, ids, ev.score, "relevance", 24)
+    top = ids[_order(snap, ids, ev.scores_of(ids), "relevance", 24)]
 
     def matches(text: str) -> bool:
         tw = words(text)
@@ -500,7 +500,7 @@ def more_like_this(record, limit: int = 6) -> list[dict]:
         score[me] = 0
         score[~(snap.live & _local_mask(snap))] = 0  # records we hold, with pages here
         cand = np.flatnonzero(score > 0.5)
-        top = _order(snap, cand, score, "relevance", limit)
+        top = cand[_order(snap, cand, score[cand], "relevance", limit)]
         return [snap.hit(d) for d in top]
 
     return si.cached(key, compute)
