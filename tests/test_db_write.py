@@ -3,6 +3,9 @@ transaction begins; ``begin_write`` never commits what the request has done so f
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import event, select
 
@@ -20,20 +23,29 @@ def app_config():
     return {"WTF_CSRF_ENABLED": False}  # these tests call the request hooks directly
 
 
-@pytest.fixture
-def begins(app):
-    """The BEGIN statements sent to the database (SQLite emits them itself)."""
+@contextmanager
+def _statements(app, wanted: Callable[[str], bool]) -> Iterator[list[str]]:
+    """The statements sent to the database while the block runs, those ``wanted`` accepts."""
     seen: list[str] = []
 
     def record(conn, cursor, statement, *args):
-        if statement.startswith("BEGIN"):
+        if wanted(statement):
             seen.append(statement)
 
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", record)
-    yield seen
-    with app.app_context():
-        event.remove(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def begins(app):
+    """The BEGIN statements sent to the database (SQLite emits them itself)."""
+    with _statements(app, lambda statement: statement.startswith("BEGIN")) as seen:
+        yield seen
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
@@ -201,33 +213,23 @@ def test_a_bulk_writer_on_postgresql_waits_for_a_moment_without_write_requests(a
 
     if _sqlite(app):
         pytest.skip("SQLite's bulk writer takes turns at the write lock")
-    looks: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        if "pg_try_advisory_lock" in statement:
-            looks.append(statement)
-
     monkeypatch.setattr(dbmod, "_bulk_writer", True)
     monkeypatch.setattr(dbmod, "_bulk_wait_s", 0.1)
     monkeypatch.setattr(dbmod, "_request_seen_at", float("-inf"))
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
+    with app.app_context(), _statements(app, lambda statement: "pg_try_advisory_lock" in statement) as looks:
+        with db.engine.connect() as conn:
+            conn.execute(select(1))
+        idle = len(looks)
+        with app.test_request_context("/account/history/delete", method="POST"):
+            # a request in progress, holding its mark (a web worker: not the bulk writer)
+            monkeypatch.setattr(dbmod, "_bulk_writer", False)
+            app.preprocess_request()
+            monkeypatch.setattr(dbmod, "_bulk_writer", True)
+            before = len(looks)
             with db.engine.connect() as conn:
                 conn.execute(select(1))
-            idle = len(looks)
-            with app.test_request_context("/account/history/delete", method="POST"):
-                # a request in progress, holding its mark (a web worker: not the bulk writer)
-                monkeypatch.setattr(dbmod, "_bulk_writer", False)
-                app.preprocess_request()
-                monkeypatch.setattr(dbmod, "_bulk_writer", True)
-                before = len(looks)
-                with db.engine.connect() as conn:
-                    conn.execute(select(1))
-                busy = len(looks) - before
-                db.session.rollback()
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
+            busy = len(looks) - before
+            db.session.rollback()
     assert idle == 1, looks
     assert busy >= 2, looks
 
@@ -255,28 +257,18 @@ def test_a_bulk_writer_never_marks_itself_as_a_request(app, monkeypatch):
 
     if _sqlite(app):
         pytest.skip("PostgreSQL's advisory locks")
-    marks: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        if "pg_advisory_xact_lock_shared" in statement:
-            marks.append(statement)
-
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            with app.test_request_context("/account/history/delete", method="POST"):
-                app.preprocess_request()
-                dbmod.begin_write()  # the view again: no second mark
-                assert len(marks) == 1, marks
-                db.session.commit()
-                dbmod.begin_write()  # the next transaction is marked again
-                assert len(marks) == 2, marks
-                db.session.rollback()
-            monkeypatch.setattr(dbmod, "_bulk_writer", True)
-            monkeypatch.setattr(dbmod, "_bulk_wait_s", 0.0)
-            dbmod.begin_write()
-            db.session.execute(select(1))
-            db.session.rollback()
+    with app.app_context(), _statements(app, lambda statement: "pg_advisory_xact_lock_shared" in statement) as marks:
+        with app.test_request_context("/account/history/delete", method="POST"):
+            app.preprocess_request()
+            dbmod.begin_write()  # the view again: no second mark
+            assert len(marks) == 1, marks
+            db.session.commit()
+            dbmod.begin_write()  # the next transaction is marked again
             assert len(marks) == 2, marks
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
+            db.session.rollback()
+        monkeypatch.setattr(dbmod, "_bulk_writer", True)
+        monkeypatch.setattr(dbmod, "_bulk_wait_s", 0.0)
+        dbmod.begin_write()
+        db.session.execute(select(1))
+        db.session.rollback()
+        assert len(marks) == 2, marks
