@@ -584,6 +584,7 @@ def follow(app, *, once: bool = False, echo=None) -> int:
         if parent and os.getppid() != parent:
             log.warning("index follower: the process that started it is gone; stopping")
             break
+        n = 0  # a poll that failed wrote nothing
         try:
             # whether to rebuild is checked at start, every half minute, and when the index is gone
             gen = idx.generation_path(app.config["INDEX_DIR"])

@@ -474,3 +474,30 @@ def test_the_follower_looks_for_a_pause_at_the_desk_on_postgresql(app, load_reco
             event.remove(db.engine, "before_cursor_execute", record)
     assert len(looks) >= 2, looks  # one pause point, looked at more than once: the desk was busy
     assert total(search_api, "dongeng") == len(ids)
+
+
+def test_the_follower_goes_on_after_a_poll_that_failed(app, monkeypatch):
+    """A poll that raises (the database away, a reindex handing over) is logged and the loop polls
+    again; it never trips over the count of the poll that failed."""
+    import signal
+
+    calls = []
+
+    def poll(_app, rebuild_if_needed=False):
+        calls.append(rebuild_if_needed)
+        if len(calls) == 1:
+            raise RuntimeError("database away")
+        if len(calls) == 2:
+            raise idx.WriterBusy("a reindex is handing over")
+        os.kill(os.getpid(), signal.SIGTERM)  # the follower's own handler: stop after this poll
+        return 3
+
+    monkeypatch.setattr(sync, "follow_once", poll)
+    monkeypatch.setattr(sync.time, "sleep", lambda _s: None)
+    old = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        assert sync.follow(app) == 3
+    finally:
+        signal.signal(signal.SIGTERM, old[0])
+        signal.signal(signal.SIGINT, old[1])
+    assert len(calls) == 3
