@@ -294,6 +294,17 @@ class Snapshot(Scoring, Phrases, Facets):
             self.masks.put(key, m, m.nbytes)
         return m
 
+    def count_holding(self, field: str, term: str, ids: np.ndarray, mask: np.ndarray) -> int:
+        """How many of the documents ``ids`` (``mask``: the same as a mask) hold a term: through the
+        term's kept mask when many documents hold it (``term_mask``), else through its postings (a
+        mask of a rare term would be built afresh for every call)."""
+        if not len(ids):
+            return 0
+        if self.doc_frequency(field, term) * MASK_KEPT_SHARE >= self.N:
+            return int(np.count_nonzero(self.term_mask(field, term)[ids]))
+        held, _ = self.postings(field, term)
+        return int(np.count_nonzero(mask[held])) if len(held) else 0
+
     def doc_frequency(self, field: str, term: str) -> int:
         return sum(leaf.store.doc_frequency(field, term) for leaf in self.leaves)
 

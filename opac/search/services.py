@@ -271,7 +271,7 @@ def _facets(snap: Snapshot, mask: np.ndarray, ids: np.ndarray, params: SearchPar
         if c or params.year == key:
             yv.append(FacetValue(key, c, params.year == key))
     out["year"] = yv
-    available = int(np.count_nonzero(snap.term_mask("f_avail", "1")[ids])) if total else 0  # a kept mask
+    available = snap.count_holding("f_avail", "1", ids, mask)
     return out, available
 
 

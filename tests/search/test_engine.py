@@ -267,3 +267,15 @@ def test_all_facet_fields_counted_in_one_pass_match_their_postings(index_dir):
                     want[value] = n
             assert dict(got[field]) == want, (share, field)
             assert got[field] == snap.count_facet(field, mask, int(mask.sum()), 100)
+
+
+@pytest.mark.parametrize("term", ["book", "ebook", "none-such"])
+def test_count_holding_a_term_counts_as_the_postings_say(index_dir, term):
+    """A term most documents hold is counted through its kept mask, a rare one through its postings:
+    both give what a count by hand gives."""
+    snap = snapshot(index_dir)
+    for query in ["perpustakaan", "laskar", "pelangi OR python"]:
+        mask = Executor(snap).evaluate(parse(query)).mask
+        ids = np.flatnonzero(mask)
+        held = set(snap.postings("f_type", term)[0].tolist())
+        assert snap.count_holding("f_type", term, ids, mask) == sum(int(d) in held for d in ids)
