@@ -20,8 +20,9 @@ Every worker maps the file once (``Sidecar``): the page cache holds one copy for
 a posting list is a slice. One file, not a file per array: a follower's commit of a few changes
 writes a small segment (and a merge of small ones) and deletes what was merged away, and every web
 worker opens the new one; with 25 ``.npy`` files a segment, opening them cost a worker 34 ms per
-commit and the files' creation and deletion a good part of the follower's commit. A segment without a sidecar (written by something
-else) is read through Whoosh, decoded per term into a bounded per-process cache.
+commit and the files' creation and deletion a good part of the follower's commit. A segment
+without a sidecar (written by something else) is read through Whoosh, decoded per term into a
+bounded per-process cache.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ from .schema import COLUMNS
 
 SIDECAR_VERSION = 2
 SIDECAR_PREFIX = "opac-"
+SIDECAR_SUFFIX = ".arrays"
+_MAGIC = b"OPACSIDE"
+_ALIGN = 64  # each array (and the first) begins at a multiple of this in the file
 
 EMPTY_IDS = np.zeros(0, dtype=np.int32)
 EMPTY_TF = np.zeros(0, dtype=np.float32)
@@ -177,10 +181,6 @@ def term_hashes(field: str, btexts: list[bytes]) -> np.ndarray:
 
     return np.frombuffer(b"".join(map(digest, btexts)), dtype="<u8").astype(np.uint64)
 
-
-SIDECAR_SUFFIX = ".arrays"
-_MAGIC = b"OPACSIDE"
-_ALIGN = 64
 
 
 class TermKeys:
@@ -435,9 +435,9 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
     at = 0
     for name, arr in arrays.items():
         meta["arrays"][name] = [arr.dtype.str, at, len(arr)]
-        at += -(-arr.nbytes // _ALIGN) * _ALIGN
+        at += _aligned(arr.nbytes)
     header = json.dumps(meta).encode()
-    start_of_data = -(-(len(_MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
+    start_of_data = _aligned(len(_MAGIC) + 8 + len(header))
     tmp = folder / f".{final.name}.{os.getpid()}.{threading.get_ident()}"
     with open(tmp, "wb") as f:
         f.write(_MAGIC + start_of_data.to_bytes(8, "little") + header)
@@ -449,6 +449,15 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
         f.truncate(start_of_data + at)
     os.replace(tmp, final)
     return final
+
+
+def _aligned(nbytes: int) -> int:
+    """``nbytes`` rounded up to a multiple of ``_ALIGN``.
+
+    >>> _aligned(0), _aligned(1), _aligned(64), _aligned(65)
+    (0, 64, 64, 128)
+    """
+    return -(-nbytes // _ALIGN) * _ALIGN
 
 
 def remove_dead_sidecars(storage) -> None:
@@ -556,19 +565,23 @@ class Sidecar:
         a, b = self.post_off[t], self.post_off[t + 1]
         return self.docs[a:b], self.tf[a:b]
 
-    def postings_many(self, keys: TermKeys) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """The postings of each of ``keys`` (None where the segment lacks the term): one sorted
-        search of the dictionary for all of them."""
-        out: list = [None] * len(keys.pairs)
+    def _term_ids(self, keys: TermKeys):
+        """(i, term number) of each of ``keys`` the segment holds: one sorted search of the
+        dictionary for all of them, then the text of each hash found checked (a rare shared hash)."""
         hashes = self.hashes
         if not len(hashes) or not len(keys.hashes):
-            return out
+            return
         at = hashes.searchsorted(keys.hashes)
-        found = np.flatnonzero(hashes[np.minimum(at, len(hashes) - 1)] == keys.hashes)
-        for i in found.tolist():
+        for i in np.flatnonzero(hashes[np.minimum(at, len(hashes) - 1)] == keys.hashes).tolist():
             t = self._verify(keys.pairs[i][0], keys.btexts[i], keys.hashes[i], int(at[i]))
             if t >= 0:
-                out[i] = self._postings_of(t)
+                yield i, t
+
+    def postings_many(self, keys: TermKeys) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """The postings of each of ``keys`` (None where the segment lacks the term)."""
+        out: list = [None] * len(keys.pairs)
+        for i, t in self._term_ids(keys):
+            out[i] = self._postings_of(t)
         return out
 
     def doc_frequency(self, field: str, term: str) -> int:
@@ -582,13 +595,10 @@ class Sidecar:
         """Document frequencies of many words (``keys``: of one field) as real words of their field
         (see ``is_lexical``), at once (one sorted search for all of them)."""
         out = np.zeros(len(keys.pairs), dtype=np.int64)
-        hashes = self.hashes
-        if not len(keys.pairs) or keys.pairs[0][0] not in self.fields or not len(hashes):
+        if not keys.pairs or keys.pairs[0][0] not in self.fields:
             return out
-        at = hashes.searchsorted(keys.hashes)
-        for i in np.flatnonzero(hashes[np.minimum(at, len(hashes) - 1)] == keys.hashes).tolist():
-            t = self._verify(keys.pairs[i][0], keys.btexts[i], keys.hashes[i], int(at[i]))  # a rare shared hash
-            if t >= 0 and self.lexical[t]:
+        for i, t in self._term_ids(keys):
+            if self.lexical[t]:
                 out[i] = self.post_off[t + 1] - self.post_off[t]
         return out
 
