@@ -41,6 +41,12 @@ EMBEDDED_FOLLOWER: bool = True
 #: CPU niceness (0-19) that `import`, `reindex`, `index follow`/`sync` and `worker` lower themselves to, so the
 #: web workers win the cores; 0 leaves them as started.
 BACKGROUND_NICE: int = 10
+#: A feed backlog of at least this many changes (an import) is applied by the follower in a thread under Linux's
+#: idle scheduling class: only on a core no request wants, so the desk and searching do not slow down. 0: never.
+INDEX_IDLE_BACKLOG: int = 200
+#: Seconds a backlog may wait for idle cores (a machine busy all that time): then the follower applies the rest
+#: at BACKGROUND_NICE, so the index lags at most about this much behind an import on a saturated machine.
+INDEX_IDLE_MAX_LAG_SECONDS: float = 120.0
 #: PostgreSQL: seconds `import` (before each batch) and the index follower (every 50 records) wait for a moment
 #: without a write request in progress (the desk); then they go on anyway: a busy desk slows them, never stops them.
 BULK_YIELD_SECONDS: float = 0.1

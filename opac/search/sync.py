@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..catalog.models import Item, Location, Record, utcnow
 from ..extensions import db
 from ..partners.models import PartnerRecord
+from ..priority import run_idle
 from . import bulk
 from . import index as idx
 from .documents import ItemFacts, build_document, doc_id, is_public
@@ -206,14 +207,25 @@ def _read_changes(session: Session, position: dict, limit: int):
                            .order_by(IndexChange.id).limit(limit)).all()
 
 
+class Overdue(Exception):
+    """``apply_changes`` passed its deadline: the batch in hand was cancelled, ``done`` records
+    were committed before it (``position`` is where they left it)."""
+
+    def __init__(self, done: int):
+        super().__init__(f"deadline passed after {done} records")
+        self.done = done
+
+
 def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_per_commit: int = 20_000,
-                  progress=None, max_batches: int | None = None, yield_seconds: float = 0.0) -> int:
+                  progress=None, max_batches: int | None = None, yield_seconds: float = 0.0,
+                  deadline: float | None = None) -> int:
     """Apply the feed after ``position`` to the generation at ``gen``; returns records written.
 
     The caller makes sure nobody else writes ``gen`` (the writer lock, or a generation not yet
     current). The position is stored after each Whoosh commit, and when gaps close. With
     ``yield_seconds`` (the follower, on PostgreSQL) it waits up to that long every
     ``FOLLOW_YIELD_EVERY`` records for a moment without a write request (``opac.db.wait_for_quiet``).
+    Past ``deadline`` (``time.monotonic()``) it cancels the batch in hand and raises ``Overdue``.
     """
     from whoosh import index as whoosh_index
 
@@ -257,8 +269,11 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
                         ix = ix or whoosh_index.open_dir(str(gen))
                         writer = ix.writer(codec=idx.codec(), timeout=10, limitmb=128)
                     for k, rid in enumerate(record_ids, 1):
-                        if yield_seconds and k % FOLLOW_YIELD_EVERY == 0:
-                            wait_for_quiet(session.connection(), yield_seconds)
+                        if k % FOLLOW_YIELD_EVERY == 0:
+                            if deadline is not None and time.monotonic() > deadline:
+                                raise Overdue(done)
+                            if yield_seconds:
+                                wait_for_quiet(session.connection(), yield_seconds)
                         writer.delete_by_term("id", str(rid))
                         rec = records.get(rid)
                         if rec is not None and is_public(rec):
@@ -338,9 +353,38 @@ def follow_once(app=None, *, timeout: float = 60.0, progress=None, rebuild_if_ne
         if position is None:
             return 0
         pg = db.engine.dialect.name == "postgresql"
-        return apply_changes(gen, position, gap_seconds=float(app.config["INDEX_FEED_GAP_SECONDS"]),
-                             yield_seconds=float(app.config["BULK_YIELD_SECONDS"]) if pg else 0.0,
-                             progress=progress)
+
+        def apply(deadline=None):
+            with app.app_context():  # also in the idle thread
+                return apply_changes(gen, position, gap_seconds=float(app.config["INDEX_FEED_GAP_SECONDS"]),
+                                     yield_seconds=float(app.config["BULK_YIELD_SECONDS"]) if pg else 0.0,
+                                     progress=progress, deadline=deadline)
+
+        max_lag = float(app.config["INDEX_IDLE_MAX_LAG_SECONDS"])
+        if not _idle_backlog(position, int(app.config["INDEX_IDLE_BACKLOG"]), max_lag):
+            return apply()
+        try:
+            return run_idle(apply, deadline=time.monotonic() + max_lag)
+        except Overdue as late:
+            log.warning("index follower: the backlog waited %.0f s for an idle core; applying the rest "
+                        "at the background priority", max_lag)
+            return late.done + apply()
+
+
+def _idle_backlog(position: dict, least: int, max_lag: float) -> bool:
+    """Whether the feed after ``position`` is a backlog (at least ``least`` changes: an import)
+    whose oldest change is younger than ``max_lag`` seconds: the follower applies such a backlog
+    under the idle scheduling class (``priority.run_idle``), on cores nobody else wants, so an
+    import slows neither the desk nor searching; an older one at its own priority."""
+    if least <= 0:
+        return False
+    after = IndexChange.id > position["last_id"]
+    with db.engine.connect() as conn:
+        if conn.execute(select(IndexChange.id).where(after).order_by(IndexChange.id)
+                        .offset(least - 1).limit(1)).first() is None:
+            return False
+        oldest = conn.execute(select(IndexChange.created_at).where(after).order_by(IndexChange.id).limit(1)).scalar()
+    return oldest is not None and (utcnow() - oldest).total_seconds() < max_lag
 
 
 #: Records per segment of a full rebuild at most: a segment's postings are gathered in memory

@@ -501,3 +501,73 @@ def test_the_follower_goes_on_after_a_poll_that_failed(app, monkeypatch):
         signal.signal(signal.SIGTERM, old[0])
         signal.signal(signal.SIGINT, old[1])
     assert len(calls) == 3
+
+
+def _record_policies(monkeypatch) -> list[tuple[int, str]]:
+    """Spy on apply_changes: the scheduling policy and thread of each call that wrote records."""
+    import threading
+
+    seen = []
+    real = sync.apply_changes
+
+    def spy(*args, **kwargs):
+        n = real(*args, **kwargs)
+        if n:
+            seen.append((os.sched_getscheduler(0), threading.current_thread().name))
+        return n
+
+    monkeypatch.setattr(sync, "apply_changes", spy)
+    return seen
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's idle scheduling class")
+def test_a_backlog_is_applied_in_the_idle_class_and_the_desk_at_the_follower_priority(app, load_records,
+                                                                                   make_record, search_api,
+                                                                                   monkeypatch):
+    """An import's backlog runs on cores nobody else wants (a thread under SCHED_IDLE: the desk's
+    requests preempt it at once); a change or two (the desk) is applied at the follower's own
+    priority, so it is never starved. The follower itself leaves the idle class with the thread."""
+    app.config["INDEX_IDLE_BACKLOG"] = 5
+    seen = _record_policies(monkeypatch)
+    ids = load_records([{"title": f"Sawah tadah hujan {i}"} for i in range(8)])
+    assert total(search_api, "sawah") == 8
+    assert seen == [(os.SCHED_IDLE, "opac-idle")]
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    make_record(title="Sawah pasang surut")
+    assert total(search_api, "sawah") == 9
+    assert seen[1:] == [(os.SCHED_OTHER, "MainThread")]
+    # a backlog older than INDEX_IDLE_MAX_LAG_SECONDS is applied at the follower's priority at once
+    app.config["INDEX_IDLE_MAX_LAG_SECONDS"] = 0.0
+    with app.app_context():
+        for rid in ids:
+            db.session.get(Record, rid).title = f"Ladang {rid}"
+        db.session.commit()
+    assert total(search_api, "ladang") == 8
+    assert seen[2:] == [(os.SCHED_OTHER, "MainThread")]
+
+
+def test_a_backlog_starved_of_idle_cores_is_finished_at_the_follower_priority(app, load_records, search_api,
+                                                                             monkeypatch, caplog):
+    """Past its deadline the idle thread cancels the batch in hand (nothing half-written, the
+    position where the last commit left it) and the follower applies the rest itself."""
+    app.config["INDEX_IDLE_BACKLOG"] = 5
+    late = []
+
+    def starved(fn, deadline):
+        late.append(deadline)
+        return fn(deadline=time.monotonic() - 1)  # the deadline passes before the first check
+
+    monkeypatch.setattr(sync, "run_idle", starved)
+    before = _position(app)["last_id"]
+    ids = load_records([{"title": f"Kebun karet {i}"} for i in range(120)])  # applies them
+    assert len(late) == 1 and "applying the rest at the background priority" in caplog.text
+    assert total(search_api, "karet") == 120 and _position(app)["last_id"] == before + 120
+    with app.app_context():
+        for rid in ids:
+            db.session.get(Record, rid).title = f"Kebun kopi {rid}"
+        db.session.commit()
+        gen = idx.generation_path(app.config["INDEX_DIR"])
+        with pytest.raises(sync.Overdue) as info:
+            sync.apply_changes(gen, idx.read_position(gen), deadline=time.monotonic() - 1)
+    assert info.value.done == 0 and _position(app)["last_id"] == before + 120  # no trace of the cancelled batch
+    assert total(search_api, "karet") == 0 and total(search_api, "kopi") == 120
