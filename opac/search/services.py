@@ -29,6 +29,20 @@ from .query import ParsedQuery, Word, parse
 from .spelling import did_you_mean
 from .vocabulary import FACET, FACET_FIELDS, YEAR_RANGES, year_range_key
 
+#: A file system stamps modification times from a coarse clock (a tick of up to 10 ms behind the
+#: precise one); one whose times are whole seconds is trusted only after two seconds.
+MTIME_TRUST_NS = 100_000_000
+
+
+def _trust_after(mtime_ns: int) -> int:
+    """Nanoseconds a look must come after a directory's modification time ``mtime_ns`` before an
+    unchanged time is trusted.
+
+    >>> _trust_after(1_700_000_000_123_456_789), _trust_after(1_700_000_000_000_000_000)
+    (100000000, 2000000000)
+    """
+    return 2_000_000_000 if mtime_ns % 1_000_000_000 == 0 else MTIME_TRUST_NS
+
 
 class SearchIndex:
     """One per process: the open index, its current snapshot and the result cache."""
@@ -43,8 +57,9 @@ class SearchIndex:
         self._lock = threading.RLock()
         self._results: OrderedDict = OrderedDict()
         self._result_cache_size = result_cache
-        #: The index directory's modification time when a newer generation was last looked for.
+        #: The index directory's modification time when a newer generation was last looked for, and when.
         self._dir_mtime: int | None = None
+        self._looked_ns = 0
 
     def _target_now(self) -> str | None:
         try:
@@ -71,15 +86,18 @@ class SearchIndex:
     def _unchanged_on_disk(self) -> bool:
         """Whether the index directory is as it was when a newer generation was last looked for (that
         look lists the directory and matches every name; this is one ``stat``). A commit adds files
-        (its table of contents), which changes the directory's modification time; a time within the
-        last seconds is not trusted, as a change in the same clock tick would leave it equal."""
+        (its table of contents), which changes the directory's modification time. An unchanged time is
+        trusted once the look was made a clock tick after it (``MTIME_TRUST_NS``): a commit after the
+        look then gets a later time. The follower commits every second or two while the desk works, so
+        trusting only times seconds old had every search list the directory all day."""
         try:
             mtime = os.stat(self._ix.storage.folder).st_mtime_ns
         except OSError:
             return False
-        if mtime == self._dir_mtime and time.time_ns() - mtime > 2_000_000_000:
+        if mtime == self._dir_mtime and self._looked_ns - mtime > _trust_after(mtime):
             return True
-        self._dir_mtime = mtime  # taken before the look: a commit during it changes the time again
+        self._dir_mtime = mtime
+        self._looked_ns = time.time_ns()  # taken before the look: a commit during it changes the time again
         return False
 
     def _set_searcher(self, searcher, closed_old: bool = False) -> None:

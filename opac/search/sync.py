@@ -62,7 +62,11 @@ def _with_app(fn):
 
     @functools.wraps(fn)
     def wrapper(app=None, *args, **kwargs):
-        app = app or current_app._get_current_object()
+        # the app itself, never the ``current_app`` proxy (the CLI passes that): a thread of the
+        # follower (``priority.run_idle``) has no context in which a proxy would resolve
+        app = current_app if app is None else app
+        if hasattr(app, "_get_current_object"):
+            app = app._get_current_object()
         with app.app_context():
             return fn(app, *args, **kwargs)
 
