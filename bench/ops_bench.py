@@ -60,21 +60,27 @@ WRK_LUA = r"""
 local queries = {}
 for line in io.lines(os.getenv("QUERIES")) do queries[#queries + 1] = line end
 local counter = 0
+local offset = tonumber(os.getenv("OFFSET") or "0")
 local thread_id = 0
 setup = function(thread) thread:set("tid", thread_id); thread_id = thread_id + 1 end
 request = function()
   counter = counter + 1
-  return wrk.format("GET", queries[((counter * 2 + (tid or 0)) % #queries) + 1])
+  return wrk.format("GET", queries[((offset + counter * 2 + (tid or 0)) % #queries) + 1])
 end
 """
 
 
-def wrk_rps(port: int, qfile: Path, seconds: int) -> float:
-    """Requests/s of wrk (2 threads, 8 connections) over the paths of ``qfile``; errors are printed."""
+#: Lines of the query file each wrk run starts apart (more than a run sends).
+QUERIES_PER_RUN = 8000
+
+
+def wrk_rps(port: int, qfile: Path, seconds: int, offset: int = 0) -> float:
+    """Requests/s of wrk (2 threads, 8 connections) over the paths of ``qfile`` from line ``offset``;
+    errors are printed."""
     script = qfile.with_suffix(".lua")
     script.write_text(WRK_LUA)
     out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}"],
-                         capture_output=True, text=True, env=dict(os.environ, QUERIES=str(qfile)), check=True,
+                         capture_output=True, text=True, env=dict(os.environ, QUERIES=str(qfile), OFFSET=str(offset)), check=True,
                          timeout=seconds + 60).stdout
     for line in out.splitlines():
         if "Non-2xx" in line or "Socket errors" in line:
@@ -232,6 +238,8 @@ def main():
     ap.add_argument("--import-records", type=int, default=3000, help="size of the bulk import run beside the desk")
     ap.add_argument("--database-url", default="")
     ap.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
+    ap.add_argument("--search-rounds", type=int, default=3,
+                    help="rounds of search alone then beside the desk (they alternate; the ratio is over all)")
     ap.add_argument("--edits", type=int, default=100)
     ap.add_argument("--port", type=int, default=0, help="default: a free port")
     ap.add_argument("--background-nice", type=int, default=None,
@@ -409,17 +417,14 @@ def main():
         rng = random.Random(7)
         words = [w for r in rows for w in r["title"].split() if w.isalpha() and len(w) > 3]
         qfile.write_text("\n".join(f"/api/v1/search?q={rng.choice(words)}+{rng.choice(words)}" if i % 2 else
-                                   f"/api/v1/search?q={rng.choice(words)}" for i in range(5000)))
-        settle("searching alone")
-        with dog.phase("search alone", args.seconds + 120):
-            dog.note(f"wrk ({args.seconds} s) to finish")
-            rps_alone = measured("search alone", wrk_rps, args.port, qfile, args.seconds)
-        print(f"search alone: {rps_alone:.0f} req/s", flush=True)
-        writes = {"n": 0}
-        with dog.phase("search while the desk writes", args.seconds + 180):
+                                   f"/api/v1/search?q={rng.choice(words)}" for i in range(QUERIES_PER_RUN * 2 * args.search_rounds)))
+        dog.note("five desk sessions to log in")
+        lanes = [Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391")) for _ in range(5)]
+
+        def search_beside_desk(name):
+            """wrk beside five desks, each a change per second; returns (req/s, desk changes/s)."""
             stop = threading.Event()
-            dog.note("five desk sessions to log in")
-            lanes = [Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391")) for _ in range(5)]
+            writes = {"n": 0}
 
             def desk_lane(k):
                 """One of five desks, each a change per second (open loop: slow answers do not slow the others)."""
@@ -435,13 +440,32 @@ def main():
             threads = [dog.thread(desk_lane, k, name=f"desk lane {k}") for k in range(5)]
             t_w = time.time()
             dog.note(f"wrk ({args.seconds} s) to finish beside the desk lanes")
-            rps_writing = measured("search while the desk writes", wrk_rps, args.port, qfile, args.seconds)
-            desk_rate = writes["n"] / (time.time() - t_w)
+            rps = measured(name, wrk_rps, args.port, qfile, args.seconds, next_offset())
+            rate = writes["n"] / (time.time() - t_w)
             stop.set()
             dog.note("the desk lanes to stop")
             for t in threads:
                 t.join(max(dog.remaining(), 0))
-        print(f"search while the desk writes {desk_rate:.1f} changes/s: {rps_writing:.0f} req/s", flush=True)
+            return rps, rate
+
+        # rounds alternate (alone, beside the desk) so that a drift of the machine falls on both; each
+        # run has queries of its own (words recur across them, whole queries hardly: as at a library)
+        runs = iter(range(2 * args.search_rounds))
+
+        def next_offset():
+            return next(runs) * QUERIES_PER_RUN
+
+        search_rounds = []
+        for r in range(1, args.search_rounds + 1):
+            settle(f"searching alone (round {r})")
+            with dog.phase(f"search alone, round {r}", args.seconds + 120):
+                dog.note(f"wrk ({args.seconds} s) to finish")
+                rps_alone = measured(f"search alone {r}", wrk_rps, args.port, qfile, args.seconds, next_offset())
+            with dog.phase(f"search while the desk writes, round {r}", args.seconds + 180):
+                rps_writing, desk_rate = search_beside_desk(f"search beside the desk {r}")
+            search_rounds.append((rps_alone, rps_writing, desk_rate))
+            print(f"search round {r}: alone {rps_alone:.0f} req/s; while the desk writes {desk_rate:.1f} changes/s "
+                  f"{rps_writing:.0f} req/s ({rps_writing / rps_alone:.2f}x)", flush=True)
 
         # 4. index lag under a stream of edits (5 per second): commit -> found by a search
         lags = []
@@ -514,8 +538,12 @@ def main():
     print(f"  bulk import of {len(more) + len(changed)} records: import {import_s:.1f} s, "
           f"in this node's index {caught_up_s:.1f} s after it started")
     print("search throughput (wrk, 2 workers, /api/v1/search)")
-    print(f"  alone                      {rps_alone:7.0f} req/s")
-    print(f"  desk writing {desk_rate:.1f} changes/s  {rps_writing:7.0f} req/s   ratio {rps_writing / rps_alone:.2f}x"
+    for r, (rps_alone, rps_writing, desk_rate) in enumerate(search_rounds, 1):
+        print(f"  round {r}: alone {rps_alone:7.0f} req/s; desk writing {desk_rate:.1f} changes/s {rps_writing:7.0f} req/s"
+              f"   ratio {rps_writing / rps_alone:.2f}x")
+    ratios = sorted(w / a for a, w, _ in search_rounds)
+    print(f"  ratio over {len(search_rounds)} rounds: {sum(w for _, w, _ in search_rounds) / sum(a for a, _, _ in search_rounds):.2f}x"
+          f" of the summed rates (median {ratios[len(ratios) // 2]:.2f}x, range {ratios[0]:.2f}-{ratios[-1]:.2f}x)"
           f"   (desk changes that failed: {sum(len(lane.errors) for lane in lanes)})")
     print("CPU seconds by part (user + system; the machine has "
           f"{os.cpu_count()} cores; the import's until its last sample)")
