@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import requests
 
@@ -416,10 +417,12 @@ def main():
         qfile = work / "queries.txt"
         rng = random.Random(7)
         words = [w for r in rows for w in r["title"].split() if w.isalpha() and len(w) > 3]
-        qfile.write_text("\n".join(f"/api/v1/search?q={rng.choice(words)}+{rng.choice(words)}" if i % 2 else
-                                   f"/api/v1/search?q={rng.choice(words)}" for i in range(QUERIES_PER_RUN * 2 * args.search_rounds)))
+        qfile.write_text("\n".join("/api/v1/search?q=" + quote_plus(f"{rng.choice(words)} {rng.choice(words)}" if i % 2
+                                                                     else rng.choice(words))
+                                   for i in range(QUERIES_PER_RUN * 2 * args.search_rounds)))  # as a browser sends them
         dog.note("five desk sessions to log in")
         lanes = [Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391")) for _ in range(5)]
+        lane_turns = [0] * len(lanes)
 
         def search_beside_desk(name):
             """wrk beside five desks, each a change per second; returns (req/s, desk changes/s)."""
@@ -428,12 +431,12 @@ def main():
 
             def desk_lane(k):
                 """One of five desks, each a change per second (open loop: slow answers do not slow the others)."""
-                i = 0
                 while not stop.is_set():
                     start = time.time()
                     bc = barcodes[120 + k]
-                    (lanes[k].checkout if i % 2 == 0 else lanes[k].checkin)(bc)
-                    i += 1
+                    # its copy lent and returned in turn, across the rounds
+                    (lanes[k].checkout if lane_turns[k] % 2 == 0 else lanes[k].checkin)(bc)
+                    lane_turns[k] += 1
                     writes["n"] += 1
                     time.sleep(max(0.0, 1.0 - (time.time() - start)))
 
