@@ -35,6 +35,8 @@ MASK_KEPT_SHARE, MASKS_KEPT = 8, 8
 #: Parsed hit summaries kept per process, measured by their JSON text (about 20,000 summaries),
 #: shared out between the segments by their documents.
 HITS_KEPT_BYTES = 10 * 1024 * 1024
+#: Bytes of plain words' parts a segment keeps at least, however small (a commit's new segment).
+WORD_PARTS_MIN = 256 * 1024
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Leaf:
     segid: str
     offset: int
     live: np.ndarray | None  # None: no deletions
+    deleted: int = 0  # how many (a segment only gains deletions: the count tells its state)
 
 
 class Engine:
@@ -82,6 +85,19 @@ class Engine:
                     cache[key] = v
         return v
 
+    def segment_versioned(self, leaf: Leaf, key, version, build):
+        """A value derived from one segment and a ``version`` of it (its deletions): the latest
+        version's value is kept, built once per process."""
+        cache = self.derived.get(leaf.segid)
+        if cache is None:
+            return build()
+        got = cache.get(key)
+        if got is None or got[0] != version:
+            got = (version, build())
+            with self._lock:
+                cache[key] = got
+        return got[1]
+
     def forget_unused(self, live_ids: set[str]) -> None:
         with self._lock:
             for segid in list(self.stores):
@@ -108,12 +124,13 @@ class Snapshot(Scoring, Phrases, Facets):
             if not hasattr(segreader, "_segment"):
                 continue  # EmptyReader of an empty index
             store = engine.store(segreader)
-            live = None
+            live, deleted = None, 0
             if segreader.has_deletions():
                 live = np.ones(store.n, dtype=bool)
                 dels = np.fromiter(segreader._segment.deleted_docs(), dtype=np.int64)
                 live[dels[dels < store.n]] = False
-            leaves.append(Leaf(store, segreader._segment.segment_id(), offset, live))
+                deleted = len(dels)
+            leaves.append(Leaf(store, segreader._segment.segment_id(), offset, live, deleted))
         self.leaves = leaves
         self._starts = np.array([leaf.offset for leaf in leaves], dtype=np.int64)
         self.N = reader.doc_count_all()
@@ -143,9 +160,18 @@ class Snapshot(Scoring, Phrases, Facets):
     def has_deletions(self) -> bool:
         return any(leaf.live is not None for leaf in self.leaves)
 
+    def leaf_lengths(self, leaf: Leaf, field: str) -> np.ndarray:
+        """The lengths of ``field`` in one segment's documents (local numbers)."""
+        return self.engine.segment_cached(leaf, ("len", field), lambda: leaf.store.lengths(field))
+
     def _leaf_lengths(self, field: str) -> list[np.ndarray]:
-        return [self.engine.segment_cached(leaf, ("len", field), lambda s=leaf.store: s.lengths(field))
-                for leaf in self.leaves]
+        return [self.leaf_lengths(leaf, field) for leaf in self.leaves]
+
+    def word_parts(self, leaf: Leaf) -> LRUCache:
+        """The parts of plain words one segment holds (``executor.SegmentWord``), kept with the
+        segment across commits: its share of the word cache's bytes, at least WORD_PARTS_MIN."""
+        share = max(self.engine.word_cache_bytes * leaf.store.n // max(self.N, 1), WORD_PARTS_MIN)
+        return self.engine.segment_cached(leaf, "words", lambda: LRUCache(share))
 
     def _leaf_columns(self, name: str) -> list[np.ndarray]:
         return [self.engine.segment_cached(leaf, ("col", name), lambda s=leaf.store: s.column(name))

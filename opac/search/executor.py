@@ -21,8 +21,8 @@ from .analysis import normalize_phrase, query_variants, shingles
 from .documents import hash64
 from .query import AnyOf, Clause, Exact, ParsedQuery, Phrase, Word, YearRange
 from .schema import TEXT_FIELDS
-from .scoring import saturate
-from .segments import EMPTY_IDS, contains, intersect, positions, union
+from .scoring import length_norm, saturate
+from .segments import EMPTY_IDS, TermKeys, contains, intersect, positions, union
 from .spelling import corrections_for
 
 EXACT_TITLE_BOOST = 40.0
@@ -125,6 +125,70 @@ class WordResult:
         return self.ids.nbytes + self.score.nbytes + 200
 
 
+@dataclass(frozen=True)
+class SegmentWord:
+    """What one segment holds of a plain word: for each variant found there (its index among the
+    word's variants) the segment's documents (local numbers, deleted ones included) and their
+    BM25F pseudo-frequencies (before idf and saturation, which depend on the whole index)."""
+
+    variants: tuple[int, ...]
+    ids: tuple[np.ndarray, ...]
+    pseudo: tuple[np.ndarray, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.pseudo) + 8 * sum(len(a) for a in self.ids) + 200
+
+
+def best_variant(id_lists: list[np.ndarray], score_lists: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The documents of any variant (each list sorted) and each one's best score among them.
+
+    >>> ids, sc = best_variant([np.array([1, 4]), np.array([4, 7])], [np.array([1.0, 2.0]), np.array([3.0, 0.5])])
+    >>> ids.tolist(), sc.tolist()
+    ([1, 4, 7], [1.0, 3.0, 0.5])
+    """
+    if len(id_lists) == 1:
+        return id_lists[0], score_lists[0]
+    ids, scores = np.concatenate(id_lists), np.concatenate(score_lists)
+    order = np.argsort(ids, kind="stable")
+    ids, scores = ids[order], scores[order]
+    first = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    return ids[first], np.maximum.reduceat(scores, first)
+
+
+def pseudo_frequencies(found: list[tuple], postings: dict, norm) -> list[np.ndarray]:
+    """BM25F's weighted, length-normalised frequency of each term of ``found`` ((term, weight,
+    documents, frequencies): its postings in "all", which hold every document of the other
+    fields' postings) in its documents; ``postings``: the terms' postings in the other fields,
+    by (field, term); ``norm(field, ids)``: the length normalisation of ``field`` at ``ids`` (of a
+    snapshot or of one segment). The terms are taken together, each field's lengths read once."""
+    sizes = [len(ids) for _, _, ids, _ in found]
+    starts = np.cumsum([0, *sizes[:-1]]).tolist()
+    pseudo = np.zeros(sum(sizes), dtype=np.float32)
+    rest = np.concatenate([tf for _, _, _, tf in found]).astype(np.float32)
+    for f, weight in TEXT_FIELDS.items():
+        if f == "all":
+            continue
+        at_parts, id_parts, tf_parts = [], [], []
+        for (term, _, ids, _), start in zip(found, starts, strict=True):
+            if (f, term) not in postings:
+                continue
+            fids, ftf = postings[f, term]
+            at = positions(ids, fids)
+            ok = at >= 0
+            at_parts.append(at[ok] + start)
+            id_parts.append(fids[ok])
+            tf_parts.append(ftf[ok])
+        if not at_parts:
+            continue
+        at, fids, ftf = (np.concatenate(x) if len(x) > 1 else x[0] for x in (at_parts, id_parts, tf_parts))
+        pseudo[at] += weight * ftf / norm(f, fids)
+        rest[at] -= ftf
+    all_ids = np.concatenate([ids for _, _, ids, _ in found]) if len(found) > 1 else found[0][2]
+    pseudo += TEXT_FIELDS["all"] * np.maximum(rest, 0.0) / norm("all", all_ids)
+    return np.split(pseudo, starts[1:])
+
+
 class Executor:
     def __init__(self, snap, prefix_limit: int = 64, fuzzy: bool = True):
         self.snap = snap
@@ -189,9 +253,23 @@ class Executor:
         of the record are weighted (TEXT_FIELDS), each normalised by its field's length, summed,
         and only then saturated, once; "all" repeats every other field, so only what it holds
         beyond them counts as "the rest". A word scores as its best variant (word, stems,
-        corrections), each with its own weight. Returns the matching documents and their scores."""
-        match_field = w.field or "all"
-        variants, postings = self._word_terms(w, [match_field] if w.field else list(TEXT_FIELDS))
+        corrections), each with its own weight. Returns the matching documents and their scores.
+
+        A plain word found in the index is gathered segment by segment (``_segment_words``: what
+        each segment holds of it survives commits); a prefix and a misspelt word (whose terms
+        depend on the whole index's words) are looked up over the snapshot."""
+        fields = [w.field] if w.field else list(TEXT_FIELDS)
+        if not w.prefix:
+            variants = query_variants(w.text)
+            pieces = self._segment_words(w, variants, fields)
+            if not self.fuzzy or any(piece.variants for piece in pieces):
+                return self._score_segment_words(w, variants, pieces)
+        return self._word_over_snapshot(w, fields)
+
+    def _word_over_snapshot(self, w: Word, fields: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``_word`` with the word's terms looked up over the whole snapshot at once."""
+        match_field = fields[0]
+        variants, postings = self._word_terms(w, fields)
         found = [(term, wt, *postings[match_field, term]) for term, wt in variants if (match_field, term) in postings]
         if not found:
             return EMPTY_IDS, np.zeros(0, dtype=np.float32)
@@ -200,18 +278,69 @@ class Executor:
             norms = self._length_norms(match_field, [ids for _, _, ids, _ in found])
             pseudos = [tf / norm for (_, _, _, tf), norm in zip(found, norms, strict=True)]
         else:
-            pseudos = self._pseudo_frequencies(found, postings)
-        found_ids = [ids for _, _, ids, _ in found]
-        found_scores = [(wt * self.snap.idf(self.snap.live_count(ids)) * saturate(pseudo)).astype(np.float32)
-                        for (_, wt, ids, _), pseudo in zip(found, pseudos, strict=True)]
-        if len(found_ids) == 1:
-            return found_ids[0], found_scores[0]
-        # the best variant of each document
-        ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
-        order = np.argsort(ids, kind="stable")
-        ids, scores = ids[order], scores[order]
-        first = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
-        return ids[first], np.maximum.reduceat(scores, first)
+            pseudos = pseudo_frequencies(found, postings, self.snap.length_norm)
+        return best_variant([ids for _, _, ids, _ in found],
+                            [self._variant_score(wt, self.snap.live_count(ids), pseudo)
+                             for (_, wt, ids, _), pseudo in zip(found, pseudos, strict=True)])
+
+    def _variant_score(self, weight: float, df: int, pseudo: np.ndarray) -> np.ndarray:
+        return (weight * self.snap.idf(df) * saturate(pseudo)).astype(np.float32)
+
+    def _segment_words(self, w: Word, variants, fields: list[str]) -> list[SegmentWord]:
+        """What each segment holds of a plain word (``SegmentWord``), kept per segment: a commit
+        (the desk's changes, one small segment) leaves the other segments' parts valid as long as
+        the average field lengths stay as they were (a record re-indexed with the same text)."""
+        match_field = fields[0]
+        avg = tuple(self.snap.avg_length(f) for f in fields)
+        key = (w.text, w.field, avg)
+        keys = None
+        out = []
+        for leaf in self.snap.leaves:
+            cache = self.snap.word_parts(leaf)
+            piece = cache.get(key)
+            if piece is None:
+                if keys is None:
+                    keys = TermKeys([(f, t) for t, _ in variants for f in fields])
+                got = leaf.store.postings_many(keys)
+                postings = {pair: g for pair, g in zip(keys.pairs, got, strict=True) if g is not None and len(g[0])}
+                found = [(i, term, wt, *postings[match_field, term]) for i, (term, wt) in enumerate(variants)
+                         if (match_field, term) in postings]
+
+                def norm(field, ids, leaf=leaf):
+                    return length_norm(self.snap.leaf_lengths(leaf, field)[ids], self.snap.avg_length(field))
+
+                if not found:
+                    pseudos = []
+                elif w.field:
+                    pseudos = [tf / norm(match_field, ids) for _, _, _, ids, tf in found]
+                else:
+                    pseudos = pseudo_frequencies([f[1:] for f in found], postings, norm)
+                piece = SegmentWord(tuple(f[0] for f in found), tuple(f[3] for f in found), tuple(pseudos))
+                cache.put(key, piece, piece.nbytes)
+            out.append(piece)
+        return out
+
+    def _score_segment_words(self, w: Word, variants, pieces: list[SegmentWord]) -> tuple[np.ndarray, np.ndarray]:
+        """The word's documents and scores from its segments' parts: each variant's document
+        frequency over the live documents of every segment, then its scores (as ``_word``)."""
+        ids_of: dict[int, list] = {}
+        pseudo_of: dict[int, list] = {}
+        df_of: dict[int, int] = {}
+        for leaf, piece in zip(self.snap.leaves, pieces, strict=True):
+            for v, ids, pseudo in zip(piece.variants, piece.ids, piece.pseudo, strict=True):
+                ids_of.setdefault(v, []).append(ids + leaf.offset if leaf.offset else ids)
+                pseudo_of.setdefault(v, []).append(pseudo)
+                live = len(ids) if leaf.live is None else int(np.count_nonzero(leaf.live[ids]))
+                df_of[v] = df_of.get(v, 0) + live
+        if not ids_of:
+            return EMPTY_IDS, np.zeros(0, dtype=np.float32)
+        self.matched_words.add(w.text)
+        order = sorted(ids_of)
+        joined = [ids_of[v][0] if len(ids_of[v]) == 1 else np.concatenate(ids_of[v]) for v in order]
+        scores = [self._variant_score(variants[v][1], df_of[v],
+                                      pseudo_of[v][0] if len(pseudo_of[v]) == 1 else np.concatenate(pseudo_of[v]))
+                  for v in order]
+        return best_variant(joined, scores)
 
     def _length_norms(self, field: str, id_lists: list[np.ndarray]) -> list[np.ndarray]:
         """``Snapshot.length_norm`` of ``field`` for each of ``id_lists``, read in one gather."""
@@ -219,37 +348,6 @@ class Executor:
             return [self.snap.length_norm(field, id_lists[0])]
         norms = self.snap.length_norm(field, np.concatenate(id_lists))
         return np.split(norms, np.cumsum([len(ids) for ids in id_lists[:-1]]))
-
-    def _pseudo_frequencies(self, found: list[tuple], postings: dict) -> list[np.ndarray]:
-        """BM25F's weighted, length-normalised frequency of each term of ``found`` ((term, weight,
-        documents, frequencies): its postings in "all", which hold every document of the other
-        fields' postings) in its documents; ``postings``: the terms' postings in the other fields,
-        by (field, term). The terms are taken together, each field's lengths read once for all."""
-        sizes = [len(ids) for _, _, ids, _ in found]
-        starts = np.cumsum([0, *sizes[:-1]]).tolist()
-        pseudo = np.zeros(sum(sizes), dtype=np.float32)
-        rest = np.concatenate([tf for _, _, _, tf in found]).astype(np.float32)
-        for f, weight in TEXT_FIELDS.items():
-            if f == "all":
-                continue
-            at_parts, id_parts, tf_parts = [], [], []
-            for (term, _, ids, _), start in zip(found, starts, strict=True):
-                if (f, term) not in postings:
-                    continue
-                fids, ftf = postings[f, term]
-                at = positions(ids, fids)
-                ok = at >= 0
-                at_parts.append(at[ok] + start)
-                id_parts.append(fids[ok])
-                tf_parts.append(ftf[ok])
-            if not at_parts:
-                continue
-            at, fids, ftf = (np.concatenate(x) if len(x) > 1 else x[0] for x in (at_parts, id_parts, tf_parts))
-            pseudo[at] += weight * ftf / self.snap.length_norm(f, fids)
-            rest[at] -= ftf
-        all_ids = np.concatenate([ids for _, _, ids, _ in found]) if len(found) > 1 else found[0][2]
-        pseudo += TEXT_FIELDS["all"] * np.maximum(rest, 0.0) / self.snap.length_norm("all", all_ids)
-        return np.split(pseudo, starts[1:])
 
     def phrase(self, p: Phrase) -> Part:
         # Candidates: documents with every word; then the indexed word pairs (and title positions).

@@ -47,15 +47,24 @@ class Scoring:
     frequencies and average field lengths count live documents only."""
 
     def avg_length(self, field: str) -> float:
-        """Mean length of ``field`` over the live documents (deleted ones do not count)."""
+        """Mean length of ``field`` over the live documents (deleted ones do not count). The lengths
+        are whole numbers, summed exactly per segment (kept while its deletions stay as they are):
+        the same value however the documents are split into segments, and a record indexed again
+        with the same text (the desk's changes) leaves it unchanged, so scores computed before stay
+        valid (``executor.SegmentWord``)."""
+
+        def segment_sum(leaf, lengths):
+            live = lengths if leaf.live is None else lengths[leaf.live]
+            return float(np.sum(live, dtype=np.float64)), len(live)
 
         def build():
-            # one array for the mean, as numpy sums it (pairwise, float32): the same value however
-            # the documents are split into segments; dropped once the mean is taken
-            parts = [lengths if leaf.live is None else lengths[leaf.live]
-                     for lengths, leaf in zip(self._leaf_lengths(field), self.leaves, strict=True)]
-            live = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.zeros(0, np.float32))
-            return max(float(live.mean()) if len(live) else 1.0, 1.0)
+            total = count = 0
+            for leaf, lengths in zip(self.leaves, self._leaf_lengths(field), strict=True):
+                s, n = self.engine.segment_versioned(leaf, ("length sum", field), leaf.deleted,
+                                                     lambda leaf=leaf, lengths=lengths: segment_sum(leaf, lengths))
+                total += s
+                count += n
+            return max(total / count if count else 1.0, 1.0)
 
         return self.cached(("avgdl", field), build)
 

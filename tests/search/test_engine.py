@@ -12,10 +12,12 @@ import pytest
 
 from opac.catalog.models import Record
 from opac.search import index as idx
+from opac.search.analysis import query_variants
 from opac.search.documents import build_document
 from opac.search.engine import Engine, Snapshot
 from opac.search.executor import Executor, filter_mask
 from opac.search.query import Word, YearRange, parse
+from opac.search.schema import TEXT_FIELDS
 from opac.search.segments import (
     SIDECAR_PREFIX,
     SIDECAR_WRITE,
@@ -279,3 +281,66 @@ def test_count_holding_a_term_counts_as_the_postings_say(index_dir, term):
         ids = np.flatnonzero(mask)
         held = set(snap.postings("f_type", term)[0].tolist())
         assert snap.count_holding("f_type", term, ids, mask) == sum(int(d) in held for d in ids)
+
+
+WORDS = ["laskar", "pelangi", "perpustakaan", "pustaka", "pembelajaran", "hobbit", "climate", "computers",
+         "indonesia", "hirata", "fiksi", "python", "policy", "sekolah"]
+
+
+def _by_segment_and_whole(snap: Snapshot, w: Word) -> tuple:
+    """A word's (documents, scores) gathered segment by segment and over the whole snapshot."""
+    ex = Executor(snap)
+    fields = [w.field] if w.field else list(TEXT_FIELDS)
+    parts = ex._segment_words(w, query_variants(w.text), fields)
+    return ex._score_segment_words(w, query_variants(w.text), parts), ex._word_over_snapshot(w, fields)
+
+
+def test_a_word_gathered_by_segment_scores_bit_for_bit_as_over_the_snapshot(index_dir):
+    snap = snapshot(index_dir)
+    assert len(snap.leaves) == 2 and snap.has_deletions
+    for w in [Word(text=t) for t in WORDS] + [Word(text="pelangi", field="title"), Word(text="hirata", field="author")]:
+        (ids_a, sc_a), (ids_b, sc_b) = _by_segment_and_whole(snap, w)
+        assert len(ids_a), w
+        assert ids_a.tolist() == ids_b.tolist() and sc_a.dtype == sc_b.dtype and sc_a.tolist() == sc_b.tolist(), w
+
+
+def test_a_words_segment_parts_outlive_a_commit_that_keeps_the_texts(index_dir):
+    """The desk's change (a copy lent: the record indexed again, its text the same) leaves the
+    average lengths as they were, so the old segments' parts of a word are used as they are and
+    only the new segment is read; a changed text (new lengths) makes them afresh. Either way the
+    scores are the ones computed over the whole snapshot."""
+    engine = Engine()
+    ix = idx.open_index(index_dir)
+    before = Snapshot(engine, ix.searcher())
+    ranked_before = Executor(before).word(Word(text="laskar")).matched.tolist()
+    kept = [before.word_parts(leaf)._data.copy() for leaf in before.leaves]
+    w = ix.writer(codec=idx.codec())
+    w.update_document(**build_document(record(1, *BOOKS[0])))  # the same text, indexed again
+    w.commit(merge=False)
+    after = Snapshot(engine, ix.searcher())
+    assert len(after.leaves) == 3
+    assert [after.avg_length(f) for f in TEXT_FIELDS] == [before.avg_length(f) for f in TEXT_FIELDS]
+    for leaf, old in zip(after.leaves, kept, strict=False):
+        now = after.word_parts(leaf)._data
+        assert all(now[k][0] is v[0] for k, v in old.items())  # the same objects, not made again
+    for t in WORDS:
+        (ids_a, sc_a), (ids_b, sc_b) = _by_segment_and_whole(after, Word(text=t))
+        assert ids_a.tolist() == ids_b.tolist() and sc_a.tolist() == sc_b.tolist(), t
+    assert len(Executor(after).word(Word(text="laskar")).matched) == len(ranked_before) + 1  # the new copy
+    w = ix.writer(codec=idx.codec())
+    w.update_document(**build_document(record(2, "Sang Pemimpi: edisi baru yang panjang", *BOOKS[1][1:])))
+    w.commit(merge=False)
+    edited = Snapshot(engine, ix.searcher())
+    assert edited.avg_length("title") != after.avg_length("title")
+    for t in WORDS:
+        (ids_a, sc_a), (ids_b, sc_b) = _by_segment_and_whole(edited, Word(text=t))
+        assert ids_a.tolist() == ids_b.tolist() and sc_a.tolist() == sc_b.tolist(), t
+
+
+def test_average_lengths_are_exact_whatever_the_segments(index_dir):
+    """Summed exactly per segment: the same mean as one array of the live documents' lengths."""
+    snap = snapshot(index_dir)
+    for f in TEXT_FIELDS:
+        lengths = np.concatenate([snap.leaf_lengths(leaf, f)[leaf.live if leaf.live is not None else slice(None)]
+                                  for leaf in snap.leaves]).astype(np.float64)
+        assert snap.avg_length(f) == max(lengths.sum() / len(lengths), 1.0)

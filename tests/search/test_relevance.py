@@ -106,7 +106,7 @@ def test_the_version_patrons_want_comes_first(catalog, search_api):
 
 def test_a_words_forms_weighed_together_as_each_alone(app, catalog):
     from opac.search.analysis import query_variants
-    from opac.search.executor import Executor
+    from opac.search.executor import Executor, pseudo_frequencies
     from opac.search.schema import TEXT_FIELDS
     from opac.search.services import get_index
 
@@ -116,15 +116,15 @@ def test_a_words_forms_weighed_together_as_each_alone(app, catalog):
         postings = ex.snap.postings_many([(f, t) for t in terms for f in TEXT_FIELDS])
         found = [(t, 1.0, *postings["all", t]) for t in terms if ("all", t) in postings]
         assert len(found) >= 3
-        together = ex._pseudo_frequencies(found, postings)
+        together = pseudo_frequencies(found, postings, ex.snap.length_norm)
         for one, pseudo in zip(found, together, strict=True):
-            assert pseudo.tolist() == ex._pseudo_frequencies([one], postings)[0].tolist()  # bit for bit
+            assert pseudo.tolist() == pseudo_frequencies([one], postings, ex.snap.length_norm)[0].tolist()  # bit for bit
 
 
 def test_bm25f_counts_each_field_once_and_ignores_deleted_documents(app, catalog, make_record):
     from opac.catalog.models import Record
     from opac.extensions import db
-    from opac.search.executor import Executor
+    from opac.search.executor import Executor, pseudo_frequencies
     from opac.search.query import Word
     from opac.search.schema import TEXT_FIELDS
     from opac.search.services import get_index
@@ -133,7 +133,8 @@ def test_bm25f_counts_each_field_once_and_ignores_deleted_documents(app, catalog
         ex = Executor(get_index().snapshot())
         term = "hobbit"
         ids, tf = ex.snap.postings("all", term)
-        (pseudo,) = ex._pseudo_frequencies([(term, 1.0, ids, tf)], ex.snap.postings_many([(f, term) for f in TEXT_FIELDS]))
+        (pseudo,) = pseudo_frequencies([(term, 1.0, ids, tf)], ex.snap.postings_many([(f, term) for f in TEXT_FIELDS]),
+                                       ex.snap.length_norm)
         # in the title only: its weighted frequency, not title + "all" again
         title_ids, title_tf = ex.snap.postings("title", term)
         assert np.allclose(pseudo, 3.0 * title_tf / ex.snap.length_norm("title", title_ids))
