@@ -177,6 +177,29 @@ def _turn_file(database: str | None):
         os.close(fd)  # releases the flock
 
 
+_probe_fds: dict[str, int] = {}
+
+
+def request_waiting() -> bool:
+    """SQLite, in a bulk writer (``yield_to_requests``): whether a write request is waiting for
+    the write lock now (it holds the turn file shared while it waits). The import then ends its
+    batch at the record in hand, so a checkout waits for one record, not for a whole batch."""
+    if not _bulk_writer or not is_sqlite():
+        return False
+    database = db.engine.url.database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return False
+    fd = _probe_fds.get(database)
+    if fd is None:
+        fd = _probe_fds[database] = os.open(database + "-turn", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
+
+
 def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 

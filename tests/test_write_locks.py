@@ -153,3 +153,40 @@ def test_a_bulk_writer_lets_a_waiting_request_go_first(app, tmp_path):
     # (+1: a batch committed just before the request looked, but counted just after)
     assert max(passed) <= 3, passed
     assert total >= 8, total  # the job did go on between the requests
+
+
+def test_an_import_ends_its_batch_at_the_record_in_hand_when_a_request_waits(app):
+    """SQLite: a request waiting for the write lock holds the turn file shared; the import sees
+    it and commits after the record in hand, so a checkout waits for one record, not a batch."""
+    import fcntl
+    import json
+    import os
+
+    from opac.catalog.services import import_data
+    from opac.db import request_waiting, yield_to_requests
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL: the import waits for a quiet moment before each batch instead")
+    lines = b"\n".join(json.dumps({"id": f"W{i}", "title": f"Tunggu {i}"}).encode() for i in range(6))
+    with app.app_context():
+        commits = []
+
+        def commit():
+            commits.append(1)
+            db.session.commit()
+
+        assert not request_waiting()  # outside a bulk job: never asks
+        with yield_to_requests(0):
+            assert not request_waiting()
+            import_data(lines, name="a.jsonl", commit=commit, commit_seconds=60)
+            assert len(commits) == 1  # one batch: nobody waited
+            fd = os.open(db.engine.url.database + "-turn", os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)  # as a request does while it waits for the write lock
+                assert request_waiting()
+                commits.clear()
+                import_data(lines.replace(b"Tunggu", b"Menunggu"), name="b.jsonl", commit=commit, commit_seconds=60)
+                assert len(commits) == 6  # a commit after each record
+            finally:
+                os.close(fd)
+            assert not request_waiting()

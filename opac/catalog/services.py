@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..db import request_waiting
 from ..errors import DomainError
 from ..extensions import db
 from .importers import detect_format, read_records
@@ -199,7 +200,8 @@ def import_data(data: bytes, *, name: str = "", fmt: str | None = None, source: 
     whichever comes first, and after the last record (the edge decides what committing means);
     without it the caller commits. Short write transactions keep the write lock free for the desk: on SQLite a
     checkout waits for at most the batch in progress, so a batch is a record or two (5 ms; with
-    20 ms batches a checkout's p95 during an import was 2.3x its p95 alone). PostgreSQL has no database-wide lock and
+    20 ms batches a checkout's p95 during an import was 2.3x its p95 alone), and ends at the record
+    in hand when a request is waiting for the write lock (``opac.db.request_waiting``). PostgreSQL has no database-wide lock and
     each batch waits for a quiet moment at the desk (``opac.db.yield_to_requests``): 50 ms there.
     Records are read and their MARC built before a batch's transaction begins.
     """
@@ -234,7 +236,7 @@ def import_data(data: bytes, *, name: str = "", fmt: str | None = None, source: 
             since_commit += 1
             if progress:
                 progress(number)
-            if commit and time.monotonic() - batch_started >= commit_seconds:
+            if commit and (time.monotonic() - batch_started >= commit_seconds or request_waiting()):
                 commit()
                 locations = LocationCache()
                 since_commit = 0

@@ -332,7 +332,11 @@ class Snapshot(Scoring, Phrases, Facets):
         return int(np.count_nonzero(mask[held])) if len(held) else 0
 
     def doc_frequency(self, field: str, term: str) -> int:
-        return sum(leaf.store.doc_frequency(field, term) for leaf in self.leaves)
+        """Documents holding a term, deleted ones included (the facet and filter terms that
+        ``count_holding`` asks about with every search: kept per segment)."""
+        return sum(self.engine.segment_cached(leaf, ("df", field, term),
+                                              lambda leaf=leaf: leaf.store.doc_frequency(field, term))
+                   for leaf in self.leaves)
 
     def has_term(self, field: str, term: str) -> bool:
         return any(leaf.store.has_term(field, term) for leaf in self.leaves)

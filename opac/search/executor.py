@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -123,6 +123,13 @@ class WordResult:
     @property
     def nbytes(self) -> int:
         return self.ids.nbytes + self.score.nbytes + 200
+
+
+@lru_cache(maxsize=2048)
+def _word_keys(text: str, fields: tuple[str, ...]) -> TermKeys:
+    """The (field, term) keys of a plain word's variants in ``fields``, hashed once per process
+    (each commit's new segment looks the words of the searches after it up again)."""
+    return TermKeys([(f, t) for t, _ in query_variants(text) for f in fields])
 
 
 @dataclass(frozen=True)
@@ -300,7 +307,7 @@ class Executor:
             piece = cache.get(key)
             if piece is None:
                 if keys is None:
-                    keys = TermKeys([(f, t) for t, _ in variants for f in fields])
+                    keys = _word_keys(w.text, tuple(fields))
                 got = leaf.store.postings_many(keys)
                 postings = {pair: g for pair, g in zip(keys.pairs, got, strict=True) if g is not None and len(g[0])}
                 found = [(i, term, wt, *postings[match_field, term]) for i, (term, wt) in enumerate(variants)

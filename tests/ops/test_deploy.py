@@ -286,3 +286,21 @@ def test_haproxy_example_in_front_of_two_nodes(tmp_path, certificate):
             lagging.shutdown()
     assert "/password-reset/[redacted]" in err and "reset-secret-5555" not in err
     assert any(i in err for i in ids)
+
+
+def test_a_gunicorn_worker_freezes_its_start_and_collects_young_objects_less_often():
+    """Each commit of the follower used to send a worker's collector through all its cached
+    objects again and again (bench/ops_bench.py: 0.36 ms of a 3.2 ms search); the worker hook
+    moves the start's objects out of its sight and raises the young generation's threshold."""
+    import gc
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    try:
+        conf["post_worker_init"](None)
+        assert gc.get_threshold() == (conf["GC_YOUNG_THRESHOLD"], *before[1:])
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
