@@ -245,9 +245,9 @@ def main():
     ap.add_argument("--port", type=int, default=0, help="default: a free port")
     ap.add_argument("--background-nice", type=int, default=None,
                     help="OPAC_BACKGROUND_NICE of the follower and the import beside the desk (default: the setting's)")
-    ap.add_argument("--sched-idle", choices=["follower", "import", "both"],
-                    help="an experiment: these run under SCHED_IDLE during the import (preempted at once by any "
-                         "other task) instead of only their niceness")
+    ap.add_argument("--sched-idle-import", action="store_true",
+                    help="an experiment: the import runs under SCHED_IDLE (preempted at once by any other task) "
+                         "instead of only its niceness (the follower applies a backlog so by itself: INDEX_IDLE_BACKLOG)")
     ap.add_argument("--phase-timeout", type=float, default=900,
                     help="seconds any phase may take before the benchmark reports what it waited for and stops")
     args = ap.parse_args()
@@ -370,12 +370,9 @@ def main():
                 [FLASK, "--app", "opac", "import", str(bulk)], env=env, cwd=ROOT,
                 stdout=subprocess.DEVNULL, stderr=open(work / "import.log", "ab"))
             meter.extra["import"] = imp.pid
-            if args.sched_idle:
-                for pid, part in [(imp.pid, "import"), *((k[1], k[0]) for k in meter.sample() if k[0] == "follower")]:
-                    if args.sched_idle not in (part, "both"):
-                        continue
-                    os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-                    print(f"{part} (pid {pid}) under SCHED_IDLE", flush=True)
+            if args.sched_idle_import:
+                os.sched_setscheduler(imp.pid, os.SCHED_IDLE, os.sched_param(0))
+                print(f"import (pid {imp.pid}) under SCHED_IDLE", flush=True)
             t = dog.thread(desk_round, desk, barcodes[60:120], during, stop, name="desk during import")
             dog.wait_until(lambda: (cpu_import.update(meter.sample()) or imp.poll() is not None),
                            "the bulk import (`flask --app opac import`) to finish", pause=0.5)
@@ -391,9 +388,6 @@ def main():
                            f"this node's index to apply the import (feed position {last_change})",
                            status=lambda: f"/readyz feed_position: {feed_position(base)}")
             caught_up_s = time.time() - t_imp
-            if args.sched_idle:
-                for pid in {k[1] for k in meter.sample() if k[0] == "follower"}:
-                    os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
             stop.set()
             dog.note("the desk thread to finish its round")
             t.join(max(dog.remaining(), 0))
