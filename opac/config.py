@@ -47,8 +47,8 @@ INDEX_IDLE_BACKLOG: int = 200
 #: Seconds a backlog may wait for idle cores (a machine busy all that time): then the follower applies the rest
 #: at BACKGROUND_NICE, so the index lags at most about this much behind an import on a saturated machine.
 INDEX_IDLE_MAX_LAG_SECONDS: float = 120.0
-#: PostgreSQL: seconds `import` (before each batch) and the index follower (every 50 records) wait for a moment
-#: without a write request in progress (the desk); then they go on anyway: a busy desk slows them, never stops them.
+#: Seconds `import` (before each batch) and the index follower (every 50 records) wait for a moment without a
+#: write request in progress (the desk); then they go on anyway: a busy desk slows them, never stops them.
 BULK_YIELD_SECONDS: float = 0.1
 #: Megabytes of decoded postings each worker keeps in memory for fast search.
 SEARCH_POSTINGS_CACHE_MB: int = 128

@@ -55,6 +55,8 @@ def configure_engine(engine: Engine) -> None:
     def _on_begin(conn):
         immediate = bool(conn.get_execution_options().get(WRITE_OPTION))
         if immediate:
+            if _bulk_writer and _bulk_wait_s > 0:
+                wait_for_quiet(conn, _bulk_wait_s)
             _begin_immediate(conn, engine.url.database)
         else:
             conn.exec_driver_sql("BEGIN")
@@ -73,11 +75,14 @@ def configure_engine(engine: Engine) -> None:
 # batch, so it cannot begin one while a request waits. A request then waits for at most the batch
 # in progress, and gets the lock about a millisecond after it ends.
 #
-# PostgreSQL has no such lock, and the cores are what an import takes from the desk (its backend is
-# not niced): a checkout's p95 during an import was 1.9x its p95 alone on a quiet machine. So a
-# write request holds a shared advisory lock (_REQUEST_MARK) for its first transaction, and a bulk
-# job begins each transaction only when it can take that lock exclusively (no request in progress)
-# and could for _QUIET_S (not in the gap between a librarian's back-to-back scans), waiting at most
+# The cores are what an import takes from the desk besides the lock (on PostgreSQL its backend is
+# not niced): a checkout's p95 during an import was 1.9x its p95 alone on a quiet machine, and on
+# SQLite 1.4x even with the import and the follower in the idle scheduling class (two cores that
+# may share one physical core). So a write request holds a mark while it is in progress (PostgreSQL:
+# a shared advisory lock, _REQUEST_MARK, for its transaction; SQLite: a shared flock of the file
+# "<database>-requests" until end_write or the end of its context), and a bulk job begins each
+# transaction only when it can take that mark exclusively (no request in progress) and could for
+# _QUIET_S (not in the gap between a librarian's back-to-back scans), waiting at most
 # BULK_YIELD_SECONDS: a desk busy without a pause slows an import down, never stops it. The index
 # follower, indexing what the import wrote, does the same every FOLLOW_YIELD_EVERY records.
 _bulk_writer = False
@@ -88,15 +93,17 @@ _REQUEST_MARK = 0x6F706163  # "opac": the advisory lock key of write requests (P
 _QUIET_S = 0.02
 _LOOK_EVERY_S = 0.01  # a look every 2 ms doubled the import's CPU time (and its backend's)
 _request_seen_at = float("-inf")  # when the bulk writer last saw a write request in progress
+_probe_fds: dict[str, int] = {}
+_MARK_FD = "opac_request_mark_fd"  # SQLite: the session's open mark file (see _mark_request)
 
 
 @contextmanager
 def yield_to_requests(wait_seconds: float):
     """Within this block the process is a bulk writer (an import): before each write transaction
-    it lets the desk's requests go first. SQLite: every request waiting for the write lock.
-    PostgreSQL: it waits up to ``wait_seconds`` (``BULK_YIELD_SECONDS``) for a moment when no write
-    request is in progress. A block, not a switch: a command run inside another process (a test's
-    CLI runner) must not leave that process a bulk writer."""
+    it waits up to ``wait_seconds`` (``BULK_YIELD_SECONDS``) for a moment when no write request is
+    in progress, and on SQLite lets every request waiting for the write lock go first. A block,
+    not a switch: a command run inside another process (a test's CLI runner) must not leave that
+    process a bulk writer."""
     global _bulk_writer, _bulk_wait_s
     saved = _bulk_writer, _bulk_wait_s
     _bulk_writer, _bulk_wait_s = True, float(wait_seconds)
@@ -107,15 +114,33 @@ def yield_to_requests(wait_seconds: float):
 
 
 def wait_for_quiet(conn, wait_seconds: float) -> int:
-    """PostgreSQL (``conn`` a connection to it): wait until no write request has been seen in
-    progress for ``_QUIET_S``, at most ``wait_seconds``; returns the looks taken (1: the desk is idle)."""
+    """Wait until no write request has been seen in progress for ``_QUIET_S``, at most
+    ``wait_seconds``; returns the looks taken (1: the desk is idle). ``conn``: a connection of the
+    bulk job (PostgreSQL: the requests' advisory mark; SQLite: their mark file)."""
     global _request_seen_at
+    if conn.dialect.name == "postgresql":
+        def idle() -> bool:
+            if conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({_REQUEST_MARK})").scalar():
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_REQUEST_MARK})")
+                return True
+            return False
+    else:
+        fd = _probe_fd(_marks_path(conn.engine.url.database))
+        if fd is None:
+            return 1
+
+        def idle() -> bool:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return True
     deadline = time.monotonic() + wait_seconds
     looks = 0
     while True:
         looks += 1
-        if conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({_REQUEST_MARK})").scalar():
-            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_REQUEST_MARK})")
+        if idle():
             if time.monotonic() - _request_seen_at >= _QUIET_S:
                 return looks
         else:
@@ -123,6 +148,43 @@ def wait_for_quiet(conn, wait_seconds: float) -> int:
         if time.monotonic() >= deadline:
             return looks
         time.sleep(_LOOK_EVERY_S)
+
+
+def _marks_path(database: str | None) -> str | None:
+    """SQLite: the file a write request holds shared while it is in progress (None: no file database)."""
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return None
+    return database + "-requests"
+
+
+def _probe_fd(path: str | None) -> int | None:
+    """An open file of this process to probe ``path``'s flock with (opened once)."""
+    if path is None:
+        return None
+    fd = _probe_fds.get(path)
+    if fd is None:
+        fd = _probe_fds[path] = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    return fd
+
+
+def _mark_request(session) -> None:
+    """SQLite: this session's request (or command) writes from now on: it holds the mark file
+    shared until ``end_write`` or the end of its context, and a bulk job waits for a moment
+    without one before each batch (as PostgreSQL's advisory mark)."""
+    if _bulk_writer or session.info.get(_MARK_FD) is not None:
+        return
+    path = _marks_path(db.engine.url.database)
+    if path is None:
+        return
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)  # a bulk job holds it exclusively only for a look
+    session.info[_MARK_FD] = fd
+
+
+def _unmark_request(session) -> None:
+    fd = session.info.pop(_MARK_FD, None)
+    if fd is not None:
+        os.close(fd)  # releases the flock
 
 
 def _try_begin(conn) -> bool:
@@ -177,9 +239,6 @@ def _turn_file(database: str | None):
         os.close(fd)  # releases the flock
 
 
-_probe_fds: dict[str, int] = {}
-
-
 def request_waiting() -> bool:
     """SQLite, in a bulk writer (``yield_to_requests``): whether a write request is waiting for
     the write lock now (it holds the turn file shared while it waits). The import then ends its
@@ -187,11 +246,9 @@ def request_waiting() -> bool:
     if not _bulk_writer or not is_sqlite():
         return False
     database = db.engine.url.database
-    if database in (None, "", ":memory:") or database.startswith("file:"):
-        return False
-    fd = _probe_fds.get(database)
+    fd = _probe_fd(None if _marks_path(database) is None else database + "-turn")
     if fd is None:
-        fd = _probe_fds[database] = os.open(database + "-turn", os.O_CREAT | os.O_RDWR, 0o600)
+        return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -231,6 +288,7 @@ def begin_write() -> None:
     if db.engine.dialect.name != "sqlite":
         return
     session = db.session()
+    _mark_request(session)
     if session.info.get(WRITE_OPTION):
         return
     if session.in_transaction():
@@ -249,9 +307,10 @@ def end_write() -> None:
     and on SQLite begin with a plain BEGIN instead of waiting for the write lock again (the desk
     page rendered after a checkout waited a second time for an import's batch). Call it between
     transactions; ``begin_write`` again before any further write."""
-    info = db.session().info
-    info.pop(WRITE_OPTION, None)
-    info.pop(_WRITE_NEXT, None)
+    session = db.session()
+    session.info.pop(WRITE_OPTION, None)
+    session.info.pop(_WRITE_NEXT, None)
+    _unmark_request(session)
 
 
 def _promote_write_mode(session, transaction) -> None:
@@ -287,6 +346,15 @@ def init_app(app) -> None:
             view = app.view_functions.get(request.endpoint or "")
             if not getattr(view, "reads_first", False):
                 begin_write()
+
+    def _end_write_mark(_exc):
+        # at the end of a request, and of a command's context before Flask-SQLAlchemy's own teardown
+        # (registered earlier, so run later) removes the session
+        if db.session.registry.has():
+            _unmark_request(db.session())
+
+    app.teardown_request(_end_write_mark)
+    app.teardown_appcontext(_end_write_mark)
 
 
 def reads_first(view):

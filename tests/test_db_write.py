@@ -272,3 +272,65 @@ def test_a_bulk_writer_never_marks_itself_as_a_request(app, monkeypatch):
         db.session.execute(select(1))
         db.session.rollback()
         assert len(marks) == 2, marks
+
+
+def _sqlite_marked(app) -> bool:
+    """Whether some write request holds the SQLite mark file (a probe as the bulk writer's)."""
+    import fcntl
+    import os
+
+    fd = os.open(db.engine.url.database + "-requests", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_a_write_request_marks_itself_on_sqlite_until_it_ends(app):
+    """SQLite: a write request holds the mark file shared from its first write transaction until
+    ``end_write`` or the end of its context; a read request never does."""
+    from opac.db import end_write
+
+    if not _sqlite(app):
+        pytest.skip("PostgreSQL marks the transaction with an advisory lock")
+    with app.app_context():
+        with app.test_request_context("/account/history/delete", method="POST"):
+            app.preprocess_request()
+            assert _sqlite_marked(app)
+            db.session.commit()
+            assert _sqlite_marked(app)  # still the request's: its page may write again
+        assert not _sqlite_marked(app)  # the context's end released it
+        with app.test_request_context("/search", method="GET"):
+            app.preprocess_request()
+            assert not _sqlite_marked(app)
+        with app.test_request_context("/account/history/delete", method="POST"):
+            app.preprocess_request()
+            db.session.commit()
+            end_write()
+            assert not _sqlite_marked(app)
+
+
+def test_a_bulk_writer_on_sqlite_waits_for_a_moment_without_write_requests(app, monkeypatch):
+    """An import's batch (and the follower's every 50 records) begins at once when the desk is
+    idle, and looks again, up to BULK_YIELD_SECONDS, while a write request is in progress."""
+    import time
+
+    import opac.db as dbmod
+
+    if not _sqlite(app):
+        pytest.skip("see test_a_bulk_writer_on_postgresql_waits_for_a_moment_without_write_requests")
+    monkeypatch.setattr(dbmod, "_request_seen_at", float("-inf"))
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert dbmod.wait_for_quiet(conn, 0.2) == 1
+        with app.test_request_context("/account/history/delete", method="POST"):
+            app.preprocess_request()  # a request in progress (a web worker)
+            with db.engine.connect() as conn:
+                t = time.monotonic()
+                looks = dbmod.wait_for_quiet(conn, 0.2)
+                waited = time.monotonic() - t
+            db.session.rollback()
+    assert looks >= 2 and waited >= 0.2, (looks, waited)

@@ -227,7 +227,7 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
 
     The caller makes sure nobody else writes ``gen`` (the writer lock, or a generation not yet
     current). The position is stored after each Whoosh commit, and when gaps close. With
-    ``yield_seconds`` (the follower, on PostgreSQL) it waits up to that long every
+    ``yield_seconds`` (the follower) it waits up to that long every
     ``FOLLOW_YIELD_EVERY`` records for a moment without a write request (``opac.db.wait_for_quiet``).
     Past ``deadline`` (``time.monotonic()``) it cancels the batch in hand and raises ``Overdue``.
     """
@@ -356,12 +356,11 @@ def follow_once(app=None, *, timeout: float = 60.0, progress=None, rebuild_if_ne
         position = idx.read_position(gen) if gen else None
         if position is None:
             return 0
-        pg = db.engine.dialect.name == "postgresql"
 
         def apply(deadline=None):
             with app.app_context():  # also in the idle thread
                 return apply_changes(gen, position, gap_seconds=float(app.config["INDEX_FEED_GAP_SECONDS"]),
-                                     yield_seconds=float(app.config["BULK_YIELD_SECONDS"]) if pg else 0.0,
+                                     yield_seconds=float(app.config["BULK_YIELD_SECONDS"]),
                                      progress=progress, deadline=deadline)
 
         max_lag = float(app.config["INDEX_IDLE_MAX_LAG_SECONDS"])
