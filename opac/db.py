@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import struct
 import time
 from contextlib import contextmanager
 
@@ -79,9 +80,10 @@ def configure_engine(engine: Engine) -> None:
 # not niced): a checkout's p95 during an import was 1.9x its p95 alone on a quiet machine, and on
 # SQLite 1.4x even with the import and the follower in the idle scheduling class (two cores that
 # may share one physical core). So a write request holds a mark while it is in progress (PostgreSQL:
-# a shared advisory lock, _REQUEST_MARK, for its transaction; SQLite: a shared flock of the file
+# a shared advisory lock, _REQUEST_MARK, for its transaction; SQLite: a read lock on the file
 # "<database>-requests" until end_write or the end of its context), and a bulk job begins each
-# transaction only when it can take that mark exclusively (no request in progress) and could for
+# transaction only when no request holds it (PostgreSQL: it could take the lock exclusively;
+# SQLite: it asks, F_OFD_GETLK, without taking anything) and has not for
 # _QUIET_S (not in the gap between a librarian's back-to-back scans), waiting at most
 # BULK_YIELD_SECONDS: a desk busy without a pause slows an import down, never stops it. The index
 # follower, indexing what the import wrote, does the same every FOLLOW_YIELD_EVERY records.
@@ -130,12 +132,7 @@ def wait_for_quiet(conn, wait_seconds: float) -> int:
             return 1
 
         def idle() -> bool:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return True
+            return not requests_in_progress(fd)
     deadline = time.monotonic() + wait_seconds
     looks = 0
     while True:
@@ -167,24 +164,38 @@ def _probe_fd(path: str | None) -> int | None:
     return fd
 
 
+#: ``struct flock`` of Linux (type, whence, start, length, pid; 32 bytes on 64-bit systems).
+_FLOCK = struct.Struct("hhqqi4x")
+
+
+def requests_in_progress(fd: int) -> bool:
+    """SQLite: whether a write request holds a read lock on the mark file open as ``fd``. Only
+    asked (``F_OFD_GETLK``), never taken: a bulk job's look cannot make a request wait, not even
+    when the look is preempted (the follower's idle-class thread; an exclusive flock held by it
+    for a look once kept a patron's checkout waiting while the thread got no core)."""
+    got = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+    return _FLOCK.unpack(got)[0] != fcntl.F_UNLCK
+
+
 def _mark_request(session) -> None:
-    """SQLite: this session's request (or command) writes from now on: it holds the mark file
-    shared until ``end_write`` or the end of its context, and a bulk job waits for a moment
-    without one before each batch (as PostgreSQL's advisory mark)."""
+    """SQLite: this session's request (or command) writes from now on: it holds a read lock on the
+    mark file (an open file description lock) until ``end_write`` or the end of its context, and a
+    bulk job waits for a moment without one before each batch (as PostgreSQL's advisory mark).
+    Nobody ever takes the file's write lock, so marking never waits."""
     if _bulk_writer or session.info.get(_MARK_FD) is not None:
         return
     path = _marks_path(db.engine.url.database)
     if path is None:
         return
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_SH)  # a bulk job holds it exclusively only for a look
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _FLOCK.pack(fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0))
     session.info[_MARK_FD] = fd
 
 
 def _unmark_request(session) -> None:
     fd = session.info.pop(_MARK_FD, None)
     if fd is not None:
-        os.close(fd)  # releases the flock
+        os.close(fd)  # releases its lock
 
 
 def _try_begin(conn) -> bool:
@@ -282,7 +293,10 @@ def begin_write() -> None:
         if _bulk_writer:
             return  # the mark says "a request is in progress": a bulk job waits for it, never makes it
         if not session.info.get(_MARKED):  # once per transaction (the lock lasts until its end)
-            session.execute(text(f"SELECT pg_advisory_xact_lock_shared({_REQUEST_MARK})"))
+            # never waits: a bulk job's look holds the lock exclusively for an instant, and the
+            # follower looks from a thread of the idle class, which may be preempted in that instant
+            # (unmarked, this request is simply not waited for)
+            session.execute(text(f"SELECT pg_try_advisory_xact_lock_shared({_REQUEST_MARK})"))
             session.info[_MARKED] = True
         return
     if db.engine.dialect.name != "sqlite":

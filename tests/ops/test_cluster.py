@@ -191,11 +191,14 @@ def test_three_nodes_behind_haproxy_survive_an_import_and_a_killed_node(
     searches = [c for c in calls.rows if c[0] == "GET"]
     writes = [c for c in calls.rows if c[0] == "POST"]
     assert len(searches) > 100 and done["checkout"] > 20, (len(searches), done)
-    assert all(c[4] == 200 for c in searches), [c for c in searches if c[4] != 200][:10]
+    # HAProxy resends a search whose connection failed; one whose answer had begun when the node was
+    # killed is cut (ChunkedEncodingError): only those, in flight on the killed node, may fail
+    cut = [c for c in searches if c[4] != 200]
+    assert len(cut) <= SEARCHERS, cut
     failed = [c for c in writes if c[4] not in (200, 409) or (c[1] == "checkin" and c[4] != 200)]
     assert len(failed) <= DESKS, failed
-    for _method, _path, start, end, _outcome in failed:  # sent before HAProxy saw the node down, answered after
-        assert start <= killed_at + 1.0 and end >= killed_at, (failed, killed_at)
+    for _method, _path, start, end, _outcome in failed + cut:  # sent before HAProxy saw the node down, answered after
+        assert start <= killed_at + 1.0 and end >= killed_at, (failed, cut, killed_at)
     # the restarted node serves again
     assert "opac_nodes/node2 " in log.read_text(errors="replace")[restarted_log_offset:]
 
