@@ -147,15 +147,26 @@ def wait_for_quiet(conn, wait_seconds: float) -> int:
         time.sleep(_LOOK_EVERY_S)
 
 
-def _marks_path(database: str | None) -> str | None:
-    """SQLite: the file a write request holds shared while it is in progress (None: no file database)."""
+def _side_file(database: str | None, suffix: str) -> str | None:
+    """SQLite: the lock file ``<database><suffix>`` beside a database file (None: no file database):
+    "-turn" (requests waiting for the write lock, ``_begin_immediate``), "-requests" (write requests
+    in progress, ``_mark_request``).
+
+    >>> _side_file("/var/lib/opac/opac.sqlite", "-turn"), _side_file(":memory:", "-turn")
+    ('/var/lib/opac/opac.sqlite-turn', None)
+    """
     if database in (None, "", ":memory:") or database.startswith("file:"):
         return None
-    return database + "-requests"
+    return database + suffix
+
+
+def _marks_path(database: str | None) -> str | None:
+    """SQLite: the file a write request holds a read lock on while it is in progress."""
+    return _side_file(database, "-requests")
 
 
 def _probe_fd(path: str | None) -> int | None:
-    """An open file of this process to probe ``path``'s flock with (opened once)."""
+    """An open file of this process to look at ``path``'s locks with (opened once)."""
     if path is None:
         return None
     fd = _probe_fds.get(path)
@@ -240,10 +251,11 @@ def _begin_immediate(conn, database: str | None) -> None:
 
 @contextmanager
 def _turn_file(database: str | None):
-    if database in (None, "", ":memory:") or database.startswith("file:"):
+    path = _side_file(database, "-turn")
+    if path is None:
         yield None
         return
-    fd = os.open(database + "-turn", os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
         yield fd
     finally:
@@ -256,8 +268,7 @@ def request_waiting() -> bool:
     batch at the record in hand, so a checkout waits for one record, not for a whole batch."""
     if not _bulk_writer or not is_sqlite():
         return False
-    database = db.engine.url.database
-    fd = _probe_fd(None if _marks_path(database) is None else database + "-turn")
+    fd = _probe_fd(_side_file(db.engine.url.database, "-turn"))
     if fd is None:
         return False
     try:
