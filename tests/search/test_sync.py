@@ -511,6 +511,13 @@ def test_the_follower_goes_on_after_a_poll_that_failed(app, monkeypatch):
     assert len(calls) == 3
 
 
+def _retitle(ids: list[int], word: str) -> None:
+    """Give each record of ``ids`` the title "<word> <id>" in one transaction (inside an app context)."""
+    for rid in ids:
+        db.session.get(Record, rid).title = f"{word} {rid}"
+    db.session.commit()
+
+
 def _record_policies(monkeypatch) -> list[tuple[int, str]]:
     """Spy on apply_changes: the scheduling policy and thread of each call that wrote records."""
     import threading
@@ -547,9 +554,7 @@ def test_a_backlog_is_applied_in_the_idle_class_and_the_desk_at_the_follower_pri
     # a backlog older than INDEX_IDLE_MAX_LAG_SECONDS is applied at the follower's priority at once
     app.config["INDEX_IDLE_MAX_LAG_SECONDS"] = 0.0
     with app.app_context():
-        for rid in ids:
-            db.session.get(Record, rid).title = f"Ladang {rid}"
-        db.session.commit()
+        _retitle(ids, "Ladang")
     assert total(search_api, "ladang") == 8
     assert seen[2:] == [(os.SCHED_OTHER, "MainThread")]
     # the CLI hands the follower Flask's current_app proxy, which resolves in no other thread
@@ -557,9 +562,7 @@ def test_a_backlog_is_applied_in_the_idle_class_and_the_desk_at_the_follower_pri
 
     app.config["INDEX_IDLE_MAX_LAG_SECONDS"] = 120.0
     with app.app_context():
-        for rid in ids:
-            db.session.get(Record, rid).title = f"Tegalan {rid}"
-        db.session.commit()
+        _retitle(ids, "Tegalan")
         assert sync.follow_once(current_app, rebuild_if_needed=False) == 8
     assert seen[3:] == [(os.SCHED_IDLE, "opac-idle")] and total(search_api, "tegalan") == 8
 
@@ -581,9 +584,7 @@ def test_a_backlog_starved_of_idle_cores_is_finished_at_the_follower_priority(ap
     assert len(late) == 1 and "applying the rest at the background priority" in caplog.text
     assert total(search_api, "karet") == 120 and _position(app)["last_id"] == before + 120
     with app.app_context():
-        for rid in ids:
-            db.session.get(Record, rid).title = f"Kebun kopi {rid}"
-        db.session.commit()
+        _retitle(ids, "Kebun kopi")
         gen = idx.generation_path(app.config["INDEX_DIR"])
         with pytest.raises(sync.Overdue) as info:
             sync.apply_changes(gen, idx.read_position(gen), deadline=time.monotonic() - 1)
