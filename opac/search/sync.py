@@ -34,7 +34,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, event, func, insert, inspect, or_, select, text
+from sqlalchemy import delete, event, func, insert, inspect, literal, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from ..catalog.models import Item, Location, Record, utcnow
@@ -441,17 +441,29 @@ def rebuild(app=None, progress=None, batch: int = 1000, workers: int | None = No
 
 
 def _parts(session: Session, model, parts: int, most: int) -> list[tuple[str, int, int]]:
-    """``(kind, first id, last id)`` runs of consecutive ids of ``model`` with about equal numbers
-    of rows (at most ``most`` each, at least ``parts`` runs when there are enough rows)."""
+    """``(kind, first id, last id)`` runs of consecutive ids of ``model`` of about equal cost: ``parts``
+    runs, or one per ``most`` rows when that is more (fewer when one row costs more than a run). A record's
+    cost is taken as a constant plus the size of its MARC record: in the real catalogue the time to
+    index a thousand records varies threefold along the ids, mostly with that size, and runs of equal
+    counts left one of two worker processes idle for an eighth of the rebuild."""
     count = session.scalar(select(func.count()).select_from(model)) or 0
     if not count:
         return []
-    per = max(-(-count // max(parts, 1)), 1)
-    per = min(per, most)
-    cuts = [session.scalar(select(model.id).order_by(model.id).offset(k).limit(1)) for k in range(0, count, per)]
+    parts = min(max(parts, -(-count // most), 1), count)
+    weight = (func.coalesce(func.length(model.marc), 0) + _RECORD_COST) if model is Record else literal(1)
+    total = session.scalar(select(func.sum(weight)))
+    cum = select(model.id.label("id"), func.sum(weight).over(order_by=model.id).label("cum")).subquery()
+    # the run of a row: where the cost before it falls among ``parts`` equal shares of the total
+    run = (cum.c.cum - 1) * parts // total
+    cuts = list(session.scalars(select(func.min(cum.c.id)).group_by(run).order_by(func.min(cum.c.id))))
     last = session.scalar(select(func.max(model.id)))
     kind = "record" if model is Record else "partner"
     return [(kind, lo, (cuts[i + 1] - 1) if i + 1 < len(cuts) else last) for i, lo in enumerate(cuts)]
+
+
+#: The cost of indexing a record beside its MARC record's bytes (``_parts``), in bytes: fitted on the real
+#: catalogue (37,991 records), where a record cost about 0.45 ms and each byte 0.8 µs more.
+_RECORD_COST = 550
 
 
 def _build_segments(app, path: Path, schema, parts, batch, workers, progress, total):

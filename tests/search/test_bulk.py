@@ -10,6 +10,7 @@ from sqlalchemy import text
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter
 
+from opac.catalog.models import Record
 from opac.extensions import db
 from opac.search import bulk, segments, sync
 from opac.search import index as idx
@@ -144,6 +145,23 @@ def test_rebuild_in_worker_processes_gives_the_same_index(app, load_records, sea
     assert len(list(whoosh_index.open_dir(str(gen)).reader().leaf_readers())) == 5
     assert dump(gen) == single
     assert [search_api(q)["hits"] for q in ("laskar pelangi", "sejarah", "jrr tolkien", "fsharp")] == results
+
+
+def test_rebuild_runs_are_of_equal_cost_not_of_equal_counts(app, load_records):
+    """Two long records, then six short ones: two workers get a run each of about the same cost (the
+    records' MARC bytes), not four records each."""
+    ids = load_records(RECORDS[:8])
+    assert ids == list(range(ids[0], ids[0] + 8))
+    with app.app_context():
+        for i in ids:
+            db.session.execute(text("UPDATE record SET marc = :m WHERE id = :i"),
+                               {"m": b"x" * (20_000 if i in ids[:2] else 100), "i": i})
+        db.session.commit()
+        assert sync._parts(db.session, Record, 2, 1000) == [("record", ids[0], ids[0]), ("record", ids[1], ids[-1])]
+        db.session.execute(text("UPDATE record SET marc = :m"), {"m": b"x" * 100})
+        db.session.commit()  # records of one cost: as many runs as ``most`` records a run asks
+        assert sync._parts(db.session, Record, 1, 3) == [
+            ("record", ids[0], ids[1]), ("record", ids[2], ids[4]), ("record", ids[5], ids[7])]
 
 
 def test_a_record_that_cannot_be_indexed_is_named_and_left_out(app, load_records, search_api, caplog):
