@@ -32,6 +32,9 @@ INDEX_FOLLOW_INTERVAL: float = 0.5
 #: Seconds the follower waits after a poll that changed the index: at most one index commit this often,
 #: so changes arriving one by one (the desk) are applied together; a lone change waits one poll only.
 INDEX_COMMIT_INTERVAL: float = 1.0
+#: Seconds without a change after which the follower merges the small segments its commits left into one
+#: (each segment costs every search a little; a day of desk changes leaves several). 0: never.
+INDEX_MERGE_QUIET_SECONDS: float = 30.0
 #: Seconds a missing feed id (a transaction still running, or rolled back) is waited for (PostgreSQL waits exactly).
 INDEX_FEED_GAP_SECONDS: float = 10.0
 #: /readyz answers 503 when the oldest change not yet in this node's index is older than this (seconds).

@@ -316,6 +316,51 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
     return done
 
 
+#: A segment holding less than this share of the index's documents (deleted ones included) is one of the
+#: follower's: its commits of the desk's changes, a record or a few each, and Whoosh's merges of them.
+TAIL_SHARE = 0.05
+
+
+@_with_app
+def merge_tail(app=None, *, timeout: float = 1.0) -> int:
+    """Merge the small segments the follower's commits left (each under ``TAIL_SHARE`` of the
+    index's documents) into one, dropping their deleted documents; returns how many segments were
+    merged (0: fewer than two, and the index is left as it is). Every segment costs each search a
+    little (a look-up per word, facet and key in each): a day of desk changes leaves several, which
+    Whoosh's own merging at each commit keeps from growing without bound but not from being
+    searched one by one. The follower calls this when the feed has been quiet a while
+    (``INDEX_MERGE_QUIET_SECONDS``)."""
+    from whoosh import index as whoosh_index
+    from whoosh.reading import SegmentReader
+
+    index_dir = app.config["INDEX_DIR"]
+    with idx.writer_lock(index_dir, timeout=timeout):
+        gen = idx.generation_path(index_dir)
+        if gen is None:
+            return 0
+        ix = whoosh_index.open_dir(str(gen))
+
+        def tail_of(segments):
+            total = sum(s.doc_count_all() for s in segments)
+            return [s for s in segments if s.doc_count_all() < TAIL_SHARE * total]
+
+        if len(tail_of(ix._segments())) < 2:
+            return 0  # no commit: a new index generation would make every web worker start afresh
+        merged = []
+
+        def merge(writer, segments):
+            tail = tail_of(segments)
+            for seg in tail:
+                reader = SegmentReader(writer.storage, writer.schema, seg)
+                writer.add_reader(reader)
+                reader.close()
+            merged.extend(tail)
+            return [s for s in segments if s not in tail]
+
+        ix.writer(codec=idx.codec(), timeout=timeout).commit(mergetype=merge)
+    return len(merged)
+
+
 @_with_app
 def rebuild_reason(app) -> str | None:
     """Why this node's index must be rebuilt rather than followed (None: it can follow)."""
@@ -620,7 +665,8 @@ def prune_feed(app=None, now=None) -> int:
 
 def follow(app, *, once: bool = False, echo=None) -> int:
     """The per-node follower loop: poll the feed every ``INDEX_FOLLOW_INTERVAL`` seconds (at most one
-    commit every ``INDEX_COMMIT_INTERVAL``), prune it hourly, stop on SIGTERM/SIGINT (after the
+    commit every ``INDEX_COMMIT_INTERVAL``), merge the small segments of its commits once the feed has
+    been quiet ``INDEX_MERGE_QUIET_SECONDS``, prune the feed hourly, stop on SIGTERM/SIGINT (after the
     current batch), or when the parent that started it (``OPAC_FOLLOWER_PARENT``, set by
     gunicorn.conf.py) is gone."""
     if once:
@@ -635,9 +681,11 @@ def follow(app, *, once: bool = False, echo=None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    quiet_merge = float(app.config["INDEX_MERGE_QUIET_SECONDS"])
     total = 0
     last_prune = 0.0
     last_check = 0.0
+    last_write = time.monotonic()  # a tail left by an earlier run is merged after a quiet start too
     failures = 0
     while not stopping["flag"]:
         if parent and os.getppid() != parent:
@@ -654,6 +702,13 @@ def follow(app, *, once: bool = False, echo=None) -> int:
             total += n
             if n and echo:
                 echo(n)
+            if n:
+                last_write = time.monotonic()
+            elif quiet_merge and last_write is not None and time.monotonic() - last_write >= quiet_merge:
+                merged = merge_tail(app)
+                last_write = None  # until the next change
+                if merged:
+                    log.info("index follower: merged %d small segments into one", merged)
             if time.monotonic() - last_prune > 3600:
                 last_prune = time.monotonic()
                 pruned = prune_feed(app)

@@ -511,6 +511,77 @@ def test_the_follower_goes_on_after_a_poll_that_failed(app, monkeypatch):
     assert len(calls) == 3
 
 
+def _segment_sizes(app) -> list[int]:
+    """Documents (deleted ones included) of each segment of the current index, and its generation."""
+    from whoosh import index as whoosh_index
+
+    ix = whoosh_index.open_dir(str(idx.generation_path(app.config["INDEX_DIR"])))
+    return [s.doc_count_all() for s in ix._segments()], ix.latest_generation()
+
+
+def test_the_follower_merges_the_small_segments_of_its_commits(app, load_records, search_api):
+    """Each of the desk's commits leaves a small segment (Whoosh merges a few at a time); ``merge_tail``
+    makes them one, without their deleted documents, and the answers stay the same. With nothing to
+    merge it leaves the index as it is (a new generation would send every web worker afresh)."""
+    ids = load_records([{"title": f"Padi gogo {i}"} for i in range(60)])
+    for k, rid in enumerate(ids[:3] + ids[:1]):  # four commits, one record changed twice
+        with app.app_context():
+            db.session.get(Record, rid).title = f"Jagung manis {k}"
+            db.session.commit()
+            assert sync.follow_once(app, rebuild_if_needed=False) == 1
+    answers = [search_api(q) for q in ("padi", "jagung", "jagung manis 3", "gogo 7")]
+    sizes, _ = _segment_sizes(app)
+    assert sizes[0] == 60 and len(sizes) >= 3, sizes
+    assert sync.merge_tail(app) == len(sizes) - 1
+    sizes, generation = _segment_sizes(app)
+    assert sizes == [60, 3]  # the three records' present versions; the older one dropped
+    assert [search_api(q) for q in ("padi", "jagung", "jagung manis 3", "gogo 7")] == answers
+    assert sync.merge_tail(app) == 0 and _segment_sizes(app) == (sizes, generation)
+    with app.app_context():  # and the follower goes on from there
+        db.session.get(Record, ids[10]).title = "Sagu"
+        db.session.commit()
+    assert total(search_api, "sagu") == 1 and total(search_api, "padi") == 56
+
+
+def test_the_follower_merges_its_small_segments_once_the_feed_is_quiet(app, monkeypatch):
+    """The loop merges after ``INDEX_MERGE_QUIET_SECONDS`` without a change, once per quiet spell: not
+    while changes keep coming, and not again before the next change (a controllable clock)."""
+    import signal
+    import types
+
+    clock = {"now": 1000.0}
+    polls = iter([2, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0])
+    merges = []
+
+    def poll(_app, rebuild_if_needed=False):
+        n = next(polls, None)
+        if n is None:
+            os.kill(os.getpid(), signal.SIGTERM)  # the follower's own handler: stop after this poll
+            return 0
+        return n
+
+    def merge(_app):
+        merges.append(clock["now"])
+        return 3
+
+    def sleep(seconds):
+        clock["now"] += seconds
+
+    app.config.update(INDEX_FOLLOW_INTERVAL=1.0, INDEX_COMMIT_INTERVAL=1.0, INDEX_MERGE_QUIET_SECONDS=4.0)
+    monkeypatch.setattr(sync, "follow_once", poll)
+    monkeypatch.setattr(sync, "merge_tail", merge)
+    monkeypatch.setattr(sync, "time", types.SimpleNamespace(monotonic=lambda: clock["now"], sleep=sleep, time=time.time))
+    old = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        assert sync.follow(app) == 6
+    finally:
+        signal.signal(signal.SIGTERM, old[0])
+        signal.signal(signal.SIGINT, old[1])
+    # writes at 1000 and 1002; quiet from 1003 on: merged at 1006 (4 s after the last write), not again
+    # in that quiet spell; a write at 1009, merged at 1013
+    assert merges == [1006.0, 1013.0]
+
+
 def _retitle(ids: list[int], word: str) -> None:
     """Give each record of ``ids`` the title "<word> <id>" in one transaction (inside an app context)."""
     for rid in ids:
