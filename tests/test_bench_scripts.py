@@ -110,3 +110,24 @@ def test_the_cold_cpu_bench_explains_bad_input(tmp_path):
     assert proc.returncode != 0 and f"--baseline {tmp_path}: not a checkout of opac" in proc.stderr
     proc = run()
     assert proc.returncode != 0 and "wrk-cold.txt missing: run bench/throughput.py" in proc.stderr
+
+
+def test_the_tail_bench_runs_on_a_tiny_catalogue(tmp_path):
+    """bench/tail_bench.py at 300 synthetic records and 7 desk changes: the desk leaves small segments
+    (one a change, Whoosh merging a few), merge_tail makes them one, and each index gets its numbers."""
+    proc = subprocess.run(
+        [sys.executable, "bench/tail_bench.py", "--records", "300", "--changes", "7", "--rounds", "1",
+         "--queries", "30", "--workdir", str(tmp_path / "tail")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "7 desk changes, a commit each; merge_tail merged 2 segments" in proc.stdout
+    rows = {line[:16].strip(): line[16:].split() for line in proc.stdout.splitlines()[2:]}
+    assert rows["fresh rebuild"][0] == "300" and rows["fresh rebuild"][2] == "1.00x", proc.stdout
+    desk_segments = [int(x.rstrip(",")) for x in rows["after the desk"][:-3]]
+    assert desk_segments == [300, 6, 1]  # a commit each; Whoosh merged the first six at the sixth
+    assert [int(x.rstrip(",")) for x in rows["tail merged"][:-3]] == [300, 7]
+    for name in rows:
+        assert float(rows[name][-3]) > 0, proc.stdout
+    bad = subprocess.run([sys.executable, "bench/tail_bench.py", "--database", str(tmp_path / "none.sqlite")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "tail_bench: no database at" in bad.stderr
