@@ -125,8 +125,9 @@ def test_dashboard_counts(app, client, desk_world):
 
 
 def test_statistics_numbers_and_csv(app, client, desk_world):
-    from opac.circulation import actions
+    from opac.circulation import actions, rules
     from opac.reference.models import Question
+    from opac.staff.dashboard import local_day_start
 
     _, card_a, _ = desk_world["a"]
     with app.test_request_context():
@@ -135,7 +136,8 @@ def test_statistics_numbers_and_csv(app, client, desk_world):
         loan = db.session.scalar(select(Loan).join(Loan.item).where(Item.barcode == "W2"))
         loan.checked_out_at = utcnow() - timedelta(days=1)  # yesterday
         db.session.add(Renewal(loan_id=loan.id, old_due=loan.due_date, new_due=loan.due_date + timedelta(days=7)))
-        now = utcnow()
+        # answered within the library's today, also in its first hours (midnight in Jakarta is 17:00 UTC)
+        now = max(utcnow(), local_day_start(rules.today()) + timedelta(hours=4, minutes=1))
         db.session.add_all([
             Question(token="a" * 16, status="answered", created_at=now - timedelta(hours=4), first_reply_at=now),
             Question(token="b" * 16, status="answered", created_at=now - timedelta(hours=2), first_reply_at=now),
