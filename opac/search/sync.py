@@ -319,12 +319,15 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
 #: A segment holding less than this share of the index's documents (deleted ones included) is one of the
 #: follower's: its commits of the desk's changes, a record or a few each, and Whoosh's merges of them.
 TAIL_SHARE = 0.05
+#: ...and fewer documents than this: a merge of the tail holds up the follower (about 2 ms a document),
+#: so on a large catalogue larger segments are left to Whoosh's merging at its commits.
+TAIL_MAX_DOCS = 2_000
 
 
 @_with_app
 def merge_tail(app=None, *, timeout: float = 1.0) -> int:
     """Merge the small segments the follower's commits left (each under ``TAIL_SHARE`` of the
-    index's documents) into one, dropping their deleted documents; returns how many segments were
+    index's documents and ``TAIL_MAX_DOCS``) into one, dropping their deleted documents; returns how many segments were
     merged (0: fewer than two, and the index is left as it is). Every segment costs each search a
     little (a look-up per word, facet and key in each): a day of desk changes leaves several, which
     Whoosh's own merging at each commit keeps from growing without bound but not from being
@@ -342,7 +345,7 @@ def merge_tail(app=None, *, timeout: float = 1.0) -> int:
 
         def tail_of(segments):
             total = sum(s.doc_count_all() for s in segments)
-            return [s for s in segments if s.doc_count_all() < TAIL_SHARE * total]
+            return [s for s in segments if s.doc_count_all() < min(TAIL_SHARE * total, TAIL_MAX_DOCS)]
 
         if len(tail_of(ix._segments())) < 2:
             return 0  # no commit: a new index generation would make every web worker start afresh

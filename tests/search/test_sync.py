@@ -530,8 +530,11 @@ def test_the_follower_merges_the_small_segments_of_its_commits(app, load_records
             db.session.commit()
             assert sync.follow_once(app, rebuild_if_needed=False) == 1
     answers = [search_api(q) for q in ("padi", "jagung", "jagung manis 3", "gogo 7")]
-    sizes, _ = _segment_sizes(app)
+    sizes, generation = _segment_sizes(app)
     assert sizes[0] == 60 and len(sizes) >= 3, sizes
+    with pytest.MonkeyPatch.context() as mp:  # on a large catalogue, segments of many documents stay
+        mp.setattr(sync, "TAIL_MAX_DOCS", 1)
+        assert sync.merge_tail(app) == 0 and _segment_sizes(app) == (sizes, generation)
     assert sync.merge_tail(app) == len(sizes) - 1
     sizes, generation = _segment_sizes(app)
     assert sizes == [60, 3]  # the three records' present versions; the older one dropped
