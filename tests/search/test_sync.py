@@ -502,13 +502,21 @@ def test_the_follower_goes_on_after_a_poll_that_failed(app, monkeypatch):
 
     monkeypatch.setattr(sync, "follow_once", poll)
     monkeypatch.setattr(sync.time, "sleep", lambda _s: None)
+    assert _follow_until_stopped(app) == 3
+    assert len(calls) == 3
+
+
+def _follow_until_stopped(app) -> int:
+    """``sync.follow(app)`` in this process until it stops itself (a SIGTERM of the test's polls),
+    with the signal handlers it installs put back afterwards."""
+    import signal
+
     old = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     try:
-        assert sync.follow(app) == 3
+        return sync.follow(app)
     finally:
         signal.signal(signal.SIGTERM, old[0])
         signal.signal(signal.SIGINT, old[1])
-    assert len(calls) == 3
 
 
 def _segment_sizes(app) -> list[int]:
@@ -574,12 +582,7 @@ def test_the_follower_merges_its_small_segments_once_the_feed_is_quiet(app, monk
     monkeypatch.setattr(sync, "follow_once", poll)
     monkeypatch.setattr(sync, "merge_tail", merge)
     monkeypatch.setattr(sync, "time", types.SimpleNamespace(monotonic=lambda: clock["now"], sleep=sleep, time=time.time))
-    old = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    try:
-        assert sync.follow(app) == 6
-    finally:
-        signal.signal(signal.SIGTERM, old[0])
-        signal.signal(signal.SIGINT, old[1])
+    assert _follow_until_stopped(app) == 6
     # writes at 1000 and 1002; quiet from 1003 on: merged at 1006 (4 s after the last write), not again
     # in that quiet spell; a write at 1009, merged at 1013
     assert merges == [1006.0, 1013.0]
