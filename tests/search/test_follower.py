@@ -146,6 +146,38 @@ def test_changes_arriving_one_by_one_are_committed_together(app, tmp_path):
     assert "Traceback" not in (tmp_path / "follower.log").read_text()
 
 
+def test_a_quiet_follower_merges_the_small_segments_of_its_commits(app, tmp_path):
+    """The desk's changes one at a time leave a small segment each; once the feed has been quiet
+    INDEX_MERGE_QUIET_SECONDS (3 s here) the follower process merges them into one, and the index still
+    holds exactly the database's records."""
+    add_records(app, 60, "Awal")
+    node = tmp_path / "node"
+    env = dict(node_env(app, node), OPAC_INDEX_FOLLOW_INTERVAL="0.2", OPAC_INDEX_COMMIT_INTERVAL="0.2",
+               OPAC_INDEX_MERGE_QUIET_SECONDS="3")
+    proc = start_follower(env, tmp_path / "follower.log")
+
+    def sizes():
+        return [s.doc_count_all() for s in whoosh_index.open_dir(str(idx.generation_path(node)))._segments()]
+
+    try:
+        wait_converged(app, node, timeout=90)
+        assert sizes() == [60]
+        for i in range(4):  # each change committed alone before the next
+            add_records(app, 1, "Meja", start=i)
+            wait_converged(app, node, timeout=30)
+        assert sizes() == [60, 1, 1, 1, 1]
+        t0 = time.monotonic()
+        while sizes() != [60, 4] and time.monotonic() - t0 < 30:
+            time.sleep(0.1)
+        assert sizes() == [60, 4] and time.monotonic() - t0 < 10
+        wait_converged(app, node, timeout=5)
+        add_records(app, 1, "Meja", start=4)  # and it goes on following
+        wait_converged(app, node, timeout=30)
+    finally:
+        stop(proc)
+    assert "Traceback" not in (tmp_path / "follower.log").read_text()
+
+
 def test_kill_9_mid_stream_then_restart_resumes_without_loss_or_duplication(app, tmp_path):
     node = tmp_path / "node"
     env = node_env(app, node)
