@@ -494,17 +494,15 @@ def _parts(session: Session, model, parts: int, most: int) -> list[tuple[str, in
     cost is taken as a constant plus the size of its MARC record: in the real catalogue the time to
     index a thousand records varies threefold along the ids, mostly with that size, and runs of equal
     counts left one of two worker processes idle for an eighth of the rebuild."""
-    count = session.scalar(select(func.count()).select_from(model)) or 0
+    weight = (func.coalesce(func.length(model.marc), 0) + _RECORD_COST) if model is Record else literal(1)
+    count, total, last = session.execute(select(func.count(), func.sum(weight), func.max(model.id))).one()
     if not count:
         return []
     parts = min(max(parts, -(-count // most), 1), count)
-    weight = (func.coalesce(func.length(model.marc), 0) + _RECORD_COST) if model is Record else literal(1)
-    total = session.scalar(select(func.sum(weight)))
     cum = select(model.id.label("id"), func.sum(weight).over(order_by=model.id).label("cum")).subquery()
     # the run of a row: where the cost before it falls among ``parts`` equal shares of the total
     run = (cum.c.cum - 1) * parts // total
     cuts = list(session.scalars(select(func.min(cum.c.id)).group_by(run).order_by(func.min(cum.c.id))))
-    last = session.scalar(select(func.max(model.id)))
     kind = "record" if model is Record else "partner"
     return [(kind, lo, (cuts[i + 1] - 1) if i + 1 < len(cuts) else last) for i, lo in enumerate(cuts)]
 
