@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,8 @@ MASK_KEPT_SHARE, MASKS_KEPT = 8, 8
 #: Parsed hit summaries kept per process, measured by their JSON text (about 20,000 summaries),
 #: shared out between the segments by their documents.
 HITS_KEPT_BYTES = 10 * 1024 * 1024
+#: Bytes of spelling corrections a snapshot keeps (a few dozen bytes each).
+CORRECTIONS_KEPT_BYTES = 1024 * 1024
 #: Bytes of plain words' parts a segment keeps at least, however small (a commit's new segment).
 WORD_PARTS_MIN = 256 * 1024
 
@@ -46,6 +49,96 @@ class Leaf:
     offset: int
     live: np.ndarray | None  # None: no deletions
     deleted: int = 0  # how many (a segment only gains deletions: the count tells its state)
+
+
+class WordResults:
+    """Per-word results (``executor.WordResult``) kept across the commits of one index generation.
+
+    While the desk works the follower commits every second or two, each commit a record or a few
+    indexed again (in a new segment, their old versions deleted), now and then with the small
+    segments merged: most words' results stay as they were. Each entry remembers the step (the
+    snapshot) it was last known valid at; ``get`` from a later step also returns what changed since
+    (the new or moved segments, the deleted documents: ``_change``), against which the caller checks
+    it (``Executor._still_valid``). A new generation (a reindex) starts afresh."""
+
+    #: Commits remembered: an entry not looked at for longer is computed afresh.
+    STEPS_KEPT = 512
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.step = 0
+        self._entries: OrderedDict = OrderedDict()  # key -> (step, value, size)
+        self._first = 0  # the oldest step an entry may be from
+        self._changes: list[tuple[frozenset, np.ndarray]] = []  # i: from step _first + i to the next
+        self._lock = threading.Lock()
+
+    def advance(self, previous: Snapshot | None, snapshot: Snapshot) -> int:
+        """The step of ``snapshot``, the commit after ``previous`` (None: a generation opened)."""
+        change = _change(previous, snapshot) if previous is not None else None
+        with self._lock:
+            self.step += 1
+            if change is None:
+                self._first, self._changes = self.step, []
+            else:
+                self._changes.append(change)
+                if len(self._changes) > self.STEPS_KEPT:
+                    del self._changes[0]
+                    self._first += 1
+            return self.step
+
+    def get(self, key, step: int):
+        """(value, None) when valid at ``step``; (value, (new segment ids, deleted documents)) when
+        from an earlier step; None when unknown, from an earlier generation or from a later step."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            at, value, _ = entry
+            if at == step:
+                return value, None
+            if not self._first <= at < step:
+                return None
+            changes = self._changes[at - self._first:step - self._first]
+        segids = frozenset().union(*(c[0] for c in changes))
+        deleted = [c[1] for c in changes if len(c[1])]
+        return value, (segids, np.sort(np.concatenate(deleted)) if deleted else EMPTY_IDS)
+
+    def put(self, key, value, step: int, size: int) -> None:
+        """Keep ``value`` as valid at ``step`` (an entry known valid at a later step stays)."""
+        with self._lock:
+            old = self._entries.get(key)
+            if old is not None:
+                if old[0] >= step:
+                    return
+                self.bytes -= old[2]
+            self._entries[key] = (step, value, size)
+            self._entries.move_to_end(key)
+            self.bytes += size
+            while self.bytes > self.max_bytes and len(self._entries) > 1:
+                _, (_, _, old_size) = self._entries.popitem(last=False)
+                self.bytes -= old_size
+
+
+def _change(previous: Snapshot, snapshot: Snapshot) -> tuple[frozenset, np.ndarray]:
+    """What a commit changed between two snapshots: (the ids of the segments new to ``snapshot``
+    or moved in it, the global numbers of the documents deleted, or in a segment that left or
+    moved, as ``previous`` numbered them). A segment that kept its place keeps its numbers; the
+    follower's merges keep the segments' order (``sync.merge_small_in_place``), so a merge of the
+    small segments moves none of the large ones."""
+    mine = {leaf.segid: leaf for leaf in snapshot.leaves}
+    deleted = []
+    for old in previous.leaves:
+        leaf = mine.get(old.segid)
+        if leaf is None or leaf.offset != old.offset:
+            deleted.append(np.arange(old.offset, old.offset + old.store.n, dtype=np.int32))
+            continue
+        del mine[old.segid]
+        if leaf.deleted != old.deleted:
+            was = old.live if old.live is not None else True
+            deleted.append(np.flatnonzero(was & ~leaf.live).astype(np.int32) + leaf.offset)
+    return frozenset(mine), np.concatenate(deleted) if deleted else EMPTY_IDS
 
 
 class Engine:
@@ -114,7 +207,8 @@ def _sorted(col: np.ndarray) -> np.ndarray:
 class Snapshot(Scoring, Phrases, Facets):
     """One generation of the index as arrays over global document numbers."""
 
-    def __init__(self, engine: Engine, searcher):
+    def __init__(self, engine: Engine, searcher, words: WordResults | None = None,
+                 previous: Snapshot | None = None):
         self.engine = engine
         self.searcher = searcher
         reader = searcher.reader()
@@ -138,8 +232,11 @@ class Snapshot(Scoring, Phrases, Facets):
         self._cache: dict = {}
         self._lock = threading.RLock()  # builders may use other cached arrays
         self.masks = LRUCache(MASKS_KEPT * max(self.N, 1))  # see term_mask
-        #: Per-word results of this generation (see Executor.word); dropped with the snapshot.
-        self.results = LRUCache(engine.word_cache_bytes)
+        #: Spelling corrections of this generation (``spelling.corrections_for``).
+        self.corrections = LRUCache(CORRECTIONS_KEPT_BYTES)
+        #: Per-word results, kept across the commits of a generation (``WordResults``).
+        self.words = words if words is not None else WordResults(engine.word_cache_bytes)
+        self.word_step = self.words.advance(previous, self)
 
     # -- per-document values ----------------------------------------------------------------
     #
@@ -273,17 +370,7 @@ class Snapshot(Scoring, Phrases, Facets):
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(global document numbers, frequencies) of a term, deleted documents included."""
-        parts_i, parts_t = [], []
-        for leaf in self.leaves:
-            ids, tf = leaf.store.postings(field, term)
-            if len(ids):
-                parts_i.append(ids + leaf.offset if leaf.offset else ids)
-                parts_t.append(tf)
-        if not parts_i:
-            return EMPTY_IDS, EMPTY_TF
-        if len(parts_i) == 1:
-            return parts_i[0], parts_t[0]
-        return np.concatenate(parts_i), np.concatenate(parts_t)
+        return self.postings_many([(field, term)]).get((field, term), (EMPTY_IDS, EMPTY_TF))
 
     def postings_many(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
         """The postings of many (field, term) pairs, as ``postings`` gives them, of those some
@@ -309,12 +396,9 @@ class Snapshot(Scoring, Phrases, Facets):
         if m is not None:
             return m
         m = np.zeros(self.N, dtype=bool)
-        held = 0
-        for leaf in self.leaves:
-            ids, _ = leaf.store.postings(field, term)
-            if len(ids):
-                m[ids + leaf.offset if leaf.offset else ids] = True
-                held += len(ids)
+        ids, _ = self.postings(field, term)
+        m[ids] = True
+        held = len(ids)
         m.flags.writeable = False
         if held * MASK_KEPT_SHARE >= self.N:
             self.masks.put(key, m, m.nbytes)
@@ -339,7 +423,8 @@ class Snapshot(Scoring, Phrases, Facets):
                    for leaf in self.leaves)
 
     def has_term(self, field: str, term: str) -> bool:
-        return any(leaf.store.has_term(field, term) for leaf in self.leaves)
+        keys = TermKeys([(field, term)])  # hashed once for every segment
+        return any(leaf.store.postings_many(keys)[0] is not None for leaf in self.leaves)
 
     def word_dfs(self, field: str, words: list[str]) -> np.ndarray:
         """Document frequency of each of ``words`` as a real word of ``field`` (no stems; in free

@@ -119,6 +119,8 @@ class WordResult:
     score: np.ndarray  # float32 score of each
     correction: str | None
     matched: bool
+    doc_count: int  # the live documents (N) and
+    avg_lengths: tuple[float, ...]  # the average lengths of the word's fields it was scored with
 
     @property
     def nbytes(self) -> int:
@@ -239,21 +241,53 @@ class Executor:
 
     def _word_result(self, w: Word) -> WordResult:
         """Words recur across different queries far more than whole queries do, so a word's result
-        is kept per index snapshot (matching documents and their scores), with the spelling
-        correction it needed."""
+        is kept (matching documents and their scores, with the spelling correction it needed),
+        across the commits that leave it valid (``engine.WordResults``, ``_still_valid``)."""
         key = ("word", w.text, w.field, w.prefix, self.fuzzy, self.prefix_limit)
-        cached = self.snap.results.get(key)
+        words, step = self.snap.words, self.snap.word_step
+        got = words.get(key, step)
+        cached = None
+        if got is not None:
+            cached, since = got
+            if since is not None:
+                if self._still_valid(w, cached, *since):
+                    words.put(key, cached, step, cached.nbytes)
+                else:
+                    cached = None
         if cached is None:
             ids, score = self._word(w)
             for a in (ids, score):
                 a.flags.writeable = False  # shared by every query of this snapshot
-            cached = WordResult(ids, score, self.corrected.get(w.text), w.text in self.matched_words)
-            self.snap.results.put(key, cached, cached.nbytes)
+            cached = WordResult(ids, score, self.corrected.get(w.text), w.text in self.matched_words,
+                                self.snap.doc_count, self._avg_lengths(w))
+            words.put(key, cached, step, cached.nbytes)
         if cached.correction is not None:
             self.corrected[w.text] = cached.correction
         if cached.matched:
             self.matched_words.add(w.text)
         return cached
+
+    def _fields(self, w: Word) -> list[str]:
+        return [w.field] if w.field else list(TEXT_FIELDS)
+
+    def _avg_lengths(self, w: Word) -> tuple[float, ...]:
+        return tuple(self.snap.avg_length(f) for f in self._fields(w))
+
+    def _still_valid(self, w: Word, result: WordResult, segids: frozenset, deleted: np.ndarray) -> bool:
+        """Whether a word's result from an earlier snapshot holds in this one, which added the
+        segments ``segids`` and deleted the documents ``deleted`` since: none of the word's documents
+        was deleted, the new segments do not hold the word, and N and its fields' average lengths are
+        as they were. A plain word only: a prefix's words, a correction and a word that matched
+        nothing depend on every word of the index (a new segment may hold what they missed)."""
+        if w.prefix or result.correction is not None or not result.matched:
+            return False
+        if result.doc_count != self.snap.doc_count or result.avg_lengths != self._avg_lengths(w):
+            return False
+        if len(deleted) and contains(result.ids, deleted).any():
+            return False
+        new = [leaf for leaf in self.snap.leaves if leaf.segid in segids]
+        return not new or not any(piece.variants for piece in self._segment_words(
+            w, query_variants(w.text), self._fields(w), new))
 
     def _word(self, w: Word) -> tuple[np.ndarray, np.ndarray]:
         """BM25F: a term's frequencies in the title, author and subject fields and in the rest
@@ -265,7 +299,7 @@ class Executor:
         A plain word found in the index is gathered segment by segment (``_segment_words``: what
         each segment holds of it survives commits); a prefix and a misspelt word (whose terms
         depend on the whole index's words) are looked up over the snapshot."""
-        fields = [w.field] if w.field else list(TEXT_FIELDS)
+        fields = self._fields(w)
         if not w.prefix:
             variants = query_variants(w.text)
             pieces = self._segment_words(w, variants, fields)
@@ -293,16 +327,17 @@ class Executor:
     def _variant_score(self, weight: float, df: int, pseudo: np.ndarray) -> np.ndarray:
         return (weight * self.snap.idf(df) * saturate(pseudo)).astype(np.float32)
 
-    def _segment_words(self, w: Word, variants, fields: list[str]) -> list[SegmentWord]:
-        """What each segment holds of a plain word (``SegmentWord``), kept per segment: a commit
-        (the desk's changes, one small segment) leaves the other segments' parts valid as long as
-        the average field lengths stay as they were (a record re-indexed with the same text)."""
+    def _segment_words(self, w: Word, variants, fields: list[str], leaves=None) -> list[SegmentWord]:
+        """What each segment (of ``leaves``, default all) holds of a plain word (``SegmentWord``),
+        kept per segment: a commit (the desk's changes, one small segment) leaves the other segments'
+        parts valid as long as the average field lengths stay as they were (a record re-indexed with
+        the same text)."""
         match_field = fields[0]
         avg = tuple(self.snap.avg_length(f) for f in fields)
         key = (w.text, w.field, avg)
         keys = None
         out = []
-        for leaf in self.snap.leaves:
+        for leaf in self.snap.leaves if leaves is None else leaves:
             cache = self.snap.word_parts(leaf)
             piece = cache.get(key)
             if piece is None:

@@ -38,6 +38,7 @@ import threading
 import zlib
 from array import array
 from collections import OrderedDict
+from functools import cached_property
 from itertools import accumulate
 from pathlib import Path
 
@@ -194,6 +195,7 @@ class TermKeys:
         for field in {f for f, _ in pairs}:
             at = [i for i, (f, _) in enumerate(pairs) if f == field]
             self.hashes[at] = term_hashes(field, [self.btexts[i] for i in at])
+        self.hash_list = self.hashes.tolist()  # as Python numbers, for a small segment's dict
 
 
 def sidecar_path(folder: str | Path, segid: str) -> Path:
@@ -504,6 +506,14 @@ class LRUCache:
                 self.bytes -= old_size
 
 
+#: A segment with at most this many terms (the desk's commits: a few records each) looks terms up
+#: in a Python dict built once, not by a sorted search of its arrays: a search asks every segment
+#: for every word, and a dozen small segments' numpy calls cost more than the big segments' work.
+DICT_TERMS_MAX = 50_000
+#: ... for at most this many terms at once (a spelling's hundreds of candidates: one sorted search).
+DICT_KEYS_MAX = 48
+
+
 class Sidecar:
     """A segment's sidecar, memory-mapped (see the module docstring)."""
 
@@ -565,11 +575,26 @@ class Sidecar:
         a, b = self.post_off[t], self.post_off[t + 1]
         return self.docs[a:b], self.tf[a:b]
 
+    @cached_property
+    def _first_of_hash(self) -> dict[int, int]:
+        """A small segment's dictionary as a Python dict: hash -> its first place in ``hashes``."""
+        return {h: i for i, h in reversed(list(enumerate(self.hashes.tolist())))}
+
     def _term_ids(self, keys: TermKeys):
         """(i, term number) of each of ``keys`` the segment holds: one sorted search of the
-        dictionary for all of them, then the text of each hash found checked (a rare shared hash)."""
+        dictionary for all of them (a small segment: a dict), then the text of each hash found
+        checked (a rare shared hash)."""
         hashes = self.hashes
         if not len(hashes) or not len(keys.hashes):
+            return
+        if len(hashes) <= DICT_TERMS_MAX and len(keys.hash_list) <= DICT_KEYS_MAX:
+            first = self._first_of_hash
+            for i, h in enumerate(keys.hash_list):
+                j = first.get(h)
+                if j is not None:
+                    t = self._verify(keys.pairs[i][0], keys.btexts[i], keys.hashes[i], j)
+                    if t >= 0:
+                        yield i, t
             return
         at = hashes.searchsorted(keys.hashes)
         for i in np.flatnonzero(hashes[np.minimum(at, len(hashes) - 1)] == keys.hashes).tolist():
@@ -587,9 +612,6 @@ class Sidecar:
     def doc_frequency(self, field: str, term: str) -> int:
         t = self.term_id(field, term)
         return 0 if t < 0 else int(self.post_off[t + 1] - self.post_off[t])
-
-    def has_term(self, field: str, term: str) -> bool:
-        return self.term_id(field, term) >= 0
 
     def word_dfs(self, keys: TermKeys) -> np.ndarray:
         """Document frequencies of many words (``keys``: of one field) as real words of their field
@@ -688,12 +710,6 @@ class WhooshSegment:
             return self.reader._terms.doc_frequency(field, term.encode("utf-8"))
         except (KeyError, TermNotFound):
             return 0
-
-    def has_term(self, field: str, term: str) -> bool:
-        try:
-            return (field, term.encode("utf-8")) in self.reader._terms
-        except KeyError:
-            return False
 
     def _lexicon(self, field: str):
         lex = self._lexicons.get(field)

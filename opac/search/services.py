@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 from . import index as idx
 from .analysis import STOP_WORDS, WORD_RE, fold, stem_en, stem_id, words
 from .documents import LOCAL
-from .engine import Engine, Snapshot
+from .engine import Engine, Snapshot, WordResults
 from .executor import Executor, filter_mask
 from .facets import year_mask
 from .interface import FacetValue, Hit, SearchBackend, SearchParams, SearchResult, SearchUnavailable
@@ -49,6 +49,7 @@ class SearchIndex:
 
     def __init__(self, index_dir: str, cache_mb: int = 96, result_cache: int = 512, prefix_limit: int = 64):
         self.index_dir = index_dir
+        self._current = str(idx.current_path(index_dir))  # read with every search: made once
         self.engine = Engine(cache_mb)
         self.prefix_limit = prefix_limit
         self._ix = None
@@ -57,13 +58,14 @@ class SearchIndex:
         self._lock = threading.RLock()
         self._results: OrderedDict = OrderedDict()
         self._result_cache_size = result_cache
+        self._words = WordResults(self.engine.word_cache_bytes)
         #: The index directory's modification time when a newer generation was last looked for, and when.
         self._dir_mtime: int | None = None
         self._looked_ns = 0
 
     def _target_now(self) -> str | None:
         try:
-            return os.readlink(idx.current_path(self.index_dir))
+            return os.readlink(self._current)
         except OSError:
             return None
 
@@ -80,7 +82,8 @@ class SearchIndex:
                 self._set_searcher(self._ix.searcher())
             elif not self._unchanged_on_disk() and not self._snapshot.searcher.up_to_date():
                 # the segments that did not change keep their open readers (and cached arrays)
-                self._set_searcher(idx.open_searcher(self._ix, self._snapshot.searcher), closed_old=True)
+                self._set_searcher(idx.open_searcher(self._ix, self._snapshot.searcher), closed_old=True,
+                                   follows=True)
             return self._snapshot
 
     def _unchanged_on_disk(self) -> bool:
@@ -100,9 +103,11 @@ class SearchIndex:
         self._looked_ns = time.time_ns()  # taken before the look: a commit during it changes the time again
         return False
 
-    def _set_searcher(self, searcher, closed_old: bool = False) -> None:
+    def _set_searcher(self, searcher, closed_old: bool = False, follows: bool = False) -> None:
+        """Serve ``searcher`` from now on; ``follows``: a later commit of the same generation (the new
+        snapshot takes over the word results the commit left valid: ``engine.WordResults``)."""
         old = self._snapshot
-        self._snapshot = Snapshot(self.engine, searcher)
+        self._snapshot = Snapshot(self.engine, searcher, self._words, previous=old if follows else None)
         if old is not None and not closed_old:
             try:
                 old.searcher.close()

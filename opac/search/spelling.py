@@ -35,13 +35,13 @@ def corrections_for(snap, word: str, field: str = "all", limit: int = 3) -> list
     if not correctable(word):
         return []
     key = ("corrections", word, field, limit)
-    found = snap.results.get(key)
+    found = snap.corrections.get(key)
     if found is None:
         cands = [c for c in edits1(word) if len(c) >= 2]
         scored = [(int(df), c) for c, df in zip(cands, snap.word_dfs(field, cands), strict=True) if df]
         scored.sort(key=lambda x: (-x[0], x[1]))
         found = tuple(c for _, c in scored[:limit])
-        snap.results.put(key, found, 100 + sum(len(c) for c in found))
+        snap.corrections.put(key, found, 100 + sum(len(c) for c in found))
     return list(found)
 
 

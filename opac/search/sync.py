@@ -36,6 +36,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import delete, event, func, insert, inspect, literal, or_, select, text
 from sqlalchemy.orm import Session, selectinload
+from whoosh.writing import MERGE_SMALL
 
 from ..catalog.models import Item, Location, Record, utcnow
 from ..extensions import db
@@ -290,7 +291,7 @@ def apply_changes(gen: Path, position: dict, *, gap_seconds: float = 10.0, docs_
                         more = False
                         break
                 if writer is not None:
-                    writer.commit()
+                    writer.commit(mergetype=merge_small_in_place)
                     writer = None
             except BaseException:
                 if writer is not None:
@@ -322,6 +323,15 @@ TAIL_SHARE = 0.05
 #: ...and fewer documents than this: a merge of the tail holds up the follower (about 2 ms a document),
 #: so on a large catalogue larger segments are left to Whoosh's merging at its commits.
 TAIL_MAX_DOCS = 2_000
+
+
+def merge_small_in_place(writer, segments):
+    """Whoosh's merging at a commit (``MERGE_SMALL``: the same small segments merged into the new
+    one) with the segments it keeps left in their order (Whoosh lists them by size): a merge of the
+    desk's small segments then moves none of the large ones, whose documents keep their numbers and
+    the web workers their word results (``engine.WordResults``)."""
+    kept = {id(s) for s in MERGE_SMALL(writer, segments)}
+    return [s for s in segments if id(s) in kept]
 
 
 @_with_app

@@ -14,11 +14,12 @@ from opac.catalog.models import Record
 from opac.search import index as idx
 from opac.search.analysis import query_variants
 from opac.search.documents import build_document
-from opac.search.engine import Engine, Snapshot
+from opac.search.engine import Engine, Snapshot, WordResults
 from opac.search.executor import Executor, filter_mask
 from opac.search.query import Word, YearRange, parse
 from opac.search.schema import TEXT_FIELDS
 from opac.search.segments import (
+    EMPTY_IDS,
     SIDECAR_PREFIX,
     SIDECAR_WRITE,
     Sidecar,
@@ -79,6 +80,27 @@ def ranked(snap: Snapshot, query: str) -> list[int]:
     ev = Executor(snap).evaluate(parse(query))
     docs = np.flatnonzero(ev.mask)
     return [snap.hit(d)["id"] for d in docs[np.argsort(-ev.score[docs], kind="stable")]]
+
+
+def test_a_small_segments_dict_finds_what_the_sorted_search_finds(index_dir, monkeypatch):
+    """A small segment looks a few terms up in a Python dict (``DICT_TERMS_MAX``, ``DICT_KEYS_MAX``),
+    more of them by a sorted search of its arrays: the same terms found either way."""
+    from opac.search import segments
+
+    snap = snapshot(index_dir)
+    pairs = [(f, t) for f in ("all", "title", "author", "f_type", "shingles")
+             for t in ("laskar", "pelangi", "hirata", "book", "laskar pelangi", "nothing", "hobbit")]
+    keys = TermKeys(pairs)
+
+    def found(store):
+        return [None if g is None else (g[0].tolist(), g[1].tolist()) for g in store.postings_many(keys)]
+
+    for leaf in snap.leaves:
+        by_dict = found(leaf.store)
+        assert len(pairs) <= segments.DICT_KEYS_MAX and any(by_dict) and not all(by_dict)
+        monkeypatch.setattr(segments, "DICT_TERMS_MAX", 0)
+        assert found(leaf.store) == by_dict
+        monkeypatch.undo()
 
 
 def test_every_segment_has_a_sidecar_that_reads_as_whoosh_decodes(index_dir):
@@ -335,6 +357,67 @@ def test_a_words_segment_parts_outlive_a_commit_that_keeps_the_texts(index_dir):
     for t in WORDS:
         (ids_a, sc_a), (ids_b, sc_b) = _by_segment_and_whole(edited, Word(text=t))
         assert ids_a.tolist() == ids_b.tolist() and sc_a.tolist() == sc_b.tolist(), t
+
+
+def _fresh_word(ix, w: Word) -> tuple[list, list]:
+    """A word's (documents, scores) on a snapshot of its own: nothing kept from before."""
+    ids_, score = Executor(Snapshot(Engine(), ix.searcher())).word_scores(w)
+    return ids_.tolist(), score.tolist()
+
+
+def test_word_results_carry_over_the_commits_that_leave_them_valid(index_dir):
+    """A commit that adds a segment and deletes documents (the desk's change) keeps the word results
+    it cannot have changed (the same objects); a word of the changed record, a word of a deleted
+    document and every word after a merge or a change of the lengths are scored afresh. Every answer
+    is the one a snapshot of its own gives."""
+    engine = Engine()
+    words = WordResults(engine.word_cache_bytes)
+    ix = idx.open_index(index_dir)
+    snap = Snapshot(engine, ix.searcher(), words)
+    queries = [Word(text=t) for t in WORDS] + [Word(text="pelangi", field="title"), Word(text="hirata", field="author")]
+
+    def results(snap):
+        got = {w: Executor(snap)._word_result(w) for w in queries}
+        for w, r in got.items():
+            assert (r.ids.tolist(), r.score.tolist()) == _fresh_word(ix, w), w
+        return got
+
+    def commit(change, merge=False):
+        w = ix.writer(codec=idx.codec())
+        change(w)
+        w.commit(merge=False, optimize=merge)
+
+    before = results(snap)
+    # record 1 (Laskar Pelangi, Hirata) lent: indexed again with the same text
+    commit(lambda w: w.update_document(**build_document(record(1, *BOOKS[0]))))
+    snap = Snapshot(engine, ix.searcher(), words, previous=snap)
+    after = results(snap)
+    kept = {w.text for w in queries if after[w] is before[w]}
+    assert "hobbit" in kept and "computers" in kept
+    assert not kept & {"laskar", "pelangi", "hirata", "indonesia"}  # record 1's words: scored afresh
+    # a result holding a document deleted since is not valid; the new segment's words neither
+    ex, hobbit = Executor(snap), after[Word(text="hobbit")]
+    assert ex._still_valid(Word(text="hobbit"), hobbit, frozenset(), np.array([snap.N - 1], dtype=np.int32))
+    assert not ex._still_valid(Word(text="hobbit"), hobbit, frozenset(), hobbit.ids[:1].copy())
+    newest = frozenset({snap.leaves[-1].segid})
+    assert not ex._still_valid(Word(text="laskar"), after[Word(text="laskar")], newest, EMPTY_IDS)
+    assert ex._still_valid(Word(text="hobbit"), hobbit, newest, EMPTY_IDS)
+    # record 7 (The Hobbit) replaced by another (N stays): its words afresh
+    commit(lambda w: (w.delete_by_term("id", "7"), w.add_document(**build_document(record(11, *BOOKS[5])))))
+    snap = Snapshot(engine, ix.searcher(), words, previous=snap)
+    later = results(snap)
+    assert later[Word(text="hobbit")] is not hobbit
+    # a merge moves the segments: everything afresh
+    commit(lambda w: None, merge=True)
+    snap = Snapshot(engine, ix.searcher(), words, previous=snap)
+    merged = results(snap)
+    assert not any(merged[w] is later[w] for w in queries)
+    # a longer title changes the average lengths: everything afresh
+    commit(lambda w: w.update_document(**build_document(record(2, "Sang Pemimpi: edisi baru yang panjang",
+                                                               *BOOKS[1][1:]))))
+    snap = Snapshot(engine, ix.searcher(), words, previous=snap)
+    edited = results(snap)
+    assert not any(edited[w] is merged[w] for w in queries if w.field != "author")
 
 
 def test_average_lengths_are_exact_whatever_the_segments(index_dir):

@@ -667,3 +667,38 @@ def test_a_backlog_starved_of_idle_cores_is_finished_at_the_follower_priority(ap
             sync.apply_changes(gen, idx.read_position(gen), deadline=time.monotonic() - 1)
     assert info.value.done == 0 and _position(app)["last_id"] == before + 120  # no trace of the cancelled batch
     assert total(search_api, "karet") == 0 and total(search_api, "kopi") == 120
+
+
+def test_the_followers_merges_keep_the_large_segments_in_place(tmp_path):
+    """Whoosh's own merging at a commit lists the segments it keeps by size, which moves a large
+    segment behind a small one (its documents renumbered: every web worker's word results of it
+    lost); the follower's keeps them in their order and merges the same small segments."""
+    from whoosh import fields, index as whoosh_index
+    from whoosh.writing import MERGE_SMALL
+
+    def build(where):
+        ix = whoosh_index.create_in(str(where), fields.Schema(id=fields.ID(stored=True, unique=True)))
+        w = ix.writer()
+        for i in range(40):
+            w.add_document(id=f"a{i}")
+        w.commit()
+        for i in range(6):  # the desk: a record a commit
+            w = ix.writer()
+            w.add_document(id=f"d{i}")
+            w.commit(merge=False)
+        return ix
+
+    def commit_one(ix, mergetype):
+        before = [(s.segment_id(), s.doc_count_all()) for s in ix._segments()]
+        w = ix.writer()
+        w.add_document(id="last")
+        w.commit(mergetype=mergetype)
+        return before, [(s.segment_id(), s.doc_count_all()) for s in ix._segments()]
+
+    (tmp_path / "whoosh").mkdir()
+    (tmp_path / "ours").mkdir()
+    before, theirs = commit_one(build(tmp_path / "whoosh"), MERGE_SMALL)
+    assert [n for _, n in theirs] == [1, 40, 6]  # the large segment moved behind a small one
+    before, ours = commit_one(build(tmp_path / "ours"), sync.merge_small_in_place)
+    assert [n for _, n in ours] == [40, 1, 6]  # the same merge, the large segment first as before
+    assert ours[:2] == [before[0], before[-1]]
