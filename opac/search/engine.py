@@ -36,6 +36,9 @@ MASK_KEPT_SHARE, MASKS_KEPT = 8, 8
 #: Parsed hit summaries kept per process, measured by their JSON text (about 20,000 summaries),
 #: shared out between the segments by their documents.
 HITS_KEPT_BYTES = 10 * 1024 * 1024
+#: A segment of at most this many documents (the desk's commits) finds a key (``docs_with_key``) in a
+#: dict made once rather than by two sorted searches: a search asks every segment.
+KEYS_BY_DICT = 4096
 #: Bytes of spelling corrections a snapshot keeps (a few dozen bytes each).
 CORRECTIONS_KEPT_BYTES = 1024 * 1024
 #: Bytes of plain words' parts a segment keeps at least, however small (a commit's new segment).
@@ -199,6 +202,18 @@ class Engine:
                     self.derived.pop(segid, None)
 
 
+def _by_key(col: np.ndarray) -> dict[int, np.ndarray]:
+    """A small segment's key column as a dict: key -> its documents (local numbers, in order).
+
+    >>> {k: v.tolist() for k, v in _by_key(np.array([7, 3, 7], dtype=np.uint64)).items()}
+    {7: [0, 2], 3: [1]}
+    """
+    out: dict[int, list[int]] = {}
+    for doc, key in enumerate(col.tolist()):
+        out.setdefault(key, []).append(doc)
+    return {k: np.array(v, dtype=np.int32) for k, v in out.items()}
+
+
 def _sorted(col: np.ndarray) -> np.ndarray:
     """The order of a column's documents by value (ties by document)."""
     return np.argsort(col, kind="stable").astype(np.int32)
@@ -359,6 +374,12 @@ class Snapshot(Scoring, Phrases, Facets):
         segment's column through its order by value (made once per segment)."""
         found = []
         for leaf, col in zip(self.leaves, self._leaf_columns(column), strict=True):
+            if leaf.store.n <= KEYS_BY_DICT:
+                by_key = self.engine.segment_cached(leaf, ("by key", column), lambda c=col: _by_key(c))
+                got = by_key.get(key)
+                if got is not None:
+                    found.append(got + leaf.offset)
+                continue
             order = self.engine.segment_cached(leaf, ("sorted", column), lambda c=col: _sorted(c))
             lo = np.searchsorted(col, key, side="left", sorter=order)
             hi = np.searchsorted(col, key, side="right", sorter=order)
@@ -412,7 +433,7 @@ class Snapshot(Scoring, Phrases, Facets):
             return 0
         if self.doc_frequency(field, term) * MASK_KEPT_SHARE >= self.N:
             return int(np.count_nonzero(self.term_mask(field, term)[ids]))
-        held, _ = self.postings(field, term)
+        held = self.cached(("held", field, term), lambda: self.postings(field, term)[0])
         return int(np.count_nonzero(mask[held])) if len(held) else 0
 
     def doc_frequency(self, field: str, term: str) -> int:

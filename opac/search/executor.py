@@ -285,9 +285,9 @@ class Executor:
             return False
         if len(deleted) and contains(result.ids, deleted).any():
             return False
-        new = [leaf for leaf in self.snap.leaves if leaf.segid in segids]
-        return not new or not any(piece.variants for piece in self._segment_words(
-            w, query_variants(w.text), self._fields(w), new))
+        keys = _word_keys(w.text, (self._fields(w)[0],))  # a word matches by its variants in this field
+        return not any(got is not None for leaf in self.snap.leaves if leaf.segid in segids
+                       for got in leaf.store.postings_many(keys))
 
     def _word(self, w: Word) -> tuple[np.ndarray, np.ndarray]:
         """BM25F: a term's frequencies in the title, author and subject fields and in the rest

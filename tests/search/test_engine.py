@@ -103,6 +103,19 @@ def test_a_small_segments_dict_finds_what_the_sorted_search_finds(index_dir, mon
         monkeypatch.undo()
 
 
+def test_a_key_is_found_alike_by_a_small_segments_dict_and_by_sorted_search(index_dir, monkeypatch):
+    from opac.search import engine
+    from opac.search.documents import hash64
+    from opac.search.analysis import normalize_phrase
+
+    snap = snapshot(index_dir)
+    keys = [hash64(normalize_phrase(t)) for t in ("Laskar Pelangi", "The Hobbit", "no such title")]
+    by_dict = [snap.docs_with_key("title_key", k).tolist() for k in keys]
+    assert len(by_dict[0]) == 2 and len(by_dict[1]) == 1 and by_dict[2] == []
+    monkeypatch.setattr(engine, "KEYS_BY_DICT", 0)
+    assert [Snapshot(Engine(), snap.searcher).docs_with_key("title_key", k).tolist() for k in keys] == by_dict
+
+
 def test_every_segment_has_a_sidecar_that_reads_as_whoosh_decodes(index_dir):
     snap = snapshot(index_dir)
     assert len(snap.leaves) == 2 and all(isinstance(leaf.store, Sidecar) for leaf in snap.leaves)
