@@ -205,7 +205,7 @@ class Engine:
 def _by_key(col: np.ndarray) -> dict[int, np.ndarray]:
     """A small segment's key column as a dict: key -> its documents (local numbers, in order).
 
-    >>> {k: v.tolist() for k, v in _by_key(np.array([7, 3, 7], dtype=np.uint64)).items()}
+    >>> {k: v.tolist() for k, v in _by_key(np.array([7, 3, 7], dtype=np.int64)).items()}
     {7: [0, 2], 3: [1]}
     """
     out: dict[int, list[int]] = {}

@@ -327,17 +327,16 @@ class Executor:
     def _variant_score(self, weight: float, df: int, pseudo: np.ndarray) -> np.ndarray:
         return (weight * self.snap.idf(df) * saturate(pseudo)).astype(np.float32)
 
-    def _segment_words(self, w: Word, variants, fields: list[str], leaves=None) -> list[SegmentWord]:
-        """What each segment (of ``leaves``, default all) holds of a plain word (``SegmentWord``),
-        kept per segment: a commit (the desk's changes, one small segment) leaves the other segments'
-        parts valid as long as the average field lengths stay as they were (a record re-indexed with
-        the same text)."""
+    def _segment_words(self, w: Word, variants, fields: list[str]) -> list[SegmentWord]:
+        """What each segment holds of a plain word (``SegmentWord``), kept per segment: a commit
+        (the desk's changes, one small segment) leaves the other segments' parts valid as long as
+        the average field lengths stay as they were (a record re-indexed with the same text)."""
         match_field = fields[0]
         avg = tuple(self.snap.avg_length(f) for f in fields)
         key = (w.text, w.field, avg)
         keys = None
         out = []
-        for leaf in self.snap.leaves if leaves is None else leaves:
+        for leaf in self.snap.leaves:
             cache = self.snap.word_parts(leaf)
             piece = cache.get(key)
             if piece is None:
