@@ -105,8 +105,8 @@ def test_a_small_segments_dict_finds_what_the_sorted_search_finds(index_dir, mon
 
 def test_a_key_is_found_alike_by_a_small_segments_dict_and_by_sorted_search(index_dir, monkeypatch):
     from opac.search import engine
-    from opac.search.documents import hash64
     from opac.search.analysis import normalize_phrase
+    from opac.search.documents import hash64
 
     snap = snapshot(index_dir)
     keys = [hash64(normalize_phrase(t)) for t in ("Laskar Pelangi", "The Hobbit", "no such title")]

@@ -673,7 +673,8 @@ def test_the_followers_merges_keep_the_large_segments_in_place(tmp_path):
     """Whoosh's own merging at a commit lists the segments it keeps by size, which moves a large
     segment behind a small one (its documents renumbered: every web worker's word results of it
     lost); the follower's keeps them in their order and merges the same small segments."""
-    from whoosh import fields, index as whoosh_index
+    from whoosh import fields
+    from whoosh import index as whoosh_index
     from whoosh.writing import MERGE_SMALL
 
     def build(where):
