@@ -241,6 +241,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
     ap.add_argument("--search-rounds", type=int, default=3,
                     help="rounds of search alone then beside the desk (they alternate; the ratio is over all)")
+    ap.add_argument("--warmup-seconds", type=int, default=10,
+                    help="an uncounted wrk run before the search rounds (0: none)")
     ap.add_argument("--edits", type=int, default=100)
     ap.add_argument("--port", type=int, default=0, help="default: a free port")
     ap.add_argument("--background-nice", type=int, default=None,
@@ -413,7 +415,7 @@ def main():
         words = [w for r in rows for w in r["title"].split() if w.isalpha() and len(w) > 3]
         qfile.write_text("\n".join("/api/v1/search?q=" + quote_plus(f"{rng.choice(words)} {rng.choice(words)}" if i % 2
                                                                      else rng.choice(words))
-                                   for i in range(QUERIES_PER_RUN * 2 * args.search_rounds)))  # as a browser sends them
+                                   for i in range(QUERIES_PER_RUN * (2 * args.search_rounds + 1))))  # as a browser sends them
         dog.note("five desk sessions to log in")
         lanes = [Desk(base, ("desk", "rahasia-meja-sirkulasi"), ("B0001", "7391")) for _ in range(5)]
         lane_turns = [0] * len(lanes)
@@ -453,6 +455,14 @@ def main():
             return next(runs) * QUERIES_PER_RUN
 
         search_rounds = []
+        if args.warmup_seconds:
+            # the workers' caches (words, hits, segments) filled once before any round is counted: a
+            # first "alone" round on cold workers ran 10-15% slower than the later ones, which made the
+            # first round's ratio look better than the steady state
+            settle("warming the web workers")
+            with dog.phase("warming the web workers", args.warmup_seconds + 120):
+                dog.note(f"wrk ({args.warmup_seconds} s, not counted) to finish")
+                wrk_rps(args.port, qfile, args.warmup_seconds, QUERIES_PER_RUN * 2 * args.search_rounds)
         for r in range(1, args.search_rounds + 1):
             settle(f"searching alone (round {r})")
             with dog.phase(f"search alone, round {r}", args.seconds + 120):
