@@ -506,10 +506,11 @@ class LRUCache:
                 self.bytes -= old_size
 
 
-#: A segment with at most this many terms (the desk's commits: a few records each) looks terms up
-#: in a Python dict built once, not by a sorted search of its arrays: a search asks every segment
-#: for every word, and a dozen small segments' numpy calls cost more than the big segments' work.
-DICT_TERMS_MAX = 50_000
+#: A segment with at most this many terms (the desk's commits: a few dozen records at most) looks
+#: terms up in a Python dict built once (about 115 bytes a term in each worker), not by a sorted
+#: search of its arrays: a search asks every segment for every word, and a few small segments' numpy
+#: calls cost more than the big segments' work.
+DICT_TERMS_MAX = 16_384
 #: ... for at most this many terms at once (a spelling's hundreds of candidates: one sorted search).
 DICT_KEYS_MAX = 48
 
