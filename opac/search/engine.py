@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,10 +68,8 @@ class WordResults:
     STEPS_KEPT = 512
 
     def __init__(self, max_bytes: int):
-        self.max_bytes = max_bytes
-        self.bytes = 0
         self.step = 0
-        self._entries: OrderedDict = OrderedDict()  # key -> (step, value, size)
+        self._entries = LRUCache(max_bytes)  # key -> (step, value)
         self._first = 0  # the oldest step an entry may be from
         self._changes: list[tuple[frozenset, np.ndarray]] = []  # i: from step _first + i to the next
         self._lock = threading.Lock()
@@ -94,12 +91,11 @@ class WordResults:
     def get(self, key, step: int):
         """(value, None) when valid at ``step``; (value, (new segment ids, deleted documents)) when
         from an earlier step; None when unknown, from an earlier generation or from a later step."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        at, value = entry
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            self._entries.move_to_end(key)
-            at, value, _ = entry
             if at == step:
                 return value, None
             if not self._first <= at < step:
@@ -111,18 +107,10 @@ class WordResults:
 
     def put(self, key, value, step: int, size: int) -> None:
         """Keep ``value`` as valid at ``step`` (an entry known valid at a later step stays)."""
-        with self._lock:
+        with self._lock:  # the check and the replacement together
             old = self._entries.get(key)
-            if old is not None:
-                if old[0] >= step:
-                    return
-                self.bytes -= old[2]
-            self._entries[key] = (step, value, size)
-            self._entries.move_to_end(key)
-            self.bytes += size
-            while self.bytes > self.max_bytes and len(self._entries) > 1:
-                _, (_, _, old_size) = self._entries.popitem(last=False)
-                self.bytes -= old_size
+            if old is None or old[0] < step:
+                self._entries.put(key, (step, value), size, replace=True)
 
 
 def _change(previous: Snapshot, snapshot: Snapshot) -> tuple[frozenset, np.ndarray]:

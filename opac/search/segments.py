@@ -495,11 +495,16 @@ class LRUCache:
                 return v[0]
             return None
 
-    def put(self, key, value, size: int) -> None:
+    def put(self, key, value, size: int, replace: bool = False) -> None:
+        """Keep ``value`` (a key already kept stays as it is unless ``replace``)."""
         with self._lock:
-            if key in self._data:
-                return
+            old = self._data.get(key)
+            if old is not None:
+                if not replace:
+                    return
+                self.bytes -= old[1]
             self._data[key] = (value, size)
+            self._data.move_to_end(key)
             self.bytes += size
             while self.bytes > self.max_bytes and len(self._data) > 1:
                 _, (_, old_size) = self._data.popitem(last=False)
