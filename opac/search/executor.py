@@ -206,6 +206,10 @@ class Executor:
         self.prefix_limit = prefix_limit
         self.corrected: dict[str, str] = {}
         self.matched_words: set[str] = set()
+        #: The word results this executor used ((key, word, result), in order) and the closed forms
+        #: it looked for (``_compounds``): what ``holds`` checks a later snapshot against.
+        self.used: list[tuple[tuple, Word, WordResult]] = []
+        self.closed_forms: dict[str, bool] = {}
 
     # -- clauses -----------------------------------------------------------------------
 
@@ -265,7 +269,26 @@ class Executor:
             self.corrected[w.text] = cached.correction
         if cached.matched:
             self.matched_words.add(w.text)
+        self.used.append((key, w, cached))
         return cached
+
+    def holds(self, used: list[tuple[tuple, Word, WordResult]], closed_forms: dict[str, bool]) -> bool:
+        """Whether what an executor of an earlier snapshot of this generation used (its ``used``
+        and ``closed_forms``) is as it was in this one: each word result is still the one kept
+        (``engine.WordResults``: the same object, valid here by ``_still_valid``) and the same
+        adjacent words form closed forms. A query built only of such words then evaluates as it
+        did, to the same documents and scores (its documents are unchanged: the per-document
+        values a query reads, its filters and facets, are theirs)."""
+        words, step = self.snap.words, self.snap.word_step
+        for key, w, result in used:
+            got = words.get(key, step)
+            if got is None or got[0] is not result:
+                return False
+            if got[1] is not None:
+                if not self._still_valid(w, result, *got[1]):
+                    return False
+                words.put(key, result, step, result.nbytes)
+        return all(self.snap.has_term("all", joined) == held for joined, held in closed_forms.items())
 
     def _fields(self, w: Word) -> list[str]:
         return [w.field] if w.field else list(TEXT_FIELDS)
@@ -470,11 +493,13 @@ class Executor:
         while i < len(clauses):
             a = clauses[i]
             b = clauses[i + 1] if i + 1 < len(clauses) else None
-            if b is not None and plain(a) and plain(b) and len(a.text + b.text) >= 5 \
-                    and self.snap.has_term("all", a.text + b.text):
-                out.append(Compound(first=a, second=b))
-                i += 2
-                continue
+            if b is not None and plain(a) and plain(b) and len(a.text + b.text) >= 5:
+                joined = a.text + b.text
+                held = self.closed_forms[joined] = self.snap.has_term("all", joined)
+                if held:
+                    out.append(Compound(first=a, second=b))
+                    i += 2
+                    continue
             out.append(a)
             i += 1
         return out

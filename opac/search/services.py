@@ -114,24 +114,44 @@ class SearchIndex:
             except Exception:  # noqa: BLE001, S110 - an already closed reader is fine
                 pass
         self.engine.forget_unused({leaf.segid for leaf in self._snapshot.leaves})
-        self._results.clear()
+        if not follows:
+            self._results.clear()  # a new generation: nothing holds (a commit's successor: see carried)
 
     @property
     def version(self) -> tuple:
         s = self.snapshot()
         return (self._target, s.generation)
 
-    def cached(self, key, compute):
+    def cached(self, key, snap: Snapshot, compute):
+        """A value ``compute()`` makes from ``snap``, kept while ``snap`` is current."""
+        return self.carried(key, snap, lambda: (compute(), None))
+
+    def carried(self, key, snap: Snapshot, compute):
+        """A value kept across the commits of one generation that leave it as it was: ``compute()``
+        gives (value, holds), ``holds(snapshot)`` says whether the value is still exact in a later
+        snapshot (None: only in the one it was computed in). A desk's commit every second or two
+        would otherwise empty the cache of searches every second or two."""
+        step = snap.word_step
         with self._lock:
-            if key in self._results:
+            entry = self._results.get(key)
+            if entry is not None:
                 self._results.move_to_end(key)
-                return self._results[key]
-        value = compute()
+        if entry is not None:
+            value, at, holds = entry
+            if at == step:
+                return value
+            if holds is not None and at < step and holds(snap):
+                self._keep(key, (value, step, holds))
+                return value
+        value, holds = compute()
+        self._keep(key, (value, step, holds))
+        return value
+
+    def _keep(self, key, entry) -> None:
         with self._lock:
-            self._results[key] = value
+            self._results[key] = entry
             while len(self._results) > self._result_cache_size:
                 self._results.popitem(last=False)
-        return value
 
     def close(self):
         with self._lock:
@@ -359,12 +379,14 @@ def _filters_mask(snap: Snapshot, params: SearchParams) -> np.ndarray:
     return extra
 
 
-def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
+def _run(si: SearchIndex, snap: Snapshot, params: SearchParams):
+    """The result of a search on ``snap``, and how to tell whether it holds in a later snapshot
+    (``SearchIndex.carried``; None: it may not)."""
     pq = parse(params.q, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
     if pq.is_empty and params.q.strip():
         # Only punctuation, operators or symbols: nothing to search for; say so instead of guessing.
         return SearchResult(query=params.q, total=0, page=params.page, size=params.size, hits=[],
-                            messages=list(pq.messages) + ["no_terms"], sort=params.sort)
+                            messages=list(pq.messages) + ["no_terms"], sort=params.sort), None
     ex = Executor(snap, si.prefix_limit)
     ev = ex.evaluate(pq)
     extra = _filters_mask(snap, params)
@@ -409,15 +431,36 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams) -> SearchResult:
         fixed = did_you_mean(snap, pq.plain_words)
         if fixed and " ".join(fixed) != " ".join(pq.plain_words):
             result.did_you_mean = " ".join(fixed)
-    return result
+    return result, _holds(si, pq, ex, result, local)
+
+
+def _holds(si: SearchIndex, pq: ParsedQuery, ex: Executor, result: SearchResult, local):
+    """How to tell whether ``result`` holds in a later snapshot of the generation: when the query
+    is only of plain words (no prefix, phrase, field value or year) that matched without
+    corrections, all of them, and needed no spelling suggestion nor partners' records, it does as
+    long as its words' results do (``Executor.holds``): its documents are then unchanged, and with
+    them everything the result shows of them (the desk's change to another book leaves it as it
+    was). None otherwise."""
+    if (pq.is_empty or result.fallback or result.corrected or result.did_you_mean is not None
+            or local is not None or result.total < 3
+            or not all(isinstance(c, Word) and not c.prefix for c in pq.clauses)):
+        return None
+    used, closed_forms = list(ex.used), dict(ex.closed_forms)
+    union = current_app.config["UNION_SEARCH"]
+
+    def holds(later: Snapshot) -> bool:
+        if union and not _only_local(later):
+            return False  # partners' records arrived: results fold them
+        return Executor(later, si.prefix_limit).holds(used, closed_forms)
+
+    return holds
 
 
 def search(params: SearchParams) -> SearchResult:
     """Run a search (cached per index generation); raises SearchUnavailable without an index."""
     si = get_index()
     snap = si.snapshot()
-    key = ("search", si._target, snap.generation, params)
-    return si.cached(key, lambda: _run(si, snap, params))
+    return si.carried(("search", params), snap, lambda: _run(si, snap, params))
 
 
 def matching_record_ids(params: SearchParams, added_from_day: int) -> set[int]:
@@ -445,8 +488,8 @@ def suggest(q: str, limit: int = 8) -> list[dict]:
     complete = q[-1:].isspace()
     si = get_index()
     snap = si.snapshot()
-    key = ("suggest", si._target, snap.generation, " ".join(ws), complete, limit)
-    return si.cached(key, lambda: _suggest(si, snap, ws, complete, limit))
+    key = ("suggest", " ".join(ws), complete, limit)
+    return si.cached(key, snap, lambda: _suggest(si, snap, ws, complete, limit))
 
 
 def _suggest(si, snap, ws, complete, limit):
@@ -502,7 +545,7 @@ def more_like_this(record, limit: int = 6) -> list[dict]:
         snap = si.snapshot()
     except SearchUnavailable:
         return []
-    key = ("mlt", si._target, snap.generation, record.id, limit)
+    key = ("mlt", record.id, limit)
 
     def compute():
         score = np.zeros(snap.N, dtype=np.float32)
@@ -526,7 +569,7 @@ def more_like_this(record, limit: int = 6) -> list[dict]:
         top = cand[_order(snap, cand, score[cand], "relevance", limit)]
         return [snap.hit(d) for d in top]
 
-    return si.cached(key, compute)
+    return si.cached(key, snap, compute)
 
 
 def facets(params: SearchParams) -> dict[str, list[FacetValue]]:

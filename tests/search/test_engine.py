@@ -433,6 +433,40 @@ def test_word_results_carry_over_the_commits_that_leave_them_valid(index_dir):
     assert not any(edited[w] is merged[w] for w in queries if w.field != "author")
 
 
+def test_what_a_query_used_holds_until_a_commit_changes_it(index_dir):
+    """``Executor.holds``: a query's word results and the closed forms it looked for (whether
+    "laskar pelangi" is also written "laskarpelangi") hold in a later snapshot while the commits
+    between leave them as they were; a lent copy of one of its books, or a new record holding the
+    closed form, does not."""
+    engine = Engine()
+    words = WordResults(engine.word_cache_bytes)
+    ix = idx.open_index(index_dir)
+    snap = Snapshot(engine, ix.searcher(), words)
+
+    def commit(*docs):
+        w = ix.writer(codec=idx.codec())
+        for doc in docs:
+            w.update_document(**build_document(doc))
+        w.commit(merge=False)
+        return Snapshot(engine, ix.searcher(), words, previous=snap)
+
+    ex = Executor(snap)
+    ex.evaluate(parse("laskar pelangi"))
+    hobbit = Executor(snap)
+    hobbit.evaluate(parse("hobbit"))
+    assert ex.closed_forms == {"laskarpelangi": False} and [u[1].text for u in ex.used] == ["laskar", "pelangi"]
+    assert Executor(snap).holds(ex.used, ex.closed_forms)
+    snap = commit(record(6, *BOOKS[5]))  # another book indexed again, its text the same
+    assert Executor(snap).holds(ex.used, ex.closed_forms) and Executor(snap).holds(hobbit.used, {})
+    snap = commit(record(1, *BOOKS[0]))  # a Laskar Pelangi lent
+    assert not Executor(snap).holds(ex.used, ex.closed_forms) and Executor(snap).holds(hobbit.used, {})
+    ex = Executor(snap)
+    ex.evaluate(parse("laskar pelangi"))
+    snap = commit(record(2, "Laskarpelangi", *BOOKS[1][1:]))  # the closed form, in place of a title as long
+    assert snap.has_term("all", "laskarpelangi")
+    assert not Executor(snap).holds([], ex.closed_forms)
+
+
 def test_average_lengths_are_exact_whatever_the_segments(index_dir):
     """Summed exactly per segment: the same mean as one array of the live documents' lengths."""
     snap = snapshot(index_dir)

@@ -703,3 +703,65 @@ def test_the_followers_merges_keep_the_large_segments_in_place(tmp_path):
     before, ours = commit_one(build(tmp_path / "ours"), sync.merge_small_in_place)
     assert [n for _, n in ours] == [40, 1, 6]  # the same merge, the large segment first as before
     assert ours[:2] == [before[0], before[-1]]
+
+
+def test_a_search_result_outlives_the_desks_commits_that_leave_it_as_it_was(app, load_records, sync_index):
+    """A web worker keeps a search's result across the follower's commits that leave every one of
+    its words' results as it was (the desk lent a copy of another book): the same object, equal to
+    what a worker of its own computes now. A commit that changes one of its documents, or adds one
+    its words match, makes it afresh; so does every commit for a query with a prefix or few results."""
+    from opac.search.interface import SearchParams
+    from opac.search.services import SearchIndex, _run, get_index, search
+
+    ids = load_records([{"title": f"Babad Tanah Jawi jilid {i}", "items": [f"J{i}"]} for i in range(4)]
+                       + [{"title": f"Sejarah Bali jilid {i}", "items": [f"B{i}"]} for i in range(4)]
+                       + [{"title": "Kubah", "items": ["K1"]}])
+    queries = {name: SearchParams.build(q=q) for name, q in
+               [("jawa", "babad jawi"), ("bali", "bali"), ("volume", "jilid"), ("few", "kubah"),
+                ("prefix", "babad ja*"), ("filtered", "sejarah")]}
+    queries["filtered"] = SearchParams.build(q="sejarah", available=True, filters={"type": ["book"]})
+
+    def results():
+        with app.test_request_context():
+            return {name: search(p) for name, p in queries.items()}
+
+    def fresh(name):
+        with app.test_request_context():
+            si = SearchIndex(app.config["INDEX_DIR"])
+            return _run(si, si.snapshot(), queries[name])[0]
+
+    def lend(barcode):
+        with app.app_context():
+            db.session.scalar(select(Item).where(Item.barcode == barcode)).status = "on_loan"
+            db.session.commit()
+        sync_index()
+
+    before = results()
+    assert before["jawa"].total == 4 and before["bali"].total == 4 and before["filtered"].total == 4
+    with app.test_request_context():
+        step = get_index().snapshot().word_step
+    lend("B1")  # a copy of a Bali book lent: that record is indexed again in a segment of its own
+    after = results()
+    with app.test_request_context():
+        assert get_index().snapshot().word_step > step  # a later snapshot of the same generation
+    assert after["jawa"] is before["jawa"]
+    for name in ("bali", "volume", "filtered"):  # the lent book is among their documents
+        assert after[name] is not before[name], name
+    assert after["filtered"].total == 3 and after["bali"].available_count == 3
+    for name in ("few", "prefix"):  # computed afresh on every commit
+        assert after[name] is not before[name], name
+    for name in queries:
+        assert after[name] == fresh(name), name
+    # a new Jawa book: one more document (N) changes every score, so nothing holds
+    load_records([{"title": "Babad Tanah Jawi jilid 9"}])
+    later = results()
+    assert later["jawa"].total == 5 and later["bali"].total == 4
+    for name in queries:
+        assert later[name] is not after[name] and later[name] == fresh(name), name
+    # a Jawa book lent: its result is made again, with the copy shown lent
+    lend("J2")
+    last = results()
+    assert last["jawa"] is not later["jawa"] and last["jawa"] == fresh("jawa")
+    assert last["jawa"].available_count == later["jawa"].available_count - 1
+    assert last["bali"] is later["bali"] and last["bali"] == fresh("bali")
+    assert ids  # the records were made
