@@ -11,7 +11,8 @@ documents needed (a global document number is a segment's offset plus its local 
 copied into arrays over all documents per snapshot.
 
 What is derived from one immutable segment is cached per segment id, so a commit only costs what
-changed; a ``Snapshot`` is one index generation as seen by one worker.
+changed; a ``Snapshot`` is one index generation as seen by one worker after one commit, and
+``WordResults`` keeps per-word results across the commits of a generation that leave them valid.
 """
 
 from __future__ import annotations

@@ -457,7 +457,8 @@ def _holds(si: SearchIndex, pq: ParsedQuery, ex: Executor, result: SearchResult,
 
 
 def search(params: SearchParams) -> SearchResult:
-    """Run a search (cached per index generation); raises SearchUnavailable without an index."""
+    """Run a search (its result kept while the commits leave it as it was: ``SearchIndex.carried``);
+    raises SearchUnavailable without an index."""
     si = get_index()
     snap = si.snapshot()
     return si.carried(("search", params), snap, lambda: _run(si, snap, params))
