@@ -10,6 +10,7 @@ finds the book; the caller reports the correction.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -206,9 +207,10 @@ class Executor:
         self.prefix_limit = prefix_limit
         self.corrected: dict[str, str] = {}
         self.matched_words: set[str] = set()
-        #: The word results this executor used ((key, word, result), in order) and the closed forms
+        #: The word results this executor used ((key, word, weak reference to the result), in order:
+        #: a result kept for later checks does not keep its words' arrays alive) and the closed forms
         #: it looked for (``_compounds``): what ``holds`` checks a later snapshot against.
-        self.used: list[tuple[tuple, Word, WordResult]] = []
+        self.used: list[tuple[tuple, Word, weakref.ref]] = []
         self.closed_forms: dict[str, bool] = {}
 
     # -- clauses -----------------------------------------------------------------------
@@ -269,10 +271,10 @@ class Executor:
             self.corrected[w.text] = cached.correction
         if cached.matched:
             self.matched_words.add(w.text)
-        self.used.append((key, w, cached))
+        self.used.append((key, w, weakref.ref(cached)))
         return cached
 
-    def holds(self, used: list[tuple[tuple, Word, WordResult]], closed_forms: dict[str, bool]) -> bool:
+    def holds(self, used: list[tuple[tuple, Word, weakref.ref]], closed_forms: dict[str, bool]) -> bool:
         """Whether what an executor of an earlier snapshot of this generation used (its ``used``
         and ``closed_forms``) is as it was in this one: each word result is still the one kept
         (``engine.WordResults``: the same object, valid here by ``_still_valid``) and the same
@@ -280,10 +282,11 @@ class Executor:
         did, to the same documents and scores (its documents are unchanged: the per-document
         values a query reads, its filters and facets, are theirs)."""
         words, step = self.snap.words, self.snap.word_step
-        for key, w, result in used:
+        for key, w, ref in used:
             got = words.get(key, step)
-            if got is None or got[0] is not result:
+            if got is None or got[0] is not ref():  # gone from the word cache, or made again
                 return False
+            result = got[0]
             if got[1] is not None:
                 if not self._still_valid(w, result, *got[1]):
                     return False
