@@ -42,11 +42,14 @@ def test_staff_pages_ignore_numbers_out_of_range(app, staff_client, client):
     urls = list(_get_routes(app, "/staff")) + [f"/staff/questions/{qid}"]
     checked = 0
     for url in urls:
-        for value in HUGE:
-            for name in NUMERIC_PARAMS:
-                r = staff_client.get(url, query_string={name: value})
-                assert r.status_code < 500, (url, name, value, r.status_code)
-                checked += 1
+        # every parameter at once with each value, and each parameter alone with the largest one
+        # (a parameter alone meets no other's early answer)
+        queries = [{name: value for name in NUMERIC_PARAMS} for value in HUGE]
+        queries += [{name: HUGE[1]} for name in NUMERIC_PARAMS]
+        for query in queries:
+            r = staff_client.get(url, query_string=query)
+            assert r.status_code < 500, (url, query, r.status_code)
+            checked += 1
     assert checked > 100
     # the filters were ignored, the pages still work
     assert staff_client.get("/staff/questions?age=999999999999").status_code == 200
