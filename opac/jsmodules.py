@@ -12,10 +12,12 @@ acyclic; the files are plain modules that Node's test runner imports as they are
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 #: ``import … from "./x.js"``, ``export … from "./x.js"`` and ``import "./x.js"`` at a line start.
 IMPORT = re.compile(r'^((?:import|export)\b[^;"\']*?\bfrom\s*|import\s*)"(\.{1,2}/[^"]+)"', re.M)
@@ -26,12 +28,11 @@ class ModuleGraphError(ValueError):
     """A relative import names a file that is not there, or the modules import each other in a cycle."""
 
 
-def _files(root: Path) -> list[Path]:
-    return sorted((root / MODULE_DIR).glob("*.js"))
-
-
 def _stamp(root: Path) -> tuple:
-    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in _files(root))
+    """The module files' names, times and sizes: a new stamp builds the graph afresh."""
+    with os.scandir(root / MODULE_DIR) as it:
+        stats = [(e.name, e.stat()) for e in it if e.name.endswith(".js") and e.is_file()]
+    return tuple(sorted((name, st.st_mtime_ns, st.st_size) for name, st in stats))
 
 
 @lru_cache(maxsize=4)
@@ -77,36 +78,46 @@ def rewrite(name: str, source: str, url_of) -> str:
     return IMPORT.sub(sub, source)
 
 
+class Graph(NamedTuple):
+    """The modules as their files were when it was taken (``graph``)."""
+
+    #: module name (``js/store.js``) → (hashed URL, served text)
+    table: dict[str, tuple[str, str]]
+    #: module name → the names it imports
+    deps: dict[str, list[str]]
+
+    def url(self, name: str) -> str | None:
+        entry = self.table.get(name)
+        return entry[0] if entry else None
+
+    def body(self, name: str, digest: str) -> str | None:
+        """The text served for ``name`` under ``digest``, or None when that is not its current hash."""
+        entry = self.table.get(name)
+        if entry is None or not entry[0].endswith(f".{digest}.js"):
+            return None
+        return entry[1]
+
+    def imports(self, name: str) -> list[str]:
+        """Hashed URLs of every module ``name`` imports, directly or not (for ``<link rel=modulepreload>``,
+        so a first visit fetches them at once instead of one import level after another)."""
+        seen: set[str] = set()
+        todo = list(self.deps.get(name, ()))
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo += self.deps[current]
+        return [self.table[t][0] for t in sorted(seen)]
+
+
+def graph(root: Path) -> Graph:
+    """The modules under ``root/js`` as their files are now (a page takes it once: ``opac.web``)."""
+    return Graph(*_build(str(root), _stamp(root)))
+
+
 def modules(root: Path) -> dict[str, tuple[str, str]]:
     """Every module under ``root/js``: name → (hashed URL, served text)."""
-    return _build(str(root), _stamp(root))[0]
-
-
-def module_url(root: Path, name: str) -> str | None:
-    entry = modules(root).get(name)
-    return entry[0] if entry else None
-
-
-def module_body(root: Path, name: str, digest: str) -> str | None:
-    """The text served for ``name`` under ``digest``, or None when that is not its current hash."""
-    entry = modules(root).get(name)
-    if entry is None or not entry[0].endswith(f".{digest}.js"):
-        return None
-    return entry[1]
-
-
-def imported_by(root: Path, name: str) -> list[str]:
-    """Hashed URLs of every module ``name`` imports, directly or not (for ``<link rel=modulepreload>``,
-    so a first visit fetches them at once instead of one import level after another)."""
-    table, deps = _build(str(root), _stamp(root))
-    seen: set[str] = set()
-    todo = list(deps.get(name, ()))
-    while todo:
-        current = todo.pop()
-        if current not in seen:
-            seen.add(current)
-            todo += deps[current]
-    return [table[t][0] for t in sorted(seen)]
+    return graph(root).table
 
 
 def link(root: Path, name: str, source: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opac.jsmodules import ModuleGraphError, imported_by, link, modules
+from opac.jsmodules import ModuleGraphError, graph, link, modules
 
 
 def _write(root, files):
@@ -25,7 +25,7 @@ def test_imports_are_rewritten_and_hashes_follow_what_is_imported(tmp_path):
     assert a_url.startswith("/assets/js/a.") and a_url.endswith(".js")
     assert f'from "{b_url}"' in a_body and f'from "{c_url}"' in a_body and f'import "{c_url}"' in a_body
     assert 'const s = "./b.js"' in a_body  # only import statements are touched
-    assert imported_by(tmp_path, "js/a.js") == [b_url, c_url]  # by module name
+    assert graph(tmp_path).imports("js/a.js") == [b_url, c_url]  # by module name
     assert link(tmp_path, "sw.js", 'import { c } from "./js/c.js";') == f'import {{ c }} from "{c_url}";'
     # a change deep down changes every URL above it
     (tmp_path / "js" / "c.js").write_text("export const c = 2;\n")
