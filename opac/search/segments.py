@@ -48,6 +48,7 @@ from whoosh.codec.whoosh3 import (
     W3Codec,
     W3FieldWriter,
     W3LeafMatcher,
+    W3PerDocReader,
     W3PerDocWriter,
     W3Segment,
     _lenfield,
@@ -233,6 +234,9 @@ class SidecarCodec(W3Codec):
         self.__dict__.update(state)
         self._perdoc = {}
 
+    def per_document_reader(self, storage, segment):
+        return _PerDocReader(storage, segment)
+
     def per_document_writer(self, storage, segment):
         w = _PerDocWriter(self, storage, segment)
         self._perdoc[segment.segment_id()] = w
@@ -249,6 +253,17 @@ class OpacSegment(W3Segment):
 
     def should_assemble(self):
         return False
+
+
+class _PerDocReader(W3PerDocReader):
+    """Also remembers the columns a segment lacks: Whoosh looked for the file again at each look-up,
+    a ``stat`` per posting of a field without lengths when a merge reads the segment."""
+
+    def _cached_reader(self, fieldname, column):
+        reader = super()._cached_reader(fieldname, column)
+        if reader is None:
+            self._readers[fieldname] = None
+        return reader
 
 
 class _PerDocWriter(W3PerDocWriter):

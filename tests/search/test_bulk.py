@@ -109,6 +109,21 @@ def test_bulk_segments_hold_what_whoosh_writes(app, load_records, tmp_path):
     assert len(list(whoosh_index.open_dir(str(tmp_path / "three")).reader().leaf_readers())) == 3
 
 
+def test_a_segment_reader_looks_for_a_missing_column_once(app, load_records, tmp_path):
+    """Whoosh looked for a field's lengths file at every look-up when the segment has none (a stat per
+    posting when a merge reads such a field); the codec's reader remembers that it is missing."""
+    _whoosh_index(tmp_path / "ix", _documents(app, load_records))
+    ix = whoosh_index.open_dir(str(tmp_path / "ix"))
+    (seg,) = ix._segments()
+    reader = seg.codec().per_document_reader(ix.storage, seg)
+    looks = []
+    exists = ix.storage.file_exists
+    ix.storage.file_exists = lambda name: looks.append(name) or exists(name)
+    assert [reader.doc_field_length(0, "no_such_field") for _ in range(3)] == [0, 0, 0]
+    assert len(looks) == 1
+    assert reader.doc_field_length(0, "title") > 0  # a field with lengths still has them
+
+
 class _CountingFieldWriter(W3FieldWriter):
     added = 0
 
