@@ -238,12 +238,14 @@ def main():
     ap.add_argument("--records", type=int, default=8000)
     ap.add_argument("--import-records", type=int, default=3000, help="size of the bulk import run beside the desk")
     ap.add_argument("--database-url", default="")
-    ap.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
-    ap.add_argument("--search-rounds", type=int, default=3,
+    ap.add_argument("--seconds", type=int, default=8, help="wrk duration per run")
+    ap.add_argument("--search-rounds", type=int, default=6,
                     help="rounds of search alone then beside the desk (they alternate; the ratio is over all)")
     ap.add_argument("--warmup-seconds", type=int, default=10,
                     help="an uncounted wrk run before the search rounds (0: none)")
     ap.add_argument("--edits", type=int, default=100)
+    ap.add_argument("--search-only", action="store_true",
+                    help="only the search rounds (no desk latency, import or index lag): for experiments")
     ap.add_argument("--port", type=int, default=0, help="default: a free port")
     ap.add_argument("--background-nice", type=int, default=None,
                     help="OPAC_BACKGROUND_NICE of the follower and the import beside the desk (default: the setting's)")
@@ -351,63 +353,64 @@ def main():
             cpu[name] = (meter.delta(before, meter.sample()), time.time() - t)
             return out
 
-        # 1. desk latency alone
-        alone = {"checkout": [], "renewal": [], "checkin": []}
-        with dog.phase("desk alone", T):
-            dog.note("60 desk rounds (checkout, renewal, checkin) to finish")
-            measured("desk alone", desk_round, desk, barcodes[:60], alone)
-        print(f"desk alone: checkout {fmt(alone['checkout'])}", flush=True)
+        if not args.search_only:
+            # 1. desk latency alone
+            alone = {"checkout": [], "renewal": [], "checkin": []}
+            with dog.phase("desk alone", T):
+                dog.note("60 desk rounds (checkout, renewal, checkin) to finish")
+                measured("desk alone", desk_round, desk, barcodes[:60], alone)
+            print(f"desk alone: checkout {fmt(alone['checkout'])}", flush=True)
 
-        # 2. desk latency during a bulk import (new records and updates of existing ones)
-        more = catalogue(args.import_records // 2, skip=args.records)
-        changed = [dict(r, title=r["title"] + " (edisi revisi)") for r in rows[: args.import_records // 2]]
-        bulk = write_jsonl(more + changed, work / "bulk.jsonl")
-        during = {"checkout": [], "renewal": [], "checkin": []}
-        cpu_import: dict = {}  # the import's last sample before it ended (/proc forgets it then)
-        with dog.phase("desk during import", T):
-            stop = threading.Event()
-            cpu_before = meter.sample()
-            t_imp = time.time()
-            procs["import"] = imp = subprocess.Popen(
-                [FLASK, "--app", "opac", "import", str(bulk)], env=env, cwd=ROOT,
-                stdout=subprocess.DEVNULL, stderr=open(work / "import.log", "ab"))
-            meter.extra["import"] = imp.pid
-            if args.sched_idle_import:
-                os.sched_setscheduler(imp.pid, os.SCHED_IDLE, os.sched_param(0))
-                print(f"import (pid {imp.pid}) under SCHED_IDLE", flush=True)
-            t = dog.thread(desk_round, desk, barcodes[60:120], during, stop, name="desk during import")
-            dog.wait_until(lambda: (cpu_import.update(meter.sample()) or imp.poll() is not None),
-                           "the bulk import (`flask --app opac import`) to finish", pause=0.5)
-            import_s = time.time() - t_imp
-            if imp.returncode:
-                raise SystemExit(f"the import failed ({imp.returncode}); see {work / 'import.log'}")
-            # keep measuring while the follower applies the import: until its position passes the
-            # import's last change (not "no lag": the desk adds changes all the time, and a follower a
-            # second behind it never shows 0)
-            with engine.connect() as conn:
-                last_change = conn.execute(sa.text("SELECT max(id) FROM index_change")).scalar()
-            dog.wait_until(lambda: (feed_position(base) or 0) >= last_change,
-                           f"this node's index to apply the import (feed position {last_change})",
-                           status=lambda: f"/readyz feed_position: {feed_position(base)}")
-            caught_up_s = time.time() - t_imp
-            stop.set()
-            dog.note("the desk thread to finish its round")
-            t.join(max(dog.remaining(), 0))
-            dog.check()
-            cpu["desk during import"] = (meter.delta(cpu_before, {**cpu_import, **meter.sample()}), time.time() - t_imp)
-        print(f"desk during import: checkout {fmt(during['checkout'])}; import {import_s:.1f} s, "
-              f"indexed {caught_up_s:.1f} s", flush=True)
-        # 1b. alone again: on a shared machine the load changes within minutes; the ratio is taken
-        # against the rounds before and after the import together
-        settle("the desk alone again")
-        with dog.phase("desk alone after", T):
-            dog.note("60 more desk rounds alone to finish")
-            after = {"checkout": [], "renewal": [], "checkin": []}
-            measured("desk alone after", desk_round, desk, barcodes[:60], after)
-        print(f"desk alone after: checkout {fmt(after['checkout'])}", flush=True)
-        before_only = {k: list(v) for k, v in alone.items()}
-        for k in alone:
-            alone[k] += after[k]
+            # 2. desk latency during a bulk import (new records and updates of existing ones)
+            more = catalogue(args.import_records // 2, skip=args.records)
+            changed = [dict(r, title=r["title"] + " (edisi revisi)") for r in rows[: args.import_records // 2]]
+            bulk = write_jsonl(more + changed, work / "bulk.jsonl")
+            during = {"checkout": [], "renewal": [], "checkin": []}
+            cpu_import: dict = {}  # the import's last sample before it ended (/proc forgets it then)
+            with dog.phase("desk during import", T):
+                stop = threading.Event()
+                cpu_before = meter.sample()
+                t_imp = time.time()
+                procs["import"] = imp = subprocess.Popen(
+                    [FLASK, "--app", "opac", "import", str(bulk)], env=env, cwd=ROOT,
+                    stdout=subprocess.DEVNULL, stderr=open(work / "import.log", "ab"))
+                meter.extra["import"] = imp.pid
+                if args.sched_idle_import:
+                    os.sched_setscheduler(imp.pid, os.SCHED_IDLE, os.sched_param(0))
+                    print(f"import (pid {imp.pid}) under SCHED_IDLE", flush=True)
+                t = dog.thread(desk_round, desk, barcodes[60:120], during, stop, name="desk during import")
+                dog.wait_until(lambda: (cpu_import.update(meter.sample()) or imp.poll() is not None),
+                               "the bulk import (`flask --app opac import`) to finish", pause=0.5)
+                import_s = time.time() - t_imp
+                if imp.returncode:
+                    raise SystemExit(f"the import failed ({imp.returncode}); see {work / 'import.log'}")
+                # keep measuring while the follower applies the import: until its position passes the
+                # import's last change (not "no lag": the desk adds changes all the time, and a follower a
+                # second behind it never shows 0)
+                with engine.connect() as conn:
+                    last_change = conn.execute(sa.text("SELECT max(id) FROM index_change")).scalar()
+                dog.wait_until(lambda: (feed_position(base) or 0) >= last_change,
+                               f"this node's index to apply the import (feed position {last_change})",
+                               status=lambda: f"/readyz feed_position: {feed_position(base)}")
+                caught_up_s = time.time() - t_imp
+                stop.set()
+                dog.note("the desk thread to finish its round")
+                t.join(max(dog.remaining(), 0))
+                dog.check()
+                cpu["desk during import"] = (meter.delta(cpu_before, {**cpu_import, **meter.sample()}), time.time() - t_imp)
+            print(f"desk during import: checkout {fmt(during['checkout'])}; import {import_s:.1f} s, "
+                  f"indexed {caught_up_s:.1f} s", flush=True)
+            # 1b. alone again: on a shared machine the load changes within minutes; the ratio is taken
+            # against the rounds before and after the import together
+            settle("the desk alone again")
+            with dog.phase("desk alone after", T):
+                dog.note("60 more desk rounds alone to finish")
+                after = {"checkout": [], "renewal": [], "checkin": []}
+                measured("desk alone after", desk_round, desk, barcodes[:60], after)
+            print(f"desk alone after: checkout {fmt(after['checkout'])}", flush=True)
+            before_only = {k: list(v) for k, v in alone.items()}
+            for k in alone:
+                alone[k] += after[k]
 
         # 3. search throughput alone and while the desk writes 5 changes per second
         qfile = work / "queries.txt"
@@ -474,56 +477,57 @@ def main():
             print(f"search round {r}: alone {rps_alone:.0f} req/s; while the desk writes {desk_rate:.1f} changes/s "
                   f"{rps_writing:.0f} req/s ({rps_writing / rps_alone:.2f}x)", flush=True)
 
-        # 4. index lag under a stream of edits (5 per second): commit -> found by a search
         lags = []
-        pending: dict[str, float] = {}
-        lock = threading.Lock()
-        done = threading.Event()
+        if not args.search_only:
+            # 4. index lag under a stream of edits (5 per second): commit -> found by a search
+            pending: dict[str, float] = {}
+            lock = threading.Lock()
+            done = threading.Event()
 
-        from opac import create_app
-        from opac.catalog.models import Record
-        from opac.db import begin_write
-        from opac.extensions import db
+            from opac import create_app
+            from opac.catalog.models import Record
+            from opac.db import begin_write
+            from opac.extensions import db
 
-        app = create_app({"SQLALCHEMY_DATABASE_URI": engine.url.render_as_string(hide_password=False),
-                          "INDEX_DIR": str(work / "index"), "SECRET_KEY": "b" * 40})
+            app = create_app({"SQLALCHEMY_DATABASE_URI": engine.url.render_as_string(hide_password=False),
+                              "INDEX_DIR": str(work / "index"), "SECRET_KEY": "b" * 40})
 
-        def editor():
-            with app.app_context():
-                for i in range(args.edits):
-                    token = "zq" + "".join(rng.choice(string.ascii_lowercase) for _ in range(8))
-                    # SQLite: the write lock first, as the app's write paths do; a read transaction
-                    # that then writes fails at once ("database is locked") when a search miss was
-                    # counted meanwhile
-                    begin_write()
-                    rec = db.session.get(Record, record_ids[(i * 37) % len(record_ids)])
-                    rec.title = f"Judul baru {token}"
-                    db.session.commit()  # the change and its feed row, one transaction
-                    with lock:
-                        pending[token] = time.perf_counter()
-                    time.sleep(0.2)
-            done.set()
-
-        with dog.phase("index lag", args.edits * 0.2 + 120):
-            s = requests.Session()
-            ed = dog.thread(editor, name="editor")
-
-            def all_found():
-                with lock:
-                    tokens = list(pending.items())
-                for token, t_commit in tokens:
-                    r = s.get(base + "/api/v1/search", params={"q": token, "facets": "0"}, timeout=30)
-                    if r.json()["total"]:
-                        lags.append(time.perf_counter() - t_commit)
+            def editor():
+                with app.app_context():
+                    for i in range(args.edits):
+                        token = "zq" + "".join(rng.choice(string.ascii_lowercase) for _ in range(8))
+                        # SQLite: the write lock first, as the app's write paths do; a read transaction
+                        # that then writes fails at once ("database is locked") when a search miss was
+                        # counted meanwhile
+                        begin_write()
+                        rec = db.session.get(Record, record_ids[(i * 37) % len(record_ids)])
+                        rec.title = f"Judul baru {token}"
+                        db.session.commit()  # the change and its feed row, one transaction
                         with lock:
-                            del pending[token]
-                with lock:
-                    return done.is_set() and not pending
+                            pending[token] = time.perf_counter()
+                        time.sleep(0.2)
+                done.set()
 
-            dog.wait_until(all_found, "every edit to be found by a search", pause=0.01,
-                           status=lambda: f"{len(lags)} of {args.edits} edits found, {len(pending)} pending, "
-                                          f"/readyz feed_position: {feed_position(base)}")
-            ed.join()
+            with dog.phase("index lag", args.edits * 0.2 + 120):
+                s = requests.Session()
+                ed = dog.thread(editor, name="editor")
+
+                def all_found():
+                    with lock:
+                        tokens = list(pending.items())
+                    for token, t_commit in tokens:
+                        r = s.get(base + "/api/v1/search", params={"q": token, "facets": "0"}, timeout=30)
+                        if r.json()["total"]:
+                            lags.append(time.perf_counter() - t_commit)
+                            with lock:
+                                del pending[token]
+                    with lock:
+                        return done.is_set() and not pending
+
+                dog.wait_until(all_found, "every edit to be found by a search", pause=0.01,
+                               status=lambda: f"{len(lags)} of {args.edits} edits found, {len(pending)} pending, "
+                                              f"/readyz feed_position: {feed_position(base)}")
+                ed.join()
     finally:
         stop_all()
         if procs["server"].poll() is None:
@@ -535,15 +539,16 @@ def main():
     print()
     print(f"load average at the end {os.getloadavg()}; background niceness "
           f"{env.get('OPAC_BACKGROUND_NICE', 'default (BACKGROUND_NICE)')}")
-    print("desk latency over HTTP (2 gunicorn workers + the follower beside them)")
-    for k in ("checkout", "renewal", "checkin"):
-        print(f"  {k:9} alone          {fmt(alone[k])}   (p95 before the import {percentile(before_only[k], 95) * 1000:.1f} ms,"
-              f" after {percentile(after[k], 95) * 1000:.1f} ms)")
-        print(f"  {k:9} during import  {fmt(during[k])}   p95 ratio "
-              f"{percentile(during[k], 95) / percentile(alone[k], 95):.2f}x")
-    print(f"  desk requests that failed: {len(desk.errors)} {sorted(set(desk.errors))}")
-    print(f"  bulk import of {len(more) + len(changed)} records: import {import_s:.1f} s, "
-          f"in this node's index {caught_up_s:.1f} s after it started")
+    if not args.search_only:
+        print("desk latency over HTTP (2 gunicorn workers + the follower beside them)")
+        for k in ("checkout", "renewal", "checkin"):
+            print(f"  {k:9} alone          {fmt(alone[k])}   (p95 before the import {percentile(before_only[k], 95) * 1000:.1f} ms,"
+                  f" after {percentile(after[k], 95) * 1000:.1f} ms)")
+            print(f"  {k:9} during import  {fmt(during[k])}   p95 ratio "
+                  f"{percentile(during[k], 95) / percentile(alone[k], 95):.2f}x")
+        print(f"  desk requests that failed: {len(desk.errors)} {sorted(set(desk.errors))}")
+        print(f"  bulk import of {len(more) + len(changed)} records: import {import_s:.1f} s, "
+              f"in this node's index {caught_up_s:.1f} s after it started")
     print("search throughput (wrk, 2 workers, /api/v1/search)")
     for r, (rps_alone, rps_writing, desk_rate) in enumerate(search_rounds, 1):
         print(f"  round {r}: alone {rps_alone:7.0f} req/s; desk writing {desk_rate:.1f} changes/s {rps_writing:7.0f} req/s"
@@ -556,9 +561,10 @@ def main():
           f"{os.cpu_count()} cores; the import's until its last sample)")
     for name, (parts, seconds) in cpu.items():
         print(f"  {name:29} {seconds:5.1f} s wall: {CpuMeter.fmt(parts, seconds)}")
-    ms = [x * 1000 for x in lags]
-    print(f"index lag, commit -> found by search, {len(ms)} edits at 5/s: "
-          f"p50 {percentile(ms, 50):.0f} ms  p95 {percentile(ms, 95):.0f} ms  max {max(ms):.0f} ms")
+    if lags:
+        ms = [x * 1000 for x in lags]
+        print(f"index lag, commit -> found by search, {len(ms)} edits at 5/s: "
+              f"p50 {percentile(ms, 50):.0f} ms  p95 {percentile(ms, 95):.0f} ms  max {max(ms):.0f} ms")
     shutil.rmtree(work, ignore_errors=True)
 
 

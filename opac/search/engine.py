@@ -27,7 +27,7 @@ from .facets import Dictionary, Facets, year_mask
 from .phrases import Phrases
 from .schema import COLUMNS
 from .scoring import Scoring
-from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, TermKeys, open_segment
+from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, open_segment, term_keys
 from .vocabulary import FACET_FIELDS
 
 #: Masks of terms held by at least 1/MASK_KEPT_SHARE of the documents are kept per snapshot, at
@@ -386,15 +386,13 @@ class Snapshot(Scoring, Phrases, Facets):
     def postings_many(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
         """The postings of many (field, term) pairs, as ``postings`` gives them, of those some
         segment holds: each segment's dictionary is searched once for all of them."""
-        keys = TermKeys(pairs)
+        keys = term_keys(tuple(pairs))
         parts: dict[int, tuple[list, list]] = {}
         for leaf in self.leaves:
-            for i, got in enumerate(leaf.store.postings_many(keys)):
-                if got is not None and len(got[0]):
-                    ids, tf = got
-                    p = parts.setdefault(i, ([], []))
-                    p[0].append(ids + leaf.offset if leaf.offset else ids)
-                    p[1].append(tf)
+            for i, (ids, tf) in leaf.store.found(keys):
+                p = parts.setdefault(i, ([], []))
+                p[0].append(ids + leaf.offset if leaf.offset else ids)
+                p[1].append(tf)
         return {pairs[i]: (ids[0], tf[0]) if len(ids) == 1 else (np.concatenate(ids), np.concatenate(tf))
                 for i, (ids, tf) in parts.items()}
 
@@ -434,14 +432,14 @@ class Snapshot(Scoring, Phrases, Facets):
                    for leaf in self.leaves)
 
     def has_term(self, field: str, term: str) -> bool:
-        keys = TermKeys([(field, term)])  # hashed once for every segment
-        return any(leaf.store.postings_many(keys)[0] is not None for leaf in self.leaves)
+        keys = term_keys(((field, term),))  # hashed once for every segment
+        return any(next(leaf.store.found(keys), None) is not None for leaf in self.leaves)
 
     def word_dfs(self, field: str, words: list[str]) -> np.ndarray:
         """Document frequency of each of ``words`` as a real word of ``field`` (no stems; in free
         text no numbers): spelling candidates are checked here."""
         total = np.zeros(len(words), dtype=np.int64)
-        keys = TermKeys([(field, w) for w in words])  # hashed once for every segment
+        keys = term_keys(tuple((field, w) for w in words))  # hashed once for every segment
         for leaf in self.leaves:
             total += leaf.store.word_dfs(keys)
         return total

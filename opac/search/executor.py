@@ -312,8 +312,8 @@ class Executor:
         if len(deleted) and contains(result.ids, deleted).any():
             return False
         keys = _word_keys(w.text, (self._fields(w)[0],))  # a word matches by its variants in this field
-        return not any(got is not None for leaf in self.snap.leaves if leaf.segid in segids
-                       for got in leaf.store.postings_many(keys))
+        return not any(next(leaf.store.found(keys), None) is not None for leaf in self.snap.leaves
+                       if leaf.segid in segids)
 
     def _word(self, w: Word) -> tuple[np.ndarray, np.ndarray]:
         """BM25F: a term's frequencies in the title, author and subject fields and in the rest
@@ -368,8 +368,7 @@ class Executor:
             if piece is None:
                 if keys is None:
                     keys = _word_keys(w.text, tuple(fields))
-                got = leaf.store.postings_many(keys)
-                postings = {pair: g for pair, g in zip(keys.pairs, got, strict=True) if g is not None and len(g[0])}
+                postings = {keys.pairs[i]: g for i, g in leaf.store.found(keys)}
                 found = [(i, term, wt, *postings[match_field, term]) for i, (term, wt) in enumerate(variants)
                          if (match_field, term) in postings]
 

@@ -38,7 +38,8 @@ import threading
 import zlib
 from array import array
 from collections import OrderedDict
-from functools import cached_property
+from collections.abc import Iterator
+from functools import cached_property, lru_cache
 from itertools import accumulate
 from pathlib import Path
 
@@ -197,6 +198,12 @@ class TermKeys:
             at = [i for i, (f, _) in enumerate(pairs) if f == field]
             self.hashes[at] = term_hashes(field, [self.btexts[i] for i in at])
         self.hash_list = self.hashes.tolist()  # as Python numbers, for a small segment's dict
+
+
+@lru_cache(maxsize=4096)
+def term_keys(pairs: tuple[tuple[str, str], ...]) -> TermKeys:
+    """``TermKeys`` of ``pairs``, hashed once per process (a search's look-ups recur with the words)."""
+    return TermKeys(list(pairs))
 
 
 def sidecar_path(folder: str | Path, segid: str) -> Path:
@@ -610,6 +617,8 @@ class Sidecar:
             return
         if len(hashes) <= DICT_TERMS_MAX and len(keys.hash_list) <= DICT_KEYS_MAX:
             first = self._first_of_hash
+            if first.keys().isdisjoint(keys.hash_list):
+                return  # the usual answer of a small segment (the desk's): one look in C
             for i, h in enumerate(keys.hash_list):
                 j = first.get(h)
                 if j is not None:
@@ -623,12 +632,10 @@ class Sidecar:
             if t >= 0:
                 yield i, t
 
-    def postings_many(self, keys: TermKeys) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """The postings of each of ``keys`` (None where the segment lacks the term)."""
-        out: list = [None] * len(keys.pairs)
+    def found(self, keys: TermKeys) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        """(i, its postings) of each of ``keys`` the segment holds (most segments hold few of them)."""
         for i, t in self._term_ids(keys):
-            out[i] = self._postings_of(t)
-        return out
+            yield i, self._postings_of(t)
 
     def doc_frequency(self, field: str, term: str) -> int:
         t = self.term_id(field, term)
@@ -723,8 +730,11 @@ class WhooshSegment:
             self.cache.put(key, v, v[0].nbytes + v[1].nbytes + 100)
         return v
 
-    def postings_many(self, keys: TermKeys) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        return [v if len(v[0]) else None for v in (self.postings(f, t) for f, t in keys.pairs)]
+    def found(self, keys: TermKeys) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        for i, (f, t) in enumerate(keys.pairs):
+            v = self.postings(f, t)
+            if len(v[0]):
+                yield i, v
 
     def doc_frequency(self, field: str, term: str) -> int:
         try:

@@ -92,14 +92,18 @@ def test_a_small_segments_dict_finds_what_the_sorted_search_finds(index_dir, mon
              for t in ("laskar", "pelangi", "hirata", "book", "laskar pelangi", "nothing", "hobbit")]
     keys = TermKeys(pairs)
 
-    def found(store):
-        return [None if g is None else (g[0].tolist(), g[1].tolist()) for g in store.postings_many(keys)]
+    missing = TermKeys([("all", "nothing"), ("title", "hobbits"), ("f_type", "laskar")])
+
+    def found(store, keys=keys):
+        return {i: (g[0].tolist(), g[1].tolist()) for i, g in store.found(keys)}
 
     for leaf in snap.leaves:
         by_dict = found(leaf.store)
-        assert len(pairs) <= segments.DICT_KEYS_MAX and any(by_dict) and not all(by_dict)
+        assert len(pairs) <= segments.DICT_KEYS_MAX and 0 < len(by_dict) < len(pairs)
+        assert found(leaf.store, missing) == {}  # none held: one look at the dict's keys
         monkeypatch.setattr(segments, "DICT_TERMS_MAX", 0)
         assert found(leaf.store) == by_dict
+        assert found(leaf.store, missing) == {}
         monkeypatch.undo()
 
 
