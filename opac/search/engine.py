@@ -233,6 +233,8 @@ class Snapshot(Scoring, Phrases, Facets):
         self.leaves = leaves
         self._starts = np.array([leaf.offset for leaf in leaves], dtype=np.int64)
         self.N = reader.doc_count_all()
+        #: Where each segment's documents begin, and the end of the last.
+        self._bounds = np.append(self._starts, self.N)
         self.doc_count = reader.doc_count()
         self._cache: dict = {}
         self._lock = threading.RLock()  # builders may use other cached arrays
@@ -266,8 +268,11 @@ class Snapshot(Scoring, Phrases, Facets):
         """The lengths of ``field`` in one segment's documents (local numbers)."""
         return self.engine.segment_cached(leaf, ("len", field), lambda: leaf.store.lengths(field))
 
+    # Per-segment values as a list per snapshot: a search asks for them many times, and each
+    # segment's look-up (``segment_cached``) cost every search a few microseconds per segment.
+
     def _leaf_lengths(self, field: str) -> list[np.ndarray]:
-        return [self.leaf_lengths(leaf, field) for leaf in self.leaves]
+        return self.cached(("leaf len", field), lambda: [self.leaf_lengths(leaf, field) for leaf in self.leaves])
 
     def word_parts(self, leaf: Leaf) -> LRUCache:
         """The parts of plain words one segment holds (``executor.SegmentWord``), kept with the
@@ -276,8 +281,12 @@ class Snapshot(Scoring, Phrases, Facets):
         return self.engine.segment_cached(leaf, "words", lambda: LRUCache(share))
 
     def _leaf_columns(self, name: str) -> list[np.ndarray]:
-        return [self.engine.segment_cached(leaf, ("col", name), lambda s=leaf.store: s.column(name))
-                for leaf in self.leaves]
+        return self.cached(("leaf col", name), lambda: [
+            self.engine.segment_cached(leaf, ("col", name), lambda s=leaf.store: s.column(name)) for leaf in self.leaves])
+
+    def leaf_word_parts(self) -> list[LRUCache]:
+        """``word_parts`` of each segment, in order."""
+        return self.cached("leaf words", lambda: [self.word_parts(leaf) for leaf in self.leaves])
 
     def _gather(self, parts: list[np.ndarray], ids: np.ndarray, dtype) -> np.ndarray:
         """The values of ``ids`` (global document numbers, any order) in per-segment arrays."""
@@ -427,9 +436,9 @@ class Snapshot(Scoring, Phrases, Facets):
     def doc_frequency(self, field: str, term: str) -> int:
         """Documents holding a term, deleted ones included (the facet and filter terms that
         ``count_holding`` asks about with every search: kept per segment)."""
-        return sum(self.engine.segment_cached(leaf, ("df", field, term),
-                                              lambda leaf=leaf: leaf.store.doc_frequency(field, term))
-                   for leaf in self.leaves)
+        return self.cached(("df", field, term), lambda: sum(
+            self.engine.segment_cached(leaf, ("df", field, term), lambda leaf=leaf: leaf.store.doc_frequency(field, term))
+            for leaf in self.leaves))
 
     def has_term(self, field: str, term: str) -> bool:
         keys = term_keys(((field, term),))  # hashed once for every segment
@@ -441,7 +450,7 @@ class Snapshot(Scoring, Phrases, Facets):
         total = np.zeros(len(words), dtype=np.int64)
         keys = term_keys(tuple((field, w) for w in words))  # hashed once for every segment
         for leaf in self.leaves:
-            total += leaf.store.word_dfs(keys)
+            leaf.store.add_word_dfs(keys, total)
         return total
 
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:

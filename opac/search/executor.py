@@ -362,8 +362,7 @@ class Executor:
         key = (w.text, w.field, avg)
         keys = None
         out = []
-        for leaf in self.snap.leaves:
-            cache = self.snap.word_parts(leaf)
+        for leaf, cache in zip(self.snap.leaves, self.snap.leaf_word_parts(), strict=True):
             piece = cache.get(key)
             if piece is None:
                 if keys is None:

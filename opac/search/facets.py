@@ -133,8 +133,9 @@ class SegmentFacets:
 class Facets:
     def _segment_facets(self) -> list[SegmentFacets]:
         dictionaries = self.engine.dictionaries
-        return [self.engine.segment_cached(leaf, "facets", lambda s=leaf.store: segment_facets(s, dictionaries))
-                for leaf in self.leaves]
+        return self.cached("leaf facets", lambda: [
+            self.engine.segment_cached(leaf, "facets", lambda s=leaf.store: segment_facets(s, dictionaries))
+            for leaf in self.leaves])
 
     def _totals(self) -> dict[str, np.ndarray]:
         """How many live documents have each value of each facet field (by value id)."""
@@ -155,11 +156,12 @@ class Facets:
     def _count_values(self, fields: list[str], docs: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         totals = self._totals()
         counts = {f: np.zeros(len(totals[f]), dtype=np.int64) for f in fields}
-        for sf, leaf in zip(self._segment_facets(), self.leaves, strict=True):
-            lo, hi = leaf.offset, leaf.offset + leaf.store.n
-            a, b = np.searchsorted(docs, [lo, hi])
+        cut = np.searchsorted(docs, self._bounds).tolist()  # where each segment's documents begin and end
+        for i, (sf, leaf) in enumerate(zip(self._segment_facets(), self.leaves, strict=True)):
+            a, b = cut[i], cut[i + 1]
             if b > a:
-                sf.add_to(counts, sf.count(docs[a:b] - lo, mask[lo:hi]))
+                lo = leaf.offset
+                sf.add_to(counts, sf.count(docs[a:b] - lo, mask[lo:lo + leaf.store.n]))
         return counts
 
     def count_facets(self, limits: dict[str, int], mask: np.ndarray, matched: int,

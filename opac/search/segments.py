@@ -641,16 +641,14 @@ class Sidecar:
         t = self.term_id(field, term)
         return 0 if t < 0 else int(self.post_off[t + 1] - self.post_off[t])
 
-    def word_dfs(self, keys: TermKeys) -> np.ndarray:
-        """Document frequencies of many words (``keys``: of one field) as real words of their field
-        (see ``is_lexical``), at once (one sorted search for all of them)."""
-        out = np.zeros(len(keys.pairs), dtype=np.int64)
+    def add_word_dfs(self, keys: TermKeys, total: np.ndarray) -> None:
+        """Add to ``total`` the document frequencies of many words (``keys``: of one field) as real
+        words of their field (see ``is_lexical``), at once (one sorted search for all of them)."""
         if not keys.pairs or keys.pairs[0][0] not in self.fields:
-            return out
+            return
         for i, t in self._term_ids(keys):
             if self.lexical[t]:
-                out[i] = self.post_off[t + 1] - self.post_off[t]
-        return out
+                total[i] += self.post_off[t + 1] - self.post_off[t]
 
     def _bisect(self, lo: int, hi: int, key: bytes) -> int:
         while lo < hi:
@@ -760,16 +758,16 @@ class WhooshSegment:
                     lex = self._lexicons[field] = (terms, np.asarray(dfs, dtype=np.int64))
         return lex
 
-    def word_dfs(self, keys: TermKeys) -> np.ndarray:
+    def add_word_dfs(self, keys: TermKeys, total: np.ndarray) -> None:
         if not keys.pairs:
-            return np.zeros(0, dtype=np.int64)
+            return
         field = keys.pairs[0][0]
         words = [w for _, w in keys.pairs]
         table = self._lexicons.get(("dict", field))
         if table is None:
             terms, dfs = self._lexicon(field)
             table = self._lexicons[("dict", field)] = dict(zip(terms, dfs.tolist(), strict=True))
-        return np.array([table.get(w, 0) for w in words], dtype=np.int64)
+        total += np.array([table.get(w, 0) for w in words], dtype=np.int64)
 
     def prefix_terms(self, field: str, prefix: str, limit: int) -> dict[str, int]:
         import bisect
