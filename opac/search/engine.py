@@ -27,7 +27,7 @@ from .facets import Dictionary, Facets, year_mask
 from .phrases import Phrases
 from .schema import COLUMNS
 from .scoring import Scoring
-from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, open_segment, term_keys
+from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, TermKeys, open_segment, term_keys
 from .vocabulary import FACET_FIELDS
 
 #: Masks of terms held by at least 1/MASK_KEPT_SHARE of the documents are kept per snapshot, at
@@ -284,6 +284,17 @@ class Snapshot(Scoring, Phrases, Facets):
         return self.cached(("leaf col", name), lambda: [
             self.engine.segment_cached(leaf, ("col", name), lambda s=leaf.store: s.column(name)) for leaf in self.leaves])
 
+    def may_hold(self, keys: TermKeys) -> list[bool]:
+        """Whether each segment may hold any of ``keys``: a small segment (the desk's commits) says
+        no at once when its terms hold none of them, and is then passed over without a look-up."""
+        sets = self.cached("term sets", lambda: [leaf.store.term_set for leaf in self.leaves])
+        # no small segment (a fresh index): every segment may (False when some segment is small)
+        every = self.cached("all large", lambda: all(ts is None for ts in sets) and [True] * len(sets))
+        if every:
+            return every
+        hashes = keys.hash_list
+        return [ts is None or not ts.isdisjoint(hashes) for ts in sets]
+
     def leaf_word_parts(self) -> list[LRUCache]:
         """``word_parts`` of each segment, in order."""
         return self.cached("leaf words", lambda: [self.word_parts(leaf) for leaf in self.leaves])
@@ -397,7 +408,9 @@ class Snapshot(Scoring, Phrases, Facets):
         segment holds: each segment's dictionary is searched once for all of them."""
         keys = term_keys(tuple(pairs))
         parts: dict[int, tuple[list, list]] = {}
-        for leaf in self.leaves:
+        for leaf, may in zip(self.leaves, self.may_hold(keys), strict=True):
+            if not may:
+                continue
             for i, (ids, tf) in leaf.store.found(keys):
                 p = parts.setdefault(i, ([], []))
                 p[0].append(ids + leaf.offset if leaf.offset else ids)
@@ -442,15 +455,17 @@ class Snapshot(Scoring, Phrases, Facets):
 
     def has_term(self, field: str, term: str) -> bool:
         keys = term_keys(((field, term),))  # hashed once for every segment
-        return any(next(leaf.store.found(keys), None) is not None for leaf in self.leaves)
+        return any(may and next(leaf.store.found(keys), None) is not None
+                   for leaf, may in zip(self.leaves, self.may_hold(keys), strict=True))
 
     def word_dfs(self, field: str, words: list[str]) -> np.ndarray:
         """Document frequency of each of ``words`` as a real word of ``field`` (no stems; in free
         text no numbers): spelling candidates are checked here."""
         total = np.zeros(len(words), dtype=np.int64)
         keys = term_keys(tuple((field, w) for w in words))  # hashed once for every segment
-        for leaf in self.leaves:
-            leaf.store.add_word_dfs(keys, total)
+        for leaf, may in zip(self.leaves, self.may_hold(keys), strict=True):
+            if may:
+                leaf.store.add_word_dfs(keys, total)
         return total
 
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:

@@ -150,6 +150,10 @@ class SegmentWord:
         return sum(a.nbytes for a in self.pseudo) + 8 * sum(len(a) for a in self.ids) + 200
 
 
+#: A segment that holds none of a word's terms.
+NOTHING = SegmentWord((), (), ())
+
+
 def best_variant(id_lists: list[np.ndarray], score_lists: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The documents of any variant (each list sorted) and each one's best score among them.
 
@@ -360,13 +364,14 @@ class Executor:
         match_field = fields[0]
         avg = tuple(self.snap.avg_length(f) for f in fields)
         key = (w.text, w.field, avg)
-        keys = None
+        keys = _word_keys(w.text, tuple(fields))
         out = []
-        for leaf, cache in zip(self.snap.leaves, self.snap.leaf_word_parts(), strict=True):
+        for leaf, cache, may in zip(self.snap.leaves, self.snap.leaf_word_parts(), self.snap.may_hold(keys), strict=True):
+            if not may:
+                out.append(NOTHING)
+                continue
             piece = cache.get(key)
             if piece is None:
-                if keys is None:
-                    keys = _word_keys(w.text, tuple(fields))
                 postings = {keys.pairs[i]: g for i, g in leaf.store.found(keys)}
                 found = [(i, term, wt, *postings[match_field, term]) for i, (term, wt) in enumerate(variants)
                          if (match_field, term) in postings]

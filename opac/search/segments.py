@@ -604,6 +604,11 @@ class Sidecar:
         return self.docs[a:b], self.tf[a:b]
 
     @cached_property
+    def term_set(self):
+        """A small segment's term hashes as a set (``Snapshot.may_hold``), None for a large one."""
+        return self._first_of_hash.keys() if len(self.hashes) <= DICT_TERMS_MAX else None
+
+    @cached_property
     def _first_of_hash(self) -> dict[int, int]:
         """A small segment's dictionary as a Python dict: hash -> its first place in ``hashes``."""
         return {h: i for i, h in reversed(list(enumerate(self.hashes.tolist())))}
@@ -711,6 +716,9 @@ class Sidecar:
 class WhooshSegment:
     """A segment without a sidecar, read through Whoosh: posting lists decoded per term into
     ``cache`` (per process, shared by segments), lexicons built once per segment."""
+
+    #: Its terms are not known at once (``Sidecar.term_set``).
+    term_set = None
 
     def __init__(self, segreader, cache: LRUCache):
         self.reader = segreader
