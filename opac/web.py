@@ -68,9 +68,9 @@ def _modules(root: Path) -> Graph:
     if not has_request_context():
         return graph(root)
     got = g.get("_js_modules")
-    if got is None:
-        got = g._js_modules = graph(root)
-    return got
+    if got is None or got[0] != root:
+        got = g._js_modules = (root, graph(root))
+    return got[1]
 
 
 def asset(name: str) -> str:

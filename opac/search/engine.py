@@ -287,13 +287,16 @@ class Snapshot(Scoring, Phrases, Facets):
     def may_hold(self, keys: TermKeys) -> list[bool]:
         """Whether each segment may hold any of ``keys``: a small segment (the desk's commits) says
         no at once when its terms hold none of them, and is then passed over without a look-up."""
-        sets = self.cached("term sets", lambda: [leaf.store.term_set for leaf in self.leaves])
-        # no small segment (a fresh index): every segment may (False when some segment is small)
-        every = self.cached("all large", lambda: all(ts is None for ts in sets) and [True] * len(sets))
-        if every:
+        sets, every = self.cached("term sets", self._term_sets)
+        if every is not None:
             return every
         hashes = keys.hash_list
         return [ts is None or not ts.isdisjoint(hashes) for ts in sets]
+
+    def _term_sets(self) -> tuple[list, list[bool] | None]:
+        """Each segment's ``term_set``, and the answer for every look-up when no segment is small."""
+        sets = [leaf.store.term_set for leaf in self.leaves]
+        return sets, [True] * len(sets) if all(ts is None for ts in sets) else None
 
     def leaf_word_parts(self) -> list[LRUCache]:
         """``word_parts`` of each segment, in order."""
