@@ -40,6 +40,18 @@ def _reuse_url_builders() -> None:
 
 _reuse_url_builders()
 
+
+def pytest_configure(config):
+    """Compile the app's modules to bytecode once, before any test starts a process. Where
+    ``PYTHONDONTWRITEBYTECODE`` is set (as on the CI machines) nothing else writes ``__pycache__``, so
+    every gunicorn worker, follower and ``flask`` command the tests start compiled the app's 140 modules from
+    source again: 0.3 s of a 1.9 s start-up, a sixth of a live server's set-up. Reading bytecode is not
+    affected by the setting."""
+    if not hasattr(config, "workerinput"):  # the controller (or the only process), not each xdist worker
+        import compileall
+
+        compileall.compile_dir(ROOT / "opac", quiet=2)
+
 #: Fixtures that reach the database under test (a test without one of them in its closure gets the
 #: same result on SQLite and on PostgreSQL). A fixture that reads OPAC_TEST_DATABASE_URL belongs here.
 DATABASE_FIXTURES = ("template_database", "opac_url")
