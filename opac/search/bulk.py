@@ -4,12 +4,13 @@ Whoosh's own writer analyses every field value through generators, sorts every p
 external merge sort (pickled runs on disk), then writes terms one ``add()`` call per posting and
 asks a column reader (a ``stat()`` each time) for the field length of every posting: about 700
 records/s. Here a segment's postings are gathered in memory per field and term (each distinct field
-value analysed once), and written in sorted order in bulk, in the format of Whoosh's W3 field
-writer (the same terms, postings, statistics and blocks: ``tests/search/test_bulk.py`` compares). Everything goes through the
-codec of ``index.codec()``: its segment, its per-document writer (stored fields, lengths, columns:
-called as Whoosh calls it) and its field writer's files. When the codec's field writer is not
-Whoosh's own class (a subclass that adds to it), postings are handed to it through its ordinary
-``add_postings`` instead, slower but seen by it.
+value analysed once), and handed whole, in sorted order, to the sidecar codec's field writer
+(``segments``): the segment's terms and postings live in its sidecar alone, and Whoosh reads them
+from there when it needs them (``segments.SidecarTerms``: the follower's deletions and merges).
+``tests/search/test_bulk.py`` compares the result with what Whoosh's writer makes of the same
+documents. Everything else goes through the codec of ``index.codec()``: its segment and its
+per-document writer (stored fields, lengths, columns: called as Whoosh calls it). With another codec
+the postings are handed to its field writer through its ordinary ``add_postings``, slower.
 
 A reindex splits the records into runs of consecutive ids, builds one segment per run (in worker
 processes when there are several cores), and lists the segments in id order: document numbers are
@@ -19,15 +20,10 @@ those of a single writer adding the records in id order.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import os
-import pickle
 import shutil
-import struct
-import zlib
 from array import array
-from hashlib import md5
 
 from whoosh import columns, formats
 from whoosh.analysis import IDTokenizer
@@ -49,17 +45,6 @@ from .analysis import (
 #: values): analysed once per distinct value.
 _RECURRING = ("author", "subject", "publisher", "series", "callnumber")
 
-_LENGTHS = struct.Struct("!ii")  # filetables: key and value length before each term entry
-_INT = struct.Struct("!i")
-_USHORT = struct.Struct("!H")
-_TERMINFO = struct.Struct("!BfIBBfII")  # W3TermInfo
-_LONG = struct.Struct("!q")
-_POINTER = struct.Struct("!Iq")  # filetables: a hash table slot
-_MAGIC = b"W3Bl"
-#: Pickle protocol of inlined postings and posting blocks (read back with ``pickle.loads``, any
-#: protocol). Whoosh writes protocol 2, where every bytes value goes through ``codecs.encode``: 4x
-#: slower to write, and twice the size for the frequency fields' values.
-_PROTOCOL = 5
 
 
 class SegmentBuilder:
@@ -181,8 +166,9 @@ class SegmentBuilder:
             self.perdoc.add_whole_columns(self.docnum, self.lengths, self._totals, self._columns)
         self.perdoc.close()
         fieldwriter = self.codec.field_writer(self.storage, segment)
-        if type(fieldwriter) is W3FieldWriter or _sidecar_writer(fieldwriter):
-            _write_w3(fieldwriter, self.schema, self.postings, self.lengths)
+        if _sidecar_writer(fieldwriter):
+            _write_sidecar_terms(fieldwriter, self.schema, self.postings)
+            segment.terms_in_sidecar = True
         else:
             fieldwriter.add_postings(self.schema, _Lengths(self.lengths), self._iter_postings())
         fieldwriter.close()
@@ -279,164 +265,28 @@ def _sidecar_writer(fw) -> bool:
     return isinstance(fw, W3FieldWriter) and hasattr(fw, "sidecar_terms")
 
 
-def _write_w3(fw: W3FieldWriter, schema, postings: dict, lengths: dict) -> None:
-    """Terms and postings in W3 format: what ``fw.add_postings`` writes for the same postings
-    (sorted by field, term, document), without a Python call per posting; the same bytes but for
-    the pickle protocol of postings (``_PROTOCOL``). The sidecar codec's field writer is handed each
-    field's postings whole (``sidecar_terms``)."""
-    sidecar = _sidecar_writer(fw)
-    codec = fw._codec
-    blocklimit, compression, inlinelimit = codec._blocklimit, codec._compression, codec._inlinelimit
-    tindex = fw._tindex
-    postfile = fw._postfile
-    dbfile = tindex.dbfile
-    pos = dbfile.tell()
-    offset = postfile.tell()
-    positions = []
-    buckets = tindex.buckets
-    lastkey = tindex.lastkey
-    dumps = pickle.dumps
-    pack_terminfo = _TERMINFO.pack
-    pack_lengths = _LENGTHS.pack
-    ones = [(1.0,) * k for k in range(inlinelimit)]
-    empties = [(b"",) * k for k in range(inlinelimit)]
+def _write_sidecar_terms(fw, schema, postings: dict) -> None:
+    """Every field's terms and postings handed whole to the sidecar codec's field writer
+    (``sidecar_terms``), and nothing written to Whoosh's term and posting files: the sidecar alone
+    holds them (``segments.SidecarTerms``). Writing Whoosh's format as well was a quarter of a
+    reindex's CPU time."""
     for name in sorted(postings):
         posts = postings[name]
         if not posts:
             continue
-        fieldobj = schema[name]
-        if sidecar:
-            fw.sidecar_field(fieldobj)
-        fixed = fieldobj.format.fixed_value_size()
-        fieldid = fw._fieldmap.setdefault(name, len(fw._fieldmap))
-        prefix = _USHORT.pack(fieldid)
-        lens = lengths.get(name)
-        out = []
-        postout = []
+        fw.sidecar_field(schema[name])
         terms = sorted(posts)
-        sc_docs, sc_tfs, sc_values = [], [], []
+        docs, tfs, values = [], [], []
         for tbytes in terms:
             post = posts[tbytes]
-            bare = isinstance(post, array)
-            if bare:
-                docs = post
-                n = len(docs)
+            if isinstance(post, array):
+                docs.append(post)
             else:
-                docs, weights, values = post
-                n = len(docs)
-            lbs = None if lens is None else [lens[d] if d < len(lens) else 0 for d in docs]
-            if n < inlinelimit:
-                ml, xl = _minmax(lbs, 0, n)
-                if bare:
-                    info = pack_terminfo(1, float(n), n, ml or 0, xl, 1.0, docs[0], docs[-1])
-                    info += dumps((tuple(docs), ones[n], empties[n]), _PROTOCOL)
-                else:
-                    wl = weights.tolist()
-                    vals = tuple(values) + empties[n - len(values)]
-                    info = pack_terminfo(1, sum(weights), n, ml or 0, xl, max(wl), docs[0], docs[-1])
-                    info += dumps((tuple(docs), tuple(wl), vals), _PROTOCOL)
-            else:
-                if bare:
-                    weights = array("f", [1.0]) * n
-                    values = ()
-                start = offset
-                total = 0.0
-                minl = None
-                maxl = 0
-                maxw = 0
-                for b0 in range(0, n, blocklimit):
-                    b1 = min(b0 + blocklimit, n)
-                    bdocs = docs[b0:b1]
-                    bw = weights[b0:b1]
-                    wl = bw.tolist()
-                    total += sum(bw)
-                    bmaxw = max(wl)
-                    ml, xl = _minmax(lbs, b0, b1)
-                    minl = ml if b0 == 0 else (min(minl, ml) if ml is not None and minl is not None else minl)
-                    maxl = max(maxl, xl)
-                    maxw = max(maxw, bmaxw)
-                    prev = 0
-                    deltas = []
-                    for d in bdocs:
-                        deltas.append(d - prev)
-                        prev = d
-                    if all(w == 1.0 for w in wl):
-                        mw = None
-                    elif all(w == wl[0] for w in wl):
-                        mw = wl[0]
-                    else:
-                        mw = tuple(wl)
-                    if fixed is None or fixed < 0:
-                        mv = tuple(values[b0:b1])
-                    elif fixed == 0:
-                        mv = None
-                    else:
-                        mv = b"".join(values[b0:b1])
-                    data = dumps((tuple(deltas), mw, mv), _PROTOCOL)
-                    if compression:
-                        data = zlib.compress(data, compression)
-                    infob = dumps((b1 - b0, bdocs[-1], bmaxw, compression, ml or 0, xl), 2)
-                    blocklength = len(infob) + len(data)
-                    if b1 == n:
-                        blocklength = -blocklength
-                    chunk = (_MAGIC if b0 == 0 else b"") + _INT.pack(blocklength) + infob + data
-                    postout.append(chunk)
-                    offset += len(chunk)
-                info = pack_terminfo(0, total, n, minl or 0, maxl, maxw, docs[0], docs[-1])
-                info += _LONG.pack(start) + _INT.pack(offset - start)
-            if sidecar:
-                sc_docs.append(docs)
-                if not bare:
-                    sc_tfs.append(weights)
-                    sc_values.append(values)
-            key = prefix + tbytes
-            if key <= lastkey:
-                raise ValueError(f"terms out of order: {lastkey!r}..{key!r}")
-            lastkey = key
-            positions.append(pos)
-            h = int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")  # filetables.md5_hash
-            buckets[h & 255].append((h, pos))
-            entry = pack_lengths(len(key), len(info)) + key + info
-            out.append(entry)
-            pos += len(entry)
-        if sidecar:
-            fw.sidecar_terms(terms, sc_docs, sc_tfs if sc_tfs else None, sc_values)
-            fw.sidecar_end_field(name)
-        dbfile.write(b"".join(out))
-        if postout:
-            postfile.write(b"".join(postout))
-    tindex.lastkey = lastkey
-    tindex.index.extend(positions)
-    tindex._write_hashes = functools.partial(_write_hashes, tindex)
-
-
-def _write_hashes(tindex) -> None:
-    """``HashWriter._write_hashes`` (the 256 open-addressing tables of a term index) with one
-    write per table instead of one per slot."""
-    dbfile = tindex.dbfile
-    pack = _POINTER.pack
-    null = pack(0, 0)
-    for entries in tindex.buckets:
-        numslots = 2 * len(entries)
-        tindex.directory.append((dbfile.tell(), numslots))
-        table = [None] * numslots
-        for hashval, position in entries:
-            slot = (hashval >> 8) % numslots
-            while table[slot] is not None:
-                slot = (slot + 1) % numslots
-            table[slot] = pack(hashval, position)
-        dbfile.write(b"".join(null if e is None else e for e in table))
-
-
-def _minmax(lbs, b0, b1):
-    """Smallest and largest non-zero length byte of postings ``b0:b1`` (None, 0 without lengths)."""
-    if lbs is None:
-        return None, 0
-    nz = [b for b in lbs[b0:b1] if b]
-    if not nz:
-        return None, 0
-    return min(nz), max(nz)
-
+                docs.append(post[0])
+                tfs.append(post[1])
+                values.append(post[2])
+        fw.sidecar_terms(terms, docs, tfs or None, values)
+        fw.sidecar_end_field(name)
 
 
 def list_segments(ix, segments: list) -> None:

@@ -86,6 +86,10 @@ def check_index(index_dir: str | Path) -> str | None:
         ix = whoosh_index.open_dir(str(path))
         with ix.reader() as r:
             r.doc_count()
+            for leaf, _offset in r.leaf_readers():
+                if leaf.doc_count_all():  # a segment's terms (its sidecar) and its stored fields open
+                    next(iter(leaf.all_terms()), None)
+                    leaf.stored_fields(0)
     except Exception as exc:  # any failure to open means corrupt: whoosh raises many kinds
         return f"the search index is corrupt ({type(exc).__name__}: {exc})"
     return None

@@ -1,7 +1,8 @@
 """The Whoosh schema of the catalogue index, and its version.
 
-Bump ``SCHEMA_VERSION`` whenever fields, analysis or the sidecar format (``segments.SIDECAR_VERSION``) change: at start-up an index with another
-version is rebuilt (or the app names the command to run).
+Bump ``SCHEMA_VERSION`` whenever fields, analysis or the storage of segments (the sidecar format,
+``segments.SIDECAR_VERSION``, or what a segment keeps where) change: at start-up an index with another
+version is rebuilt (or the app names the command to run), so older code never reads a newer index.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from whoosh import columns, fields, formats
 from .analysis import LibraryAnalyzer, ShingleAnalyzer, ValuesAnalyzer
 from .vocabulary import FACETS
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11  # 11: a reindex's segments keep their terms in their sidecars alone
 
 #: Free-text fields searched by default, with their weight in the score.
 TEXT_FIELDS = {"all": 1.0, "title": 3.0, "author": 2.0, "subject": 2.0}

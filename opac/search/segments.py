@@ -44,6 +44,7 @@ from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
+from whoosh.codec.base import TermsReader
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
     W3Codec,
@@ -52,9 +53,12 @@ from whoosh.codec.whoosh3 import (
     W3PerDocReader,
     W3PerDocWriter,
     W3Segment,
+    W3TermInfo,
     _lenfield,
 )
+from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
+from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 
 from .analysis import STEM_MARK
@@ -252,11 +256,21 @@ class SidecarCodec(W3Codec):
     def field_writer(self, storage, segment):
         return _FieldWriter(self, storage, segment, self._perdoc.get(segment.segment_id()))
 
+    def terms_reader(self, storage, segment):
+        if getattr(segment, "terms_in_sidecar", False):
+            return SidecarTerms(Sidecar(sidecar_path(storage.folder, segment.segment_id())))
+        return super().terms_reader(storage, segment)
+
 
 class OpacSegment(W3Segment):
     """A segment whose files stay separate, never assembled into one compound file: a worker
     reads a compound file's parts into memory (Whoosh copies each into a ``BytesIO``: the terms
-    file of a 38k-record catalogue was 120 MB per worker), separate files are read in place."""
+    file of a 38k-record catalogue was 120 MB per worker), separate files are read in place.
+
+    ``terms_in_sidecar`` (set by ``bulk``, kept in the index's table of contents): Whoosh's term and
+    posting files are empty and the sidecar alone holds the terms (``SidecarTerms``)."""
+
+    terms_in_sidecar = False
 
     def should_assemble(self):
         return False
@@ -711,6 +725,101 @@ class Sidecar:
     def column(self, name: str) -> np.ndarray:
         got = self._columns.get(name)
         return np.zeros(self.n, dtype=np.dtype(COLUMNS[name]).newbyteorder("=")) if got is None else got
+
+
+class SidecarTerms(TermsReader):
+    """Whoosh's view of the terms and postings of a segment whose sidecar alone holds them (a full
+    reindex writes no Whoosh term files: ``bulk``). The engine reads the sidecar itself; this serves
+    what Whoosh reads of a segment: the follower's deletions by id, and the postings of a merge. A
+    posting's value is made again from what the sidecar keeps: a frequency (``Frequency``), the
+    positions of the one field that keeps them, nothing (``Existence``)."""
+
+    def __init__(self, sidecar: Sidecar):
+        self.sc = sidecar
+        self._order = sorted(sidecar.fields)
+
+    def _term(self, fieldname: str, btext: bytes) -> int:
+        if fieldname not in self.sc.fields:
+            return -1
+        h = np.uint64(term_hash(fieldname, btext))
+        return self.sc._verify(fieldname, btext, h, int(self.sc.hashes.searchsorted(h)))
+
+    def __contains__(self, term) -> bool:
+        return self._term(*term) >= 0
+
+    def indexed_field_names(self):
+        return list(self._order)
+
+    def terms_from(self, fieldname, prefix):
+        sc = self.sc
+        prefix = prefix if isinstance(prefix, bytes) else prefix.encode("utf-8")
+        for name in self._order:
+            if name < fieldname:
+                continue
+            lo, hi = sc.fields[name]
+            start = sc._bisect(lo, hi, prefix) if name == fieldname else lo
+            for t in range(start, hi):
+                yield name, sc.text(t)
+
+    def terms(self):
+        return self.terms_from("", b"")
+
+    def term_info(self, fieldname, tbytes):
+        t = self._term(fieldname, tbytes)
+        if t < 0:
+            raise TermNotFound(f"No term {fieldname}:{tbytes!r}")
+        return self._info(t)
+
+    def _info(self, t: int) -> W3TermInfo:
+        sc = self.sc
+        a, b = int(sc.post_off[t]), int(sc.post_off[t + 1])
+        docs, tf = sc.docs[a:b], sc.tf[a:b]
+        field = next(f for f, (lo, hi) in sc.fields.items() if lo <= t < hi)
+        lengths = sc._lengths.get(field)
+        lengths = lengths[docs] if lengths is not None else EMPTY_TF
+        lengths = lengths[lengths > 0]
+        return W3TermInfo(weight=float(tf.sum()), df=b - a, minlength=int(lengths.min()) if len(lengths) else 0,
+                          maxlength=int(lengths.max()) if len(lengths) else 0, maxweight=float(tf.max()),
+                          minid=int(docs[0]), maxid=int(docs[-1]))
+
+    def items_from(self, fieldname, prefix):
+        for name, btext in self.terms_from(fieldname, prefix):
+            yield (name, btext), self.term_info(name, btext)
+
+    def items(self):
+        return self.items_from("", b"")
+
+    def frequency(self, fieldname, tbytes):
+        return self.term_info(fieldname, tbytes).weight()
+
+    def doc_frequency(self, fieldname, tbytes):
+        return self.term_info(fieldname, tbytes).doc_frequency()
+
+    def matcher(self, fieldname, tbytes, format_, scorer=None):
+        sc = self.sc
+        t = self._term(fieldname, tbytes)
+        if t < 0:
+            raise TermNotFound(f"No term {fieldname}:{tbytes!r}")
+        a, b = int(sc.post_off[t]), int(sc.post_off[t + 1])
+        tf = sc.tf[a:b]
+        values = None
+        if format_.fixed_value_size() == 0:
+            values = [None] * (b - a)  # Existence: no values (as Whoosh's own postings give them)
+        elif format_.supports("positions"):
+            start, end = sc.pos_range or (0, 0)
+            if not (start <= a and b <= end):
+                raise ValueError(f"the sidecar keeps no positions of {fieldname}")
+            off = sc.pos_off[a - start:b - start + 1].tolist()
+            pos = sc.pos
+            values = [format_.encode(pos[off[k]:off[k + 1]].tolist()) for k in range(b - a)]
+        elif format_.supports("frequency"):
+            boost = format_.field_boost
+            values = [pack_uint(round(w / boost)) for w in tf.tolist()]
+        return ListMatcher(sc.docs[a:b].tolist(), tf.tolist(), values, format_, scorer=scorer,
+                           term=(fieldname, tbytes), terminfo=self._info(t))
+
+    def cursor(self, fieldname, fieldobj):
+        raise NotImplementedError("a sidecar segment has no Whoosh term cursor")
 
 
 class WhooshSegment:

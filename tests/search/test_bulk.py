@@ -90,8 +90,8 @@ def _bulk_index(path, docs, codec, parts=1):
 
 def _sidecar(path) -> dict:
     """The engine's arrays of a one-segment index (``segments.write_sidecar``), by file name."""
-    (file,) = path.glob(f"{segments.SIDECAR_PREFIX}*")
-    side = segments.Sidecar(file)
+    (seg,) = whoosh_index.open_dir(str(path))._segments()
+    side = segments.Sidecar(segments.sidecar_path(path, seg.segment_id()))
     arrays = {name: (a.dtype.str, a.tolist()) for name, a in side.arrays.items()}
     return {"meta": (side.n, side.fields, side.pos_range), **arrays}
 
@@ -107,6 +107,31 @@ def test_bulk_segments_hold_what_whoosh_writes(app, load_records, tmp_path):
     _bulk_index(tmp_path / "three", docs, idx.codec(), parts=3)
     assert dump(tmp_path / "three") == expected  # several segments: the same documents, in the same order
     assert len(list(whoosh_index.open_dir(str(tmp_path / "three")).reader().leaf_readers())) == 3
+
+
+def test_whoosh_reads_a_reindex_segments_terms_from_its_sidecar(app, load_records, tmp_path):
+    """A reindex writes its segments' terms and postings to their sidecars alone; what Whoosh itself
+    does with a segment (the follower deletes by id; merges, an optimize) reads them from there and
+    loses nothing: the merged segment holds what Whoosh's own writer makes of the same documents."""
+    docs = _documents(app, load_records)
+    _whoosh_index(tmp_path / "whoosh", docs)
+    ix = _bulk_index(tmp_path / "bulk", docs, idx.codec(), parts=3)
+    assert all(seg.terms_in_sidecar for seg in ix._segments())
+    sizes = {p.suffix: p.stat().st_size for p in (tmp_path / "bulk").glob("MAIN_*.trm")}
+    whoosh_terms = sum(p.stat().st_size for p in (tmp_path / "whoosh").glob("MAIN_*.trm"))
+    assert sizes and sum(sizes.values()) < whoosh_terms / 10  # Whoosh's term files hold nothing
+
+    writer = ix.writer(codec=idx.codec())
+    writer.delete_by_term("id", docs[1]["id"])
+    writer.commit(optimize=True)  # every segment merged into one, through Whoosh's readers
+    (merged,) = whoosh_index.open_dir(str(tmp_path / "bulk"))._segments()
+    assert not merged.terms_in_sidecar  # written by Whoosh's writer: its term files are whole
+
+    wanted = whoosh_index.open_dir(str(tmp_path / "whoosh")).writer(codec=idx.codec())
+    wanted.delete_by_term("id", docs[1]["id"])
+    wanted.commit(optimize=True)
+    assert dump(tmp_path / "bulk") == dump(tmp_path / "whoosh")
+    assert _sidecar(tmp_path / "bulk") == _sidecar(tmp_path / "whoosh")
 
 
 def test_a_segment_reader_looks_for_a_missing_column_once(app, load_records, tmp_path):
