@@ -258,7 +258,7 @@ class SidecarCodec(W3Codec):
 
     def terms_reader(self, storage, segment):
         if getattr(segment, "terms_in_sidecar", False):
-            return SidecarTerms(Sidecar(sidecar_path(storage.folder, segment.segment_id())))
+            return SidecarTerms(sidecar_path(storage.folder, segment.segment_id()))
         return super().terms_reader(storage, segment)
 
 
@@ -734,9 +734,17 @@ class SidecarTerms(TermsReader):
     posting's value is made again from what the sidecar keeps: a frequency (``Frequency``), the
     positions of the one field that keeps them, nothing (``Existence``)."""
 
-    def __init__(self, sidecar: Sidecar):
-        self.sc = sidecar
-        self._order = sorted(sidecar.fields)
+    def __init__(self, path: Path):
+        self.path = path
+
+    @cached_property
+    def sc(self) -> Sidecar:
+        """The sidecar, opened at the first use (the web workers read it through the engine's own)."""
+        return Sidecar(self.path)
+
+    @cached_property
+    def _order(self) -> list[str]:
+        return sorted(self.sc.fields)
 
     def _term(self, fieldname: str, btext: bytes) -> int:
         if fieldname not in self.sc.fields:
