@@ -27,7 +27,7 @@ from array import array
 
 from whoosh import columns, formats
 from whoosh.analysis import IDTokenizer
-from whoosh.codec.whoosh3 import W3FieldWriter, W3PerDocWriter
+from whoosh.codec.whoosh3 import W3PerDocWriter
 from whoosh.system import pack_uint as _pack_uint
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
@@ -166,9 +166,8 @@ class SegmentBuilder:
             self.perdoc.add_whole_columns(self.docnum, self.lengths, self._totals, self._columns)
         self.perdoc.close()
         fieldwriter = self.codec.field_writer(self.storage, segment)
-        if _sidecar_writer(fieldwriter):
+        if getattr(fieldwriter, "sidecar_only", False):
             _write_sidecar_terms(fieldwriter, self.schema, self.postings)
-            segment.terms_in_sidecar = True
         else:
             fieldwriter.add_postings(self.schema, _Lengths(self.lengths), self._iter_postings())
         fieldwriter.close()
@@ -258,11 +257,6 @@ def _analyse(field, value) -> tuple[list, int]:
         items.append((tbytes, weight, vbytes))
         length += freq
     return items, length
-
-
-def _sidecar_writer(fw) -> bool:
-    """Whether ``fw`` is the sidecar codec's field writer (``segments``), which also takes whole terms."""
-    return isinstance(fw, W3FieldWriter) and hasattr(fw, "sidecar_terms")
 
 
 def _write_sidecar_terms(fw, schema, postings: dict) -> None:

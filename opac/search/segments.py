@@ -23,6 +23,11 @@ worker opens the new one; with 25 ``.npy`` files a segment, opening them cost a 
 commit and the files' creation and deletion a good part of the follower's commit. A segment
 without a sidecar (written by something else) is read through Whoosh, decoded per term into a
 bounded per-process cache.
+
+The terms and postings are written to the sidecar only (a full reindex's segments, ``bulk``, and
+Whoosh's writer's: the follower's commits and merges); Whoosh's term and posting files of such a
+segment are empty (``OpacSegment.terms_in_sidecar``) and Whoosh reads the terms from the sidecar
+(``SidecarTerms``) when it deletes by id or merges.
 """
 
 from __future__ import annotations
@@ -267,8 +272,8 @@ class OpacSegment(W3Segment):
     reads a compound file's parts into memory (Whoosh copies each into a ``BytesIO``: the terms
     file of a 38k-record catalogue was 120 MB per worker), separate files are read in place.
 
-    ``terms_in_sidecar`` (set by ``bulk``, kept in the index's table of contents): Whoosh's term and
-    posting files are empty and the sidecar alone holds the terms (``SidecarTerms``)."""
+    ``terms_in_sidecar`` (set by the codec's field writer, kept in the index's table of contents):
+    Whoosh's term and posting files are empty and the sidecar alone holds the terms (``SidecarTerms``)."""
 
     terms_in_sidecar = False
 
@@ -340,10 +345,14 @@ def _sidecar_column(name: str) -> bool:
 
 
 class _FieldWriter(W3FieldWriter):
-    """Also keeps every posting (and the positions of fields with positions) for the sidecar."""
+    """Keeps every posting (and the positions of fields with positions) for the sidecar, which alone
+    holds them (``sidecar_only``: Whoosh's term and posting files stay empty, and the segment is
+    flagged ``terms_in_sidecar``). Where no sidecar can be written (an index in memory, a codec
+    without this one's per-document writer) it writes Whoosh's files as Whoosh does."""
 
     def __init__(self, codec, storage, segment, perdoc: _PerDocWriter | None):
         super().__init__(codec, storage, segment)
+        self.sidecar_only = getattr(storage, "folder", None) is not None and perdoc is not None
         self._sc_perdoc = perdoc
         self._sc_fields: dict[str, tuple[int, int]] = {}
         self._sc_terms: list[bytes] = []
@@ -396,11 +405,13 @@ class _FieldWriter(W3FieldWriter):
             self._sc_decode = None
 
     def start_term(self, btext):
-        super().start_term(btext)
+        if not self.sidecar_only:
+            super().start_term(btext)
         self._sc_terms.append(btext)
 
     def add(self, docnum, weight, vbytes, length):
-        super().add(docnum, weight, vbytes, length)
+        if not self.sidecar_only:
+            super().add(docnum, weight, vbytes, length)
         self._sc_docs.append(docnum)
         self._sc_tf.append(weight)
         if self._sc_decode is not None:
@@ -408,7 +419,8 @@ class _FieldWriter(W3FieldWriter):
             self._sc_pos_off.append(len(self._sc_pos))
 
     def finish_term(self):
-        super().finish_term()
+        if not self.sidecar_only:
+            super().finish_term()
         self._sc_post_off.append(len(self._sc_docs))
 
     def finish_field(self):
@@ -417,11 +429,11 @@ class _FieldWriter(W3FieldWriter):
 
     def close(self):
         super().close()
-        folder = getattr(self._storage, "folder", None)
         perdoc = self._sc_perdoc
-        if folder is None or perdoc is None or not perdoc._doccount:
-            return  # an in-memory index, or a segment with no documents (never used)
-        write_sidecar(Path(folder), self._segment.segment_id(), perdoc._doccount, self._sc_fields,
+        if not self.sidecar_only or not perdoc._doccount:
+            return  # Whoosh's files hold the terms, or a segment with no documents (never used)
+        self._segment.terms_in_sidecar = True
+        write_sidecar(Path(self._storage.folder), self._segment.segment_id(), perdoc._doccount, self._sc_fields,
                       self._sc_terms, self._sc_post_off, self._sc_docs, self._sc_tf,
                       (self._sc_pos_start, getattr(self, "_sc_pos_end", self._sc_pos_start)),
                       self._sc_pos_off, self._sc_pos, perdoc.sc_values)
@@ -939,18 +951,24 @@ class WhooshSegment:
 
 
 def open_segment(segreader, cache: LRUCache):
-    """The segment's sidecar when it has one, else a reader that decodes through Whoosh."""
+    """The segment's sidecar when it has one, else a reader that decodes through Whoosh (a segment
+    written by another codec). A segment whose terms are in its sidecar alone (``terms_in_sidecar``)
+    with a sidecar that cannot be read raises ``ValueError``: the index is corrupt."""
     storage = segreader._storage
     # a small segment lives in a compound file, read through an overlay over the index's folder
     folder = getattr(storage, "folder", None) or getattr(getattr(storage, "b", None), "folder", None)
+    problem = "no folder"
     if folder is not None:
         path = sidecar_path(folder, segreader._segment.segment_id())
         try:
             side = Sidecar(path)
             if side.n == segreader.doc_count_all():
                 return side
-        except (OSError, ValueError, KeyError):
-            pass
+            problem = f"{side.n} documents, the segment {segreader.doc_count_all()}"
+        except (OSError, ValueError, KeyError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+    if getattr(segreader._segment, "terms_in_sidecar", False):
+        raise ValueError(f"the sidecar of segment {segreader._segment.segment_id()} cannot be read ({problem})")
     return WhooshSegment(segreader, cache)
 
 
