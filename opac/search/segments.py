@@ -740,14 +740,16 @@ class Sidecar:
 
 
 class SidecarTerms(TermsReader):
-    """Whoosh's view of the terms and postings of a segment whose sidecar alone holds them (a full
-    reindex writes no Whoosh term files: ``bulk``). The engine reads the sidecar itself; this serves
-    what Whoosh reads of a segment: the follower's deletions by id, and the postings of a merge. A
-    posting's value is made again from what the sidecar keeps: a frequency (``Frequency``), the
-    positions of the one field that keeps them, nothing (``Existence``)."""
+    """Whoosh's view of the terms and postings of a segment whose sidecar alone holds them
+    (``OpacSegment.terms_in_sidecar``). The engine reads the sidecar itself; this serves what Whoosh
+    reads of a segment: the follower's deletions by id, and the postings of a merge. A posting's value
+    is made again from what the sidecar keeps: a frequency (``Frequency``), the positions of the one
+    field that keeps them, nothing (``Existence``). A merge walks the terms in order and asks for each
+    one's postings right after: the term just walked is found without a look-up."""
 
     def __init__(self, path: Path):
         self.path = path
+        self._walked: tuple[str, bytes, int] | None = None  # the term ``terms_from`` yielded last
 
     @cached_property
     def sc(self) -> Sidecar:
@@ -759,6 +761,9 @@ class SidecarTerms(TermsReader):
         return sorted(self.sc.fields)
 
     def _term(self, fieldname: str, btext: bytes) -> int:
+        walked = self._walked
+        if walked is not None and walked[0] == fieldname and walked[1] == btext:
+            return walked[2]
         if fieldname not in self.sc.fields:
             return -1
         h = np.uint64(term_hash(fieldname, btext))
@@ -779,7 +784,9 @@ class SidecarTerms(TermsReader):
             lo, hi = sc.fields[name]
             start = sc._bisect(lo, hi, prefix) if name == fieldname else lo
             for t in range(start, hi):
-                yield name, sc.text(t)
+                btext = sc.text(t)
+                self._walked = (name, btext, t)
+                yield name, btext
 
     def terms(self):
         return self.terms_from("", b"")
@@ -788,19 +795,24 @@ class SidecarTerms(TermsReader):
         t = self._term(fieldname, tbytes)
         if t < 0:
             raise TermNotFound(f"No term {fieldname}:{tbytes!r}")
-        return self._info(t)
+        return self._info(fieldname, t)[0]
 
-    def _info(self, t: int) -> W3TermInfo:
+    def _info(self, fieldname: str, t: int) -> tuple[W3TermInfo, list[int], list[float]]:
+        """The term's statistics, and its postings' documents and frequencies as lists."""
         sc = self.sc
         a, b = int(sc.post_off[t]), int(sc.post_off[t + 1])
-        docs, tf = sc.docs[a:b], sc.tf[a:b]
-        field = next(f for f, (lo, hi) in sc.fields.items() if lo <= t < hi)
-        lengths = sc._lengths.get(field)
-        lengths = lengths[docs] if lengths is not None else EMPTY_TF
-        lengths = lengths[lengths > 0]
-        return W3TermInfo(weight=float(tf.sum()), df=b - a, minlength=int(lengths.min()) if len(lengths) else 0,
-                          maxlength=int(lengths.max()) if len(lengths) else 0, maxweight=float(tf.max()),
-                          minid=int(docs[0]), maxid=int(docs[-1]))
+        docs, tf = sc.docs[a:b].tolist(), sc.tf[a:b].tolist()
+        lengths = sc._lengths.get(fieldname)
+        if lengths is None:
+            known = ()
+        elif b - a <= 64:
+            known = [x for x in map(lengths.item, docs) if x > 0]
+        else:
+            known = lengths[sc.docs[a:b]]
+            known = known[known > 0].tolist()
+        info = W3TermInfo(weight=sum(tf), df=b - a, minlength=int(min(known)) if known else 0,
+                          maxlength=int(max(known)) if known else 0, maxweight=max(tf), minid=docs[0], maxid=docs[-1])
+        return info, docs, tf
 
     def items_from(self, fieldname, prefix):
         for name, btext in self.terms_from(fieldname, prefix):
@@ -820,23 +832,23 @@ class SidecarTerms(TermsReader):
         t = self._term(fieldname, tbytes)
         if t < 0:
             raise TermNotFound(f"No term {fieldname}:{tbytes!r}")
-        a, b = int(sc.post_off[t]), int(sc.post_off[t + 1])
-        tf = sc.tf[a:b]
-        values = None
+        info, docs, tf = self._info(fieldname, t)
+        n = len(docs)
         if format_.fixed_value_size() == 0:
-            values = [None] * (b - a)  # Existence: no values (as Whoosh's own postings give them)
+            values = [None] * n  # Existence: no values (as Whoosh's own postings give them)
         elif format_.supports("positions"):
+            a = int(sc.post_off[t])
             start, end = sc.pos_range or (0, 0)
-            if not (start <= a and b <= end):
+            if not (start <= a and a + n <= end):
                 raise ValueError(f"the sidecar keeps no positions of {fieldname}")
-            off = sc.pos_off[a - start:b - start + 1].tolist()
-            pos = sc.pos
-            values = [format_.encode(pos[off[k]:off[k + 1]].tolist()) for k in range(b - a)]
-        elif format_.supports("frequency"):
+            off = sc.pos_off[a - start:a - start + n + 1].tolist()
+            pos = sc.pos[off[0]:off[-1]].tolist()
+            base = off[0]
+            values = [format_.encode(pos[off[k] - base:off[k + 1] - base]) for k in range(n)]
+        else:
             boost = format_.field_boost
-            values = [pack_uint(round(w / boost)) for w in tf.tolist()]
-        return ListMatcher(sc.docs[a:b].tolist(), tf.tolist(), values, format_, scorer=scorer,
-                           term=(fieldname, tbytes), terminfo=self._info(t))
+            values = [pack_uint(round(w / boost)) for w in tf]
+        return ListMatcher(docs, tf, values, format_, scorer=scorer, term=(fieldname, tbytes), terminfo=info)
 
     def cursor(self, fieldname, fieldobj):
         raise NotImplementedError("a sidecar segment has no Whoosh term cursor")
