@@ -46,7 +46,6 @@ from .analysis import (
 _RECURRING = ("author", "subject", "publisher", "series", "callnumber")
 
 
-
 class SegmentBuilder:
     """One new segment of ``ix``'s storage: ``add()`` documents (the keyword arguments of
     ``writer.add_document``), then ``finish()`` returns the segment to list in a TOC."""
