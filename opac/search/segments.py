@@ -600,9 +600,12 @@ class Sidecar:
 
     def term_id(self, field: str, text: str) -> int:
         """The term's number in this segment, -1 when the segment does not hold it."""
+        return self.term_id_of(field, text.encode("utf-8"))
+
+    def term_id_of(self, field: str, btext: bytes) -> int:
+        """``term_id`` of a term as UTF-8 bytes."""
         if field not in self.fields:
             return -1
-        btext = text.encode("utf-8")
         h = np.uint64(term_hash(field, btext))
         return self._verify(field, btext, h, int(self.hashes.searchsorted(h)))
 
@@ -764,10 +767,7 @@ class SidecarTerms(TermsReader):
         walked = self._walked
         if walked is not None and walked[0] == fieldname and walked[1] == btext:
             return walked[2]
-        if fieldname not in self.sc.fields:
-            return -1
-        h = np.uint64(term_hash(fieldname, btext))
-        return self.sc._verify(fieldname, btext, h, int(self.sc.hashes.searchsorted(h)))
+        return self.sc.term_id_of(fieldname, btext)
 
     def __contains__(self, term) -> bool:
         return self._term(*term) >= 0
