@@ -43,11 +43,12 @@ logger_class = _redacting_logger()
 _follower = {"pid": None, "stopping": False}
 
 
-def _embedded_follower_enabled() -> bool:
-    from opac.config import EMBEDDED_FOLLOWER, _parse
+def _setting(name: str) -> bool:
+    """A boolean setting of opac/config.py, from the environment (OPAC_<name>) or its default."""
+    from opac import config
 
-    raw = os.environ.get("OPAC_EMBEDDED_FOLLOWER")
-    return bool(_parse(raw)) if raw is not None else EMBEDDED_FOLLOWER
+    raw = os.environ.get("OPAC_" + name)
+    return bool(config._parse(raw)) if raw is not None else getattr(config, name)
 
 
 def _spawn_follower() -> int:
@@ -111,9 +112,58 @@ def post_worker_init(worker):
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
+# ----------------------------------------------------------------------------- code imported before the fork
+# With OPAC_PRELOAD_CODE the master imports the app's modules (code only: no app, database connection or
+# index is opened, so preload_app stays off) and each worker forks with them loaded. The files' times are
+# kept: a reload (HUP) after the code changed would fork workers from the old code, so it logs an error.
+_preloaded: dict[str, float] = {}
+
+
+def _preload_code(server) -> None:
+    import importlib
+    import pkgutil
+    import sys
+
+    import opac
+
+    for module in pkgutil.walk_packages(opac.__path__, "opac."):
+        if not module.name.startswith("opac.migrations"):  # Alembic's scripts run only inside Alembic
+            importlib.import_module(module.name)
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path:
+            try:
+                _preloaded[path] = os.stat(path).st_mtime
+            except OSError:
+                pass
+    server.log.info("app code imported before the workers fork (%d files)", len(_preloaded))
+
+
+def _changed_since_preload() -> list[str]:
+    changed = []
+    for path, mtime in _preloaded.items():
+        try:
+            if os.stat(path).st_mtime != mtime:
+                changed.append(path)
+        except OSError:
+            changed.append(path)
+    return changed
+
+
+def on_reload(server):
+    changed = _changed_since_preload()
+    if changed:
+        server.log.error("%d files of the code imported at start changed (%s...): the new workers still run the "
+                         "old code. Restart (systemctl restart opac-web) rather than reload after an upgrade "
+                         "while OPAC_PRELOAD_CODE is set.", len(changed), changed[0])
+
+
 def when_ready(server):
-    """Runs in the master before the workers are forked: start the follower and a watcher."""
-    if not _embedded_follower_enabled():
+    """Runs in the master before the workers are forked: import the code (OPAC_PRELOAD_CODE), start the
+    follower and a watcher."""
+    if _setting("PRELOAD_CODE"):
+        _preload_code(server)
+    if not _setting("EMBEDDED_FOLLOWER"):
         return
     import threading
 

@@ -41,6 +41,10 @@ INDEX_FEED_GAP_SECONDS: float = 10.0
 INDEX_READY_MAX_LAG_SECONDS: float = 30.0
 #: gunicorn.conf.py starts `index follow` beside the workers (single-machine install); false when it runs apart.
 EMBEDDED_FOLLOWER: bool = True
+#: gunicorn.conf.py imports the app's code in the master before it forks the workers: a worker then starts in
+#: about 0.1 s instead of 1 s of CPU, and the workers share the code's memory. A code upgrade then needs
+#: `systemctl restart opac-web` (a reload would fork new workers from the old code; the master logs an error).
+PRELOAD_CODE: bool = False
 #: CPU niceness (0-19) that `import`, `reindex`, `index follow`/`sync` and `worker` lower themselves to, so the
 #: web workers win the cores; 0 leaves them as started.
 BACKGROUND_NICE: int = 10

@@ -304,3 +304,39 @@ def test_a_gunicorn_worker_freezes_its_start_and_collects_young_objects_less_oft
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_preloaded_code_is_imported_before_the_fork_and_a_reload_after_an_upgrade_says_to_restart():
+    """OPAC_PRELOAD_CODE: the master imports every module of the app (not its migrations) and keeps
+    their files' times; a reload after a file changed forks workers from the old code, so it logs an
+    error that says to restart. Without a change a reload logs nothing."""
+    import runpy
+    import sys
+
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+    class Log:
+        def __init__(self):
+            self.lines = []
+
+        def info(self, msg, *args):
+            self.lines.append(("info", msg % args))
+
+        def error(self, msg, *args):
+            self.lines.append(("error", msg % args))
+
+    server = type("Server", (), {"log": Log()})()
+    conf["_preload_code"](server)
+    assert "opac.staff.views" in sys.modules and "opac.oai.views" in sys.modules
+    preloaded = conf["_preloaded"]
+    source = str(ROOT / "opac" / "search" / "engine.py")
+    assert source in preloaded
+    assert server.log.lines[-1][0] == "info"
+
+    conf["on_reload"](server)
+    assert [level for level, _ in server.log.lines] == ["info"]
+
+    preloaded[source] -= 1  # as if the file had been replaced after the start
+    conf["on_reload"](server)
+    level, line = server.log.lines[-1]
+    assert level == "error" and "engine.py" in line and "systemctl restart opac-web" in line
