@@ -105,29 +105,52 @@ class SegmentFacets:
         gone = np.concatenate([self.first[~live].ravel(), self.more[~live[self.more_owner]]])
         return self.totals - self._bincount(gone)
 
-    def count(self, docs: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Counts of the values (numbered within the segment) of ``docs`` (local, sorted;
-        ``mask``: the same as a mask)."""
-        counts = self._bincount(self.first[docs].ravel())
-        if not len(self.more):
-            return counts
-        if len(docs) * 2 < len(self.more):
-            # not most of the further values: read those of ``docs`` through the offsets
-            starts = self.more_offsets[docs]
-            lens = self.more_offsets[docs + 1] - starts
-            n = int(lens.sum())
-            if n:
-                idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)
-                counts += self._bincount(self.more[idx])
-        else:
-            counts += self._bincount(self.more[mask[self.more_owner]])
-        return counts
+    def count(self, docs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The values (numbered within the segment, ascending) of ``docs`` (local, sorted; ``mask``: the
+        same as a mask) and how many of them hold each: only values some of them hold. A few documents'
+        values are sorted (``SPARSE_SHARE``), more are counted in an array of all the segment's values."""
+        values = self.first[docs].ravel()
+        if len(self.more):
+            if len(docs) * 2 < len(self.more):
+                # not most of the further values: read those of ``docs`` through the offsets
+                starts = self.more_offsets[docs]
+                lens = self.more_offsets[docs + 1] - starts
+                n = int(lens.sum())
+                if n:
+                    idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(n)
+                    values = np.concatenate([values, self.more[idx]])
+            else:
+                values = np.concatenate([values, self.more[mask[self.more_owner]]])
+        if len(values) < SPARSE_SHARE * int(self.starts[-1]):
+            numbers, counts = np.unique(values, return_counts=True)
+            if len(numbers) and numbers[0] == 0:  # no value
+                numbers, counts = numbers[1:], counts[1:]
+            return numbers - 1, counts
+        counts = self._bincount(values)
+        numbers = np.flatnonzero(counts)
+        return numbers, counts[numbers]
+
+    def by_field(self, fields, numbers: np.ndarray, counts: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``count``'s values split by field: field -> (process-wide value ids, counts)."""
+        cut = np.searchsorted(numbers, self.starts).tolist()
+        out = {}
+        for field in fields:
+            i = self.fields[field]
+            a, b = cut[i], cut[i + 1]
+            out[field] = (self.ids[i][numbers[a:b] - self.starts[i]], counts[a:b])
+        return out
 
     def add_to(self, out: dict[str, np.ndarray], local: np.ndarray) -> None:
         """Add counts numbered within the segment to ``out`` (field -> counts by process-wide id)."""
         for field, counts in out.items():
             i = self.fields[field]
             counts[self.ids[i]] += local[self.starts[i]:self.starts[i + 1]]
+
+
+#: ``SegmentFacets.count`` sorts the values of the counted documents when there are fewer than this share of
+#: the segment's values, rather than counting them in an array as long as all the segment's values (whose
+#: cost grows with the catalogue, not with the documents counted).
+SPARSE_SHARE = 0.25
 
 
 class Facets:
@@ -153,16 +176,32 @@ class Facets:
         """How many live documents have each value of a facet field (by value id)."""
         return self._totals()[field]
 
-    def _count_values(self, fields: list[str], docs: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-        totals = self._totals()
-        counts = {f: np.zeros(len(totals[f]), dtype=np.int64) for f in fields}
+    def _count_values(self, fields: list[str], docs: np.ndarray, mask: np.ndarray
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """How many of ``docs`` hold each value of each field: field -> (value ids, counts), only the
+        values some of them hold (ids ascending)."""
+        parts: dict[str, list] = {f: [] for f in fields}
         cut = np.searchsorted(docs, self._bounds).tolist()  # where each segment's documents begin and end
         for i, (sf, leaf) in enumerate(zip(self._segment_facets(), self.leaves, strict=True)):
             a, b = cut[i], cut[i + 1]
             if b > a:
                 lo = leaf.offset
-                sf.add_to(counts, sf.count(docs[a:b] - lo, mask[lo:lo + leaf.store.n]))
-        return counts
+                numbers, counts = sf.count(docs[a:b] - lo, mask[lo:lo + leaf.store.n])
+                for field, got in sf.by_field(fields, numbers, counts).items():
+                    parts[field].append(got)
+        out = {}
+        for field, got in parts.items():
+            if not got:
+                out[field] = (EMPTY_IDS, np.zeros(0, dtype=np.int64))
+            elif len(got) == 1:
+                ids, counts = got[0]
+                order = np.argsort(ids, kind="stable")  # a segment numbers its values by text, not by id
+                out[field] = (ids[order], counts[order])
+            else:  # the same value in several segments: add its counts
+                ids, inverse = np.unique(np.concatenate([g[0] for g in got]), return_inverse=True)
+                counts = np.bincount(inverse, weights=np.concatenate([g[1] for g in got]), minlength=len(ids))
+                out[field] = (ids, counts.astype(np.int64))
+        return out
 
     def count_facets(self, limits: dict[str, int], mask: np.ndarray, matched: int,
                      docs: np.ndarray | None = None) -> dict[str, list[tuple[str, int]]]:
@@ -170,24 +209,28 @@ class Facets:
         the same as indices, when the caller has them), all fields counted in one pass."""
         if not matched:
             return {f: [] for f in limits}
-        totals = self._totals()
         if matched * 2 > self.doc_count:
             # most documents match: count the few that do not and subtract from the totals
+            totals = self._totals()
             excluded = self.live & ~mask
             counted = self._count_values(list(limits), np.flatnonzero(excluded), excluded)
-            counts = {f: totals[f] - c for f, c in counted.items()}
+            counts = {}
+            for f, (ids, gone) in counted.items():
+                left = totals[f].copy()
+                left[ids] -= gone
+                nonzero = np.flatnonzero(left)
+                counts[f] = (nonzero, left[nonzero])
         else:
             counts = self._count_values(list(limits), np.flatnonzero(mask) if docs is None else docs, mask)
-        return {f: self._top_values(f, counts[f], limit) for f, limit in limits.items()}
+        return {f: self._top_values(f, *counts[f], limit) for f, limit in limits.items()}
 
     def count_facet(self, field: str, mask: np.ndarray, matched: int, limit: int,
                     docs: np.ndarray | None = None) -> list[tuple[str, int]]:
         """Top ``limit`` values of one facet field among the documents of ``mask``."""
         return self.count_facets({field: limit}, mask, matched, docs)[field]
 
-    def _top_values(self, field: str, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
-        uniq = np.flatnonzero(counts)
-        counts = counts[uniq]
+    def _top_values(self, field: str, uniq: np.ndarray, counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
+        """The ``limit`` values with the most documents (``uniq``: value ids, each with its count)."""
         if len(uniq) > limit:
             top = np.argpartition(counts, -limit)[-limit:]
             uniq, counts = uniq[top], counts[top]

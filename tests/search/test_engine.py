@@ -307,10 +307,16 @@ def test_facet_counts_match_counting_by_hand(index_dir):
     assert got == {"book": 7, "audiovisual": 1, "ebook": 1, "thesis": 1}
 
 
-def test_all_facet_fields_counted_in_one_pass_match_their_postings(index_dir):
+@pytest.mark.parametrize("sparse_share", [0.0, 1e9], ids=["counted-in-an-array", "sorted"])
+def test_all_facet_fields_counted_in_one_pass_match_their_postings(index_dir, monkeypatch, sparse_share):
     """Every field at once, for result sets of every size (few documents read their further values
-    through the offsets, more through the mask, most by subtraction from the totals)."""
+    through the offsets, more through the mask, most by subtraction from the totals), each segment's
+    values counted in an array of all its values or sorted (``facets.SPARSE_SHARE``)."""
+    from opac.search import facets
+
+    monkeypatch.setattr(facets, "SPARSE_SHARE", sparse_share)
     snap = snapshot(index_dir)
+    assert len(snap.leaves) == 2  # the counts of a value held in both segments are added
     fields = list(snap.engine.dictionaries)
     rng = np.random.default_rng(3)
     for share in (0.1, 0.3, 0.6, 1.0):
