@@ -40,7 +40,21 @@ logger_class = _redacting_logger()
 # gunicorn master, so the one-command install sees catalogue edits within a second or two. It is
 # restarted if it dies, and stops with gunicorn. Where it runs as its own service (several nodes,
 # systemd), set OPAC_EMBEDDED_FOLLOWER=false.
-_follower = {"pid": None, "stopping": False}
+def _master_state():
+    """What the master keeps across reloads. On a reload (HUP) gunicorn runs this file again, so its own
+    globals start afresh; the follower's pid and the preloaded files' times must outlive that."""
+    import sys
+    import types
+
+    state = sys.modules.get("opac_gunicorn_master")
+    if state is None:
+        state = sys.modules["opac_gunicorn_master"] = types.ModuleType("opac_gunicorn_master")
+        state.follower = {"pid": None, "stopping": False}
+        state.preloaded = {}
+    return state
+
+
+_follower = _master_state().follower
 
 
 def _setting(name: str) -> bool:
@@ -48,7 +62,7 @@ def _setting(name: str) -> bool:
     from opac import config
 
     raw = os.environ.get("OPAC_" + name)
-    return bool(config._parse(raw)) if raw is not None else getattr(config, name)
+    return config.parse_setting(name, raw) if raw is not None else getattr(config, name)
 
 
 def _spawn_follower() -> int:
@@ -114,12 +128,15 @@ def post_worker_init(worker):
 
 # ----------------------------------------------------------------------------- code imported before the fork
 # With OPAC_PRELOAD_CODE the master imports the app's modules (code only: no app, database connection or
-# index is opened, so preload_app stays off) and each worker forks with them loaded. The files' times are
-# kept: a reload (HUP) after the code changed would fork workers from the old code, so it logs an error.
-_preloaded: dict[str, float] = {}
+# index is opened, so preload_app stays off) and each worker forks with them loaded. Their objects are then
+# frozen out of the collector's sight: a worker's collections would otherwise write to every one of them and
+# copy the pages the workers share. The files' times are kept (_master_state): a reload (HUP) after the code
+# changed would fork workers from the old code, so it logs an error.
+_preloaded = _master_state().preloaded
 
 
 def _preload_code(server) -> None:
+    import gc
     import importlib
     import pkgutil
     import sys
@@ -129,13 +146,15 @@ def _preload_code(server) -> None:
     for module in pkgutil.walk_packages(opac.__path__, "opac."):
         if not module.name.startswith("opac.migrations"):  # Alembic's scripts run only inside Alembic
             importlib.import_module(module.name)
-    for module in list(sys.modules.values()):
+    for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if path:
+        if path and name != "__config__":  # this file: gunicorn reads it again on a reload
             try:
                 _preloaded[path] = os.stat(path).st_mtime
             except OSError:
                 pass
+    gc.collect()
+    gc.freeze()
     server.log.info("app code imported before the workers fork (%d files)", len(_preloaded))
 
 

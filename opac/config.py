@@ -283,11 +283,35 @@ SUGGESTION_RETENTION_DAYS: int = 180
 CLEARANCE_LETTER_RETENTION_DAYS: int = 1826
 
 
-def _parse(value: str):
+_TEXT_SETTINGS = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "INDEX_DIR")
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0", "")
+
+
+def parse_setting(key: str, raw: str):
+    """The value of the environment variable ``OPAC_<key>``: a JSON value (numbers, lists, ``true``), or the
+    text itself; a switch (a setting whose default is true or false) takes true/yes/on/1 or false/no/off/0,
+    any case, and refuses anything else rather than reading ``False`` as a non-empty text, that is, as on.
+
+    >>> parse_setting("EMBEDDED_FOLLOWER", "False"), parse_setting("PRELOAD_CODE", "on")
+    (False, True)
+    >>> parse_setting("LOGIN_MAX_ATTEMPTS", "5"), parse_setting("BASE_URL", "https://opac.example.ac.id")
+    (5, 'https://opac.example.ac.id')
+    >>> parse_setting("EMBEDDED_FOLLOWER", "nope")
+    Traceback (most recent call last):
+    ...
+    ValueError: OPAC_EMBEDDED_FOLLOWER='nope': expected true or false
+    """
+    if key in _TEXT_SETTINGS:
+        return raw
+    if isinstance(globals().get(key), bool):
+        word = raw.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError(f"OPAC_{key}={raw!r}: expected true or false")
     try:
-        return json.loads(value)
+        return json.loads(raw)
     except ValueError:
-        return value
+        return raw
 
 
 def defaults() -> dict:
@@ -314,7 +338,7 @@ def load(app, test_config: dict | None = None) -> None:
         if not name.startswith("OPAC_"):
             continue
         key = aliases.get(name, name[5:])
-        app.config[key] = value if key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "INDEX_DIR") else _parse(value)
+        app.config[key] = parse_setting(key, value)
     if test_config:
         app.config.update(test_config)
 

@@ -77,9 +77,9 @@ def segment_facets(store, dictionaries: dict[str, Dictionary]) -> SegmentFacets:
 class SegmentFacets:
     """The facet fields of one segment, counted together: each document's first value of every
     field (a row of ``first``: the value's number in the segment + 1, 0 for none) plus the further
-    values with their documents. Counting ``m`` documents is one gather of their rows and one
-    ``bincount`` for all fields, plus a pass over the (few) further values; the counts are then
-    mapped to the process-wide value ids of each field (``ids``). Derived from the segment alone
+    values with their documents. Counting ``m`` documents is one gather of their rows plus a pass over
+    the (few) further values, then one sort of those values (few documents) or one ``bincount`` for
+    all fields; the values they hold are then mapped to the process-wide value ids of each field (``ids``). Derived from the segment alone
     (not its deletions), so it is built once per segment and survives commits."""
 
     def __init__(self, fields: tuple[str, ...], first: np.ndarray, more_owner: np.ndarray, more_vals: np.ndarray,
@@ -198,9 +198,17 @@ class Facets:
                 order = np.argsort(ids, kind="stable")  # a segment numbers its values by text, not by id
                 out[field] = (ids[order], counts[order])
             else:  # the same value in several segments: add its counts
-                ids, inverse = np.unique(np.concatenate([g[0] for g in got]), return_inverse=True)
-                counts = np.bincount(inverse, weights=np.concatenate([g[1] for g in got]), minlength=len(ids))
-                out[field] = (ids, counts.astype(np.int64))
+                size = len(self.engine.dictionaries[field].values)
+                if sum(len(g[0]) for g in got) > SPARSE_SHARE * size:  # many: in an array of every value
+                    dense = np.zeros(size, dtype=np.int64)
+                    for ids, counts in got:
+                        dense[ids] += counts  # a value once per segment
+                    ids = np.flatnonzero(dense)
+                    out[field] = (ids, dense[ids])
+                else:
+                    ids, inverse = np.unique(np.concatenate([g[0] for g in got]), return_inverse=True)
+                    counts = np.bincount(inverse, weights=np.concatenate([g[1] for g in got]), minlength=len(ids))
+                    out[field] = (ids, counts.astype(np.int64))
         return out
 
     def count_facets(self, limits: dict[str, int], mask: np.ndarray, matched: int,

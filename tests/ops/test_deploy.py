@@ -306,14 +306,17 @@ def test_a_gunicorn_worker_freezes_its_start_and_collects_young_objects_less_oft
         gc.set_threshold(*before)
 
 
-def test_preloaded_code_is_imported_before_the_fork_and_a_reload_after_an_upgrade_says_to_restart():
-    """OPAC_PRELOAD_CODE: the master imports every module of the app (not its migrations) and keeps
-    their files' times; a reload after a file changed forks workers from the old code, so it logs an
-    error that says to restart. Without a change a reload logs nothing."""
+def test_preloaded_code_is_imported_before_the_fork_and_a_reload_after_an_upgrade_says_to_restart(monkeypatch):
+    """OPAC_PRELOAD_CODE: the master imports every module of the app (not its migrations), freezes their
+    objects out of the collector's sight, and keeps their files' times; a reload after a file changed
+    forks workers from the old code, so it logs an error that says to restart. Gunicorn runs its config
+    file again on a reload: the reloaded hooks still know what the start imported. Without a change a
+    reload logs nothing."""
+    import gc
     import runpy
     import sys
 
-    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.delitem(sys.modules, "opac_gunicorn_master", raising=False)
 
     class Log:
         def __init__(self):
@@ -326,17 +329,36 @@ def test_preloaded_code_is_imported_before_the_fork_and_a_reload_after_an_upgrad
             self.lines.append(("error", msg % args))
 
     server = type("Server", (), {"log": Log()})()
-    conf["_preload_code"](server)
+    started = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    frozen = gc.get_freeze_count()
+    try:
+        started["_preload_code"](server)
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
     assert "opac.staff.views" in sys.modules and "opac.oai.views" in sys.modules
-    preloaded = conf["_preloaded"]
     source = str(ROOT / "opac" / "search" / "engine.py")
-    assert source in preloaded
+    assert source in started["_preloaded"]
     assert server.log.lines[-1][0] == "info"
 
-    conf["on_reload"](server)
+    reloaded = runpy.run_path(str(ROOT / "gunicorn.conf.py"))  # what gunicorn does on a HUP
+    reloaded["on_reload"](server)
     assert [level for level, _ in server.log.lines] == ["info"]
+    assert reloaded["_follower"] is started["_follower"]
 
-    preloaded[source] -= 1  # as if the file had been replaced after the start
-    conf["on_reload"](server)
+    reloaded["_preloaded"][source] -= 1  # as if the file had been replaced after the start
+    reloaded["on_reload"](server)
     level, line = server.log.lines[-1]
     assert level == "error" and "engine.py" in line and "systemctl restart opac-web" in line
+
+
+@pytest.mark.parametrize(("raw", "on"), [("true", True), ("False", False), ("off", False), ("1", True), ("no", False)])
+def test_gunicorns_switches_read_the_environment_as_the_app_does(monkeypatch, raw, on):
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.setenv("OPAC_PRELOAD_CODE", raw)
+    assert conf["_setting"]("PRELOAD_CODE") is on
+    monkeypatch.setenv("OPAC_PRELOAD_CODE", "sometimes")
+    with pytest.raises(ValueError, match="OPAC_PRELOAD_CODE='sometimes': expected true or false"):
+        conf["_setting"]("PRELOAD_CODE")

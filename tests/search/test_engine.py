@@ -332,6 +332,40 @@ def test_all_facet_fields_counted_in_one_pass_match_their_postings(index_dir, mo
             assert got[field] == snap.count_facet(field, mask, int(mask.sum()), 100)
 
 
+@pytest.mark.parametrize("sparse_share", [0.0, 1e9], ids=["counted-in-an-array", "sorted"])
+def test_facet_counts_of_records_with_many_values(tmp_path, monkeypatch, sparse_share):
+    """Records with several subjects each, in two segments: a few documents read their further values
+    through the offsets, more through the mask; the counts are those of a count by hand."""
+    from opac.search import facets
+
+    monkeypatch.setattr(facets, "SPARSE_SHARE", sparse_share)
+    rng = np.random.default_rng(11)
+    pool = [f"Subject {n}" for n in range(12)]
+    path, ix = idx.new_generation(tmp_path)
+    for first, last in ((1, 40), (41, 70)):
+        w = ix.writer(codec=idx.codec())
+        for i in range(first, last + 1):
+            subjects = sorted(rng.choice(pool, size=int(rng.integers(0, 5)), replace=False).tolist())
+            w.add_document(**build_document(record(i, f"Book {i}", f"Author {i % 7}", 2000 + i % 9, subjects,
+                                                   "book" if i % 3 else "ebook")))
+        w.commit(merge=False)
+    idx.make_current(tmp_path, path)
+    snap = snapshot(tmp_path)
+    assert len(snap.leaves) == 2
+    fields = list(snap.engine.dictionaries)
+    for size in (1, 2, 3, 8, 25, 50):
+        mask = np.zeros(snap.N, dtype=bool)
+        mask[rng.choice(snap.N, size=size, replace=False)] = True
+        got = snap.count_facets(dict.fromkeys(fields, 100), mask, size)
+        for field in fields:
+            want = {}
+            for value in snap.engine.dictionaries[field].values:
+                n = int(mask[snap.postings(field, value)[0]].sum())
+                if n:
+                    want[value] = n
+            assert dict(got[field]) == want, (size, field)
+
+
 @pytest.mark.parametrize("term", ["book", "ebook", "none-such"])
 def test_count_holding_a_term_counts_as_the_postings_say(index_dir, term):
     """A term most documents hold is counted through its kept mask, a rare one through its postings:
