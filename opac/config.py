@@ -283,10 +283,6 @@ SUGGESTION_RETENTION_DAYS: int = 180
 CLEARANCE_LETTER_RETENTION_DAYS: int = 1826
 
 
-_TEXT_SETTINGS = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "INDEX_DIR")
-_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0", "")
-
-
 def parse_setting(key: str, raw: str):
     """The value of the environment variable ``OPAC_<key>``: a JSON value (numbers, lists, ``true``), or the
     text itself; a switch (a setting whose default is true or false) takes true/yes/on/1 or false/no/off/0,
@@ -301,12 +297,12 @@ def parse_setting(key: str, raw: str):
     ...
     ValueError: OPAC_EMBEDDED_FOLLOWER='nope': expected true or false
     """
-    if key in _TEXT_SETTINGS:
+    if key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "INDEX_DIR"):  # texts, whatever they look like
         return raw
-    if isinstance(globals().get(key), bool):
+    if isinstance(globals().get(key), bool):  # (this module's upper-case names are the settings)
         word = raw.strip().lower()
-        if word in _TRUE or word in _FALSE:
-            return word in _TRUE
+        if word in ("true", "yes", "on", "1", "false", "no", "off", "0", ""):
+            return word in ("true", "yes", "on", "1")
         raise ValueError(f"OPAC_{key}={raw!r}: expected true or false")
     try:
         return json.loads(raw)
