@@ -141,8 +141,9 @@ class Desk:
         return dt
 
 
-def desk_round(desk: Desk, barcodes, out: dict, stop=None):
-    """checkout, renewal, checkin for each barcode (until ``stop`` is set, cycling)."""
+def desk_round(desk: Desk, barcodes, out: dict, stop=None, rounds: int | None = None):
+    """checkout, renewal, checkin for each barcode, cycling: ``rounds`` times (once for each barcode by
+    default), or until ``stop`` is set."""
     i = 0
     while True:
         bc = barcodes[i % len(barcodes)]
@@ -150,7 +151,7 @@ def desk_round(desk: Desk, barcodes, out: dict, stop=None):
         out["renewal"].append(desk.renew_all())
         out["checkin"].append(desk.checkin(bc))
         i += 1
-        if stop is None and i >= len(barcodes):
+        if stop is None and i >= (rounds or len(barcodes)):
             return
         if stop is not None and stop.is_set():
             return
@@ -241,6 +242,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=8, help="wrk duration per run")
     ap.add_argument("--search-rounds", type=int, default=6,
                     help="rounds of search alone then beside the desk (they alternate; the ratio is over all)")
+    ap.add_argument("--alone-rounds", type=int, default=500,
+                    help="desk rounds alone before and after the import (the p95 alone of 2 x 60 rounds, the 6th "
+                         "slowest of 120, moved by 20%% from one run to the next)")
     ap.add_argument("--warmup-seconds", type=int, default=10,
                     help="an uncounted wrk run before the search rounds (0: none)")
     ap.add_argument("--edits", type=int, default=100)
@@ -357,8 +361,8 @@ def main():
             # 1. desk latency alone
             alone = {"checkout": [], "renewal": [], "checkin": []}
             with dog.phase("desk alone", T):
-                dog.note("60 desk rounds (checkout, renewal, checkin) to finish")
-                measured("desk alone", desk_round, desk, barcodes[:60], alone)
+                dog.note(f"{args.alone_rounds} desk rounds (checkout, renewal, checkin) to finish")
+                measured("desk alone", desk_round, desk, barcodes[:60], alone, None, args.alone_rounds)
             print(f"desk alone: checkout {fmt(alone['checkout'])}", flush=True)
 
             # 2. desk latency during a bulk import (new records and updates of existing ones)
@@ -404,9 +408,9 @@ def main():
             # against the rounds before and after the import together
             settle("the desk alone again")
             with dog.phase("desk alone after", T):
-                dog.note("60 more desk rounds alone to finish")
+                dog.note(f"{args.alone_rounds} more desk rounds alone to finish")
                 after = {"checkout": [], "renewal": [], "checkin": []}
-                measured("desk alone after", desk_round, desk, barcodes[:60], after)
+                measured("desk alone after", desk_round, desk, barcodes[:60], after, None, args.alone_rounds)
             print(f"desk alone after: checkout {fmt(after['checkout'])}", flush=True)
             before_only = {k: list(v) for k, v in alone.items()}
             for k in alone:
