@@ -40,21 +40,14 @@ logger_class = _redacting_logger()
 # gunicorn master, so the one-command install sees catalogue edits within a second or two. It is
 # restarted if it dies, and stops with gunicorn. Where it runs as its own service (several nodes,
 # systemd), set OPAC_EMBEDDED_FOLLOWER=false.
-def _master_state():
-    """What the master keeps across reloads. On a reload (HUP) gunicorn runs this file again, so its own
-    globals start afresh; the follower's pid and the preloaded files' times must outlive that."""
-    import sys
-    import types
-
-    state = sys.modules.get("opac_gunicorn_master")
+def _master(server) -> dict:
+    """What the master keeps (its follower, the files of the code it imported): held by gunicorn's arbiter
+    (``server``), which a reload keeps, while gunicorn runs this file again on a reload (HUP) and so starts
+    its globals afresh."""
+    state = getattr(server, "opac_master", None)
     if state is None:
-        state = sys.modules["opac_gunicorn_master"] = types.ModuleType("opac_gunicorn_master")
-        state.follower = {"pid": None, "stopping": False}
-        state.preloaded = {}
+        state = server.opac_master = {"follower_pid": None, "stopping": False, "preloaded": {}}
     return state
-
-
-_follower = _master_state().follower
 
 
 def _setting(name: str) -> bool:
@@ -87,6 +80,7 @@ def _spawn_follower() -> int:
 def _watch_follower(server, pid: int) -> None:
     import time
 
+    state = _master(server)
     delay = 1.0
     while True:
         started = time.monotonic()
@@ -94,14 +88,14 @@ def _watch_follower(server, pid: int) -> None:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass  # gunicorn's own reaping collected it first
-        if _follower["stopping"]:
+        if state["stopping"]:
             return
         delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 30.0)
         server.log.warning("index follower (pid %s) exited; restarting in %.0f s", pid, delay)
         time.sleep(delay)
-        if _follower["stopping"]:
+        if state["stopping"]:
             return
-        pid = _follower["pid"] = _spawn_follower()
+        pid = state["follower_pid"] = _spawn_follower()
         server.log.info("index follower restarted (pid %s)", pid)
 
 
@@ -130,37 +124,35 @@ def post_worker_init(worker):
 # With OPAC_PRELOAD_CODE the master imports the app's modules (code only: no app, database connection or
 # index is opened, so preload_app stays off) and each worker forks with them loaded. Their objects are then
 # frozen out of the collector's sight: a worker's collections would otherwise write to every one of them and
-# copy the pages the workers share. The files' times are kept (_master_state): a reload (HUP) after the code
+# copy the pages the workers share. The files' times are kept (``_master``): a reload (HUP) after the code
 # changed would fork workers from the old code, so it logs an error.
-_preloaded = _master_state().preloaded
 
 
 def _preload_code(server) -> None:
     import gc
     import importlib
-    import pkgutil
     import sys
 
     import opac
 
-    for module in pkgutil.walk_packages(opac.__path__, "opac."):
-        if not module.name.startswith("opac.migrations"):  # Alembic's scripts run only inside Alembic
-            importlib.import_module(module.name)
+    preloaded = _master(server)["preloaded"]
+    for name in opac.code_modules():
+        importlib.import_module(name)
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
         if path and name != "__config__":  # this file: gunicorn reads it again on a reload
             try:
-                _preloaded[path] = os.stat(path).st_mtime
+                preloaded[path] = os.stat(path).st_mtime
             except OSError:
                 pass
     gc.collect()
     gc.freeze()
-    server.log.info("app code imported before the workers fork (%d files)", len(_preloaded))
+    server.log.info("app code imported before the workers fork (%d files)", len(preloaded))
 
 
-def _changed_since_preload() -> list[str]:
+def _changed_since_preload(server) -> list[str]:
     changed = []
-    for path, mtime in _preloaded.items():
+    for path, mtime in _master(server)["preloaded"].items():
         try:
             if os.stat(path).st_mtime != mtime:
                 changed.append(path)
@@ -170,7 +162,7 @@ def _changed_since_preload() -> list[str]:
 
 
 def on_reload(server):
-    changed = _changed_since_preload()
+    changed = _changed_since_preload(server)
     if changed:
         server.log.error("%d files of the code imported at start changed (%s...): the new workers still run the "
                          "old code. Restart (systemctl restart opac-web) rather than reload after an upgrade "
@@ -186,7 +178,7 @@ def when_ready(server):
         return
     import threading
 
-    pid = _follower["pid"] = _spawn_follower()
+    pid = _master(server)["follower_pid"] = _spawn_follower()
     server.log.info("index follower started (pid %s)", pid)
     threading.Thread(target=_watch_follower, args=(server, pid), name="opac-index-follower", daemon=True).start()
 
@@ -195,8 +187,9 @@ def on_exit(server):
     import signal
     import time
 
-    _follower["stopping"] = True
-    pid = _follower["pid"]
+    state = _master(server)
+    state["stopping"] = True
+    pid = state["follower_pid"]
     if pid is None:
         return
     try:

@@ -21,6 +21,15 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, min=1, max=2**31 - 1)
 
 
+def code_modules() -> list[str]:
+    """The names of the app's modules, this package's included: all but Alembic's migration scripts,
+    which run only inside Alembic."""
+    import pkgutil
+
+    names = [__name__] + [m.name for m in pkgutil.walk_packages(__path__, prefix=__name__ + ".")]
+    return sorted(name for name in names if not name.startswith(__name__ + ".migrations"))
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """The application factory: config, extensions, blueprints, commands."""
     import os

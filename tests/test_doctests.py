@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import doctest
 import importlib
-import pkgutil
 
 import pytest
 
 import opac
 
-SKIP = ("opac.migrations",)  # Alembic's env.py only imports inside Alembic
-
-
-def _modules() -> list[str]:
-    names = [opac.__name__]
-    for info in pkgutil.walk_packages(opac.__path__, prefix="opac."):
-        if not info.name.startswith(SKIP):
-            names.append(info.name)
-    return sorted(names)
-
-
-MODULES = _modules()
+MODULES = opac.code_modules()
 
 
 def _examples(name: str) -> list[doctest.DocTest]:

@@ -306,7 +306,7 @@ def test_a_gunicorn_worker_freezes_its_start_and_collects_young_objects_less_oft
         gc.set_threshold(*before)
 
 
-def test_preloaded_code_is_imported_before_the_fork_and_a_reload_after_an_upgrade_says_to_restart(monkeypatch):
+def test_preloaded_code_is_imported_before_the_fork_and_a_reload_after_an_upgrade_says_to_restart():
     """OPAC_PRELOAD_CODE: the master imports every module of the app (not its migrations), freezes their
     objects out of the collector's sight, and keeps their files' times; a reload after a file changed
     forks workers from the old code, so it logs an error that says to restart. Gunicorn runs its config
@@ -315,8 +315,6 @@ def test_preloaded_code_is_imported_before_the_fork_and_a_reload_after_an_upgrad
     import gc
     import runpy
     import sys
-
-    monkeypatch.delitem(sys.modules, "opac_gunicorn_master", raising=False)
 
     class Log:
         def __init__(self):
@@ -338,15 +336,15 @@ def test_preloaded_code_is_imported_before_the_fork_and_a_reload_after_an_upgrad
         gc.unfreeze()
     assert "opac.staff.views" in sys.modules and "opac.oai.views" in sys.modules
     source = str(ROOT / "opac" / "search" / "engine.py")
-    assert source in started["_preloaded"]
+    assert source in started["_master"](server)["preloaded"]
     assert server.log.lines[-1][0] == "info"
 
     reloaded = runpy.run_path(str(ROOT / "gunicorn.conf.py"))  # what gunicorn does on a HUP
     reloaded["on_reload"](server)
     assert [level for level, _ in server.log.lines] == ["info"]
-    assert reloaded["_follower"] is started["_follower"]
+    assert reloaded["_master"](server) is started["_master"](server)
 
-    reloaded["_preloaded"][source] -= 1  # as if the file had been replaced after the start
+    reloaded["_master"](server)["preloaded"][source] -= 1  # as if the file had been replaced after the start
     reloaded["on_reload"](server)
     level, line = server.log.lines[-1]
     assert level == "error" and "engine.py" in line and "systemctl restart opac-web" in line
