@@ -441,10 +441,9 @@ class GunicornNode:
     deployment runs it: ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL to every process of
     the node). A node keeps its port across restarts; ``index_dir`` and ``env`` make each node of
     several its own. The master imports the app's code before it forks (``OPAC_PRELOAD_CODE``): a
-    worker then boots in 0.1 s rather than 1 s of CPU; ``preload_code=False`` runs the default."""
+    worker then boots in 0.1 s rather than 1 s of CPU."""
 
-    def __init__(self, app, *, index_dir: str | None = None, workers: int = 4, env: dict | None = None,
-                 preload_code: bool = True):
+    def __init__(self, app, *, index_dir: str | None = None, workers: int = 4, env: dict | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.index_dir = index_dir or app.config["INDEX_DIR"]
@@ -453,7 +452,7 @@ class GunicornNode:
             "OPAC_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "OPAC_INDEX_DIR": self.index_dir,
             "OPAC_SECRET_KEY": app.config["SECRET_KEY"], "OPAC_LOGIN_MAX_ATTEMPTS": str(app.config["LOGIN_MAX_ATTEMPTS"]),
             "OPAC_BIND": f"127.0.0.1:{self.port}", "OPAC_WORKERS": str(workers),
-            "OPAC_PRELOAD_CODE": str(preload_code).lower(),
+            "OPAC_PRELOAD_CODE": "true",
         })
         self.env.update({f"OPAC_{k}": str(v) for k, v in app.config.get("LIVE_SERVER_ENV", {}).items()})
         self.env.update(env or {})

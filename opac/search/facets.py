@@ -79,8 +79,9 @@ class SegmentFacets:
     field (a row of ``first``: the value's number in the segment + 1, 0 for none) plus the further
     values with their documents. Counting ``m`` documents is one gather of their rows plus a pass over
     the (few) further values, then one sort of those values (few documents) or one ``bincount`` for
-    all fields; the values they hold are then mapped to the process-wide value ids of each field (``ids``). Derived from the segment alone
-    (not its deletions), so it is built once per segment and survives commits."""
+    all fields; the values they hold are then mapped to the process-wide value ids of each field
+    (``ids``). Derived from the segment alone (not its deletions), so it is built once per segment and
+    survives commits."""
 
     def __init__(self, fields: tuple[str, ...], first: np.ndarray, more_owner: np.ndarray, more_vals: np.ndarray,
                  ids: list[np.ndarray], starts: np.ndarray):
