@@ -274,6 +274,16 @@ def walk(page, site, world, who: str, axe_script: str, problems: list, seen: set
         problems.extend(check_page(page, axe_script, endpoint))
 
 
+def reach(page, url_pattern: str, step: str) -> None:
+    """Wait for the staff login to arrive at ``step``; if it does not, say where the page was (each step
+    has failed once in a full browser pass, never alone)."""
+    try:
+        page.wait_for_url(re.compile(url_pattern))
+    except Exception as exc:
+        raise AssertionError(f"staff login did not reach {step}: at {page.url}: "
+                             f"{page.inner_text('body')[:500]!r}") from exc
+
+
 def test_every_page_is_accessible_fits_and_keeps_words_whole(browser, app, world, live_server):
     from axe_playwright_python.sync_playwright import Axe
 
@@ -306,16 +316,12 @@ def test_every_page_is_accessible_fits_and_keeps_words_whole(browser, app, world
         page.fill("#username", world["user"])
         page.fill("#password", world["password"])
         page.press("#password", "Enter")
-        try:
-            page.wait_for_url(re.compile(r".*/staff/login/code"))
-        except Exception as exc:  # once seen in a full browser pass (not alone): say where the page was
-            raise AssertionError(f"staff login did not reach the code step: at {page.url}: "
-                                 f"{page.inner_text('body')[:500]!r}") from exc
+        reach(page, r".*/staff/login/code", "the code step")
         problems.extend(check_page(page, axe_script, "staff.login_code"))
         seen.add("staff.login_code")
         page.fill("#code", totp_code(world["secret"]))
         page.press("#code", "Enter")
-        page.wait_for_url(re.compile(r".*/staff/$"))
+        reach(page, r".*/staff/$", "the dashboard")
         walk(page, site, world, "staff", axe_script, problems, seen)
     finally:
         ctx.close()
