@@ -443,7 +443,6 @@ class _FieldWriter(W3FieldWriter):
 def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[bytes], post_off, docs, tf,
                   pos_range, pos_off, pos, values: dict) -> Path:
     """Save a segment's sidecar, atomically (a temporary file renamed into place)."""
-    final = sidecar_path(folder, segid)
     arrays: dict[str, np.ndarray] = {}
 
     def save(name, arr):
@@ -480,8 +479,14 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
             arr[np.frombuffer(at, dtype=np.int32)] = BYTE_TO_LENGTH[np.asarray(vals, dtype=np.uint8)]
             save(f"len_{name[1:-4]}", arr)
     start, end = pos_range
-    meta = {"version": SIDECAR_VERSION, "documents": n, "fields": fields,
-            "positions": None if start is None else [start, end], "arrays": {}}
+    return _save_sidecar(folder, segid, n, fields, None if start is None else [start, end], arrays)
+
+
+def _save_sidecar(folder: Path, segid: str, n: int, fields: dict, positions: list | None,
+                  arrays: dict[str, np.ndarray]) -> Path:
+    """Write a sidecar's header and ``arrays`` (see the module docstring) to a temporary file renamed into place."""
+    final = sidecar_path(folder, segid)
+    meta = {"version": SIDECAR_VERSION, "documents": n, "fields": fields, "positions": positions, "arrays": {}}
     at = 0
     for name, arr in arrays.items():
         meta["arrays"][name] = [arr.dtype.str, at, len(arr)]
@@ -499,6 +504,107 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
         f.truncate(start_of_data + at)
     os.replace(tmp, final)
     return final
+
+
+def merge_sidecars(folder: Path, segid: str, parts: list[Sidecar]) -> Path:
+    """Save the sidecar of one segment holding the segments of ``parts`` (their sidecars, in order:
+    each one's documents numbered after those of the ones before it; none deleted), as the sidecar
+    writer would write it for the same documents in one segment. Arrays only, no posting decoded:
+    each field's terms are the sorted union of the parts' terms, and each part's postings (and
+    positions) are moved, whole, to their places in the merged lists."""
+    starts = np.cumsum([0] + [p.n for p in parts])
+    terms: list[bytes] = []
+    fields: dict[str, tuple[int, int]] = {}
+    where = [np.zeros(len(p.term_off) - 1, dtype=np.int64) for p in parts]  # a part's term -> merged term
+    for name in sorted(set().union(*(p.fields for p in parts))):
+        texts = [_term_texts(p, *p.fields.get(name, (0, 0))) for p in parts]
+        merged = sorted(set().union(*texts))
+        number = {t: i for i, t in enumerate(merged, start=len(terms))}
+        for p, got, to in zip(parts, texts, where, strict=True):
+            lo, hi = p.fields.get(name, (0, 0))
+            to[lo:hi] = np.fromiter(map(number.__getitem__, got), dtype=np.int64, count=len(got))
+        fields[name] = (len(terms), len(terms) + len(merged))
+        terms.extend(merged)
+    # postings: each merged term's, part after part
+    counts = np.zeros(len(terms), dtype=np.int64)
+    for p, to in zip(parts, where, strict=True):
+        counts[to] += np.diff(p.post_off)
+    post_off = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(counts, out=post_off[1:])
+    docs = np.empty(int(post_off[-1]), dtype=np.int32)
+    tf = np.empty(len(docs), dtype=np.float32)
+    fill = post_off[:-1].copy()  # where each merged term's next postings go
+    moved = []  # per part: where each of its postings went
+    for p, to, start in zip(parts, where, starts[:-1].tolist(), strict=True):
+        lens = np.diff(p.post_off)
+        dest = np.repeat(fill[to] - p.post_off[:-1], lens) + np.arange(len(p.docs))
+        fill[to] += lens
+        docs[dest] = p.docs + start
+        tf[dest] = p.tf
+        moved.append(dest)
+    positions, pos_off, pos = _merge_positions(parts, moved, fields, post_off)
+    hashes = np.zeros(len(terms), dtype=np.uint64)
+    lexical = np.zeros(len(terms), dtype=np.uint8)
+    for p, to in zip(parts, where, strict=True):
+        own = np.empty(len(to), dtype=np.uint64)
+        own[p.hash_term] = p.hashes
+        hashes[to] = own
+        lexical[to] = p.lexical
+    order = np.argsort(hashes, kind="stable")
+    term_off = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, terms), dtype=np.int64, count=len(terms)), out=term_off[1:])
+    arrays = {"terms": np.frombuffer(b"".join(terms), dtype=np.uint8), "term_off": term_off,
+              "hashes": hashes[order], "hash_term": order.astype(np.int32), "lexical": lexical,
+              "post_off": post_off, "docs": docs, "tf": tf, "pos_off": pos_off, "pos": pos}
+    for kind, of in (("col", Sidecar.column), ("len", Sidecar.lengths)):
+        own = {"col": "_columns", "len": "_lengths"}[kind]
+        for name in sorted(set().union(*(getattr(p, own) for p in parts))):
+            arrays[f"{kind}_{name}"] = np.concatenate([of(p, name) for p in parts])
+    return _save_sidecar(folder, segid, int(starts[-1]), fields, positions, arrays)
+
+
+def _term_texts(side: Sidecar, lo: int, hi: int) -> list[bytes]:
+    """The UTF-8 of a sidecar's terms ``lo`` to ``hi`` (one read of their bytes)."""
+    off = side.term_off[lo:hi + 1]
+    buf = side.terms[off[0]:off[-1]].tobytes() if hi > lo else b""
+    at = (off - off[0]).tolist()
+    return [buf[a:b] for a, b in zip(at, at[1:])]
+
+
+def _merge_positions(parts: list[Sidecar], moved: list[np.ndarray], fields: dict, post_off: np.ndarray):
+    """The merged sidecar's positions (``merge_sidecars``): (its range of postings, pos_off, pos). Only
+    one field keeps positions (``_FieldWriter.sidecar_field``); a part's positions cover that field's postings."""
+    field = None
+    for p in parts:
+        if p.pos_range is not None and p.pos_range[1] > p.pos_range[0]:
+            name = next(f for f, (lo, hi) in p.fields.items()
+                        if hi > lo and [p.post_off[lo], p.post_off[hi]] == list(p.pos_range))
+            if field not in (None, name):
+                raise ValueError(f"positions of {field} in one part, of {name} in another")
+            field = name
+    if field is None:
+        empty = None if all(p.pos_range is None for p in parts) else [0, 0]
+        return empty, np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    lo, hi = fields[field]
+    first, end = int(post_off[lo]), int(post_off[hi])
+    counts = np.zeros(end - first, dtype=np.int64)
+    dests = []
+    for p, dest in zip(parts, moved, strict=True):
+        if p.pos_range is None or p.pos_range[1] == p.pos_range[0]:
+            dests.append(None)
+            continue
+        s, e = p.pos_range
+        d = dest[s:e] - first
+        counts[d] = np.diff(p.pos_off)
+        dests.append(d)
+    pos_off = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=pos_off[1:])
+    pos = np.empty(int(pos_off[-1]), dtype=np.int32)
+    for p, d in zip(parts, dests, strict=True):
+        if d is not None:
+            lens = np.diff(p.pos_off)
+            pos[np.repeat(pos_off[d] - p.pos_off[:-1], lens) + np.arange(int(p.pos_off[-1]))] = p.pos[:p.pos_off[-1]]
+    return [first, end], pos_off, pos
 
 
 def _aligned(nbytes: int) -> int:

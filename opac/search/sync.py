@@ -457,7 +457,7 @@ PARALLEL_FROM = 4_000
 
 @_with_app
 def rebuild(app=None, progress=None, batch: int = 1000, workers: int | None = None,
-            segment_records: int = SEGMENT_RECORDS) -> int:
+            segment_records: int = SEGMENT_RECORDS, merged_records: int = bulk.MERGED_RECORDS) -> int:
     """Build a new index generation from the database and make it current without losing changes;
     returns the number of records indexed.
 
@@ -467,7 +467,8 @@ def rebuild(app=None, progress=None, batch: int = 1000, workers: int | None = No
 
     Records are read as plain rows in id order, in runs of consecutive ids, one segment each
     (``opac.search.bulk``), built by ``workers`` processes (default: one per core, none for a
-    small catalogue). A record whose document cannot be built is logged with its id and left out.
+    small catalogue), then merged into segments of up to ``merged_records`` documents. A record whose
+    document cannot be built is logged with its id and left out.
     """
     index_dir = app.config["INDEX_DIR"]
     gap_seconds = float(app.config["INDEX_FEED_GAP_SECONDS"])
@@ -484,6 +485,7 @@ def rebuild(app=None, progress=None, batch: int = 1000, workers: int | None = No
         path, ix = idx.new_generation(index_dir)
         try:
             segments, n = _build_segments(app, path, ix.schema, parts, batch, workers, progress, total)
+            segments = bulk.merge_runs(ix.storage, idx.codec(), ix.schema, segments, merged_records)
             bulk.list_segments(ix, segments)
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)

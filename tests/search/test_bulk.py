@@ -113,6 +113,47 @@ def test_bulk_segments_hold_what_whoosh_writes(app, load_records, tmp_path):
     assert len(list(whoosh_index.open_dir(str(tmp_path / "three")).reader().leaf_readers())) == 3
 
 
+def _files(path) -> dict[str, bytes]:
+    """The index's files by name, its segments' ids replaced by their place in the table of contents."""
+    ids = [seg.segment_id() for seg in whoosh_index.open_dir(str(path))._segments()]
+    out = {}
+    for f in sorted(path.iterdir()):
+        name = "TOC" if f.name.endswith(".toc") else f.name  # one, of a generation
+        for k, segid in enumerate(ids):
+            name = name.replace(segid, f"SEG{k}")
+        out[name] = f.read_bytes()
+    return out
+
+
+def test_a_rebuilds_segments_merged_hold_what_one_segment_holds(app, load_records, tmp_path):
+    """A rebuild in several processes writes a segment each; merged (columns copied, sidecars merged
+    as arrays), they are what one builder writes of the same documents: the same terms, postings,
+    positions, stored fields, lengths and columns, file for file, and nothing of the parts is left."""
+    docs = _documents(app, load_records)
+    _bulk_index(tmp_path / "one", docs, idx.codec())
+    ix = _bulk_index(tmp_path / "three", docs, idx.codec(), parts=3)
+    merged = bulk.merge_segments(ix.storage, idx.codec(), ix.schema, ix._segments())
+    bulk.list_segments(ix, [merged])
+    assert dump(tmp_path / "three") == dump(tmp_path / "one")
+    assert _sidecar(tmp_path / "three") == _sidecar(tmp_path / "one")
+    one, three = _files(tmp_path / "one"), _files(tmp_path / "three")
+    assert three.keys() == one.keys()  # nothing of the parts is left, their sidecars included
+    same = [k for k in one if k != "TOC" and not k.endswith(".arrays")]  # a table of contents holds random ids
+    assert {k: three[k] for k in same} == {k: one[k] for k in same}  # stored fields, lengths, columns
+
+
+def test_merge_runs_merges_consecutive_segments_up_to_a_size(app, load_records, tmp_path):
+    docs = _documents(app, load_records)  # 17 documents: parts of 6, 6 and 5
+    ix = _bulk_index(tmp_path / "three", docs, idx.codec(), parts=3)
+    parts = ix._segments()
+    kept = bulk.merge_runs(ix.storage, idx.codec(), ix.schema, parts, most=12)
+    assert [seg.doc_count_all() for seg in kept] == [12, 5]
+    assert kept[1] is parts[2]  # alone in its run: kept as it is
+    bulk.list_segments(ix, kept)
+    _bulk_index(tmp_path / "one", docs, idx.codec())
+    assert dump(tmp_path / "three") == dump(tmp_path / "one")
+
+
 def test_whoosh_reads_a_segments_terms_from_its_sidecar(app, load_records, tmp_path):
     """Segments keep their terms and postings in their sidecars alone (a reindex's and the follower's);
     what Whoosh itself does with a segment (the follower deletes by id; merges, an optimize) reads them
@@ -178,18 +219,20 @@ def test_a_codec_with_its_own_field_writer_sees_every_posting(app, load_records,
 
 @pytest.mark.slow
 def test_rebuild_in_worker_processes_gives_the_same_index(app, load_records, search_api):
-    """Two worker processes, five id runs (five segments): the same documents in the same order as
-    one process writing one segment, and the same search results."""
+    """Two worker processes, five id runs (five segments, then merged into one): the same documents
+    in the same order as one process writing one segment, and the same search results."""
     load_records(RECORDS)
     assert sync.rebuild(app, workers=1) == len(RECORDS)
     gen = idx.generation_path(app.config["INDEX_DIR"])
     single = dump(gen)
-    results = [search_api(q)["hits"] for q in ("laskar pelangi", "sejarah", "jrr tolkien", "fsharp")]
-    assert sync.rebuild(app, workers=2, segment_records=4) == len(RECORDS)
-    gen = idx.generation_path(app.config["INDEX_DIR"])
-    assert len(list(whoosh_index.open_dir(str(gen)).reader().leaf_readers())) == 5
-    assert dump(gen) == single
-    assert [search_api(q)["hits"] for q in ("laskar pelangi", "sejarah", "jrr tolkien", "fsharp")] == results
+    queries = ("laskar pelangi", "sejarah", "jrr tolkien", "fsharp", '"sejarah indonesia"', "pelang*")
+    results = [search_api(q)["hits"] for q in queries]
+    for merged_records, leaves in ((0, 5), (bulk.MERGED_RECORDS, 1)):
+        assert sync.rebuild(app, workers=2, segment_records=4, merged_records=merged_records) == len(RECORDS)
+        gen = idx.generation_path(app.config["INDEX_DIR"])
+        assert len(list(whoosh_index.open_dir(str(gen)).reader().leaf_readers())) == leaves
+        assert dump(gen) == single
+        assert [search_api(q)["hits"] for q in queries] == results
 
 
 def test_rebuild_runs_are_of_equal_cost_not_of_equal_counts(app, load_records):
