@@ -28,7 +28,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-
 from whoosh import columns, formats
 from whoosh.analysis import IDTokenizer
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, W3Codec, W3PerDocWriter

@@ -568,7 +568,7 @@ def _term_texts(side: Sidecar, lo: int, hi: int) -> list[bytes]:
     off = side.term_off[lo:hi + 1]
     buf = side.terms[off[0]:off[-1]].tobytes() if hi > lo else b""
     at = (off - off[0]).tolist()
-    return [buf[a:b] for a, b in zip(at, at[1:])]
+    return [buf[a:b] for a, b in zip(at[:-1], at[1:], strict=True)]
 
 
 def _merge_positions(parts: list[Sidecar], moved: list[np.ndarray], fields: dict, post_off: np.ndarray):
