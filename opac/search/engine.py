@@ -27,7 +27,7 @@ from .facets import Dictionary, Facets, year_mask
 from .phrases import Phrases
 from .schema import COLUMNS
 from .scoring import Scoring
-from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, TermKeys, open_segment, term_keys
+from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, StoredFields, TermKeys, open_segment, term_keys
 from .vocabulary import FACET_FIELDS
 
 #: Masks of terms held by at least 1/MASK_KEPT_SHARE of the documents are kept per snapshot, at
@@ -53,6 +53,7 @@ class Leaf:
     offset: int
     live: np.ndarray | None  # None: no deletions
     deleted: int = 0  # how many (a segment only gains deletions: the count tells its state)
+    reader: object = None  # Whoosh's reader of the segment
 
 
 class WordResults:
@@ -229,7 +230,7 @@ class Snapshot(Scoring, Phrases, Facets):
                 dels = np.fromiter(segreader._segment.deleted_docs(), dtype=np.int64)
                 live[dels[dels < store.n]] = False
                 deleted = len(dels)
-            leaves.append(Leaf(store, segreader._segment.segment_id(), offset, live, deleted))
+            leaves.append(Leaf(store, segreader._segment.segment_id(), offset, live, deleted, segreader))
         self.leaves = leaves
         self._starts = np.array([leaf.offset for leaf in leaves], dtype=np.int64)
         self.N = reader.doc_count_all()
@@ -482,9 +483,6 @@ class Snapshot(Scoring, Phrases, Facets):
 
     # -- stored documents ----------------------------------------------------------------
 
-    def stored(self, docnum: int) -> dict:
-        return self.searcher.stored_fields(int(docnum))
-
     def hit(self, docnum: int) -> dict:
         """The stored hit summary of a document, parsed once per segment document (immutable) and
         kept with its segment's derived values (dropped when the segment leaves the index)."""
@@ -494,7 +492,8 @@ class Snapshot(Scoring, Phrases, Facets):
         cache = self.engine.segment_cached(leaf, "hits", lambda: LRUCache(share))
         data = cache.get(docnum - leaf.offset)
         if data is None:
-            text = self.stored(docnum)["hit"]
+            stored = self.engine.segment_cached(leaf, "stored", lambda: StoredFields(leaf.reader))
+            text = stored[docnum - leaf.offset]["hit"]
             data = json.loads(text)
             cache.put(docnum - leaf.offset, data, len(text))
         return data

@@ -228,7 +228,7 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
     # A word can only match if one of these occurs in the folded text: most authors and many
     # titles of a result page are then escaped without looking at each word. (Substring tests:
     # compiling them into one pattern cost more than the page's tests, queries being new.)
-    needles = tuple(forms | id_stems | en_stems | set(prefixes))
+    needles = tuple(n for n in forms | id_stems | en_stems | set(prefixes) if n)
     starts = tuple(en_stems) + tuple(prefixes)
 
     def matches(word: str) -> bool:
@@ -243,27 +243,55 @@ def _highlighter(pq: ParsedQuery, corrected: dict[str, str]):
         if not (forms or prefixes):
             return escape(text)
         folded = fold(text)
-        for n in needles:
-            if n in folded:
-                break
+        if text.isascii():  # folded letter for letter: only the words around the needles found
+            spans = needle_words(folded, needles)
         else:
-            return escape(text)
+            for n in needles:
+                if n in folded:
+                    break
+            else:
+                return escape(text)
+            spans = [m.span() for m in WORD_RE.finditer(text)]
         parts, last = [], 0
-        for m in WORD_RE.finditer(text):
-            word = m.group()
+        for start, end in spans:
+            word = text[start:end]
             hit = memo.get(word)
             if hit is None:
                 hit = matches(word)
             if hit:
-                parts.append(html.escape(text[last : m.start()]))
+                parts.append(html.escape(text[last:start]))
                 parts.append("<mark>" + html.escape(word) + "</mark>")
-                last = m.end()
+                last = end
         if not parts:
             return escape(text)
         parts.append(html.escape(text[last:]))
         return Markup("".join(parts))  # noqa: S704 - every piece escaped above
 
     return mark
+
+
+def needle_words(text: str, needles: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(start, end) of each word of an ASCII ``text`` (a run of letters and digits: ``WORD_RE``) that
+    contains one of ``needles`` (non-empty), in order: found by searching for the needles, not by
+    walking every word of the text.
+
+    >>> needle_words("the history of java, javanese history", ("histor", "java"))
+    [(4, 11), (15, 19), (21, 29), (30, 37)]
+    """
+    spans = set()
+    n = len(text)
+    for needle in needles:
+        i = text.find(needle)
+        while i >= 0:
+            start, end = i, i + len(needle)
+            while start and text[start - 1].isalnum():
+                start -= 1
+            while end < n and text[end].isalnum():
+                end += 1
+            if text[start:end].isalnum():  # the needle within one word
+                spans.add((start, end))
+            i = text.find(needle, i + 1)
+    return sorted(spans)
 
 
 def _year_counts(years: np.ndarray) -> list[int]:

@@ -7,6 +7,8 @@ from collections import Counter
 from html import unescape
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 CATALOG = [
     dict(title="Laskar Pelangi", authors=["Hirata, Andrea"], year=2005, subjects=["Fiksi Indonesia", "Pendidikan -- Belitung"],
@@ -272,3 +274,17 @@ def test_the_search_page_with_nothing_asked_offers_the_catalogue_to_browse(clien
     # each value is a search by that filter
     thesis = unescape(client.get("/search?type=thesis").get_data(as_text=True))
     assert 'data-total="1"' in thesis and "Skripsi tentang perpustakaan desa" in thesis
+
+
+@given(text=st.text(alphabet="abcXYZ019 -_.,'&<>#", max_size=40),
+       needles=st.lists(st.text(alphabet="abcxyz019_-", min_size=1, max_size=3), min_size=1, max_size=4))
+def test_the_highlighters_needle_search_finds_the_words_a_walk_over_every_word_finds(text, needles):
+    """The highlighter looks in an ASCII title only at the words around the query's needles
+    (``needle_words``): the same words as walking every word (``WORD_RE``) and keeping those
+    that contain a needle."""
+    from opac.search.analysis import WORD_RE, fold
+    from opac.search.services import needle_words
+
+    folded = fold(text)
+    expected = [m.span() for m in WORD_RE.finditer(text) if any(n in fold(m.group()) for n in needles)]
+    assert needle_words(folded, tuple(needles)) == expected
