@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,8 +207,10 @@ def _by_key(col: np.ndarray) -> dict[int, tuple[int, ...]]:
 
 
 def _sorted(col: np.ndarray) -> np.ndarray:
-    """The order of a column's documents by value (ties by document)."""
-    return np.argsort(col, kind="stable").astype(np.int32)
+    """The order of a column's documents by value (ties by document), as numpy's index type: a
+    search through a sorter of another type first copies the whole sorter (10 µs at 38,000
+    documents, not 2)."""
+    return np.argsort(col, kind="stable").astype(np.intp)
 
 
 class Snapshot(Scoring, Phrases, Facets):
@@ -233,6 +236,7 @@ class Snapshot(Scoring, Phrases, Facets):
             leaves.append(Leaf(store, segreader._segment.segment_id(), offset, live, deleted, segreader))
         self.leaves = leaves
         self._starts = np.array([leaf.offset for leaf in leaves], dtype=np.int64)
+        self._offsets = [leaf.offset for leaf in leaves]  # the same, for one document at a time
         self.N = reader.doc_count_all()
         #: Where each segment's documents begin, and the end of the last.
         self._bounds = np.append(self._starts, self.N)
@@ -487,7 +491,7 @@ class Snapshot(Scoring, Phrases, Facets):
         """The stored hit summary of a document, parsed once per segment document (immutable) and
         kept with its segment's derived values (dropped when the segment leaves the index)."""
         docnum = int(docnum)
-        leaf = self.leaves[int(np.searchsorted(self._starts, docnum, side="right")) - 1]
+        leaf = self.leaves[bisect_right(self._offsets, docnum) - 1]
         share = HITS_KEPT_BYTES * leaf.store.n // max(self.N, 1)
         cache = self.engine.segment_cached(leaf, "hits", lambda: LRUCache(share))
         data = cache.get(docnum - leaf.offset)
