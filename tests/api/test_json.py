@@ -1,0 +1,47 @@
+"""Every JSON answer is written by orjson (``opac.web.JSONProvider``) with Flask's own fallbacks."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import json
+import uuid
+
+import pytest
+from markupsafe import Markup
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+    label: str
+
+
+def test_json_answers_keep_flasks_fallbacks(app):
+    value = {
+        "when": datetime.datetime(2026, 12, 1, 8, 30, tzinfo=datetime.UTC), "day": datetime.date(2026, 12, 1),
+        "amount": decimal.Decimal("1500.50"), "id": uuid.UUID(int=7), "point": _Point(3, "Bandung"),
+        "html": Markup("<mark>buku</mark>"), "text": "Pendidikan — anak-anak ñ 漢字", 3: "three",
+        "nested": [{"b": 1, "a": 2}], "float": 0.1, "none": None,
+    }
+    with app.app_context():
+        text = app.json.dumps(value)
+        assert json.loads(text) == {
+            "when": "Tue, 01 Dec 2026 08:30:00 GMT", "day": "Tue, 01 Dec 2026 00:00:00 GMT", "amount": "1500.50",
+            "id": str(uuid.UUID(int=7)), "point": {"x": 3, "label": "Bandung"}, "html": "<mark>buku</mark>",
+            "text": "Pendidikan — anak-anak ñ 漢字", "3": "three", "nested": [{"b": 1, "a": 2}], "float": 0.1,
+            "none": None,
+        }
+        assert text.index('"b"') < text.index('"a"')  # keys in the order given
+        assert "漢字" in text  # UTF-8 as is
+        assert json.loads(app.json.dumps(value, indent=2)) == json.loads(text)  # other options: Python's encoder
+        with pytest.raises(TypeError):
+            app.json.dumps({"x": object()})
+
+
+def test_a_search_answer_is_json_in_utf8(search_api, client, load_records):
+    load_records([{"title": "Bahasa Jepang 漢字 dasar"}])
+    r = client.get("/api/v1/search?q=dasar")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    assert "漢字".encode() in r.data and r.get_json()["hits"][0]["title"] == "Bahasa Jepang 漢字 dasar"
