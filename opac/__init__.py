@@ -51,9 +51,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
-    from .web import JSONProvider
+    from .web import JSONProvider, SessionInterface
 
     app.json = JSONProvider(app)
+    app.session_interface = SessionInterface()
 
     from .extensions import babel, csrf, db, login_manager, migrate
 

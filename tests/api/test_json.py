@@ -45,3 +45,27 @@ def test_a_search_answer_is_json_in_utf8(search_api, client, load_records):
     r = client.get("/api/v1/search?q=dasar")
     assert r.status_code == 200 and r.mimetype == "application/json"
     assert "漢字".encode() in r.data and r.get_json()["hits"][0]["title"] == "Bahasa Jepang 漢字 dasar"
+
+
+def test_the_session_signer_is_made_once_per_secret_key(app, client):
+    """The signed session cookie still works (and a new secret key still invalidates it), with its
+    signer made once per key instead of at every request."""
+    from opac.web import SessionInterface
+
+    iface = app.session_interface
+    assert isinstance(iface, SessionInterface)
+    first = iface.get_signing_serializer(app)
+    assert iface.get_signing_serializer(app) is first
+    cookie = first.dumps({"lang": "en"})
+    old_key = app.secret_key
+    app.secret_key = "another key for this test"
+    try:
+        other = iface.get_signing_serializer(app)
+        assert other is not first
+        with pytest.raises(Exception, match="Signature"):
+            other.loads(cookie)
+        app.config["SECRET_KEY_FALLBACKS"] = [old_key]  # a key being rotated out still reads its cookies
+        assert iface.get_signing_serializer(app).loads(cookie) == {"lang": "en"}
+    finally:
+        app.secret_key = old_key
+        app.config["SECRET_KEY_FALLBACKS"] = []
