@@ -291,10 +291,18 @@ def _write_sidecar_terms(fw, schema, postings: dict) -> None:
 MERGED_RECORDS = 250_000
 
 
-def merge_runs(storage, codec, schema, segments: list, most: int = MERGED_RECORDS, indexname: str = "MAIN") -> list:
-    """``segments`` (a rebuild's, in order) with each run of consecutive ones holding ``most`` documents
-    or fewer merged into one (``merge_segments``): a search looks each word up once per segment, and a
-    rebuild in several processes writes a segment per process."""
+def merge_runs(segments: list, most: int = MERGED_RECORDS) -> list[list]:
+    """``segments`` (a rebuild's, in order) in runs of consecutive ones holding ``most`` documents or
+    fewer (a segment larger than that alone), each to become one segment (``merge_segments``): a
+    search looks each word up once per segment, and a rebuild writes a segment per process and per
+    ``SEGMENT_RECORDS``.
+
+    >>> class Seg:
+    ...     def __init__(self, n): self.n = n
+    ...     def doc_count_all(self): return self.n
+    >>> [[s.n for s in run] for run in merge_runs([Seg(6), Seg(6), Seg(5), Seg(20), Seg(1)], most=12)]
+    [[6, 6], [5], [20], [1]]
+    """
     runs: list[list] = []
     size = 0
     for seg in segments:
@@ -304,7 +312,7 @@ def merge_runs(storage, codec, schema, segments: list, most: int = MERGED_RECORD
             size = 0
         runs[-1].append(seg)
         size += n
-    return [run[0] if len(run) == 1 else merge_segments(storage, codec, schema, run, indexname) for run in runs]
+    return runs
 
 
 def merge_segments(storage, codec, schema, segments: list, indexname: str = "MAIN"):

@@ -484,8 +484,8 @@ def rebuild(app=None, progress=None, batch: int = 1000, workers: int | None = No
             parts += _parts(session, PartnerRecord, 1, segment_records)
         path, ix = idx.new_generation(index_dir)
         try:
-            segments, n = _build_segments(app, path, ix.schema, parts, batch, workers, progress, total)
-            segments = bulk.merge_runs(ix.storage, idx.codec(), ix.schema, segments, merged_records)
+            segments, n = _build_segments(app, path, ix.schema, parts, batch, workers, progress, total,
+                                          merged_records)
             bulk.list_segments(ix, segments)
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
@@ -524,8 +524,9 @@ def _parts(session: Session, model, parts: int, most: int) -> list[tuple[str, in
 _RECORD_COST = 550
 
 
-def _build_segments(app, path: Path, schema, parts, batch, workers, progress, total):
-    """One segment per part, in part order; (segments, records indexed)."""
+def _build_segments(app, path: Path, schema, parts, batch, workers, progress, total, merged_records):
+    """One segment per part, in part order, then runs of them merged (``bulk.merge_runs``): in worker
+    processes when there are several runs to merge; (segments, records indexed)."""
     if workers <= 1 or len(parts) <= 1:
         done = [0]
 
@@ -535,6 +536,8 @@ def _build_segments(app, path: Path, schema, parts, batch, workers, progress, to
                 progress(done[0], total)
 
         results = [_build_part(app, path, schema, part, batch, count) for part in parts]
+        runs = bulk.merge_runs([seg for seg, _n in results if seg is not None], merged_records)
+        segments = [_merge_run(path, schema, run) for run in runs]
     else:
         import multiprocessing
 
@@ -550,8 +553,24 @@ def _build_segments(app, path: Path, schema, parts, batch, workers, progress, to
                     pass
                 if progress:
                     progress(counter.value, total)
-    segments = [seg for seg, _n in results if seg is not None]
+            runs = bulk.merge_runs([seg for seg, _n in results if seg is not None], merged_records)
+            if sum(len(run) > 1 for run in runs) > 1:
+                segments = pool.map(_worker_merge, runs, chunksize=1)
+            else:
+                segments = [_merge_run(path, schema, run) for run in runs]
     return segments, sum(k for _seg, k in results)
+
+
+def _merge_run(path: Path, schema, run: list):
+    """One segment of a run of a rebuild's segments (the segment itself when alone)."""
+    from whoosh.filedb.filestore import FileStorage
+
+    return run[0] if len(run) == 1 else bulk.merge_segments(FileStorage(str(path)), idx.codec(), schema, run)
+
+
+def _worker_merge(run: list):
+    _app, path, schema, _counter = _worker
+    return _merge_run(path, schema, run)
 
 
 _worker: tuple | None = None

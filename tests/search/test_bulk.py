@@ -146,9 +146,10 @@ def test_merge_runs_merges_consecutive_segments_up_to_a_size(app, load_records, 
     docs = _documents(app, load_records)  # 17 documents: parts of 6, 6 and 5
     ix = _bulk_index(tmp_path / "three", docs, idx.codec(), parts=3)
     parts = ix._segments()
-    kept = bulk.merge_runs(ix.storage, idx.codec(), ix.schema, parts, most=12)
+    runs = bulk.merge_runs(parts, most=12)
+    assert runs == [parts[:2], parts[2:]]
+    kept = [bulk.merge_segments(ix.storage, idx.codec(), ix.schema, runs[0]), parts[2]]
     assert [seg.doc_count_all() for seg in kept] == [12, 5]
-    assert kept[1] is parts[2]  # alone in its run: kept as it is
     bulk.list_segments(ix, kept)
     _bulk_index(tmp_path / "one", docs, idx.codec())
     assert dump(tmp_path / "three") == dump(tmp_path / "one")
@@ -227,7 +228,7 @@ def test_rebuild_in_worker_processes_gives_the_same_index(app, load_records, sea
     single = dump(gen)
     queries = ("laskar pelangi", "sejarah", "jrr tolkien", "fsharp", '"sejarah indonesia"', "pelang*")
     results = [search_api(q)["hits"] for q in queries]
-    for merged_records, leaves in ((0, 5), (bulk.MERGED_RECORDS, 1)):
+    for merged_records, leaves in ((0, 5), (bulk.MERGED_RECORDS, 1), (8, 3)):  # the last: merged in the workers
         assert sync.rebuild(app, workers=2, segment_records=4, merged_records=merged_records) == len(RECORDS)
         gen = idx.generation_path(app.config["INDEX_DIR"])
         assert len(list(whoosh_index.open_dir(str(gen)).reader().leaf_readers())) == leaves
