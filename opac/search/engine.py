@@ -43,6 +43,8 @@ HITS_KEPT_BYTES = 10 * 1024 * 1024
 KEYS_BY_DICT = 1024
 #: Bytes of spelling corrections a snapshot keeps (a few dozen bytes each).
 CORRECTIONS_KEPT_BYTES = 1024 * 1024
+#: Words looked up together whose keys ``Snapshot.word_dfs`` keeps (``segments.term_keys``).
+WORD_KEYS_KEPT = 16
 #: Bytes of plain words' parts a segment keeps at least, however small (a commit's new segment).
 WORD_PARTS_MIN = 256 * 1024
 
@@ -470,7 +472,10 @@ class Snapshot(Scoring, Phrases, Facets):
         """Document frequency of each of ``words`` as a real word of ``field`` (no stems; in free
         text no numbers): spelling candidates are checked here."""
         total = np.zeros(len(words), dtype=np.int64)
-        keys = term_keys(tuple((field, w) for w in words))  # hashed once for every segment
+        pairs = [(field, w) for w in words]
+        # hashed once for every segment; a query's few words kept for the next search, not the
+        # hundreds of a spelling correction's candidates (met once)
+        keys = term_keys(tuple(pairs)) if len(pairs) <= WORD_KEYS_KEPT else TermKeys(pairs)
         for leaf, may in zip(self.leaves, self.may_hold(keys), strict=True):
             if may:
                 leaf.store.add_word_dfs(keys, total)

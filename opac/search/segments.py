@@ -203,10 +203,14 @@ class TermKeys:
     def __init__(self, pairs: list[tuple[str, str]]):
         self.pairs = pairs
         self.btexts = [t.encode("utf-8") for _, t in pairs]
-        self.hashes = np.zeros(len(pairs), dtype=np.uint64)
-        for field in {f for f, _ in pairs}:
-            at = [i for i, (f, _) in enumerate(pairs) if f == field]
-            self.hashes[at] = term_hashes(field, [self.btexts[i] for i in at])
+        fields = {f for f, _ in pairs}
+        if len(fields) == 1:  # many words of one field (spelling candidates): no sorting out
+            self.hashes = term_hashes(fields.pop(), self.btexts)
+        else:
+            self.hashes = np.zeros(len(pairs), dtype=np.uint64)
+            for field in fields:
+                at = [i for i, (f, _) in enumerate(pairs) if f == field]
+                self.hashes[at] = term_hashes(field, [self.btexts[i] for i in at])
         self.hash_list = self.hashes.tolist()  # as Python numbers, for a small segment's dict
 
 
