@@ -17,6 +17,7 @@ from opac.search.analysis import (
     library_tokens,
     line_shingles,
 )
+from tests.conftest import shared_data_dir
 
 #: Initials, music keys, compounds, dropped letters, CJK, accents, digits and punctuation.
 TRICKY = [
@@ -68,3 +69,50 @@ def test_line_shingles_are_the_word_pairs_of_each_line(text):
         ws = [fold(w) for w in WORD_RE.findall(line)]
         expected += [f"{a} {b}" for a, b in zip(ws, ws[1:], strict=False)]
     assert line_shingles(text) == expected
+
+
+AFFIXED = (
+    "pembelajaran perpustakaan kebudayaan membaca menulis mengajar menyanyi memperbaiki pengetahuan penyusunan "
+    "penyanyi pemerintahan berlari bekerja belajar terbaca tertulis perbaikan diajarkan kesehatan sekolahnya "
+    "bukunya bacalah apakah kamipun rumahku bajumu pendidikan menganalisis pengelolaan keberhasilan mempelajari "
+    "memperkenalkan dipertanggungjawabkan kepemimpinan pertanian peternakan mengenai menyebabkan penyebab "
+    "tersenyum bersama-sama kemerdekaan pergerakan kepustakaan informasinya teknologi ilmiah menerjemahkan "
+    "penerjemah mengkaji pengkajian memproduksi pemrograman berprestasi ketidakadilan pembangunan pencegahan"
+).split()
+
+
+def _stems(words: list[str]) -> list[str]:
+    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+
+    stemmer = StemmerFactory().create_stemmer()  # its own cache: every word stemmed here
+    return [stemmer.stem(w) for w in words]
+
+
+def test_sastrawi_stems_the_same_with_its_stems_replaced_as_text():
+    """Sastrawi's affix removers are given an ``re`` that replaces a plain word as text instead of
+    compiling it (``analysis._LiteralWordRe``): the stems are the ones Python's ``re`` gives."""
+    import importlib
+    import re
+
+    from opac.search import analysis
+
+    analysis._sastrawi()  # installs the literal replacement
+    words = list(AFFIXED)
+    data = shared_data_dir()
+    if data is not None:  # and the words of the real Indonesian titles
+        with open(data / "indonesian" / "indonesian_catalog.jsonl", encoding="utf-8") as f:
+            for line in itertools.islice(f, 1500):
+                words += [w for w in WORD_RE.findall(json.loads(line).get("title") or "") if analysis._stemmable(w.lower())]
+    words = sorted({w.lower() for w in words})
+    modules = [importlib.import_module(f"Sastrawi.Stemmer.Context.Visitor.{name}") for name in analysis._SASTRAWI_REMOVERS]
+    assert all(isinstance(m.re, analysis._LiteralWordRe) for m in modules)
+    fast = _stems(words)
+    try:
+        for m in modules:
+            m.re = re
+        slow = _stems(words)
+    finally:
+        for m in modules:
+            m.re = analysis._LiteralWordRe()
+    assert fast == slow
+    assert sum(a != b for a, b in zip(words, fast, strict=True)) > len(AFFIXED) // 2  # affixes were removed
