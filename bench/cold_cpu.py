@@ -5,7 +5,8 @@
 
 What bench/throughput.py's cold phase asks of one worker, without HTTP and wrk: a freshly created
 app (the deployed configuration, result cache on) on the workdir's database and index (made by
-throughput.py), opened by the same warm-up searches, then one pass over the cold list
+throughput.py), opened by the same warm-up searches, its garbage collector tuned as gunicorn.conf.py's
+``post_worker_init`` tunes a worker's, then one pass over the cold list
 (``wrk-cold.txt``: distinct queries, each once) through the Flask test client. Each checkout runs in
 a process of its own (its own ``.venv``), in turns (``--rounds``), so a busy machine slows all
 alike; the numbers are process CPU time (``time.process_time``), not wall clock. FTS5 answers the
@@ -48,6 +49,9 @@ def child(root: Path, workdir: Path, engine: str, limit: int, profile: int) -> d
 
     for w in WARMUP:
         assert client.get(path, query_string={"q": w}).status_code == 200
+    import runpy
+
+    runpy.run_path(str(root / "gunicorn.conf.py"))["post_worker_init"](None)  # a worker's collector, as served
     opening = time.process_time() - t0
     prof = None
     if profile:
