@@ -390,8 +390,11 @@ def _held_by(snap: Snapshot, d: int, data: dict, local: np.ndarray | None) -> li
     return list(dict.fromkeys([own, *sorted(holders, key=lambda h: (h != LOCAL, h))]))
 
 
-def _filters_mask(snap: Snapshot, params: SearchParams) -> np.ndarray:
-    """The documents that pass the facet filters, the year range and "available now"."""
+def _filters_mask(snap: Snapshot, params: SearchParams) -> np.ndarray | None:
+    """The documents that pass the facet filters, the year range and "available now"; None when
+    nothing is filtered."""
+    if not (params.filters or params.year or params.available):
+        return None
     extra = np.ones(snap.N, dtype=bool)
     base_filter = filter_mask(snap, {FACET_FIELDS[k]: list(v) for k, v in params.filters})
     if base_filter is not None:
@@ -407,6 +410,16 @@ def _filters_mask(snap: Snapshot, params: SearchParams) -> np.ndarray:
     return extra
 
 
+def _passing(ev, extra: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The matches of an evaluation that pass the filters (``extra``; None: all of them), as a mask
+    over all documents and as sorted document numbers (without a filter, the evaluation's own: no
+    pass over every document)."""
+    if extra is None:
+        return ev.mask, ev.ids
+    mask = ev.mask & extra
+    return mask, np.flatnonzero(mask)
+
+
 def _run(si: SearchIndex, snap: Snapshot, params: SearchParams):
     """The result of a search on ``snap``, and how to tell whether it holds in a later snapshot
     (``SearchIndex.carried``; None: it may not)."""
@@ -420,27 +433,27 @@ def _run(si: SearchIndex, snap: Snapshot, params: SearchParams):
     extra = _filters_mask(snap, params)
     local = _local_mask(snap)
     if not current_app.config["UNION_SEARCH"]:
-        extra &= local
+        extra = local if extra is None else extra & local
         local = None  # nothing to fold, nobody else to name
     elif _only_local(snap):
         local = None  # no partner records
-    mask = ev.mask & extra
+    mask, ids = _passing(ev, extra)
     uncollapsed = mask
     if local is not None:
         mask = _collapse(snap, mask, local)
-    ids = np.flatnonzero(mask)
+        ids = np.flatnonzero(mask)
     total = len(ids)
     fallback = False
     required = [c for c in pq.clauses if not c.negated and not (isinstance(c, Word) and c.optional)]
     if total == 0 and len(required) >= 2:
         ev2 = Executor(snap, si.prefix_limit).evaluate(pq, any_words=True)
-        m2 = ev2.mask & extra
-        t2 = int(m2.sum())
-        if t2:
+        m2, ids2 = _passing(ev2, extra)
+        if len(ids2):
             uncollapsed = m2
-            m2 = _collapse(snap, m2, local) if local is not None else m2
-            ids = np.flatnonzero(m2)
-            ev, mask, total, fallback = ev2, m2, len(ids), True
+            if local is not None:
+                m2 = _collapse(snap, m2, local)
+                ids2 = np.flatnonzero(m2)
+            ev, mask, ids, total, fallback = ev2, m2, ids2, len(ids2), True
     start = (params.page - 1) * params.size
     scores = ev.scores_of(ids)
     ordered = _order(snap, ids, scores, params.sort, start + params.size)[start:]
@@ -500,7 +513,7 @@ def matching_record_ids(params: SearchParams, added_from_day: int) -> set[int]:
     pq = parse(params.q, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
     if pq.is_empty and params.q.strip():
         return set()
-    mask = Executor(snap, si.prefix_limit).evaluate(pq).mask & _filters_mask(snap, params) & _local_mask(snap)
+    mask = _passing(Executor(snap, si.prefix_limit).evaluate(pq), _filters_mask(snap, params))[0] & _local_mask(snap)
     mask &= snap.column("added") >= added_from_day
     return {int(snap.hit(d)["id"]) for d in np.flatnonzero(mask)}
 
