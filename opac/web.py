@@ -46,7 +46,10 @@ class JSONProvider(DefaultJSONProvider):
     def dumps(self, obj, **kwargs) -> str:
         if kwargs.keys() - {"separators"}:
             return super().dumps(obj, **kwargs)
-        return orjson.dumps(obj, default=self.default, option=self.OPTIONS).decode()
+        try:
+            return orjson.dumps(obj, default=self.default, option=self.OPTIONS).decode()
+        except TypeError:  # what orjson does not write (a number past 64 bits, numpy's float): as before
+            return super().dumps(obj, separators=(",", ":"))
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -57,7 +60,7 @@ class SessionInterface(SecureCookieSessionInterface):
     _signer: tuple = (None, None)
 
     def get_signing_serializer(self, app):
-        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))  # Flask 3.1 has fallbacks
         made_for, signer = self._signer
         if made_for != keys:
             signer = super().get_signing_serializer(app)

@@ -13,8 +13,10 @@ per-document writer (stored fields, lengths, columns: called as Whoosh calls it)
 the postings are handed to its field writer through its ordinary ``add_postings``, slower.
 
 A reindex splits the records into runs of consecutive ids, builds one segment per run (in worker
-processes when there are several cores), and lists the segments in id order: document numbers are
-those of a single writer adding the records in id order.
+processes when there are several cores), merges runs of consecutive segments into one each
+(``merge_segments``: columns copied, sidecars merged as arrays; segments of the sidecar codec only), and
+lists the segments in id order: document numbers are those of a single writer adding the records in id
+order.
 """
 
 from __future__ import annotations

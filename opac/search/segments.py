@@ -16,6 +16,9 @@ then each array's bytes at an aligned offset):
     pos_off / pos             word positions of the postings of the fields that keep them
     len_<field>, col_<name>   field lengths and numeric columns, one value per document
 
+A full rebuild's segments are then merged as arrays (``merge_sidecars``: each field's terms the sorted
+union, each part's postings and positions moved whole), without decoding a posting.
+
 Every worker maps the file once (``Sidecar``): the page cache holds one copy for all workers, and
 a posting list is a slice. One file, not a file per array: a follower's commit of a few changes
 writes a small segment (and a merge of small ones) and deletes what was merged away, and every web
@@ -1085,8 +1088,8 @@ class StoredFields:
         name = W3Codec.column_filename(segment, "_stored")
         folder = getattr(storage, "folder", None)
         self._fd = None
-        self._fallback = segreader.stored_fields
         if folder is None or segment.is_compound() or not storage.file_exists(name):
+            self._fallback = segreader.stored_fields
             return
         with storage.open_file(name) as f:
             column = VarBytesColumn().reader(f, 0, storage.file_length(name), segment.doc_count_all())

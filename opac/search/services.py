@@ -288,9 +288,11 @@ def needle_words(text: str, needles: tuple[str, ...]) -> list[tuple[int, int]]:
                 start -= 1
             while end < n and text[end].isalnum():
                 end += 1
-            if text[start:end].isalnum():  # the needle within one word
+            if text[start:end].isalnum():  # the needle within one word: on after the word
                 spans.add((start, end))
-            i = text.find(needle, i + 1)
+                i = text.find(needle, end)
+            else:
+                i = text.find(needle, i + 1)
     return sorted(spans)
 
 

@@ -69,3 +69,12 @@ def test_the_session_signer_is_made_once_per_secret_key(app, client):
     finally:
         app.secret_key = old_key
         app.config["SECRET_KEY_FALLBACKS"] = []
+
+
+def test_what_orjson_does_not_write_goes_to_pythons_encoder(app):
+    """A number past 64 bits or numpy's float (a float subclass orjson refuses) is written as
+    Python's ``json`` writes it, not a failed answer."""
+    import numpy as np
+
+    with app.app_context():
+        assert json.loads(app.json.dumps({"big": 2**70, "score": np.float64(1.5)})) == {"big": 2**70, "score": 1.5}

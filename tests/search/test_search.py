@@ -288,3 +288,20 @@ def test_the_highlighters_needle_search_finds_the_words_a_walk_over_every_word_f
     folded = fold(text)
     expected = [m.span() for m in WORD_RE.finditer(text) if any(n in fold(m.group()) for n in needles)]
     assert needle_words(folded, tuple(needles)) == expected
+
+
+def test_the_highlighters_needle_search_goes_on_after_a_word_found():
+    """A title of one long run of letters (junk in a MARC record) with the needle throughout: the
+    search goes on after the word, not from each occurrence (which walked the whole word again:
+    quadratic, seconds for one title)."""
+    from opac.search.services import needle_words
+
+    class Counted(str):
+        finds = 0
+
+        def find(self, *args):
+            Counted.finds += 1
+            return super().find(*args)
+
+    assert needle_words(Counted("a" * 5000 + " bab"), ("a",)) == [(0, 5000), (5001, 5004)]
+    assert Counted.finds == 3  # the long word, the short one, then no more
