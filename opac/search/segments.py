@@ -456,21 +456,13 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
     def save(name, arr):
         arrays[name] = np.ascontiguousarray(arr)
 
-    lens = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
-    term_off = np.zeros(len(terms) + 1, dtype=np.int64)
-    np.cumsum(lens, out=term_off[1:])
-    save("terms", np.frombuffer(b"".join(terms), dtype=np.uint8))
-    save("term_off", term_off)
     hashes = np.zeros(len(terms), dtype=np.uint64)
     lexical = np.zeros(len(terms), dtype=np.uint8)
     for field, (lo, hi) in fields.items():
         hashes[lo:hi] = term_hashes(field, terms[lo:hi])
         if field not in PAIR_FIELDS:
             lexical[lo:hi] = [is_lexical(field, t.decode("utf-8")) for t in terms[lo:hi]]
-    order = np.argsort(hashes, kind="stable")
-    save("hashes", hashes[order])
-    save("hash_term", order.astype(np.int32))
-    save("lexical", lexical)
+    arrays.update(_dictionary(terms, hashes, lexical))
     save("post_off", np.frombuffer(post_off, dtype=np.int64))
     save("docs", np.frombuffer(docs, dtype=np.int32))
     save("tf", np.frombuffer(tf, dtype=np.float32))
@@ -488,6 +480,16 @@ def write_sidecar(folder: Path, segid: str, n: int, fields: dict, terms: list[by
             save(f"len_{name[1:-4]}", arr)
     start, end = pos_range
     return _save_sidecar(folder, segid, n, fields, None if start is None else [start, end], arrays)
+
+
+def _dictionary(terms: list[bytes], hashes: np.ndarray, lexical: np.ndarray) -> dict[str, np.ndarray]:
+    """A sidecar's dictionary arrays (see the module docstring) of ``terms`` (in the sidecar's order)
+    with the ``term_hash`` and the lexical flag of each."""
+    term_off = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, terms), dtype=np.int64, count=len(terms)), out=term_off[1:])
+    order = np.argsort(hashes, kind="stable")
+    return {"terms": np.frombuffer(b"".join(terms), dtype=np.uint8), "term_off": term_off,
+            "hashes": hashes[order], "hash_term": order.astype(np.int32), "lexical": lexical}
 
 
 def _save_sidecar(folder: Path, segid: str, n: int, fields: dict, positions: list | None,
@@ -558,11 +560,7 @@ def merge_sidecars(folder: Path, segid: str, parts: list[Sidecar]) -> Path:
         own[p.hash_term] = p.hashes
         hashes[to] = own
         lexical[to] = p.lexical
-    order = np.argsort(hashes, kind="stable")
-    term_off = np.zeros(len(terms) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, terms), dtype=np.int64, count=len(terms)), out=term_off[1:])
-    arrays = {"terms": np.frombuffer(b"".join(terms), dtype=np.uint8), "term_off": term_off,
-              "hashes": hashes[order], "hash_term": order.astype(np.int32), "lexical": lexical,
+    arrays = {**_dictionary(terms, hashes, lexical),
               "post_off": post_off, "docs": docs, "tf": tf, "pos_off": pos_off, "pos": pos}
     for kind, of in (("col", Sidecar.column), ("len", Sidecar.lengths)):
         own = {"col": "_columns", "len": "_lengths"}[kind]
