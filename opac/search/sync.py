@@ -536,8 +536,7 @@ def _build_segments(app, path: Path, schema, parts, batch, workers, progress, to
                 progress(done[0], total)
 
         results = [_build_part(app, path, schema, part, batch, count) for part in parts]
-        runs = bulk.merge_runs([seg for seg, _n in results if seg is not None], merged_records)
-        segments = [_merge_run(path, schema, run) for run in runs]
+        segments = _merged(path, schema, results, merged_records)
     else:
         import multiprocessing
 
@@ -553,12 +552,17 @@ def _build_segments(app, path: Path, schema, parts, batch, workers, progress, to
                     pass
                 if progress:
                     progress(counter.value, total)
-            runs = bulk.merge_runs([seg for seg, _n in results if seg is not None], merged_records)
-            if sum(len(run) > 1 for run in runs) > 1:
-                segments = pool.map(_worker_merge, runs, chunksize=1)
-            else:
-                segments = [_merge_run(path, schema, run) for run in runs]
+            segments = _merged(path, schema, results, merged_records, pool)
     return segments, sum(k for _seg, k in results)
+
+
+def _merged(path: Path, schema, results: list, most: int, pool=None) -> list:
+    """The built segments (``results``: (segment or None, records)) with runs of them merged
+    (``bulk.merge_runs``): in ``pool``'s processes when there are several runs to merge."""
+    runs = bulk.merge_runs([seg for seg, _n in results if seg is not None], most)
+    if pool is not None and sum(len(run) > 1 for run in runs) > 1:
+        return pool.map(_worker_merge, runs, chunksize=1)
+    return [_merge_run(path, schema, run) for run in runs]
 
 
 def _merge_run(path: Path, schema, run: list):
