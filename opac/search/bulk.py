@@ -328,8 +328,8 @@ def merge_segments(storage, codec, schema, segments: list, indexname: str = "MAI
     merged = codec.new_segment(storage, indexname)
     counts = [seg.doc_count_all() for seg in segments]
     schema_columns = {name: field.column_type for name, field in schema.items() if field.column_type}
-    files = storage.list()
-    names = {name[len(seg.segment_id()) + 1:-len(W3Codec.COLUMN_EXT)] for seg in segments for name in files
+    listed = storage.list()
+    names = {name[len(seg.segment_id()) + 1:-len(W3Codec.COLUMN_EXT)] for seg in segments for name in listed
              if name.startswith(seg.segment_id() + ".") and name.endswith(W3Codec.COLUMN_EXT)}
     for name in sorted(names):
         column = STORED_COLUMN if name == "_stored" else schema_columns.get(name)

@@ -237,8 +237,8 @@ class Snapshot(Scoring, Phrases, Facets):
                 deleted = len(dels)
             leaves.append(Leaf(store, segreader._segment.segment_id(), offset, live, deleted, segreader))
         self.leaves = leaves
-        self._starts = np.array([leaf.offset for leaf in leaves], dtype=np.int64)
-        self._offsets = [leaf.offset for leaf in leaves]  # the same, for one document at a time
+        self._offsets = [leaf.offset for leaf in leaves]  # where each segment's documents begin
+        self._starts = np.array(self._offsets, dtype=np.int64)  # the same as an array
         self.N = reader.doc_count_all()
         #: Where each segment's documents begin, and the end of the last.
         self._bounds = np.append(self._starts, self.N)
