@@ -17,12 +17,12 @@ changed; a ``Snapshot`` is one index generation as seen by one worker after one 
 
 from __future__ import annotations
 
-import json
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 
 from .facets import Dictionary, Facets, year_mask
 from .phrases import Phrases
@@ -417,6 +417,9 @@ class Snapshot(Scoring, Phrases, Facets):
         """The postings of many (field, term) pairs, as ``postings`` gives them, of those some
         segment holds: each segment's dictionary is searched once for all of them."""
         keys = term_keys(tuple(pairs))
+        if len(self.leaves) == 1:  # one segment (a rebuilt index before the desk's first change)
+            leaf = self.leaves[0]
+            return {pairs[i]: (ids + leaf.offset if leaf.offset else ids, tf) for i, (ids, tf) in leaf.store.found(keys)}
         parts: dict[int, tuple[list, list]] = {}
         for leaf, may in zip(self.leaves, self.may_hold(keys), strict=True):
             if not may:
@@ -503,6 +506,6 @@ class Snapshot(Scoring, Phrases, Facets):
         if data is None:
             stored = self.engine.segment_cached(leaf, "stored", lambda: StoredFields(leaf.reader))
             text = stored[docnum - leaf.offset]["hit"]
-            data = json.loads(text)
+            data = orjson.loads(text)  # a third of json's time
             cache.put(docnum - leaf.offset, data, len(text))
         return data

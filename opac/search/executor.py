@@ -163,44 +163,62 @@ def best_variant(id_lists: list[np.ndarray], score_lists: list[np.ndarray]) -> t
     """
     if len(id_lists) == 1:
         return id_lists[0], score_lists[0]
-    ids, scores = np.concatenate(id_lists), np.concatenate(score_lists)
+    return best_of(np.concatenate(id_lists), np.concatenate(score_lists))
+
+
+def best_of(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``best_variant`` of the variants' lists joined end to end (documents repeat across them)."""
     order = np.argsort(ids, kind="stable")
     ids, scores = ids[order], scores[order]
     first = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
     return ids[first], np.maximum.reduceat(scores, first)
 
 
-def pseudo_frequencies(found: list[tuple], postings: dict, norm) -> list[np.ndarray]:
+def pseudo_frequencies(found: list[tuple], postings: dict, norm, split: bool = True) -> list[np.ndarray] | np.ndarray:
     """BM25F's weighted, length-normalised frequency of each term of ``found`` ((term, weight,
     documents, frequencies): its postings in "all", which hold every document of the other
     fields' postings) in its documents; ``postings``: the terms' postings in the other fields,
     by (field, term); ``norm(field, ids)``: the length normalisation of ``field`` at ``ids`` (of a
-    snapshot or of one segment). The terms are taken together, each field's lengths read once."""
+    snapshot or of one segment); ``split``: one array per term, else all of them end to end. The
+    terms are taken together: each field's postings of every term
+    found in the terms' "all" postings by one sorted search (keyed by term and document), each
+    field's lengths read once.
+
+    >>> norm = lambda field, ids: np.ones(len(ids))
+    >>> found = [("a", 1.0, np.array([1, 4]), np.array([3, 1])), ("b", 1.0, np.array([4]), np.array([2]))]
+    >>> [p.tolist() for p in pseudo_frequencies(found, {("title", "a"): (np.array([4]), np.array([1]))}, norm)]
+    [[3.0, 3.0], [2.0]]
+    """
     sizes = [len(ids) for _, _, ids, _ in found]
     starts = np.cumsum([0, *sizes[:-1]]).tolist()
-    pseudo = np.zeros(sum(sizes), dtype=np.float32)
+    all_ids = np.concatenate([ids for _, _, ids, _ in found]) if len(found) > 1 else found[0][2]
+    pseudo = np.zeros(len(all_ids), dtype=np.float32)
     rest = np.concatenate([tf for _, _, _, tf in found]).astype(np.float32)
+    keyed = None  # (term's place << 32) | document, sorted: every term's "all" postings in one array
     for f, weight in TEXT_FIELDS.items():
         if f == "all":
             continue
-        at_parts, id_parts, tf_parts = [], [], []
-        for (term, _, ids, _), start in zip(found, starts, strict=True):
-            if (f, term) not in postings:
-                continue
-            fids, ftf = postings[f, term]
-            at = positions(ids, fids)
-            ok = at >= 0
-            at_parts.append(at[ok] + start)
-            id_parts.append(fids[ok])
-            tf_parts.append(ftf[ok])
-        if not at_parts:
+        held = [(k, postings[f, term]) for k, (term, _, _, _) in enumerate(found) if (f, term) in postings]
+        if not held:
             continue
-        at, fids, ftf = (np.concatenate(x) if len(x) > 1 else x[0] for x in (at_parts, id_parts, tf_parts))
+        if len(held) == 1:  # one term's (the word itself, most often) looked up in its own postings
+            k, (fids, ftf) = held[0]
+            at = positions(found[k][2], fids)
+            at[at >= 0] += starts[k]
+        else:
+            if keyed is None:
+                keyed = np.repeat(np.arange(len(found), dtype=np.int64) << 32, sizes) | all_ids
+            fids = np.concatenate([ids for _, (ids, _) in held]) if len(held) > 1 else held[0][1][0]
+            ftf = np.concatenate([tf for _, (_, tf) in held]) if len(held) > 1 else held[0][1][1]
+            owner = np.repeat(np.array([k for k, _ in held], dtype=np.int64) << 32, [len(ids) for _, (ids, _) in held])
+            at = positions(keyed, owner | fids)
+        ok = at >= 0
+        if not ok.all():
+            at, fids, ftf = at[ok], fids[ok], ftf[ok]
         pseudo[at] += weight * ftf / norm(f, fids)
         rest[at] -= ftf
-    all_ids = np.concatenate([ids for _, _, ids, _ in found]) if len(found) > 1 else found[0][2]
     pseudo += TEXT_FIELDS["all"] * np.maximum(rest, 0.0) / norm("all", all_ids)
-    return np.split(pseudo, starts[1:])
+    return np.split(pseudo, starts[1:]) if split else pseudo
 
 
 class Executor:
@@ -345,14 +363,16 @@ class Executor:
         if not found:
             return EMPTY_IDS, np.zeros(0, dtype=np.float32)
         self.matched_words.add(w.text)
+        ids = np.concatenate([ids for _, _, ids, _ in found]) if len(found) > 1 else found[0][2]
         if w.field:
-            norms = self._length_norms(match_field, [ids for _, _, ids, _ in found])
-            pseudos = [tf / norm for (_, _, _, tf), norm in zip(found, norms, strict=True)]
+            pseudo = np.concatenate([tf for _, _, _, tf in found]) / self.snap.length_norm(match_field, ids)
         else:
-            pseudos = pseudo_frequencies(found, postings, self.snap.length_norm)
-        return best_variant([ids for _, _, ids, _ in found],
-                            [self._variant_score(wt, self.snap.live_count(ids), pseudo)
-                             for (_, wt, ids, _), pseudo in zip(found, pseudos, strict=True)])
+            pseudo = pseudo_frequencies(found, postings, self.snap.length_norm, split=False)
+        # each variant's weight and idf, then every variant's scores at once (a prefix's dozens of words)
+        factor = np.array([wt * self.snap.idf(self.snap.live_count(vids)) for _, wt, vids, _ in found],
+                          dtype=pseudo.dtype)  # as the weight would multiply each variant's own array
+        scores = (np.repeat(factor, [len(vids) for _, _, vids, _ in found]) * saturate(pseudo)).astype(np.float32)
+        return (ids, scores) if len(found) == 1 else best_of(ids, scores)
 
     def _variant_score(self, weight: float, df: int, pseudo: np.ndarray) -> np.ndarray:
         return (weight * self.snap.idf(df) * saturate(pseudo)).astype(np.float32)
@@ -411,13 +431,6 @@ class Executor:
                                       pseudo_of[v][0] if len(pseudo_of[v]) == 1 else np.concatenate(pseudo_of[v]))
                   for v in order]
         return best_variant(joined, scores)
-
-    def _length_norms(self, field: str, id_lists: list[np.ndarray]) -> list[np.ndarray]:
-        """``Snapshot.length_norm`` of ``field`` for each of ``id_lists``, read in one gather."""
-        if len(id_lists) == 1:
-            return [self.snap.length_norm(field, id_lists[0])]
-        norms = self.snap.length_norm(field, np.concatenate(id_lists))
-        return np.split(norms, np.cumsum([len(ids) for ids in id_lists[:-1]]))
 
     def phrase(self, p: Phrase) -> Part:
         # Candidates: documents with every word; then the indexed word pairs (and title positions).

@@ -243,7 +243,7 @@ class Facets:
         if len(uniq) > limit:
             top = np.argpartition(counts, -limit)[-limit:]
             uniq, counts = uniq[top], counts[top]
-        dictionary = self.engine.dictionaries[field]
-        out = [(dictionary.values[int(u)], int(c)) for u, c in zip(uniq, counts, strict=True)]
+        values = self.engine.dictionaries[field].values
+        out = [(values[u], c) for u, c in zip(uniq.tolist(), counts.tolist(), strict=True)]
         out.sort(key=lambda x: (-x[1], x[0]))
         return out

@@ -205,15 +205,16 @@ class TermKeys:
 
     def __init__(self, pairs: list[tuple[str, str]]):
         self.pairs = pairs
-        self.btexts = [t.encode("utf-8") for _, t in pairs]
-        fields = {f for f, _ in pairs}
-        if len(fields) == 1:  # many words of one field (spelling candidates): no sorting out
-            self.hashes = term_hashes(fields.pop(), self.btexts)
+        self.btexts = btexts = [t.encode("utf-8") for _, t in pairs]
+        at_of: dict[str, list[int]] = {}
+        for i, (f, _) in enumerate(pairs):
+            at_of.setdefault(f, []).append(i)
+        if len(at_of) == 1:  # many words of one field (spelling candidates): no sorting out
+            self.hashes = term_hashes(next(iter(at_of)), btexts)
         else:
             self.hashes = np.zeros(len(pairs), dtype=np.uint64)
-            for field in fields:
-                at = [i for i, (f, _) in enumerate(pairs) if f == field]
-                self.hashes[at] = term_hashes(field, [self.btexts[i] for i in at])
+            for field, at in at_of.items():
+                self.hashes[at] = term_hashes(field, [btexts[i] for i in at])
         self.hash_list = self.hashes.tolist()  # as Python numbers, for a small segment's dict
 
 
@@ -678,6 +679,9 @@ class LRUCache:
 DICT_TERMS_MAX = 16_384
 #: ... for at most this many terms at once (a spelling's hundreds of candidates: one sorted search).
 DICT_KEYS_MAX = 48
+#: Up to this many terms found in a segment are read one by one; more (a prefix's words) with one
+#: numpy call per array for all of them.
+FEW_KEYS = 6
 
 
 class Sidecar:
@@ -772,16 +776,41 @@ class Sidecar:
                     if t >= 0:
                         yield i, t
             return
-        at = hashes.searchsorted(keys.hashes)
-        for i in np.flatnonzero(hashes[np.minimum(at, len(hashes) - 1)] == keys.hashes).tolist():
-            t = self._verify(keys.pairs[i][0], keys.btexts[i], keys.hashes[i], int(at[i]))
-            if t >= 0:
+        at = np.minimum(hashes.searchsorted(keys.hashes), len(hashes) - 1)
+        hit = np.flatnonzero(hashes[at] == keys.hashes)
+        if len(hit) <= FEW_KEYS:
+            for i in hit.tolist():
+                t = self._verify(keys.pairs[i][0], keys.btexts[i], keys.hashes[i], int(at[i]))
+                if t >= 0:
+                    yield i, t
+            return
+        # the found hashes' first terms and their texts' bounds read at once (a prefix's dozens of
+        # words: numpy's scalar reads, one by one, cost more than the look-up)
+        first = at[hit]
+        ts = self.hash_term[first]
+        term_off, terms, fields = self.term_off, self.terms, self.fields
+        for i, j, t, a, b in zip(hit.tolist(), first.tolist(), ts.tolist(), term_off[ts].tolist(),
+                                 term_off[ts + 1].tolist(), strict=True):
+            field, btext = keys.pairs[i][0], keys.btexts[i]
+            rng = fields.get(field)
+            if rng is not None and rng[0] <= t < rng[1] and b - a == len(btext) and terms[a:b].tobytes() == btext:
                 yield i, t
+            else:  # another term of the same hash first (rare): the entries of the hash in turn
+                t = self._verify(field, btext, keys.hashes[i], j)
+                if t >= 0:
+                    yield i, t
 
     def found(self, keys: TermKeys) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
         """(i, its postings) of each of ``keys`` the segment holds (most segments hold few of them)."""
-        for i, t in self._term_ids(keys):
-            yield i, self._postings_of(t)
+        held = list(self._term_ids(keys))
+        if len(held) <= FEW_KEYS:
+            for i, t in held:
+                yield i, self._postings_of(t)
+            return
+        ts = np.fromiter((t for _, t in held), dtype=np.int64, count=len(held))
+        docs, tf = self.docs, self.tf
+        for (i, _), a, b in zip(held, self.post_off[ts].tolist(), self.post_off[ts + 1].tolist(), strict=True):
+            yield i, (docs[a:b], tf[a:b])
 
     def doc_frequency(self, field: str, term: str) -> int:
         t = self.term_id(field, term)

@@ -9,6 +9,8 @@ from array import array
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 
@@ -17,9 +19,10 @@ from opac.search import index as idx
 from opac.search.analysis import query_variants
 from opac.search.documents import build_document
 from opac.search.engine import Engine, Snapshot, WordResults
-from opac.search.executor import Executor, filter_mask
+from opac.search.executor import Executor, filter_mask, pseudo_frequencies
 from opac.search.query import Word, YearRange, parse
 from opac.search.schema import TEXT_FIELDS
+from opac.search import segments
 from opac.search.segments import (
     EMPTY_IDS,
     SIDECAR_PREFIX,
@@ -197,7 +200,11 @@ def test_a_damaged_sidecar_makes_the_index_corrupt(index_dir, damage):
         Snapshot(Engine(), ix.searcher())
 
 
-def test_many_terms_looked_up_at_once_read_as_one_by_one(index_dir, tmp_path):
+@pytest.mark.parametrize("few_keys", [0, 6])  # found terms read one by one, or all at once
+@pytest.mark.parametrize("dict_terms", [0, segments.DICT_TERMS_MAX])  # a sorted search, or a small segment's dict
+def test_many_terms_looked_up_at_once_read_as_one_by_one(index_dir, tmp_path, monkeypatch, few_keys, dict_terms):
+    monkeypatch.setattr(segments, "FEW_KEYS", few_keys)
+    monkeypatch.setattr(segments, "DICT_TERMS_MAX", dict_terms)
     pairs = [("all", "laskar"), ("title", "pelangi"), ("all", "_pustaka"), ("author", "hirata"), ("all", "nothing"),
              ("subject", "laskar"), ("f_type", "book"), ("nofield", "laskar"), ("title", "pelangi")]
     keys = TermKeys(pairs + [("title", "littéraire")])
@@ -206,11 +213,16 @@ def test_many_terms_looked_up_at_once_read_as_one_by_one(index_dir, tmp_path):
         snap = snapshot(path)
         assert all(isinstance(leaf.store, Sidecar) == sidecar for leaf in snap.leaves)
         got = snap.postings_many(pairs)
-        held = [(f, t) for f, t in pairs if len(snap.postings(f, t)[0])]
+
+        def one_by_one(f, t):  # each segment's own look-up of one term
+            found = [(leaf.store.postings(f, t), leaf.offset) for leaf in snap.leaves]
+            return ([d for (ids, _), off in found for d in (ids + off).tolist()],
+                    [x for (_, tf), _ in found for x in tf.tolist()])
+
+        held = [(f, t) for f, t in pairs if one_by_one(f, t)[0]]
         assert set(got) == set(held) and ("all", "_pustaka") in got and ("all", "nothing") not in got
         for key, (docs, tf) in got.items():
-            want = snap.postings(*key)
-            assert docs.tolist() == want[0].tolist() and tf.tolist() == want[1].tolist()
+            assert (docs.tolist(), tf.tolist()) == one_by_one(*key), key
 
 
 def test_a_merge_writes_one_sidecar_and_the_next_write_removes_the_dead_ones(index_dir):
@@ -530,3 +542,38 @@ def test_average_lengths_are_exact_whatever_the_segments(index_dir):
         lengths = np.concatenate([snap.leaf_lengths(leaf, f)[leaf.live if leaf.live is not None else slice(None)]
                                   for leaf in snap.leaves]).astype(np.float64)
         assert snap.avg_length(f) == max(lengths.sum() / len(lengths), 1.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_pseudo_frequencies_of_terms_taken_together_are_each_terms_own(data):
+    """BM25F's pseudo-frequencies of several terms at once (one sorted search per field, keyed by
+    term and document) equal each term's computed alone, field by field."""
+    n_terms = data.draw(st.integers(1, 6))
+    found, postings = [], {}
+    for k in range(n_terms):
+        ids = np.array(sorted(data.draw(st.sets(st.integers(0, 60), min_size=1, max_size=15))), dtype=np.int32)
+        tf = np.array(data.draw(st.lists(st.integers(1, 6), min_size=len(ids), max_size=len(ids))), dtype=np.int32)
+        found.append((f"t{k}", 1.0, ids, tf))
+        for f in TEXT_FIELDS:
+            if f != "all" and data.draw(st.booleans()):
+                held = np.array(sorted(data.draw(st.sets(st.sampled_from(ids.tolist()), min_size=1))), dtype=np.int32)
+                postings[f, f"t{k}"] = (held, np.array(data.draw(st.lists(st.integers(1, 4), min_size=len(held),
+                                                                           max_size=len(held))), dtype=np.int32))
+
+    def norm(field, ids):
+        return 1.0 + (ids % 7) / (3.0 + len(field))
+
+    got = pseudo_frequencies(found, postings, norm)
+    for (term, _, ids, tf), pseudo in zip(found, got, strict=True):
+        want = np.zeros(len(ids))
+        rest = tf.astype(np.float64)
+        for f, weight in TEXT_FIELDS.items():
+            if f != "all" and (f, term) in postings:
+                fids, ftf = postings[f, term]
+                at = np.searchsorted(ids, fids)
+                want[at] += weight * ftf / norm(f, fids)
+                rest[at] -= ftf
+        want += TEXT_FIELDS["all"] * np.maximum(rest, 0) / norm("all", ids)
+        assert np.allclose(pseudo, want, rtol=1e-5), (term, pseudo, want)
+    assert np.array_equal(np.concatenate(got), pseudo_frequencies(found, postings, norm, split=False))
