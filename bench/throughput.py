@@ -269,7 +269,7 @@ def report(results: dict, workers: int, seconds: float, n_cold: int, n_pool: int
         print(f"  {name:<14} {cells[0]}   {cells[1]}")
     rounds = {name: r["cold_rounds"] for name, r in results.items() if len(r.get("cold_rounds", ())) > 1}
     if rounds:
-        print(f"\n  cold req/s of each round (the median above): "
+        print("\n  cold req/s of each round (the median above): "
               + "; ".join(f"{name} " + ", ".join(f"{x:,.0f}" for x in each) for name, each in rounds.items()))
 
     def ratio(a, b, ph):

@@ -16,13 +16,13 @@ from whoosh.codec.whoosh3 import W3Codec
 
 from opac.catalog.models import Record
 from opac.search import index as idx
+from opac.search import segments
 from opac.search.analysis import query_variants
 from opac.search.documents import build_document
 from opac.search.engine import Engine, Snapshot, WordResults
 from opac.search.executor import Executor, filter_mask, pseudo_frequencies
 from opac.search.query import Word, YearRange, parse
 from opac.search.schema import TEXT_FIELDS
-from opac.search import segments
 from opac.search.segments import (
     EMPTY_IDS,
     SIDECAR_PREFIX,
