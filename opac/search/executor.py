@@ -60,6 +60,15 @@ class Part:
     matched: np.ndarray
     at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
+    @property
+    def size(self) -> int:
+        """How many documents it matches (at most: a ``LazyWord``'s estimate)."""
+        return len(self.matched)
+
+    def within(self, docs: np.ndarray) -> np.ndarray:
+        """Those of ``docs`` (sorted) it matches."""
+        return intersect(docs, self.matched)
+
 
 def scored(ids: np.ndarray, score: np.ndarray, match: np.ndarray | None = None) -> Part:
     """The Part of a clause that scores ``ids`` (sorted) with ``score`` and matches those of
@@ -221,6 +230,82 @@ def pseudo_frequencies(found: list[tuple], postings: dict, norm, split: bool = T
     return np.split(pseudo, starts[1:]) if split else pseudo
 
 
+@dataclass(frozen=True)
+class LazyCheck:
+    """What a ``LazyWord`` leaves to tell whether a query's result holds in a later snapshot: the
+    live document frequency of each of its variants found, with N, the average lengths and the
+    segments it was looked up in (``Executor.holds``)."""
+
+    word: Word
+    dfs: tuple[tuple[str, int], ...]
+    doc_count: int
+    avg_lengths: tuple[float, ...]
+    segids: frozenset
+
+
+class LazyWord:
+    """A plain word whose scores are needed only where the query's other clauses match too (the
+    words of an AND of several clauses, of a phrase): its documents are found without scoring, and
+    its BM25F scores computed only at the documents asked for (``at``) — for a frequent word a few
+    dozen documents instead of thousands. The scores are bit for bit those of ``Executor._word``:
+    the same operations in the same order, on fewer elements. Quacks like ``Part``."""
+
+    def __init__(self, ex: Executor, w: Word, fields: list[str], found: list[tuple[str, float]], postings: dict):
+        self.ex, self.w, self.found, self.postings = ex, w, found, postings
+        self.field = fields[0]  # the field the word matches in ("all": every text field)
+        self.variant_ids = [postings[self.field, t][0] for t, _ in found]
+        self.dfs = [ex.snap.live_count(ids) for ids in self.variant_ids]
+        self.size = sum(len(ids) for ids in self.variant_ids)
+
+    @cached_property
+    def matched(self) -> np.ndarray:
+        return union(self.variant_ids)
+
+    def within(self, docs: np.ndarray) -> np.ndarray:
+        keep = contains(self.variant_ids[0], docs)
+        for ids in self.variant_ids[1:]:
+            keep |= contains(ids, docs)
+        return docs[keep]
+
+    def at(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        snap = self.ex.snap
+        hit = np.zeros(len(docs), dtype=bool)
+        best = np.zeros(len(docs), dtype=np.float32)
+        for (term, weight), ids, df in zip(self.found, self.variant_ids, self.dfs, strict=True):
+            where = positions(ids, docs)
+            present = where >= 0
+            if not present.any():
+                continue
+            d, tf = docs[present], self.postings[self.field, term][1][where[present]]
+            pseudo = tf / snap.length_norm(self.field, d) if self.w.field else self._pseudo(term, d, tf)
+            best[present] = np.maximum(best[present], self.ex._variant_score(weight, df, pseudo))
+            hit |= present
+        return hit, best
+
+    def _pseudo(self, term: str, d: np.ndarray, tf: np.ndarray) -> np.ndarray:
+        """``pseudo_frequencies`` of one term at its documents ``d`` (``tf``: its frequencies there in "all")."""
+        snap = self.ex.snap
+        pseudo = np.zeros(len(d), dtype=np.float32)
+        rest = tf.astype(np.float32)
+        for f, weight in TEXT_FIELDS.items():
+            if f == "all" or (f, term) not in self.postings:
+                continue
+            fids, ftf = self.postings[f, term]
+            where = positions(fids, d)
+            ok = where >= 0
+            if ok.any():
+                ftf = ftf[where[ok]]
+                pseudo[ok] += weight * ftf / snap.length_norm(f, d[ok])
+                rest[ok] -= ftf
+        pseudo += TEXT_FIELDS["all"] * np.maximum(rest, 0.0) / snap.length_norm("all", d)
+        return pseudo
+
+    def check(self) -> LazyCheck:
+        snap = self.ex.snap
+        return LazyCheck(self.w, tuple((t, df) for (t, _), df in zip(self.found, self.dfs, strict=True)),
+                         snap.doc_count, self.ex._avg_lengths(self.w), frozenset(leaf.segid for leaf in snap.leaves))
+
+
 class Executor:
     def __init__(self, snap, prefix_limit: int = 64, fuzzy: bool = True):
         self.snap = snap
@@ -234,6 +319,8 @@ class Executor:
         #: it looked for (``_compounds``): what ``holds`` checks a later snapshot against.
         self.used: list[tuple[tuple, Word, weakref.ref]] = []
         self.closed_forms: dict[str, bool] = {}
+        #: The words scored only at some documents (``LazyWord``), for ``holds`` too.
+        self.lazy_used: list[LazyCheck] = []
 
     # -- clauses -----------------------------------------------------------------------
 
@@ -257,10 +344,34 @@ class Executor:
                 found.update(self.snap.postings_many([(f, t) for t, _ in more for f in fields]))
         return variants, found
 
-    def word(self, w: Word) -> Part:
-        """Documents and scores of one word."""
+    def word(self, w: Word, lazy: bool = False) -> Part | LazyWord:
+        """Documents and scores of one word; ``lazy``: its scores will be asked for at a few of its
+        documents only (a ``LazyWord`` unless its whole result is kept already)."""
+        if lazy and not w.prefix:
+            part = self._lazy_word(w)
+            if part is not None:
+                return part
         cached = self._word_result(w)
         return scored(cached.ids, cached.score)
+
+    def _lazy_word(self, w: Word) -> LazyWord | None:
+        """A plain word found in the index, not kept whole yet, as a ``LazyWord`` (None otherwise:
+        a word with corrections is looked up whole)."""
+        if self.snap.words.get(self._word_key(w), self.snap.word_step) is not None:
+            return None
+        fields = self._fields(w)
+        variants = query_variants(w.text)
+        postings = self.snap.postings_many([(f, t) for t, _ in variants for f in fields])
+        found = [(t, wt) for t, wt in variants if (fields[0], t) in postings]
+        if not found:
+            return None
+        self.matched_words.add(w.text)
+        part = LazyWord(self, w, fields, found, postings)
+        self.lazy_used.append(part.check())
+        return part
+
+    def _word_key(self, w: Word) -> tuple:
+        return ("word", w.text, w.field, w.prefix, self.fuzzy, self.prefix_limit)
 
     def word_scores(self, w: Word) -> tuple[np.ndarray, np.ndarray]:
         """The documents one word scores (sorted, read-only) and its score in each."""
@@ -271,7 +382,7 @@ class Executor:
         """Words recur across different queries far more than whole queries do, so a word's result
         is kept (matching documents and their scores, with the spelling correction it needed),
         across the commits that leave it valid (``engine.WordResults``, ``_still_valid``)."""
-        key = ("word", w.text, w.field, w.prefix, self.fuzzy, self.prefix_limit)
+        key = self._word_key(w)
         words, step = self.snap.words, self.snap.word_step
         got = words.get(key, step)
         cached = None
@@ -296,13 +407,17 @@ class Executor:
         self.used.append((key, w, weakref.ref(cached)))
         return cached
 
-    def holds(self, used: list[tuple[tuple, Word, weakref.ref]], closed_forms: dict[str, bool]) -> bool:
+    def holds(self, used: list[tuple[tuple, Word, weakref.ref]], closed_forms: dict[str, bool],
+              lazy: list[LazyCheck] = ()) -> bool:
         """Whether what an executor of an earlier snapshot of this generation used (its ``used``
         and ``closed_forms``) is as it was in this one: each word result is still the one kept
         (``engine.WordResults``: the same object, valid here by ``_still_valid``) and the same
         adjacent words form closed forms. A query built only of such words then evaluates as it
         did, to the same documents and scores (its documents are unchanged: the per-document
-        values a query reads, its filters and facets, are theirs)."""
+        values a query reads, its filters and facets, are theirs). A word scored lazily (``lazy``)
+        holds as long as ``_lazy_still_valid``."""
+        if not all(self._lazy_still_valid(check) for check in lazy):
+            return False
         words, step = self.snap.words, self.snap.word_step
         for key, w, ref in used:
             got = words.get(key, step)
@@ -314,6 +429,20 @@ class Executor:
                     return False
                 words.put(key, result, step, result.nbytes)
         return all(self.snap.has_term("all", joined) == held for joined, held in closed_forms.items())
+
+    def _lazy_still_valid(self, c: LazyCheck) -> bool:
+        """Whether a lazily scored word (``LazyWord.check``) scores as it did: N and its fields'
+        average lengths as they were, no segment added since holds it, and each variant's live
+        document frequency unchanged (a deleted document that held it lowers it)."""
+        w = c.word
+        if self.snap.doc_count != c.doc_count or self._avg_lengths(w) != c.avg_lengths:
+            return False
+        field = self._fields(w)[0]
+        keys = _word_keys(w.text, (field,))
+        if any(next(leaf.store.found(keys), None) is not None for leaf in self.snap.leaves if leaf.segid not in c.segids):
+            return False
+        postings = self.snap.postings_many([(field, t) for t, _ in c.dfs])
+        return all((field, t) in postings and self.snap.live_count(postings[field, t][0]) == df for t, df in c.dfs)
 
     def _fields(self, w: Word) -> list[str]:
         return [w.field] if w.field else list(TEXT_FIELDS)
@@ -434,12 +563,11 @@ class Executor:
 
     def phrase(self, p: Phrase) -> Part:
         # Candidates: documents with every word; then the indexed word pairs (and title positions).
-        words = []
+        lazy = len(p.words) >= 2  # the words score only where the phrase is
+        words = [self.word(Word(text=text, field=p.field if p.field != "all" else None), lazy=lazy) for text in p.words]
         found = self.snap.all_live_ids() if not p.words else None
-        for text in p.words:
-            part = self.word(Word(text=text, field=p.field if p.field != "all" else None))
-            words.append(part)
-            found = part.matched if found is None else intersect(found, part.matched)
+        for part in sorted(words, key=lambda part: part.size):  # the rarest word first
+            found = part.matched if found is None else part.within(found)
             if not len(found):
                 break
         factor = None
@@ -523,9 +651,10 @@ class Executor:
             i += 1
         return out
 
-    def clause(self, c: Clause) -> Part:
+    def clause(self, c: Clause, lazy: bool = False) -> Part | LazyWord:
+        """A clause's Part; ``lazy``: its scores will be asked for only where other clauses match too."""
         if isinstance(c, Word):
-            return self.word(c)
+            return self.word(c, lazy=lazy)
         if isinstance(c, Compound):
             return self.compound(c)
         if isinstance(c, Phrase):
@@ -559,11 +688,12 @@ class Executor:
             scoring = [self.clause(c) for c in required]
             docs = union([p.matched for p in scoring])
         elif required:
+            # each clause's documents, then their intersection from the rarest clause on; with
+            # several clauses, a word not kept yet is scored only in the intersection (``LazyWord``)
+            scoring = [self.clause(c, lazy=len(required) >= 2) for c in required]
             docs = None
-            for c in required:
-                part = self.clause(c)
-                scoring.append(part)
-                docs = self.snap.live_ids(part.matched) if docs is None else intersect(docs, part.matched)
+            for part in sorted(scoring, key=lambda part: part.size):
+                docs = self.snap.live_ids(part.matched) if docs is None else part.within(docs)
                 if not len(docs):
                     break
         optional_parts = [self.clause(c) for c in optional]

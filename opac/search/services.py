@@ -488,13 +488,13 @@ def _holds(si: SearchIndex, pq: ParsedQuery, ex: Executor, result: SearchResult,
             or local is not None or result.total < 3
             or not all(isinstance(c, Word) and not c.prefix for c in pq.clauses)):
         return None
-    used, closed_forms = list(ex.used), dict(ex.closed_forms)
+    used, closed_forms, lazy = list(ex.used), dict(ex.closed_forms), list(ex.lazy_used)
     union = current_app.config["UNION_SEARCH"]
 
     def holds(later: Snapshot) -> bool:
         if union and not _only_local(later):
             return False  # partners' records arrived: results fold them
-        return Executor(later, si.prefix_limit).holds(used, closed_forms)
+        return Executor(later, si.prefix_limit).holds(used, closed_forms, lazy)
 
     return holds
 

@@ -518,16 +518,34 @@ def test_what_a_query_used_holds_until_a_commit_changes_it(index_dir):
         w.commit(merge=False)
         return Snapshot(engine, ix.searcher(), words, previous=snap)
 
-    ex = Executor(snap)
+    def holds(ex, snap):
+        return Executor(snap).holds(ex.used, ex.closed_forms, ex.lazy_used)
+
+    lazy = Executor(snap)  # two words met for the first time: scored only where both are (LazyWord)
+    lazy.evaluate(parse("laskar pelangi"))
+    assert [c.word.text for c in lazy.lazy_used] == ["laskar", "pelangi"] and not lazy.used
+    for t in ("laskar", "pelangi", "hobbit"):  # each word kept whole by a search of its own ...
+        Executor(snap).evaluate(parse(t))
+    ex = Executor(snap)  # ... is then used whole
     ex.evaluate(parse("laskar pelangi"))
     hobbit = Executor(snap)
     hobbit.evaluate(parse("hobbit"))
     assert ex.closed_forms == {"laskarpelangi": False} and [u[1].text for u in ex.used] == ["laskar", "pelangi"]
-    assert Executor(snap).holds(ex.used, ex.closed_forms)
+    assert not ex.lazy_used and holds(ex, snap) and holds(lazy, snap)
     snap = commit(record(6, *BOOKS[5]))  # another book indexed again, its text the same
-    assert Executor(snap).holds(ex.used, ex.closed_forms) and Executor(snap).holds(hobbit.used, {})
+    assert holds(ex, snap) and holds(lazy, snap) and holds(hobbit, snap)
+    lazy_later = Executor(Snapshot(Engine(), ix.searcher()))  # nothing kept: lazily on this snapshot
+    lazy_later.evaluate(parse("laskar pelangi"))
     snap = commit(record(1, *BOOKS[0]))  # a Laskar Pelangi lent
-    assert not Executor(snap).holds(ex.used, ex.closed_forms) and Executor(snap).holds(hobbit.used, {})
+    assert not holds(ex, snap) and not holds(lazy, snap) and not holds(lazy_later, snap) and holds(hobbit, snap)
+    # the film of Laskar Pelangi becomes "Pelangi Sekolah" (N and every average length the same):
+    # only the document frequency of "laskar" tells
+    lazy_later = Executor(Snapshot(Engine(), ix.searcher()))
+    lazy_later.evaluate(parse("laskar pelangi"))
+    assert holds(lazy_later, snap)
+    avg = [snap.avg_length(f) for f in TEXT_FIELDS], snap.doc_count
+    snap = commit(record(3, "Pelangi Sekolah", *BOOKS[2][1:]))
+    assert ([snap.avg_length(f) for f in TEXT_FIELDS], snap.doc_count) == avg and not holds(lazy_later, snap)
     ex = Executor(snap)
     ex.evaluate(parse("laskar pelangi"))
     snap = commit(record(2, "Laskarpelangi", *BOOKS[1][1:]))  # the closed form, in place of a title as long
@@ -577,3 +595,20 @@ def test_pseudo_frequencies_of_terms_taken_together_are_each_terms_own(data):
         want += TEXT_FIELDS["all"] * np.maximum(rest, 0) / norm("all", ids)
         assert np.allclose(pseudo, want, rtol=1e-5), (term, pseudo, want)
     assert np.array_equal(np.concatenate(got), pseudo_frequencies(found, postings, norm, split=False))
+
+
+def test_a_word_scored_lazily_scores_bit_for_bit_as_kept_whole(index_dir):
+    """The words of an AND query or of a phrase, not kept yet, are scored only where the query
+    matches (``LazyWord``): the same documents and the same scores as from their whole results,
+    over two segments with a deleted document."""
+    snap = snapshot(index_dir)
+    queries = ["laskar pelangi", '"laskar pelangi"', "hirata pendidikan", "perpustakaan sekolah", "ilmu perpustakaan",
+               "title:laskar pelangi", "computers history", "pelangi -film", "laskar pelangi 2005", "fiksi indonesia"]
+    for q in queries:
+        lazy = Executor(snap).evaluate(parse(q))  # first: nothing kept (the engine is new)
+        for t in q.replace('"', "").replace("-", "").replace("title:", "").split():
+            Executor(snap).evaluate(parse(t))  # each word kept whole
+        whole = Executor(snap).evaluate(parse(q))
+        assert len(lazy.ids), q
+        assert lazy.ids.tolist() == whole.ids.tolist() and lazy.scores.tolist() == whole.scores.tolist(), q
+        snap = snapshot(index_dir)  # a new engine: nothing kept
