@@ -499,13 +499,25 @@ class Snapshot(Scoring, Phrases, Facets):
         """The stored hit summary of a document, parsed once per segment document (immutable) and
         kept with its segment's derived values (dropped when the segment leaves the index)."""
         docnum = int(docnum)
-        leaf = self.leaves[bisect_right(self._offsets, docnum) - 1]
-        share = HITS_KEPT_BYTES * leaf.store.n // max(self.N, 1)
-        cache = self.engine.segment_cached(leaf, "hits", lambda: LRUCache(share))
-        data = cache.get(docnum - leaf.offset)
+        i = bisect_right(self._offsets, docnum) - 1
+        local = docnum - self._offsets[i]
+        cache = self._hit_caches()[i]
+        data = cache.get(local)
         if data is None:
+            leaf = self.leaves[i]
             stored = self.engine.segment_cached(leaf, "stored", lambda: StoredFields(leaf.reader))
-            text = stored[docnum - leaf.offset]["hit"]
+            text = stored[local]["hit"]
             data = orjson.loads(text)  # a third of json's time
-            cache.put(docnum - leaf.offset, data, len(text))
+            cache.put(local, data, len(text))
         return data
+
+    def _hit_caches(self) -> list[LRUCache]:
+        """Each segment's parsed hit summaries (its share of HITS_KEPT_BYTES by its documents),
+        looked up once per snapshot: a page asks for twenty."""
+
+        def build():
+            n = max(self.N, 1)
+            return [self.engine.segment_cached(leaf, "hits", lambda leaf=leaf: LRUCache(HITS_KEPT_BYTES * leaf.store.n // n))
+                    for leaf in self.leaves]
+
+        return self.cached("hit caches", build)

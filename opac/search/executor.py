@@ -781,10 +781,15 @@ class Executor:
         if not phrase or not len(docs):
             return
         h = hash64(phrase)
-        exact = np.union1d(found_at(docs, self.snap.docs_with_key("title_key", h)),
-                           found_at(docs, self.snap.docs_with_key("full_title_key", h)))
-        score[exact] += EXACT_TITLE_BOOST
-        score[found_at(docs, self.snap.postings("callnumber", phrase)[0])] += EXACT_TITLE_BOOST
+        # most queries are no title and no call number: nothing looked for in docs then
+        held = [ids for ids in (self.snap.docs_with_key("title_key", h), self.snap.docs_with_key("full_title_key", h))
+                if len(ids)]
+        if held:
+            exact = found_at(docs, held[0]) if len(held) == 1 else np.union1d(*(found_at(docs, ids) for ids in held))
+            score[exact] += EXACT_TITLE_BOOST
+        shelved = self.snap.postings("callnumber", phrase)[0]
+        if len(shelved):
+            score[found_at(docs, shelved)] += EXACT_TITLE_BOOST
 
 
 def found_at(docs: np.ndarray, ids: np.ndarray) -> np.ndarray:

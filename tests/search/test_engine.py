@@ -250,6 +250,7 @@ def test_hit_summaries_are_parsed_once_per_segment_and_forgotten_with_it(index_d
     w.commit(optimize=True)  # both segments merged into one
     after = Snapshot(engine, ix.searcher())
     (merged,) = after.leaves
+    del before, first, second  # the old snapshot out of use (it keeps its segments' summaries while in use)
     held = sys.getrefcount(a)
     engine.forget_unused({merged.segid})  # as the search service does for each new generation
     assert sys.getrefcount(a) == held - 1  # the engine no longer keeps the old segment's summaries
