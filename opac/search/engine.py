@@ -28,7 +28,7 @@ from .facets import Dictionary, Facets, year_mask
 from .phrases import Phrases
 from .schema import COLUMNS
 from .scoring import Scoring
-from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, StoredFields, TermKeys, open_segment, term_keys
+from .segments import EMPTY_IDS, EMPTY_TF, LRUCache, StoredFields, TermKeys, open_segment, term_keys, unique_sorted
 from .vocabulary import FACET_FIELDS
 
 #: Masks of terms held by at least 1/MASK_KEPT_SHARE of the documents are kept per snapshot, at
@@ -326,7 +326,7 @@ class Snapshot(Scoring, Phrases, Facets):
                     out[a:b] = part[ids[a:b] - starts[i]]
             return out
         which = np.searchsorted(starts, ids, side="right") - 1
-        for i in np.unique(which).tolist():
+        for i in unique_sorted(which).tolist():
             sel = which == i
             out[sel] = parts[i][ids[sel] - starts[i]]
         return out

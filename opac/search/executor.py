@@ -32,6 +32,9 @@ FUZZY_WEIGHT = 0.55
 #: Score factor when every word pair of the query is a phrase of a heading (title, series,
 #: subject heading part); fewer pairs, proportionally less.
 PHRASE_BOOST = 1.0
+#: A word of an AND (or a phrase) more than this many times as frequent as its rarest clause is
+#: scored only where the rarest matches too (``LazyWord``); a rarer one whole (``Executor._settle``).
+LAZY_RATIO = 4
 #: How many best matches the preference among versions of one work looks at.
 VERSIONS_WINDOW = 200
 #: Query words that ask for the audiovisual version (then the film is not put after the book).
@@ -183,15 +186,19 @@ def best_of(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return ids[first], np.maximum.reduceat(scores, first)
 
 
+#: ``pseudo_frequencies`` looks more terms than this up in one sorted search per field.
+KEYED_TERMS = 8
+
+
 def pseudo_frequencies(found: list[tuple], postings: dict, norm, split: bool = True) -> list[np.ndarray] | np.ndarray:
     """BM25F's weighted, length-normalised frequency of each term of ``found`` ((term, weight,
     documents, frequencies): its postings in "all", which hold every document of the other
     fields' postings) in its documents; ``postings``: the terms' postings in the other fields,
     by (field, term); ``norm(field, ids)``: the length normalisation of ``field`` at ``ids`` (of a
-    snapshot or of one segment); ``split``: one array per term, else all of them end to end. The
-    terms are taken together: each field's postings of every term
-    found in the terms' "all" postings by one sorted search (keyed by term and document), each
-    field's lengths read once.
+    snapshot or of one segment); ``split``: one array per term, else all of them end to end. Each
+    field's lengths are read once for all the terms. A word's few variants are looked up term by
+    term (``positions``: through a table when the postings are long); many terms (a prefix's
+    dozens of words, ``KEYED_TERMS``) by one sorted search per field, keyed by term and document.
 
     >>> norm = lambda field, ids: np.ones(len(ids))
     >>> found = [("a", 1.0, np.array([1, 4]), np.array([3, 1])), ("b", 1.0, np.array([4]), np.array([2]))]
@@ -210,10 +217,14 @@ def pseudo_frequencies(found: list[tuple], postings: dict, norm, split: bool = T
         held = [(k, postings[f, term]) for k, (term, _, _, _) in enumerate(found) if (f, term) in postings]
         if not held:
             continue
-        if len(held) == 1:  # one term's (the word itself, most often) looked up in its own postings
-            k, (fids, ftf) = held[0]
-            at = positions(found[k][2], fids)
-            at[at >= 0] += starts[k]
+        if len(found) <= KEYED_TERMS:  # each term's looked up in its own postings
+            at_parts = []
+            for k, (fids, _) in held:
+                at = positions(found[k][2], fids)
+                at_parts.append(np.where(at >= 0, at + starts[k], -1))
+            at = at_parts[0] if len(held) == 1 else np.concatenate(at_parts)
+            fids = held[0][1][0] if len(held) == 1 else np.concatenate([ids for _, (ids, _) in held])
+            ftf = held[0][1][1] if len(held) == 1 else np.concatenate([tf for _, (_, tf) in held])
         else:
             if keyed is None:
                 keyed = np.repeat(np.arange(len(found), dtype=np.int64) << 32, sizes) | all_ids
@@ -366,9 +377,23 @@ class Executor:
         if not found:
             return None
         self.matched_words.add(w.text)
-        part = LazyWord(self, w, fields, found, postings)
-        self.lazy_used.append(part.check())
-        return part
+        return LazyWord(self, w, fields, found, postings)
+
+    def _settle(self, parts: list) -> list:
+        """The clauses of an AND (or a phrase's words) as they will be scored: a word not much more
+        frequent than the rarest clause (``LAZY_RATIO``) is taken whole (kept for the next search:
+        its whole scoring costs about what the intersection's would), a more frequent one stays a
+        ``LazyWord``, scored only in the intersection."""
+        smallest = min((part.size for part in parts), default=0)
+        out = []
+        for part in parts:
+            if isinstance(part, LazyWord):
+                if part.size <= LAZY_RATIO * smallest:
+                    part = self.word(part.w)
+                else:
+                    self.lazy_used.append(part.check())
+            out.append(part)
+        return out
 
     def _word_key(self, w: Word) -> tuple:
         return ("word", w.text, w.field, w.prefix, self.fuzzy, self.prefix_limit)
@@ -565,6 +590,7 @@ class Executor:
         # Candidates: documents with every word; then the indexed word pairs (and title positions).
         lazy = len(p.words) >= 2  # the words score only where the phrase is
         words = [self.word(Word(text=text, field=p.field if p.field != "all" else None), lazy=lazy) for text in p.words]
+        words = self._settle(words) if lazy else words
         found = self.snap.all_live_ids() if not p.words else None
         for part in sorted(words, key=lambda part: part.size):  # the rarest word first
             found = part.matched if found is None else part.within(found)
@@ -691,6 +717,7 @@ class Executor:
             # each clause's documents, then their intersection from the rarest clause on; with
             # several clauses, a word not kept yet is scored only in the intersection (``LazyWord``)
             scoring = [self.clause(c, lazy=len(required) >= 2) for c in required]
+            scoring = self._settle(scoring) if len(required) >= 2 else scoring
             docs = None
             for part in sorted(scoring, key=lambda part: part.size):
                 docs = self.snap.live_ids(part.matched) if docs is None else part.within(docs)
@@ -785,7 +812,7 @@ class Executor:
         held = [ids for ids in (self.snap.docs_with_key("title_key", h), self.snap.docs_with_key("full_title_key", h))
                 if len(ids)]
         if held:
-            exact = found_at(docs, held[0]) if len(held) == 1 else np.union1d(*(found_at(docs, ids) for ids in held))
+            exact = found_at(docs, held[0]) if len(held) == 1 else union([found_at(docs, ids) for ids in held])
             score[exact] += EXACT_TITLE_BOOST
         shelved = self.snap.postings("callnumber", phrase)[0]
         if len(shelved):

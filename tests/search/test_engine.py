@@ -16,7 +16,7 @@ from whoosh.codec.whoosh3 import W3Codec
 
 from opac.catalog.models import Record
 from opac.search import index as idx
-from opac.search import segments
+from opac.search import executor, segments
 from opac.search.analysis import query_variants
 from opac.search.documents import build_document
 from opac.search.engine import Engine, Snapshot, WordResults
@@ -502,7 +502,7 @@ def test_word_results_carry_over_the_commits_that_leave_them_valid(index_dir):
     assert not any(edited[w] is merged[w] for w in queries if w.field != "author")
 
 
-def test_what_a_query_used_holds_until_a_commit_changes_it(index_dir):
+def test_what_a_query_used_holds_until_a_commit_changes_it(index_dir, monkeypatch):
     """``Executor.holds``: a query's word results and the closed forms it looked for (whether
     "laskar pelangi" is also written "laskarpelangi") hold in a later snapshot while the commits
     between leave them as they were; a lent copy of one of its books, or a new record holding the
@@ -522,7 +522,11 @@ def test_what_a_query_used_holds_until_a_commit_changes_it(index_dir):
     def holds(ex, snap):
         return Executor(snap).holds(ex.used, ex.closed_forms, ex.lazy_used)
 
-    lazy = Executor(snap)  # two words met for the first time: scored only where both are (LazyWord)
+    as_often = Executor(snap)  # two words as frequent as each other: both scored whole
+    as_often.evaluate(parse("laskar pelangi"))
+    assert not as_often.lazy_used and [u[1].text for u in as_often.used] == ["laskar", "pelangi"]
+    monkeypatch.setattr(executor, "LAZY_RATIO", 0)  # every word met for the first time is lazy
+    lazy = Executor(Snapshot(Engine(), ix.searcher()))  # nothing kept: scored only where both words are (LazyWord)
     lazy.evaluate(parse("laskar pelangi"))
     assert [c.word.text for c in lazy.lazy_used] == ["laskar", "pelangi"] and not lazy.used
     for t in ("laskar", "pelangi", "hobbit"):  # each word kept whole by a search of its own ...
@@ -566,8 +570,8 @@ def test_average_lengths_are_exact_whatever_the_segments(index_dir):
 @settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_pseudo_frequencies_of_terms_taken_together_are_each_terms_own(data):
-    """BM25F's pseudo-frequencies of several terms at once (one sorted search per field, keyed by
-    term and document) equal each term's computed alone, field by field."""
+    """BM25F's pseudo-frequencies of several terms at once (term by term, or one sorted search per
+    field keyed by term and document) equal each term's computed alone, field by field."""
     n_terms = data.draw(st.integers(1, 6))
     found, postings = [], {}
     for k in range(n_terms):
@@ -583,7 +587,13 @@ def test_pseudo_frequencies_of_terms_taken_together_are_each_terms_own(data):
     def norm(field, ids):
         return 1.0 + (ids % 7) / (3.0 + len(field))
 
-    got = pseudo_frequencies(found, postings, norm)
+    keyed = data.draw(st.sampled_from([0, executor.KEYED_TERMS]))  # one sorted search per field, or term by term
+    default, executor.KEYED_TERMS = executor.KEYED_TERMS, keyed
+    try:
+        got = pseudo_frequencies(found, postings, norm)
+        whole = pseudo_frequencies(found, postings, norm, split=False)
+    finally:
+        executor.KEYED_TERMS = default
     for (term, _, ids, tf), pseudo in zip(found, got, strict=True):
         want = np.zeros(len(ids))
         rest = tf.astype(np.float64)
@@ -595,18 +605,21 @@ def test_pseudo_frequencies_of_terms_taken_together_are_each_terms_own(data):
                 rest[at] -= ftf
         want += TEXT_FIELDS["all"] * np.maximum(rest, 0) / norm("all", ids)
         assert np.allclose(pseudo, want, rtol=1e-5), (term, pseudo, want)
-    assert np.array_equal(np.concatenate(got), pseudo_frequencies(found, postings, norm, split=False))
+    assert np.array_equal(np.concatenate(got), whole)
 
 
-def test_a_word_scored_lazily_scores_bit_for_bit_as_kept_whole(index_dir):
+def test_a_word_scored_lazily_scores_bit_for_bit_as_kept_whole(index_dir, monkeypatch):
     """The words of an AND query or of a phrase, not kept yet, are scored only where the query
     matches (``LazyWord``): the same documents and the same scores as from their whole results,
     over two segments with a deleted document."""
+    monkeypatch.setattr(executor, "LAZY_RATIO", 0)  # every word met for the first time is lazy
     snap = snapshot(index_dir)
     queries = ["laskar pelangi", '"laskar pelangi"', "hirata pendidikan", "perpustakaan sekolah", "ilmu perpustakaan",
                "title:laskar pelangi", "computers history", "pelangi -film", "laskar pelangi 2005", "fiksi indonesia"]
     for q in queries:
-        lazy = Executor(snap).evaluate(parse(q))  # first: nothing kept (the engine is new)
+        first = Executor(snap)
+        lazy = first.evaluate(parse(q))  # first: nothing kept (the engine is new)
+        assert first.lazy_used or q == "pelangi -film", q  # (one required word: nothing to intersect)
         for t in q.replace('"', "").replace("-", "").replace("title:", "").split():
             Executor(snap).evaluate(parse(t))  # each word kept whole
         whole = Executor(snap).evaluate(parse(q))
