@@ -15,8 +15,8 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 
 from opac.catalog.models import Record
-from opac.search import index as idx
 from opac.search import executor, segments
+from opac.search import index as idx
 from opac.search.analysis import query_variants
 from opac.search.documents import build_document
 from opac.search.engine import Engine, Snapshot, WordResults
