@@ -6,6 +6,8 @@ from flask import current_app, g, request
 from flask_babel import get_locale, get_translations
 from jinja2.ext import _make_new_gettext, _make_new_ngettext, _make_new_npgettext, _make_new_pgettext
 
+from .web import add_vary
+
 LANG_COOKIE = "lang"
 
 
@@ -76,5 +78,6 @@ def init_app(app) -> None:
         if lang in app.config["LANGUAGES"] and request.cookies.get(LANG_COOKIE) != lang:
             resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax",
                             secure=app.config["SESSION_COOKIE_SECURE"], httponly=False)
-        resp.vary.add("Cookie")
+        add_vary(resp, "Cookie")
         return resp
+
