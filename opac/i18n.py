@@ -80,4 +80,3 @@ def init_app(app) -> None:
                             secure=app.config["SESSION_COOKIE_SECURE"], httponly=False)
         add_vary(resp, "Cookie")
         return resp
-
