@@ -417,9 +417,8 @@ class Snapshot(Scoring, Phrases, Facets):
         """The postings of many (field, term) pairs, as ``postings`` gives them, of those some
         segment holds: each segment's dictionary is searched once for all of them."""
         keys = term_keys(tuple(pairs))
-        if len(self.leaves) == 1:  # one segment (a rebuilt index before the desk's first change)
-            leaf = self.leaves[0]
-            return {pairs[i]: (ids + leaf.offset if leaf.offset else ids, tf) for i, (ids, tf) in leaf.store.found(keys)}
+        if len(self.leaves) == 1:  # one segment (a rebuilt index before the desk's first change): numbers as they are
+            return {pairs[i]: got for i, got in self.leaves[0].store.found(keys)}
         parts: dict[int, tuple[list, list]] = {}
         for leaf, may in zip(self.leaves, self.may_hold(keys), strict=True):
             if not may:

@@ -294,22 +294,17 @@ class LazyWord:
         return hit, best
 
     def _pseudo(self, term: str, d: np.ndarray, tf: np.ndarray) -> np.ndarray:
-        """``pseudo_frequencies`` of one term at its documents ``d`` (``tf``: its frequencies there in "all")."""
-        snap = self.ex.snap
-        pseudo = np.zeros(len(d), dtype=np.float32)
-        rest = tf.astype(np.float32)
-        for f, weight in TEXT_FIELDS.items():
-            if f == "all" or (f, term) not in self.postings:
-                continue
-            fids, ftf = self.postings[f, term]
-            where = positions(fids, d)
-            ok = where >= 0
-            if ok.any():
-                ftf = ftf[where[ok]]
-                pseudo[ok] += weight * ftf / snap.length_norm(f, d[ok])
-                rest[ok] -= ftf
-        pseudo += TEXT_FIELDS["all"] * np.maximum(rest, 0.0) / snap.length_norm("all", d)
-        return pseudo
+        """``pseudo_frequencies`` of one term at its documents ``d`` (``tf``: its frequencies there in
+        "all"): the term's postings in the other fields cut to ``d`` first (a few documents found in
+        long lists, not the lists in ``d``)."""
+        near = {}
+        for f in TEXT_FIELDS:
+            if f != "all" and (f, term) in self.postings:
+                fids, ftf = self.postings[f, term]
+                where = positions(fids, d)
+                ok = where >= 0
+                near[f, term] = d[ok], ftf[where[ok]]
+        return pseudo_frequencies([(term, 1.0, d, tf)], near, self.ex.snap.length_norm, split=False)
 
     def check(self) -> LazyCheck:
         snap = self.ex.snap
@@ -395,6 +390,15 @@ class Executor:
             out.append(part)
         return out
 
+    def _intersection(self, parts: list) -> np.ndarray:
+        """The live documents every one of ``parts`` matches, from the rarest on."""
+        docs = None
+        for part in sorted(parts, key=lambda part: part.size):
+            docs = self.snap.live_ids(part.matched) if docs is None else part.within(docs)
+            if not len(docs):
+                break
+        return docs
+
     def _word_key(self, w: Word) -> tuple:
         return ("word", w.text, w.field, w.prefix, self.fuzzy, self.prefix_limit)
 
@@ -462,10 +466,9 @@ class Executor:
         w = c.word
         if self.snap.doc_count != c.doc_count or self._avg_lengths(w) != c.avg_lengths:
             return False
-        field = self._fields(w)[0]
-        keys = _word_keys(w.text, (field,))
-        if any(next(leaf.store.found(keys), None) is not None for leaf in self.snap.leaves if leaf.segid not in c.segids):
+        if self._held_in(w, [leaf for leaf in self.snap.leaves if leaf.segid not in c.segids]):
             return False
+        field = self._fields(w)[0]
         postings = self.snap.postings_many([(field, t) for t, _ in c.dfs])
         return all((field, t) in postings and self.snap.live_count(postings[field, t][0]) == df for t, df in c.dfs)
 
@@ -487,9 +490,13 @@ class Executor:
             return False
         if len(deleted) and contains(result.ids, deleted).any():
             return False
-        keys = _word_keys(w.text, (self._fields(w)[0],))  # a word matches by its variants in this field
-        return not any(next(leaf.store.found(keys), None) is not None for leaf in self.snap.leaves
-                       if leaf.segid in segids)
+        return not self._held_in(w, [leaf for leaf in self.snap.leaves if leaf.segid in segids])
+
+    def _held_in(self, w: Word, leaves: list) -> bool:
+        """Whether any of ``leaves`` (segments added since a result) holds a variant of ``w`` in the
+        field it matches in."""
+        keys = _word_keys(w.text, (self._fields(w)[0],))
+        return any(next(leaf.store.found(keys), None) is not None for leaf in leaves)
 
     def _word(self, w: Word) -> tuple[np.ndarray, np.ndarray]:
         """BM25F: a term's frequencies in the title, author and subject fields and in the rest
@@ -523,13 +530,17 @@ class Executor:
         else:
             pseudo = pseudo_frequencies(found, postings, self.snap.length_norm, split=False)
         # each variant's weight and idf, then every variant's scores at once (a prefix's dozens of words)
-        factor = np.array([wt * self.snap.idf(self.snap.live_count(vids)) for _, wt, vids, _ in found],
+        factor = np.array([self._variant_factor(wt, self.snap.live_count(vids)) for _, wt, vids, _ in found],
                           dtype=pseudo.dtype)  # as the weight would multiply each variant's own array
         scores = (np.repeat(factor, [len(vids) for _, _, vids, _ in found]) * saturate(pseudo)).astype(np.float32)
         return (ids, scores) if len(found) == 1 else best_of(ids, scores)
 
     def _variant_score(self, weight: float, df: int, pseudo: np.ndarray) -> np.ndarray:
-        return (weight * self.snap.idf(df) * saturate(pseudo)).astype(np.float32)
+        return (self._variant_factor(weight, df) * saturate(pseudo)).astype(np.float32)
+
+    def _variant_factor(self, weight: float, df: int) -> float:
+        """What a variant's saturated pseudo-frequencies are multiplied by: its weight and idf."""
+        return weight * self.snap.idf(df)
 
     def _segment_words(self, w: Word, variants, fields: list[str]) -> list[SegmentWord]:
         """What each segment holds of a plain word (``SegmentWord``), kept per segment: a commit
@@ -591,11 +602,7 @@ class Executor:
         lazy = len(p.words) >= 2  # the words score only where the phrase is
         words = [self.word(Word(text=text, field=p.field if p.field != "all" else None), lazy=lazy) for text in p.words]
         words = self._settle(words) if lazy else words
-        found = self.snap.all_live_ids() if not p.words else None
-        for part in sorted(words, key=lambda part: part.size):  # the rarest word first
-            found = part.matched if found is None else part.within(found)
-            if not len(found):
-                break
+        found = self._intersection(words) if p.words else self.snap.all_live_ids()
         factor = None
         if len(found) and len(p.words) >= 2:
             field = p.field if p.field in ("all", "title") else "all"
@@ -714,15 +721,10 @@ class Executor:
             scoring = [self.clause(c) for c in required]
             docs = union([p.matched for p in scoring])
         elif required:
-            # each clause's documents, then their intersection from the rarest clause on; with
-            # several clauses, a word not kept yet is scored only in the intersection (``LazyWord``)
-            scoring = [self.clause(c, lazy=len(required) >= 2) for c in required]
-            scoring = self._settle(scoring) if len(required) >= 2 else scoring
-            docs = None
-            for part in sorted(scoring, key=lambda part: part.size):
-                docs = self.snap.live_ids(part.matched) if docs is None else part.within(docs)
-                if not len(docs):
-                    break
+            # with several clauses, a word not kept yet is scored only in the intersection (``LazyWord``)
+            several = len(required) >= 2
+            scoring = [self.clause(c, lazy=several) for c in required]
+            docs = self._intersection(self._settle(scoring) if several else scoring)
         optional_parts = [self.clause(c) for c in optional]
         if not required:
             docs = union([p.matched for p in optional_parts])
